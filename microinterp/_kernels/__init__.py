@@ -1,0 +1,1 @@
+"""Compiled Cython kernels, built from the sources in kernels/ (arithmetic only, no validation)."""

@@ -1,0 +1,49 @@
+"""The exceptions microinterp raises: one hierarchy, each naming the place and the expected vs found value."""
+from __future__ import annotations
+
+
+class MicrointerpError(Exception):
+    """Base class of every error microinterp raises on purpose."""
+
+
+class ModelError(MicrointerpError, ValueError):
+    """The model bytes cannot be used: malformed flatbuffer or inconsistent contents."""
+
+
+class MalformedModelError(ModelError):
+    """The bytes are not a well-formed TFLite flatbuffer (truncated, offsets out of range, wrong identifier)."""
+
+
+class InconsistentModelError(ModelError):
+    """The flatbuffer is well formed but its contents contradict each other (indices, shapes, quantization)."""
+
+
+class UnsupportedOperatorError(MicrointerpError, ValueError):
+    """The model uses operators (or dtype combinations) microinterp has no kernel for; lists all of them."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} unsupported operator(s):\n{lines}")
+
+
+class ArenaTooSmallError(MicrointerpError, ValueError):
+    """The arena size given by the caller is smaller than the plan needs."""
+
+    def __init__(self, needed: int, given: int):
+        self.needed = needed
+        self.given = given
+        super().__init__(f"arena too small: the plan needs {needed} bytes, arena_size is {given} "
+                         f"({needed - given} bytes short)")
+
+
+class ResourceLimitError(ModelError):
+    """The model asks for more memory than the configured limit allows (refused before allocating)."""
+
+
+class InvocationError(MicrointerpError, RuntimeError):
+    """The interpreter was used in the wrong order (e.g. invoke before allocate_tensors)."""
+
+
+class TensorAccessError(MicrointerpError, ValueError):
+    """A set_tensor/get_tensor call names a bad tensor or passes data of the wrong dtype or shape."""

@@ -1,0 +1,214 @@
+"""The Interpreter: tf.lite.Interpreter's API over load -> prepare -> plan -> execution plan -> invoke.
+
+Switching from TensorFlow is one import line: `from microinterp import Interpreter`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ArenaTooSmallError, InvocationError, TensorAccessError
+from .execution import ExecutionPlan
+from .model import Model, Signature, Tensor, load_model
+from .planning import MemoryPlan, plan_memory
+from .planning.lifetimes import align
+from .prepare import PreparedOp, prepare_model
+
+
+def _quantization_details(t: Tensor) -> tuple[tuple[float, int], dict[str, Any]]:
+    q = t.quantization
+    if q is None:
+        return (0.0, 0), {"scales": np.zeros(0, np.float32), "zero_points": np.zeros(0, np.int32),
+                          "quantized_dimension": 0}
+    return (q.scale, q.zero_point), {"scales": q.scales.copy(), "zero_points": q.zero_points.astype(np.int32),
+                                     "quantized_dimension": q.quantized_dimension}
+
+
+def tensor_details(t: Tensor) -> dict[str, Any]:
+    """A tensor described with the keys of tf.lite.Interpreter.get_tensor_details()."""
+    quantization, params = _quantization_details(t)
+    return {
+        "name": t.name,
+        "index": t.index,
+        "shape": np.array(t.shape, dtype=np.int32),
+        "shape_signature": np.array(t.shape_signature, dtype=np.int32),
+        "dtype": t.dtype.type if t.dtype is not None else None,
+        "quantization": quantization,
+        "quantization_parameters": params,
+        "sparsity_parameters": {},
+    }
+
+
+class Interpreter:
+    """A TFLM-style interpreter: one arena planned before the first invoke, kernels bit-exact with TFLM.
+
+    arena_size: bytes the caller grants; allocate_tensors() fails with ArenaTooSmallError (stating the
+    bytes needed) if the plan does not fit. memory_strategy: a planner from microinterp.planning.
+    experimental_preserve_all_tensors: give every tensor its own bytes (TFLM's linear planner), so every
+    intermediate can be read after invoke().
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
+                 experimental_preserve_all_tensors: bool = False, arena_size: int | None = None,
+                 memory_strategy: str = "tflm", num_threads: int | None = None):
+        if (model_path is None) == (model_content is None):
+            raise ValueError("pass exactly one of model_path and model_content")
+        self.model: Model = load_model(model_path if model_path is not None else model_content)
+        self._arena_size = arena_size
+        self._strategy = "linear" if experimental_preserve_all_tensors else memory_strategy
+        self._num_threads = num_threads
+        self._prepared: list[PreparedOp] | None = None
+        self._plan: MemoryPlan | None = None
+        self._exec: ExecutionPlan | None = None
+        self.arena: np.ndarray | None = None
+        self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
+        self._unset_inputs: set[int] = set()
+
+    # -- allocation ------------------------------------------------------------------------------
+    def allocate_tensors(self) -> None:
+        """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
+        prepared = prepare_model(self.model)
+        tflm_scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like]
+                        for p in prepared if any(like for _, like in p.scratch)}
+        own = max((sum(align(n) for n, like in p.scratch if not like) for p in prepared), default=0)
+        plan = plan_memory(self.model, tflm_scratch, own, self._strategy)
+        size = plan.arena_size if self._arena_size is None else self._arena_size
+        if size < plan.arena_size:
+            raise ArenaTooSmallError(plan.arena_size, size)
+        arena = np.zeros(size, dtype=np.uint8)
+        self._prepared, self._plan, self.arena = prepared, plan, arena
+        self._exec = ExecutionPlan(self.model, prepared, plan, arena)
+        main = self.model.main
+        self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
+                        for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
+        self._unset_inputs = set(self._inputs)
+        self._input_copies = tuple((self._inputs[i], self._exec.views[i]) for i in self._inputs)
+
+    @property
+    def memory_plan(self) -> MemoryPlan:
+        """The arena plan (offsets, head, scratch, variables) made by allocate_tensors()."""
+        self._require_allocated("memory_plan")
+        return self._plan
+
+    def _require_allocated(self, what: str) -> None:
+        if self._exec is None:
+            raise InvocationError(f"{what}: call allocate_tensors() first")
+
+    # -- running ---------------------------------------------------------------------------------
+    def invoke(self) -> None:
+        """Run the graph once on the inputs set with set_tensor()."""
+        self._require_allocated("invoke()")
+        if self._unset_inputs:
+            names = ", ".join(self.model.main.tensors[i].describe() for i in sorted(self._unset_inputs))
+            raise InvocationError(f"invoke(): input not set: {names}")
+        # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in.
+        for staged, view in self._input_copies:
+            np.copyto(view, staged)
+        self._exec.run()
+
+    def reset_all_variables(self) -> None:
+        """Reset every variable tensor to its initial state (zeros), as TFLM does."""
+        self._require_allocated("reset_all_variables()")
+        for (sg, t), offset in self._plan.variable_offsets.items():
+            self.arena[offset:offset + self.model.subgraphs[sg].tensors[t].nbytes] = 0
+
+    # -- tensors ---------------------------------------------------------------------------------
+    def get_input_details(self) -> list[dict[str, Any]]:
+        return [tensor_details(self.model.main.tensors[i]) for i in self.model.main.inputs]
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        return [tensor_details(self.model.main.tensors[i]) for i in self.model.main.outputs]
+
+    def get_tensor_details(self) -> list[dict[str, Any]]:
+        return [tensor_details(t) for t in self.model.main.tensors]
+
+    def _tensor(self, index: int) -> Tensor:
+        tensors = self.model.main.tensors
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(tensors):
+            raise TensorAccessError(f"tensor index {index!r} out of range (model has {len(tensors)} tensors)")
+        return tensors[int(index)]
+
+    def _storage(self, index: int) -> np.ndarray:
+        t = self._tensor(index)
+        self._require_allocated(f"tensor {t.index}")
+        if t.index in self._inputs:
+            return self._inputs[t.index]
+        view = self._exec.views.get(t.index)
+        if view is None:
+            raise TensorAccessError(f"{t.describe()} has no storage (type {t.type_name})")
+        return view
+
+    def set_tensor(self, tensor_index: int, value: Any) -> None:
+        """Copy value into a tensor; dtype and shape must match exactly (ValueError otherwise)."""
+        t = self._tensor(tensor_index)
+        target = self._storage(t.index)
+        if t.data is not None:
+            raise TensorAccessError(f"{t.describe()} is a constant and cannot be set")
+        value = np.asarray(value)
+        if value.dtype != t.dtype:
+            raise TensorAccessError(f"set_tensor: got value of type {value.dtype.name} but expected "
+                                    f"{t.dtype.name} for {t.describe()}")
+        if value.shape != t.shape:
+            raise TensorAccessError(f"set_tensor: got shape {list(value.shape)} but expected "
+                                    f"{list(t.shape)} for {t.describe()}")
+        np.copyto(target, value)
+        self._unset_inputs.discard(t.index)
+
+    def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
+        """A copy of the tensor's current value."""
+        if subgraph_index != 0:
+            raise TensorAccessError(f"subgraph {subgraph_index}: only subgraph 0 is executed")
+        return self._storage(tensor_index).copy()
+
+    def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
+        """As in tf.lite: a function returning a numpy view of the tensor's current buffer."""
+        storage = self._storage(tensor_index)
+        return lambda: storage
+
+    # -- signatures ------------------------------------------------------------------------------
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
+        return {s.key: {"inputs": list(s.inputs), "outputs": list(s.outputs)} for s in self.model.signatures}
+
+    def get_signature_runner(self, signature_key: str | None = None) -> "SignatureRunner":
+        """A callable that takes inputs by signature name and returns outputs by name."""
+        sigs = {s.key: s for s in self.model.signatures}
+        if signature_key is None:
+            if len(sigs) != 1:
+                raise ValueError(f"model has {len(sigs)} signatures; name one of {sorted(sigs)}")
+            signature_key = next(iter(sigs))
+        if signature_key not in sigs:
+            raise ValueError(f"no signature {signature_key!r}; the model has {sorted(sigs)}")
+        return SignatureRunner(self, sigs[signature_key])
+
+
+class SignatureRunner:
+    """tf.lite's SignatureRunner: runner(**inputs) -> {output name: array}."""
+
+    def __init__(self, interpreter: Interpreter, signature: Signature):
+        if signature.subgraph != 0:
+            raise ValueError(f"signature {signature.key!r} runs subgraph {signature.subgraph}; "
+                             f"only subgraph 0 is executed")
+        self._interp = interpreter
+        self._sig = signature
+
+    def get_input_details(self) -> dict[str, dict[str, Any]]:
+        t = self._interp.model.main.tensors
+        return {name: tensor_details(t[i]) for name, i in self._sig.inputs.items()}
+
+    def get_output_details(self) -> dict[str, dict[str, Any]]:
+        t = self._interp.model.main.tensors
+        return {name: tensor_details(t[i]) for name, i in self._sig.outputs.items()}
+
+    def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
+        unknown = set(inputs) - set(self._sig.inputs)
+        if unknown:
+            raise ValueError(f"unknown input(s) {sorted(unknown)}; signature {self._sig.key!r} takes "
+                             f"{sorted(self._sig.inputs)}")
+        if self._interp._exec is None:
+            self._interp.allocate_tensors()
+        for name, value in inputs.items():
+            self._interp.set_tensor(self._sig.inputs[name], value)
+        self._interp.invoke()
+        return {name: self._interp.get_tensor(i) for name, i in self._sig.outputs.items()}

@@ -1,0 +1,407 @@
+"""Model loading: untrusted .tflite bytes -> a validated, immutable description of the graph.
+
+Constant buffers become read-only zero-copy numpy views of the model bytes; operator options are
+decoded into plain dicts. Structural checks (indices, shapes, buffer sizes, quantization vector
+lengths) happen here; op-specific semantics are checked by each op's prepare.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tflite
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+from tflite.BuiltinOptions2 import BuiltinOptions2
+
+from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
+from .flatbuffer_verify import verify_model_bytes
+
+#: TensorType value -> (name, numpy dtype or None when it has no numpy equivalent, byte size in TFLM).
+TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
+    0: ("FLOAT32", np.dtype("<f4"), 4), 1: ("FLOAT16", np.dtype("<f2"), 2),
+    2: ("INT32", np.dtype("<i4"), 4), 3: ("UINT8", np.dtype("u1"), 1),
+    4: ("INT64", np.dtype("<i8"), 8), 5: ("STRING", None, 0), 6: ("BOOL", np.dtype("?"), 1),
+    7: ("INT16", np.dtype("<i2"), 2), 8: ("COMPLEX64", np.dtype("<c8"), 8),
+    9: ("INT8", np.dtype("i1"), 1), 10: ("FLOAT64", np.dtype("<f8"), 8),
+    11: ("COMPLEX128", np.dtype("<c16"), 16), 12: ("UINT64", np.dtype("<u8"), 8),
+    13: ("RESOURCE", None, 4), 14: ("VARIANT", None, 0), 15: ("UINT32", np.dtype("<u4"), 4),
+    16: ("UINT16", np.dtype("<u2"), 2), 17: ("INT4", np.dtype("i1"), 1), 18: ("BFLOAT16", None, 2),
+}
+
+#: Largest single tensor a model may declare before anything is allocated (override per call).
+DEFAULT_MAX_TENSOR_BYTES = 1 << 30
+
+BUILTIN_OP_NAMES: dict[int, str] = {
+    v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
+_OPTIONS_NAMES: dict[int, str] = {
+    v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
+_OPTIONS2_NAMES: dict[int, str] = {
+    v: k for k, v in vars(BuiltinOptions2).items() if not k.startswith("_")}
+_CONTROL_FLOW_SUBGRAPH_OPTIONS = {
+    "IF": ("then_subgraph_index", "else_subgraph_index"),
+    "WHILE": ("cond_subgraph_index", "body_subgraph_index"),
+    "CALL_ONCE": ("init_subgraph_index",),
+}
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization of one tensor: real = scale * (q - zero_point), per tensor or per channel."""
+    scales: np.ndarray  # float32
+    zero_points: np.ndarray  # int64
+    quantized_dimension: int
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scales.size > 1
+
+    @property
+    def scale(self) -> float:
+        """The per-tensor scale (the first one for per-channel tensors)."""
+        return float(self.scales[0])
+
+    @property
+    def zero_point(self) -> int:
+        return int(self.zero_points[0]) if self.zero_points.size else 0
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of a subgraph. `data` is a read-only view of the model bytes for constants."""
+    index: int
+    subgraph: int
+    name: str
+    type_code: int
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    buffer: int
+    data: np.ndarray | None
+    quantization: Quantization | None
+    is_variable: bool
+
+    @property
+    def type_name(self) -> str:
+        return TENSOR_TYPES[self.type_code][0]
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        return TENSOR_TYPES[self.type_code][1]
+
+    @property
+    def num_elements(self) -> int:
+        return int(np.prod(self.shape, dtype=object)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        """Byte size as TFLM computes it (int4 counted as one byte per element)."""
+        return self.num_elements * TENSOR_TYPES[self.type_code][2]
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    def describe(self) -> str:
+        return f"tensor {self.index} '{self.name}' ({self.type_name}{list(self.shape)})"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator: its builtin code, tensor indices (-1 = omitted optional input) and decoded options."""
+    index: int
+    subgraph: int
+    opcode_index: int
+    builtin_code: int
+    custom_code: str | None
+    version: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    intermediates: tuple[int, ...]
+    options: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        if self.custom_code is not None:
+            return f"CUSTOM({self.custom_code})"
+        return BUILTIN_OP_NAMES.get(self.builtin_code, f"BUILTIN_{self.builtin_code}")
+
+    def describe(self) -> str:
+        where = f"subgraph {self.subgraph} " if self.subgraph else ""
+        return f"{where}op {self.index} ({self.name})"
+
+    def called_subgraphs(self) -> tuple[int, ...]:
+        """Subgraphs a control-flow op enters, in the order TFLM visits them."""
+        keys = _CONTROL_FLOW_SUBGRAPH_OPTIONS.get(self.name, ())
+        return tuple(int(self.options.get(k, 0)) for k in keys)
+
+
+@dataclass(frozen=True)
+class Subgraph:
+    """A graph of operators over tensors, with its input and output tensor indices."""
+    index: int
+    name: str
+    tensors: tuple[Tensor, ...]
+    operators: tuple[Operator, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A SignatureDef: named entry point mapping names to tensor indices of one subgraph."""
+    key: str
+    subgraph: int
+    inputs: dict[str, int]
+    outputs: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A validated model. `content` holds the bytes that every constant view points into."""
+    content: bytes
+    version: int
+    description: str
+    subgraphs: tuple[Subgraph, ...]
+    metadata: dict[str, bytes]
+    signatures: tuple[Signature, ...] = field(default=())
+
+    @property
+    def main(self) -> Subgraph:
+        return self.subgraphs[0]
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of constant tensor data (what a microcontroller keeps in flash), each buffer once."""
+        seen: dict[int, int] = {}
+        for sg in self.subgraphs:
+            for t in sg.tensors:
+                if t.data is not None:
+                    seen[t.buffer] = t.data.nbytes
+        return sum(seen.values())
+
+
+def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
+               max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+    """Read and validate a .tflite model from a path or from its bytes.
+
+    Raises a ModelError subclass naming the problem for anything malformed or inconsistent.
+    Unsupported operators do not fail here, so any model can be inspected.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+    else:
+        with open(source, "rb") as f:
+            content = f.read()
+    verify_model_bytes(content)
+    return _ModelReader(content, max_tensor_bytes).read()
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+@functools.cache
+def _option_fields(cls: type) -> tuple[tuple[str, str, str], ...]:
+    """(accessor, snake_case key, kind) for every field of a generated options class."""
+    fields = []
+    for attr, fn in vars(cls).items():
+        if attr.startswith(("GetRootAs", "Init")) or attr.endswith(
+                ("BufferHasIdentifier", "Length", "IsNone", "AsNumpy")) or not callable(fn):
+            continue
+        params = list(inspect.signature(fn).parameters)
+        if params == ["self"]:
+            fields.append((attr, _snake(attr), "scalar"))
+        elif params == ["self", "j"] and hasattr(cls, attr + "AsNumpy"):
+            fields.append((attr, _snake(attr), "vector"))
+    return tuple(fields)
+
+
+def _decode_options(table: Any, type_code: int, names: dict[int, str]) -> dict[str, Any]:
+    name = names.get(type_code)
+    if table is None or not name or name == "NONE" or not hasattr(tflite, name):
+        return {}
+    cls = getattr(tflite, name)
+    obj = cls()
+    obj.Init(table.Bytes, table.Pos)
+    out: dict[str, Any] = {}
+    for accessor, key, kind in _option_fields(cls):
+        if kind == "scalar":
+            value = getattr(obj, accessor)()
+            if isinstance(value, (int, float, bool, bytes)):
+                out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        else:
+            arr = getattr(obj, accessor + "AsNumpy")()
+            out[key] = tuple(arr.tolist()) if isinstance(arr, np.ndarray) else ()
+    return out
+
+
+class _ModelReader:
+    """Walks the verified flatbuffer once, checking every cross reference as it builds the Model."""
+
+    def __init__(self, content: bytes, max_tensor_bytes: int):
+        self.content = content
+        self.max_tensor_bytes = max_tensor_bytes
+        self.fb = tflite.Model.GetRootAs(content, 0)
+
+    def fail(self, where: str, msg: str) -> None:
+        raise InconsistentModelError(f"{where}: {msg}")
+
+    def read(self) -> Model:
+        fb = self.fb
+        version = fb.Version()
+        if version != 3:
+            raise MalformedModelError(f"model schema version: expected 3, found {version}")
+        if fb.SubgraphsLength() == 0:
+            self.fail("model", "has no subgraphs")
+        self.buffers = [self._buffer_bytes(i) for i in range(fb.BuffersLength())]
+        self.opcodes = [self._opcode(i) for i in range(fb.OperatorCodesLength())]
+        subgraphs = tuple(self._subgraph(i) for i in range(fb.SubgraphsLength()))
+        metadata = {}
+        for i in range(fb.MetadataLength()):
+            m = fb.Metadata(i)
+            name = (m.Name() or b"").decode("utf-8", "replace")
+            if m.Buffer() >= len(self.buffers):
+                self.fail(f"metadata[{i}] '{name}'", f"buffer index {m.Buffer()} out of range "
+                          f"(model has {len(self.buffers)} buffers)")
+            metadata[name] = bytes(self.buffers[m.Buffer()])  # later entries win, as in TFLM
+        description = (fb.Description() or b"").decode("utf-8", "replace")
+        signatures = tuple(self._signature(i, subgraphs) for i in range(fb.SignatureDefsLength()))
+        return Model(self.content, version, description, subgraphs, metadata, signatures)
+
+    def _buffer_bytes(self, i: int) -> np.ndarray:
+        b = self.fb.Buffers(i)
+        if b is None:
+            return np.zeros(0, np.uint8)
+        offset, size = b.Offset(), b.Size()
+        if offset > 1:  # data stored after the flatbuffer (models over 2 GB); bounds already verified
+            view = np.frombuffer(self.content, np.uint8, count=size, offset=offset)
+        else:
+            view = b.DataAsNumpy()
+            if not isinstance(view, np.ndarray):
+                view = np.zeros(0, np.uint8)
+        return view
+
+    def _opcode(self, i: int) -> tuple[int, str | None, int]:
+        oc = self.fb.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        custom = oc.CustomCode()
+        is_custom = code == BuiltinOperator.CUSTOM
+        return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
+
+    def _subgraph(self, sg_index: int) -> Subgraph:
+        sg = self.fb.Subgraphs(sg_index)
+        where = f"subgraph {sg_index}"
+        tensors = tuple(self._tensor(sg_index, sg.Tensors(i), i) for i in range(sg.TensorsLength()))
+        n = len(tensors)
+
+        def indices(arr: Any, what: str, allow_optional: bool = False) -> tuple[int, ...]:
+            vals = tuple(int(v) for v in arr) if isinstance(arr, np.ndarray) else ()
+            for v in vals:
+                if not (0 <= v < n or (allow_optional and v == -1)):
+                    self.fail(what, f"tensor index {v} out of range (subgraph has {n} tensors)")
+            return vals
+
+        inputs = indices(sg.InputsAsNumpy(), f"{where} inputs")
+        outputs = indices(sg.OutputsAsNumpy(), f"{where} outputs")
+        ops = []
+        for k in range(sg.OperatorsLength()):
+            op = sg.Operators(k)
+            desc = f"{where} op {k}"
+            oi = op.OpcodeIndex()
+            if oi >= len(self.opcodes):
+                self.fail(desc, f"opcode index {oi} out of range (model has {len(self.opcodes)} opcodes)")
+            code, custom, version = self.opcodes[oi]
+            options = _decode_options(op.BuiltinOptions(), op.BuiltinOptionsType(), _OPTIONS_NAMES)
+            options.update(_decode_options(op.BuiltinOptions2(), op.BuiltinOptions2Type(), _OPTIONS2_NAMES))
+            operator = Operator(
+                index=k, subgraph=sg_index, opcode_index=oi, builtin_code=code, custom_code=custom,
+                version=version,
+                inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
+                outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
+                intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
+                options=options)
+            for callee in operator.called_subgraphs():
+                if not 0 <= callee < self.fb.SubgraphsLength():
+                    self.fail(operator.describe(), f"calls subgraph {callee}, model has "
+                              f"{self.fb.SubgraphsLength()}")
+            ops.append(operator)
+        name = (sg.Name() or b"").decode("utf-8", "replace")
+        return Subgraph(sg_index, name, tensors, tuple(ops), inputs, outputs)
+
+    def _tensor(self, sg_index: int, t: Any, i: int) -> Tensor:
+        name = (t.Name() or b"").decode("utf-8", "replace")
+        where = f"subgraph {sg_index} tensor {i} '{name}'"
+        type_code = t.Type()
+        if type_code not in TENSOR_TYPES:
+            self.fail(where, f"unknown tensor type {type_code}")
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        if any(d < 0 for d in shape):
+            self.fail(where, f"negative dimension in shape {list(shape)}")
+        sig = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else shape
+        buf_index = t.Buffer()
+        if buf_index >= len(self.buffers):
+            self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
+        tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
+                        self._quantization(where, t), bool(t.IsVariable()))
+        if tensor.nbytes > self.max_tensor_bytes:
+            raise ResourceLimitError(f"{where}: declares {tensor.nbytes} bytes, above the limit of "
+                                     f"{self.max_tensor_bytes} bytes (max_tensor_bytes)")
+        raw = self.buffers[buf_index]
+        if raw.size == 0:
+            return tensor
+        dtype = tensor.dtype
+        if dtype is None:
+            self.fail(where, f"constant data of type {tensor.type_name} is not supported")
+        expected = tensor.num_elements * dtype.itemsize
+        if tensor.type_code == 17:  # int4 constants are packed two per byte
+            expected = (tensor.num_elements + 1) // 2
+        if raw.size != expected:
+            self.fail(where, f"constant buffer {buf_index} holds {raw.size} bytes, shape "
+                      f"{list(shape)} x {tensor.type_name} needs {expected}")
+        data = raw if tensor.type_code == 17 else raw.view(dtype).reshape(shape)
+        data.flags.writeable = False
+        return Tensor(i, sg_index, name, type_code, shape, sig, buf_index, data,
+                      tensor.quantization, tensor.is_variable)
+
+    def _quantization(self, where: str, t: Any) -> Quantization | None:
+        q = t.Quantization()
+        if q is None or q.ScaleLength() == 0:
+            return None
+        scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
+        zps = (np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64) if q.ZeroPointLength()
+               else np.zeros(scales.size, np.int64))
+        if zps.size != scales.size:
+            self.fail(where, f"quantization has {scales.size} scales but {zps.size} zero points")
+        # quantized_dimension is checked by the ops that use it: TFLM ignores it on bias tensors,
+        # and person_detect's rank-1 biases carry quantized_dimension 3.
+        qd = q.QuantizedDimension()
+        if not np.all(np.isfinite(scales)):
+            self.fail(where, "quantization scale is not finite")
+        scales.flags.writeable = False
+        zps.flags.writeable = False
+        return Quantization(scales, zps, qd)
+
+    def _signature(self, i: int, subgraphs: tuple[Subgraph, ...]) -> Signature:
+        s = self.fb.SignatureDefs(i)
+        key = (s.SignatureKey() or b"").decode("utf-8", "replace")
+        sg = s.SubgraphIndex()
+        where = f"signature {i} '{key}'"
+        if sg >= len(subgraphs):
+            self.fail(where, f"subgraph index {sg} out of range (model has {len(subgraphs)})")
+
+        def names(get: Any, count: int) -> dict[str, int]:
+            out = {}
+            for j in range(count):
+                tm = get(j)
+                idx = tm.TensorIndex()
+                if idx >= len(subgraphs[sg].tensors):
+                    self.fail(where, f"tensor index {idx} out of range")
+                out[(tm.Name() or b"").decode("utf-8", "replace")] = idx
+            return out
+
+        return Signature(key, sg, names(s.Inputs, s.InputsLength()), names(s.Outputs, s.OutputsLength()))

@@ -1,0 +1,5 @@
+"""Operators: one module per op (prepare + call into its kernel), found through the registry."""
+from . import reshape  # noqa: F401  (importing a module registers its ops)
+from .registry import REGISTRY, OpContext, register
+
+__all__ = ["REGISTRY", "OpContext", "register"]

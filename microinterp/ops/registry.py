@@ -1,0 +1,136 @@
+"""The op registry and the contract every op follows.
+
+An op is one function, registered under its builtin name(s), that takes an OpContext, validates the
+operator (shapes, dtypes, quantization), precomputes everything the kernel needs, and returns a
+BindFn. Once the arena exists, bind(inputs, outputs, scratch) is called once with numpy views
+(constants: read-only views of the model bytes; activations and scratch: views into the arena;
+omitted optional inputs: None) and returns the step: a no-argument callable run on every invoke that
+does only arithmetic. Checks that make unchecked Cython loops safe belong in the prepare function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, NoReturn, Sequence
+
+import numpy as np
+
+from ..errors import InconsistentModelError, UnsupportedOperatorError
+from ..model import BUILTIN_OP_NAMES, Model, Operator, Quantization, Subgraph, Tensor
+
+Step = Callable[[], object]
+BindFn = Callable[[Sequence["np.ndarray | None"], Sequence[np.ndarray], Sequence[np.ndarray]], Step]
+PrepareFn = Callable[["OpContext"], BindFn]
+
+_BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
+REGISTRY: dict[int, PrepareFn] = {}
+
+
+def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
+    """Register a prepare function for the given BuiltinOperator names (e.g. "CONV_2D")."""
+    def deco(fn: PrepareFn) -> PrepareFn:
+        for name in names:
+            code = _BUILTIN_CODES[name]
+            if code in REGISTRY:
+                raise RuntimeError(f"{name} registered twice")
+            REGISTRY[code] = fn
+        return fn
+    return deco
+
+
+@dataclass
+class OpContext:
+    """What an op's prepare sees: the operator, its tensors and options, and ways to fail or ask for scratch."""
+    model: Model
+    op: Operator
+    #: Scratch requests in order, (bytes, planned_like_tflm): the kernel receives them as `scratch`.
+    #: TFLM-like requests are planned inside the head exactly as TFLM's reference kernel asks for them;
+    #: the others are microinterp's own and live in a region after the head.
+    scratch: list[tuple[int, bool]] = field(default_factory=list)
+
+    @property
+    def subgraph(self) -> Subgraph:
+        return self.model.subgraphs[self.op.subgraph]
+
+    @property
+    def options(self) -> dict:
+        return self.op.options
+
+    def _tensor(self, index: int) -> Tensor:
+        return self.subgraph.tensors[index]
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.op.inputs)
+
+    def input(self, i: int) -> Tensor:
+        """Required input i (fails clearly when absent or omitted)."""
+        if i >= len(self.op.inputs) or self.op.inputs[i] < 0:
+            self.fail(f"input {i} is missing (op has {len(self.op.inputs)} inputs)")
+        return self._tensor(self.op.inputs[i])
+
+    def optional_input(self, i: int) -> Tensor | None:
+        if i >= len(self.op.inputs) or self.op.inputs[i] < 0:
+            return None
+        return self._tensor(self.op.inputs[i])
+
+    def output(self, i: int = 0) -> Tensor:
+        if i >= len(self.op.outputs):
+            self.fail(f"output {i} is missing (op has {len(self.op.outputs)} outputs)")
+        return self._tensor(self.op.outputs[i])
+
+    def fail(self, message: str) -> NoReturn:
+        """The model is inconsistent at this op."""
+        raise InconsistentModelError(f"{self.op.describe()}: {message}")
+
+    def unsupported(self, message: str) -> NoReturn:
+        """The model is valid but this op/dtype combination has no kernel here."""
+        raise UnsupportedOperatorError([f"{self.op.describe()}: {message}"])
+
+    def expect_io(self, inputs: tuple[int, int] | int, outputs: int = 1) -> None:
+        """Check the input count (exact, or an inclusive (min, max) range) and the output count."""
+        lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
+        if not lo <= len(self.op.inputs) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            self.fail(f"expected {want} inputs, found {len(self.op.inputs)}")
+        if len(self.op.outputs) != outputs:
+            self.fail(f"expected {outputs} outputs, found {len(self.op.outputs)}")
+
+    def expect_type(self, tensor: Tensor, *type_names: str) -> None:
+        """Unsupported unless the tensor's type is one of type_names (e.g. "INT8", "FLOAT32")."""
+        if tensor.type_name not in type_names:
+            self.unsupported(f"{tensor.describe()} has type {tensor.type_name}, "
+                             f"supported: {', '.join(type_names)}")
+
+    def expect_rank(self, tensor: Tensor, *ranks: int) -> None:
+        if len(tensor.shape) not in ranks:
+            self.fail(f"{tensor.describe()} must have rank {' or '.join(map(str, ranks))}, "
+                      f"found rank {len(tensor.shape)}")
+
+    def expect_constant(self, tensor: Tensor) -> np.ndarray:
+        if tensor.data is None:
+            self.unsupported(f"{tensor.describe()} must be a constant")
+        return tensor.data
+
+    def quantization(self, tensor: Tensor) -> Quantization:
+        """The tensor's quantization; fails unless present with positive scales."""
+        q = tensor.quantization
+        if q is None:
+            self.fail(f"{tensor.describe()} has no quantization parameters")
+        if not (q.scales > 0).all():
+            self.fail(f"{tensor.describe()} has a non-positive quantization scale {q.scales.min()}")
+        return q
+
+    def per_tensor(self, tensor: Tensor) -> tuple[float, int]:
+        """(scale, zero_point) of a tensor that must be quantized per tensor."""
+        q = self.quantization(tensor)
+        if q.per_channel:
+            self.fail(f"{tensor.describe()} must be quantized per tensor, found {q.scales.size} scales")
+        return q.scale, q.zero_point
+
+    def request_scratch(self, nbytes: int, like_tflm: bool = False) -> int:
+        """Ask for nbytes of scratch on every invoke; returns its index in the kernel's scratch list.
+
+        like_tflm=True marks a request TFLM's reference kernel also makes, so the head stays TFLM's.
+        """
+        self.scratch.append((int(nbytes), like_tflm))
+        return len(self.scratch) - 1

@@ -1,0 +1,87 @@
+"""Prepare-time fixed-point helpers, exactly as TFLM computes them (see spec/int8-kernels.md §1).
+
+These run once per op in allocate_tensors(); the per-element arithmetic lives in kernels/fixedpoint.pxd.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT_RANGES = {np.dtype("i1"): (-128, 127), np.dtype("<i2"): (-32768, 32767),
+              np.dtype("u1"): (0, 255), np.dtype("<i4"): (-(1 << 31), (1 << 31) - 1)}
+
+# ActivationFunctionType values of the schema.
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = 0, 1, 2, 3, 4, 5
+
+
+def tflite_round(x: float) -> int:
+    """C round(): half away from zero (Python's round() is half-to-even and must not be used)."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLM QuantizeMultiplier: real ~= m * 2^(shift-31), m in [2^30, 2^31) (negative real: negative m)."""
+    if real == 0.0:
+        return 0, 0
+    q, e = math.frexp(real)
+    m = tflite_round(q * (1 << 31))
+    if m == (1 << 31):
+        m //= 2
+        e += 1
+    if e < -31:
+        return 0, 0
+    return m, e
+
+
+def quantize_multipliers(reals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """quantize_multiplier over an array of doubles, as int32 multiplier and shift arrays."""
+    pairs = [quantize_multiplier(float(r)) for r in np.asarray(reals, dtype=np.float64).ravel()]
+    return (np.array([p[0] for p in pairs], dtype=np.int32),
+            np.array([p[1] for p in pairs], dtype=np.int32))
+
+
+def quantize_value(value: float, scale: float, zero_point: int) -> int:
+    """TFLM's Q(f) = zp + int(roundf(float32(f) / scale)), float32 division."""
+    return zero_point + tflite_round(float(np.float32(value) / np.float32(scale)))
+
+
+def activation_range_quantized(activation: int, scale: float, zero_point: int,
+                               dtype: np.dtype) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: the clamp range of a fused activation on a quantized output."""
+    lo, hi = INT_RANGES[np.dtype(dtype)]
+    if activation == ACT_RELU:
+        return max(lo, quantize_value(0.0, scale, zero_point)), hi
+    if activation == ACT_RELU6:
+        return (max(lo, quantize_value(0.0, scale, zero_point)),
+                min(hi, quantize_value(6.0, scale, zero_point)))
+    if activation == ACT_RELU_N1_TO_1:
+        return (max(lo, quantize_value(-1.0, scale, zero_point)),
+                min(hi, quantize_value(1.0, scale, zero_point)))
+    return lo, hi
+
+
+def activation_range_float(activation: int) -> tuple[float, float]:
+    """CalculateActivationRange for float outputs."""
+    if activation == ACT_RELU:
+        return 0.0, math.inf
+    if activation == ACT_RELU6:
+        return 0.0, 6.0
+    if activation == ACT_RELU_N1_TO_1:
+        return -1.0, 1.0
+    return -math.inf, math.inf
+
+
+def compute_padding(in_size: int, filter_size: int, stride: int, dilation: int, padding: int) -> int:
+    """ComputePaddingHeightWidth's pad_before (padding: 0 = SAME, 1 = VALID); the odd pixel goes after."""
+    eff = (filter_size - 1) * dilation + 1
+    out_size = computed_out_size(in_size, filter_size, stride, dilation, padding)
+    return max((out_size - 1) * stride + eff - in_size, 0) // 2
+
+
+def computed_out_size(in_size: int, filter_size: int, stride: int, dilation: int, padding: int) -> int:
+    """The output size TFLite derives from padding, for checking the model's declared output shape."""
+    eff = (filter_size - 1) * dilation + 1
+    if padding == 0:
+        return (in_size + stride - 1) // stride
+    return max((in_size - eff + stride) // stride, 0)

@@ -1,0 +1,37 @@
+"""Shared fixtures: the external conformance models, the bundled reference models, the oracle worker."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_MODELS = ROOT / "reference_models"
+
+
+def shared_models_dir() -> Path:
+    """MICROINTERP_SHARED_MODELS, or ../shared/models beside the project root."""
+    env = os.environ.get("MICROINTERP_SHARED_MODELS")
+    return Path(env) if env else ROOT.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The shared conformance models; skipped when absent, but a failure on CI (a wrong path must not hide tests)."""
+    path = shared_models_dir()
+    if not path.is_dir():
+        reason = (f"shared conformance models not found at {path} "
+                  f"(set MICROINTERP_SHARED_MODELS to the folder holding mlperf_tiny/, tflm_examples/, single_op/)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """One persistent worker process running the official interpreters for the whole session."""
+    from microinterp.oracles import OracleWorker
+    with OracleWorker() as worker:
+        yield worker

@@ -1,0 +1,65 @@
+"""Every supported shared conformance model runs bit-exact with tflite-micro, with TFLM's arena head.
+
+Each model gets 3 seeded inputs run in sequence (state carries, on both sides). LiteRT's reference
+kernels are a second oracle, allowed 1 LSB (spec/int8-kernels.md §4 explains where they differ).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microinterp import Interpreter, UnsupportedOperatorError
+
+from oracle_checks import assert_same_outputs, lsb_differences, run_sequence, seeded_sequence
+
+SUPPORTED = [
+    "mlperf_tiny/kws_ref_model", "mlperf_tiny/vww_96_int8", "mlperf_tiny/vww_96_float",
+    "mlperf_tiny/pretrainedResnet_quant", "mlperf_tiny/ad01_int8", "tflm_examples/person_detect",
+    "tflm_examples/micro_speech_quantized", "tflm_examples/hello_world_int8",
+    "tflm_examples/hello_world_float", "tflm_examples/simple_add_model",
+]
+LITERT_REJECTS = {"tflm_examples/person_detect"}  # rank-1 biases with quantized_dimension 3
+
+
+def _load(shared_models, name):
+    path = shared_models / f"{name}.tflite"
+    interp = Interpreter(model_path=path)
+    interp.allocate_tensors()
+    return path.read_bytes(), interp
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_outputs_equal_tflm_bit_for_bit(shared_models, oracle, name):
+    content, interp = _load(shared_models, name)
+    sequence = seeded_sequence(interp)
+    theirs = oracle.run(content, sequence, backend="tflm").outputs
+    assert_same_outputs(run_sequence(interp, sequence), theirs, name)
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_arena_head_equals_tflm(shared_models, oracle, name):
+    content, interp = _load(shared_models, name)
+    assert interp.memory_plan.head == oracle.tflm_arena(content).head
+
+
+@pytest.mark.parametrize("name", sorted(set(SUPPORTED) - LITERT_REJECTS))
+def test_outputs_within_one_lsb_of_litert_reference_kernels(shared_models, oracle, name):
+    content, interp = _load(shared_models, name)
+    sequence = seeded_sequence(interp)
+    ours = run_sequence(interp, sequence)
+    theirs = oracle.run(content, sequence, backend="litert_ref").outputs
+    if np.issubdtype(ours[0][0].dtype, np.floating):
+        assert_same_outputs(ours, theirs, name)
+    else:
+        worst, count = lsb_differences(ours, theirs)
+        print(f"{name}: {count} elements differ from LiteRT BUILTIN_REF, max {worst} LSB")
+        assert worst <= 1
+
+
+@pytest.mark.parametrize("name", ["tflm_examples/keyword_scrambled_8bit", "tflm_examples/trained_lstm_int8"])
+def test_models_with_recurrent_ops_list_every_unsupported_op(shared_models, name):
+    interp = Interpreter(model_path=shared_models / f"{name}.tflite")
+    with pytest.raises(UnsupportedOperatorError) as err:
+        interp.allocate_tensors()
+    ops = {p.split("(")[1].split(")")[0] for p in err.value.problems}
+    assert ops & {"SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
