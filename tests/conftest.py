@@ -16,9 +16,8 @@ def shared_models_dir() -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "models"
 
 
-@pytest.fixture(scope="session")
-def shared_models() -> Path:
-    """The shared conformance models; skipped when absent, but a failure on CI (a wrong path must not hide tests)."""
+def require_shared_models() -> Path:
+    """The shared models folder; skip when absent, but fail on CI (a wrong path must not hide tests)."""
     path = shared_models_dir()
     if not path.is_dir():
         reason = (f"shared conformance models not found at {path} "
@@ -27,6 +26,12 @@ def shared_models() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The shared conformance models (see require_shared_models)."""
+    return require_shared_models()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Behaviour of microinterp.oracles: the official interpreters run in a replaceable child process."""
 from __future__ import annotations
 
-import os
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -9,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_shared_models
 from microinterp import _oracle_worker
 from microinterp.oracles import (PIP_HINT, OracleCrash, OracleError, OracleTimeout, OracleUnavailable,
                                  OracleWorker, _reply_value)
 
-SHARED_MODELS = Path(os.environ.get("MICROINTERP_SHARED_MODELS",
-                                    Path(__file__).resolve().parents[2] / "shared" / "models"))
 
 # Head sizes TFLM reported for these models, kept as regression data.
 KNOWN_ARENA_HEADS = {
@@ -24,11 +22,7 @@ KNOWN_ARENA_HEADS = {
 
 
 def shared_model(relative: str) -> Path:
-    path = SHARED_MODELS / relative
-    if not path.is_file():
-        pytest.skip(f"shared model {path} is absent "
-                    f"(set MICROINTERP_SHARED_MODELS to the shared models folder)")
-    return path
+    return require_shared_models() / relative
 
 
 needs_oracles = pytest.mark.skipif(
