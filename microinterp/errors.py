@@ -47,3 +47,7 @@ class InvocationError(MicrointerpError, RuntimeError):
 
 class TensorAccessError(MicrointerpError, ValueError):
     """A set_tensor/get_tensor call names a bad tensor or passes data of the wrong dtype or shape."""
+
+
+class SoftmaxOverflowError(MicrointerpError, ArithmeticError):
+    """A softmax row's sum of exponentials is too large for TFLM's fixed-point reciprocal (TFLM aborts there)."""

@@ -61,15 +61,19 @@ def activation_range_quantized(activation: int, scale: float, zero_point: int,
     return lo, hi
 
 
+#: std::numeric_limits<float>::max(): TFLM's float "no activation" bounds are finite, so they clamp +-inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def activation_range_float(activation: int) -> tuple[float, float]:
-    """CalculateActivationRange for float outputs."""
+    """CalculateActivationRange for float outputs: the bounds are +-FLT_MAX, not +-inf, as in TFLM."""
     if activation == ACT_RELU:
-        return 0.0, math.inf
+        return 0.0, FLOAT32_MAX
     if activation == ACT_RELU6:
         return 0.0, 6.0
     if activation == ACT_RELU_N1_TO_1:
         return -1.0, 1.0
-    return -math.inf, math.inf
+    return -FLOAT32_MAX, FLOAT32_MAX
 
 
 def compute_padding(in_size: int, filter_size: int, stride: int, dilation: int, padding: int) -> int:
@@ -85,3 +89,30 @@ def computed_out_size(in_size: int, filter_size: int, stride: int, dilation: int
     if padding == 0:
         return (in_size + stride - 1) // stride
     return max((in_size - eff + stride) // stride, 0)
+
+
+def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp (ADD/SUB): like quantize_multiplier, for 0 < real < 1, shift <= 0.
+
+    Raises ValueError where TFLM's TFLITE_CHECKs would abort.
+    """
+    if not 0.0 < real < 1.0:
+        raise ValueError(f"multiplier {real!r} must be in (0, 1)")
+    m, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ValueError(f"multiplier {real!r} rounds to 1.0 (shift {shift})")
+    return m, shift
+
+
+def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
+    """QuantizeMultiplierGreaterThanOne (SOFTMAX): for real > 1, shift >= 0; ValueError otherwise."""
+    if not real > 1.0:
+        raise ValueError(f"multiplier {real!r} must be greater than 1")
+    return quantize_multiplier(real)
+
+
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
+    """CalculateInputRadius: the largest input difference whose rescaled value still fits the fixed-point format."""
+    max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1) * (1 << (total_signed_bits - input_integer_bits))
+                          / (1 << input_left_shift))
+    return math.floor(max_input_rescaled)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 from pathlib import Path
 
 import flatbuffers
@@ -13,20 +12,13 @@ import tflite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import require_shared_models, shared_models_dir
 from microinterp.errors import MalformedModelError
 from microinterp.flatbuffer_verify import verify_model_bytes
 
 
-def _shared_models_dir() -> Path:
-    """The read-only folder of shared .tflite models (MICROINTERP_SHARED_MODELS or ../shared/models)."""
-    configured = os.environ.get("MICROINTERP_SHARED_MODELS")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "models"
-
-
 def _shared_model_params() -> list:
-    folder = _shared_models_dir()
+    folder = shared_models_dir()
     paths = sorted(folder.rglob("*.tflite")) if folder.is_dir() else []
     if not paths:
         reason = f"no .tflite models under {folder} (set MICROINTERP_SHARED_MODELS)"
@@ -36,15 +28,12 @@ def _shared_model_params() -> list:
 
 @functools.cache
 def _shared_model(relative: str) -> bytes | None:
-    path = _shared_models_dir() / relative
+    path = shared_models_dir() / relative
     return path.read_bytes() if path.is_file() else None
 
 
 def _require_shared_model(relative: str) -> bytes:
-    data = _shared_model(relative)
-    if data is None:
-        pytest.skip(f"shared model {relative} not found under {_shared_models_dir()}")
-    return data
+    return (require_shared_models() / relative).read_bytes()
 
 
 # Small models, so that random byte changes mostly land in flatbuffer structure rather than weights.
@@ -225,7 +214,7 @@ def _damaged_model(draw: st.DrawFn) -> bytes:
 
 
 @pytest.mark.skipif(any(_shared_model(m) is None for m in _FUZZ_MODELS),
-                    reason=f"fuzz models {_FUZZ_MODELS} not all under {_shared_models_dir()}")
+                    reason=f"fuzz models {_FUZZ_MODELS} not all under {shared_models_dir()}")
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_damaged_model())
 def test_damaged_model_either_is_rejected_or_walks_without_error(data: bytes) -> None:

@@ -1,0 +1,125 @@
+# cython: language_level=3
+"""AVERAGE_POOL_2D and MAX_POOL_2D over NHWC tensors (TFLM reference/pooling.h, integer_ops/pooling.h).
+
+The window is clipped to the image: padded taps are neither read nor counted. Quantized input and output
+share scale and zero point, so the kernels work on raw values (no zero point subtracted). One template per
+pooling kind serves int8, int16 and float32; the per-type arithmetic differs only in the reduction step.
+"""
+cimport cython
+from libc.float cimport FLT_MAX
+from libc.stdint cimport int8_t, int16_t, int32_t
+
+ctypedef fused pool_t:
+    int8_t
+    int16_t
+    float
+
+
+cdef inline float _activation_float(float v, float lo, float hi) noexcept nogil:
+    # std::min(std::max(v, lo), hi), comparison for comparison: a NaN passes through as in TFLM.
+    v = lo if v < lo else v
+    return hi if hi < v else v
+
+
+cdef inline int32_t _clamp(int32_t v, int32_t lo, int32_t hi) noexcept nogil:
+    return lo if v < lo else (hi if v > hi else v)
+
+
+cdef _check_geometry(Py_ssize_t in_n, Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t in_c,
+                     Py_ssize_t out_n, Py_ssize_t out_h, Py_ssize_t out_w, Py_ssize_t out_c,
+                     int stride_h, int stride_w, int filter_h, int filter_w, int pad_h, int pad_w):
+    # Cheap per-call guard: with these, every index is in the input and every window holds a tap.
+    if in_n != out_n or in_c != out_c:
+        raise ValueError(f"pooling: input batch/channels {in_n}/{in_c} vs output {out_n}/{out_c}")
+    if stride_h <= 0 or stride_w <= 0 or filter_h <= 0 or filter_w <= 0 or pad_h < 0 or pad_w < 0:
+        raise ValueError("pooling: strides and filter sizes must be positive, padding non-negative")
+    if (out_h > 0 and (in_h == 0 or pad_h >= filter_h or (out_h - 1) * stride_h - pad_h >= in_h)) or \
+            (out_w > 0 and (in_w == 0 or pad_w >= filter_w or (out_w - 1) * stride_w - pad_w >= in_w)):
+        raise ValueError(f"pooling: output {out_h}x{out_w} has windows outside the {in_h}x{in_w} input")
+
+
+@cython.cdivision(True)
+def average_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, int stride_h, int stride_w,
+                 int filter_h, int filter_w, int pad_h, int pad_w, double act_min, double act_max) -> None:
+    """Mean of the in-image taps of each window, then the fused-activation clamp [act_min, act_max].
+
+    Quantized: int32 sum of raw values divided by the tap count with C (truncating) division after adding
+    or subtracting count/2, i.e. halves rounded away from zero. Float: float32 sum in (fy, fx) order / count.
+    """
+    _check_geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], out.shape[0], out.shape[1], out.shape[2],
+                    out.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+    cdef Py_ssize_t batches = out.shape[0], out_h = out.shape[1], out_w = out.shape[2], depth = out.shape[3]
+    cdef Py_ssize_t in_h = x.shape[1], in_w = x.shape[2]
+    cdef Py_ssize_t b, oy, ox, c, fy, fx, y0, x0, fy0, fy1, fx0, fx1
+    cdef int32_t acc, count, lo = <int32_t>act_min, hi = <int32_t>act_max
+    cdef float total, float_count, lo_f = <float>act_min, hi_f = <float>act_max
+    with nogil:
+        for b in range(batches):
+            for oy in range(out_h):
+                y0 = oy * stride_h - pad_h
+                fy0 = -y0 if y0 < 0 else 0
+                fy1 = filter_h if filter_h < in_h - y0 else in_h - y0
+                for ox in range(out_w):
+                    x0 = ox * stride_w - pad_w
+                    fx0 = -x0 if x0 < 0 else 0
+                    fx1 = filter_w if filter_w < in_w - x0 else in_w - x0
+                    for c in range(depth):
+                        if pool_t is float:
+                            total = 0.0
+                            for fy in range(fy0, fy1):
+                                for fx in range(fx0, fx1):
+                                    total = total + x[b, y0 + fy, x0 + fx, c]
+                            float_count = <float>((fy1 - fy0) * (fx1 - fx0))
+                            out[b, oy, ox, c] = _activation_float(total / float_count, lo_f, hi_f)
+                        else:
+                            acc = 0
+                            for fy in range(fy0, fy1):
+                                for fx in range(fx0, fx1):
+                                    acc = acc + x[b, y0 + fy, x0 + fx, c]
+                            count = <int32_t>((fy1 - fy0) * (fx1 - fx0))
+                            if acc > 0:
+                                acc = (acc + count // 2) // count
+                            else:
+                                acc = (acc - count // 2) // count
+                            out[b, oy, ox, c] = <pool_t>_clamp(acc, lo, hi)
+
+
+def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, int stride_h, int stride_w,
+             int filter_h, int filter_w, int pad_h, int pad_w, double act_min, double act_max) -> None:
+    """Maximum of the in-image taps of each window (raw values), then the fused-activation clamp."""
+    _check_geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], out.shape[0], out.shape[1], out.shape[2],
+                    out.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+    cdef Py_ssize_t batches = out.shape[0], out_h = out.shape[1], out_w = out.shape[2], depth = out.shape[3]
+    cdef Py_ssize_t in_h = x.shape[1], in_w = x.shape[2]
+    cdef Py_ssize_t b, oy, ox, c, fy, fx, y0, x0, fy0, fy1, fx0, fx1
+    cdef pool_t lowest, m, v
+    if pool_t is float:
+        lowest = -FLT_MAX
+    elif pool_t is int8_t:
+        lowest = -128
+    else:
+        lowest = -32768
+    cdef int32_t lo = <int32_t>act_min, hi = <int32_t>act_max
+    cdef float lo_f = <float>act_min, hi_f = <float>act_max
+    with nogil:
+        for b in range(batches):
+            for oy in range(out_h):
+                y0 = oy * stride_h - pad_h
+                fy0 = -y0 if y0 < 0 else 0
+                fy1 = filter_h if filter_h < in_h - y0 else in_h - y0
+                for ox in range(out_w):
+                    x0 = ox * stride_w - pad_w
+                    fx0 = -x0 if x0 < 0 else 0
+                    fx1 = filter_w if filter_w < in_w - x0 else in_w - x0
+                    for c in range(depth):
+                        m = lowest
+                        for fy in range(fy0, fy1):
+                            for fx in range(fx0, fx1):
+                                # std::max(m, v) keeps m unless m < v.
+                                v = x[b, y0 + fy, x0 + fx, c]
+                                if m < v:
+                                    m = v
+                        if pool_t is float:
+                            out[b, oy, ox, c] = _activation_float(m, lo_f, hi_f)
+                        else:
+                            out[b, oy, ox, c] = <pool_t>_clamp(m, lo, hi)

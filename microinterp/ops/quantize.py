@@ -1,0 +1,69 @@
+"""QUANTIZE and DEQUANTIZE (TFLM quantize_common.cc, dequantize_common.cc; reference quantize.h,
+requantize.h, dequantize.h).
+
+QUANTIZE: float32 -> int8 (float32 division, roundf), or int8 -> int8 requantization with the double
+multiplier s_in / s_out. DEQUANTIZE: int8 -> float32. Quantization must be per tensor: TFLM requires it
+of QUANTIZE's output and would silently use only the first scale of a per-channel DEQUANTIZE input.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .._kernels import quantize as quantize_kernels
+from ..quantization import quantize_multiplier
+from .registry import BindFn, OpContext, register
+
+
+def _check_shapes(ctx: OpContext) -> None:
+    input, output = ctx.input(0), ctx.output(0)
+    if input.num_elements != output.num_elements:
+        ctx.fail(f"{output.describe()} must have as many elements as {input.describe()}")
+
+
+@register("QUANTIZE")
+def prepare_quantize(ctx: OpContext) -> BindFn:
+    """Validate a QUANTIZE; precompute the requantization multiplier for int8 -> int8."""
+    ctx.expect_io(1)
+    input, output = ctx.input(0), ctx.output(0)
+    ctx.expect_type(input, "FLOAT32", "INT8")
+    ctx.expect_type(output, "INT8")
+    _check_shapes(ctx)
+    s_out, zp_out = ctx.per_tensor(output)
+    if input.type_name == "FLOAT32":
+        kernel = quantize_kernels.quantize_float["int8_t"]
+        scale = np.float32(s_out)
+
+        def bind_float(inputs, outputs, scratch):
+            return functools.partial(kernel, inputs[0].reshape(-1), outputs[0].reshape(-1), scale, zp_out)
+        return bind_float
+
+    s_in, zp_in = ctx.per_tensor(input)
+    multiplier, shift = quantize_multiplier(float(s_in) / float(s_out))
+    kernel = quantize_kernels.requantize["int8_t", "int8_t"]
+
+    def bind(inputs, outputs, scratch):
+        return functools.partial(kernel, inputs[0].reshape(-1), outputs[0].reshape(-1), multiplier, shift,
+                                 zp_in, zp_out)
+    return bind
+
+
+@register("DEQUANTIZE")
+def prepare_dequantize(ctx: OpContext) -> BindFn:
+    """Validate a DEQUANTIZE (int8 -> float32)."""
+    ctx.expect_io(1)
+    input, output = ctx.input(0), ctx.output(0)
+    ctx.expect_type(input, "INT8")
+    ctx.expect_type(output, "FLOAT32")
+    _check_shapes(ctx)
+    q = ctx.quantization(input)
+    if q.per_channel:
+        ctx.unsupported(f"{input.describe()} is quantized per channel ({q.scales.size} scales); TFLM's "
+                        f"DEQUANTIZE would use only the first scale")
+    scale, zero_point = float(q.scale), q.zero_point
+    kernel = quantize_kernels.dequantize["int8_t"]
+
+    def bind(inputs, outputs, scratch):
+        return functools.partial(kernel, inputs[0].reshape(-1), outputs[0].reshape(-1), scale, zero_point)
+    return bind

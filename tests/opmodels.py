@@ -1,0 +1,358 @@
+"""Test models built in memory, and bit-exact comparisons of microinterp with TFLM.
+
+* `single_op_model` / `graph_model`: .tflite bytes for one operator, or for many independent operators
+  in one graph (one TFLM interpreter covers a whole parameter sweep). They sweep quantization
+  parameters, shapes and options converter-made models never combine, and build deliberately
+  inconsistent operators. The schema is written as the converter writes it (buffer 0 empty,
+  ``deprecated_builtin_code`` filled in), so TFLM accepts the models too.
+* `compare_with_tflm` / `compare_cases_with_tflm`: microinterp's Interpreter against TFLM (through the
+  oracle worker) on the same inputs, bit for bit.
+* `run_op` / `check_ops_on_tflm_intermediates`: one operator of a real model run alone on the inputs
+  TFLM computed for it, so only that kernel is under test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import flatbuffers
+import numpy as np
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+from microinterp.model import TENSOR_TYPES, Model, load_model
+from microinterp.ops import REGISTRY, OpContext
+
+_TYPE_CODES = {name: code for code, (name, _, _) in TENSOR_TYPES.items()}
+
+
+@dataclass
+class T:
+    """One tensor of a test model: type name, shape, optional quantization and optional constant data."""
+    type: str
+    shape: Sequence[int]
+    scale: float | Sequence[float] | None = None
+    zero_point: int | Sequence[int] | None = None
+    data: np.ndarray | None = None
+    quantized_dimension: int = 0
+    name: str = ""
+
+    @property
+    def dtype(self) -> np.dtype:
+        return TENSOR_TYPES[_TYPE_CODES[self.type]][1]
+
+
+@dataclass
+class Op:
+    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields."""
+    name: str
+    options_type: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _module(name: str):
+    # `tflite.X` is the generated class; the builder functions live in the module of the same name.
+    return importlib.import_module(f"tflite.{name}")
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _vector(b: flatbuffers.Builder, values: Sequence, prepend: str) -> int:
+    b.StartVector({"Int32": 4, "Float32": 4, "Int64": 8, "Uint8": 1}[prepend], len(values),
+                  {"Int64": 8, "Uint8": 16}.get(prepend, 4))
+    for v in reversed(list(values)):
+        getattr(b, f"Prepend{prepend}")(v)
+    return b.EndVector()
+
+
+def _quantization(b: flatbuffers.Builder, t: T) -> int | None:
+    if t.scale is None:
+        return None
+    scales = np.atleast_1d(np.asarray(t.scale, np.float32))
+    zps = np.atleast_1d(np.asarray(0 if t.zero_point is None else t.zero_point, np.int64))
+    if zps.size == 1 and scales.size > 1:
+        zps = np.repeat(zps, scales.size)
+    qp = _module("QuantizationParameters")
+    scale_vec = _vector(b, [float(s) for s in scales], "Float32")
+    zp_vec = _vector(b, [int(z) for z in zps], "Int64")
+    qp.Start(b)
+    qp.AddScale(b, scale_vec)
+    qp.AddZeroPoint(b, zp_vec)
+    qp.AddQuantizedDimension(b, t.quantized_dimension)
+    return qp.End(b)
+
+
+def _options(b: flatbuffers.Builder, op: Op) -> int | None:
+    if op.options_type is None:
+        return None
+    mod = _module(op.options_type)
+    mod.Start(b)
+    for key, value in op.options.items():
+        getattr(mod, f"Add{_camel(key)}")(b, value)
+    return mod.End(b)
+
+
+def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) -> bytes:
+    """A model whose only operator reads `inputs` (None = omitted optional input) and writes `outputs`.
+
+    Non-constant inputs become the graph inputs, in order; the outputs are the graph outputs.
+    """
+    return graph_model([(op, inputs, outputs)])
+
+
+def graph_input_tensors(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> list[T]:
+    """The graph inputs graph_model() makes of `nodes`, in order."""
+    written = {id(t) for _, _, outs in nodes for t in outs}
+    found: dict[int, T] = {}
+    for _, ins, _ in nodes:
+        for t in ins:
+            if t is not None and t.data is None and id(t) not in written:
+                found.setdefault(id(t), t)
+    return list(found.values())
+
+
+def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> bytes:
+    """A model running `nodes` (op, inputs, outputs) in order; a T object used twice is one tensor.
+
+    Graph inputs: every non-constant tensor no node writes, in order of first use. Graph outputs: every
+    node output, in order. Independent nodes let one model (one TFLM interpreter) cover many cases.
+    """
+    tensors: list[T] = []
+    index_of: dict[int, int] = {}
+
+    def tensor_index(t: T) -> int:
+        if id(t) not in index_of:
+            index_of[id(t)] = len(tensors)
+            tensors.append(t)
+        return index_of[id(t)]
+
+    node_io = [([-1 if t is None else tensor_index(t) for t in ins], [tensor_index(t) for t in outs])
+               for _, ins, outs in nodes]
+    graph_inputs = [index_of[id(t)] for t in graph_input_tensors(nodes)]
+    graph_outputs = [i for _, outs in node_io for i in outs]
+    op_names = list(dict.fromkeys(op.name for op, _, _ in nodes))
+    b = flatbuffers.Builder(4096)
+
+    def offsets(items: list[int]) -> int:
+        b.StartVector(4, len(items), 4)
+        for item in reversed(items):
+            b.PrependUOffsetTRelative(item)
+        return b.EndVector()
+
+    buffer_mod = _module("Buffer")
+    buffer_mod.Start(b)
+    buffer_tables = [buffer_mod.End(b)]
+    buffer_of: list[int] = []
+    for t in tensors:
+        if t.data is None:
+            buffer_of.append(0)
+            continue
+        raw = np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes()
+        data_vec = _vector(b, raw, "Uint8")
+        buffer_mod.Start(b)
+        buffer_mod.AddData(b, data_vec)
+        buffer_of.append(len(buffer_tables))
+        buffer_tables.append(buffer_mod.End(b))
+
+    tensor_mod = _module("Tensor")
+    tensor_tables = []
+    for i, t in enumerate(tensors):
+        name = b.CreateString(t.name or f"t{i}")
+        shape = _vector(b, [int(d) for d in t.shape], "Int32")
+        quant = _quantization(b, t)
+        tensor_mod.Start(b)
+        tensor_mod.AddShape(b, shape)
+        tensor_mod.AddType(b, _TYPE_CODES[t.type])
+        tensor_mod.AddBuffer(b, buffer_of[i])
+        tensor_mod.AddName(b, name)
+        if quant is not None:
+            tensor_mod.AddQuantization(b, quant)
+        tensor_tables.append(tensor_mod.End(b))
+
+    operator_mod = _module("Operator")
+    operator_tables = []
+    for (op, _, _), (ins, outs) in zip(nodes, node_io):
+        options = _options(b, op)
+        in_vec = _vector(b, ins, "Int32")
+        out_vec = _vector(b, outs, "Int32")
+        operator_mod.Start(b)
+        operator_mod.AddOpcodeIndex(b, op_names.index(op.name))
+        operator_mod.AddInputs(b, in_vec)
+        operator_mod.AddOutputs(b, out_vec)
+        if options is not None:
+            operator_mod.AddBuiltinOptionsType(b, getattr(BuiltinOptions, op.options_type))
+            operator_mod.AddBuiltinOptions(b, options)
+        operator_tables.append(operator_mod.End(b))
+
+    subgraph_mod = _module("SubGraph")
+    tensors_vec = offsets(tensor_tables)
+    operators_vec = offsets(operator_tables)
+    sg_in = _vector(b, graph_inputs, "Int32")
+    sg_out = _vector(b, graph_outputs, "Int32")
+    sg_name = b.CreateString("main")
+    subgraph_mod.Start(b)
+    subgraph_mod.AddTensors(b, tensors_vec)
+    subgraph_mod.AddInputs(b, sg_in)
+    subgraph_mod.AddOutputs(b, sg_out)
+    subgraph_mod.AddOperators(b, operators_vec)
+    subgraph_mod.AddName(b, sg_name)
+    subgraph = subgraph_mod.End(b)
+
+    opcode_mod = _module("OperatorCode")
+    opcode_tables = []
+    for name in op_names:
+        code = getattr(BuiltinOperator, name)
+        opcode_mod.Start(b)
+        opcode_mod.AddDeprecatedBuiltinCode(b, min(code, 127))
+        opcode_mod.AddBuiltinCode(b, code)
+        opcode_mod.AddVersion(b, 1)
+        opcode_tables.append(opcode_mod.End(b))
+
+    model_mod = _module("Model")
+    codes_vec = offsets(opcode_tables)
+    subgraphs_vec = offsets([subgraph])
+    buffers_vec = offsets(buffer_tables)
+    description = b.CreateString("microinterp test model")
+    model_mod.Start(b)
+    model_mod.AddVersion(b, 3)
+    model_mod.AddOperatorCodes(b, codes_vec)
+    model_mod.AddSubgraphs(b, subgraphs_vec)
+    model_mod.AddDescription(b, description)
+    model_mod.AddBuffers(b, buffers_vec)
+    b.Finish(model_mod.End(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def prepare_op(model: Model | bytes, op_index: int = 0):
+    """Run the registered prepare of one operator of the main subgraph; returns (context, bind)."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    op = model.main.operators[op_index]
+    ctx = OpContext(model, op)
+    return ctx, REGISTRY[op.builtin_code](ctx)
+
+
+def run_op(model: Model | bytes, input_values: dict[int, np.ndarray], op_index: int = 0) -> list[np.ndarray]:
+    """Run one operator alone: its non-constant inputs come from `input_values` (tensor index -> array)."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    ctx, bind = prepare_op(model, op_index)
+    tensors = model.main.tensors
+    inputs = []
+    for t in ctx.op.inputs:
+        if t < 0:
+            inputs.append(None)
+        elif tensors[t].data is not None:
+            inputs.append(tensors[t].data)
+        else:
+            inputs.append(np.ascontiguousarray(np.asarray(input_values[t], tensors[t].dtype)
+                                               .reshape(tensors[t].shape)))
+    outputs = [np.full(tensors[t].shape, 0x5A, dtype=tensors[t].dtype) for t in ctx.op.outputs]
+    scratch = [np.zeros(n, np.uint8) for n, _ in ctx.scratch]
+    bind(inputs, outputs, scratch)()
+    return outputs
+
+
+def random_values(rng: np.random.Generator, t: T, low: float = -4.0, high: float = 4.0) -> np.ndarray:
+    """Uniform values for a tensor: the full integer range for integer types, [low, high) for floats."""
+    dtype = t.dtype
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=tuple(t.shape), endpoint=True, dtype=dtype)
+    return rng.uniform(low, high, size=tuple(t.shape)).astype(dtype)
+
+
+def assert_bit_exact(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
+    """Same shape, dtype and bits (floats: identical bit patterns, or NaN on both sides)."""
+    theirs = np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs TFLM {theirs.shape}"
+    assert ours.dtype == theirs.dtype, f"{what}: dtype {ours.dtype} vs TFLM {theirs.dtype}"
+    if np.issubdtype(ours.dtype, np.floating):
+        bad = (ours != theirs) & ~(np.isnan(ours) & np.isnan(theirs))
+    else:
+        bad = ours != theirs
+    if bad.any():
+        where = tuple(int(i[0]) for i in np.nonzero(bad))
+        raise AssertionError(f"{what}: {int(bad.sum())} of {ours.size} elements differ from TFLM; first at "
+                             f"{where}: ours {ours[where]!r}, TFLM {theirs[where]!r}")
+
+
+def compare_with_tflm(oracle, model: bytes, invocations: Sequence[Sequence[np.ndarray]], what: str,
+                      output_labels: Sequence[str] | None = None) -> None:
+    """Run the model through microinterp's Interpreter and through TFLM on the same inputs; assert bit-exact."""
+    from microinterp import Interpreter
+
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    theirs = oracle.run(model, [list(inv) for inv in invocations], backend="tflm").outputs
+    for k, inputs in enumerate(invocations):
+        for detail, value in zip(interp.get_input_details(), inputs):
+            interp.set_tensor(detail["index"], value)
+        interp.invoke()
+        for i, detail in enumerate(interp.get_output_details()):
+            label = output_labels[i] if output_labels else f"output {i}"
+            assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], f"{what} invocation {k} {label}")
+
+
+ValuesFn = Callable[[np.random.Generator, T], np.ndarray]
+
+
+@dataclass
+class Case:
+    """One operator under test: a label for messages, the op, its inputs and outputs.
+
+    values(rng, tensor), when given, makes this case's input values instead of the comparison's default.
+    """
+    label: str
+    op: Op
+    inputs: Sequence[T | None]
+    outputs: Sequence[T]
+    values: ValuesFn | None = None
+
+
+def compare_cases_with_tflm(oracle, cases: Sequence[Case], seeds: Sequence[int] = (0, 1, 2),
+                            values: ValuesFn | None = None) -> None:
+    """All cases as independent ops of one model (one TFLM interpreter), run once per seed; bit-exact.
+
+    Each graph input gets values(rng, tensor) from one generator seeded per invocation (default:
+    random_values over the whole integer range, [-4, 4) for floats).
+    """
+    nodes = [(c.op, c.inputs, c.outputs) for c in cases]
+    model = graph_model(nodes)
+    maker = {id(t): c.values or values or random_values for c in cases for t in c.inputs if t is not None}
+    invocations = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        invocations.append([maker[id(t)](rng, t) for t in graph_input_tensors(nodes)])
+    labels = [f"{c.label} output {j}" for c in cases for j in range(len(c.outputs))]
+    compare_with_tflm(oracle, model, invocations, "", labels)
+
+
+def check_ops_on_tflm_intermediates(oracle, path, op_names: set[str], seeds: Sequence[int] = (0, 1, 2)) -> int:
+    """Run each op of the given kinds in a real model on the inputs TFLM computed for it; assert bit-exact.
+
+    TFLM runs the whole model with every tensor preserved; each selected op is then run alone through
+    microinterp's prepare/bind on those inputs, so only that kernel is under test. Returns the op-runs.
+    """
+    from microinterp.inputs import random_inputs
+    from microinterp.interpreter import tensor_details
+
+    model = load_model(path)
+    graph = model.main
+    details = [tensor_details(graph.tensors[i]) for i in graph.inputs]
+    invocations = [random_inputs(details, seed) for seed in seeds]
+    tensors = oracle.run(model.content, invocations, backend="tflm", preserve_all_tensors=True).tensors
+    runs = 0
+    for k, values in enumerate(tensors):
+        for op in graph.operators:
+            if op.name not in op_names:
+                continue
+            feeds = {t: values[t] for t in op.inputs if t >= 0 and graph.tensors[t].data is None}
+            ours = run_op(model, feeds, op.index)
+            for out_index, out in zip(op.outputs, ours):
+                assert_bit_exact(out, values[out_index].reshape(out.shape), f"{path} {op.describe()} seed {seeds[k]}")
+            runs += 1
+    return runs
