@@ -1,5 +1,7 @@
 """Operators: one module per op (prepare + call into its kernel), found through the registry."""
 from . import reshape  # noqa: F401  (importing a module registers its ops)
+from . import conv, depthwise_conv, fully_connected  # noqa: F401
+from . import add, pooling, quantize, softmax  # noqa: F401
 from .registry import REGISTRY, OpContext, register
 
 __all__ = ["REGISTRY", "OpContext", "register"]

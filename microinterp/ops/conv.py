@@ -1,0 +1,200 @@
+"""CONV_2D (TFLM conv.cc, conv_common.cc; reference ConvPerChannel / float Conv).
+
+int8 activations with int8 filters quantized per channel or per tensor (a single scale is broadcast
+to every output channel), optional int32 bias; float32 with optional float32 bias. Grouped
+convolution when the filter's input depth divides the input's channels. The helpers shared with
+DEPTHWISE_CONV_2D and FULLY_CONNECTED (data paths, window geometry, requantization, bias) live here.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._kernels import conv as conv_kernels
+from ..model import Tensor
+from ..quantization import (activation_range_float, activation_range_quantized, compute_padding,
+                            computed_out_size, quantize_multipliers)
+from .registry import BindFn, OpContext, register
+
+_PADDING_NAMES = {0: "SAME", 1: "VALID"}
+
+
+@dataclass(frozen=True)
+class DataPath:
+    """The kernel specialization for one TFLM data path: activation, filter and accumulator/bias types."""
+    name: str
+    activation: str
+    weight: str
+    accumulator: str
+    accumulator_dtype: np.dtype
+    bias_type: str
+
+    @property
+    def quantized(self) -> bool:
+        return self.activation != "float"
+
+    def kernel(self, fused_function):
+        """The Cython specialization of fused_function for this path, picked once at bind time."""
+        return fused_function[self.activation, self.weight, self.accumulator]
+
+
+INT8_PATH = DataPath("int8", "int8_t", "int8_t", "int32_t", np.dtype(np.int32), "INT32")
+FLOAT32_PATH = DataPath("float32", "float", "float", "float", np.dtype(np.float32), "FLOAT32")
+
+
+def data_path(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor) -> DataPath:
+    """The data path for the input/filter/output types; anything else is unsupported (int16 comes later)."""
+    if output.type_code != input.type_code:
+        ctx.unsupported(f"input type {input.type_name} with output type {output.type_name}")
+    if input.type_name == "INT8" and filter.type_name == "INT8":
+        return INT8_PATH
+    if input.type_name == "FLOAT32" and filter.type_name == "FLOAT32":
+        return FLOAT32_PATH
+    ctx.unsupported(f"input type {input.type_name} with filter type {filter.type_name} "
+                    f"(supported: INT8 with INT8 filter, FLOAT32 with FLOAT32 filter)")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Strides, dilations and the leading padding of a 2-D window op, in the kernels' argument order."""
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+
+    def args(self) -> tuple[int, ...]:
+        return (self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.pad_top, self.pad_left)
+
+
+def window(ctx: OpContext, input: Tensor, filter_h: int, filter_w: int, output: Tensor) -> Window:
+    """Validate strides, dilations and padding, and check the model's output H/W against them.
+
+    TFLM loops over the model's output dims and derives only the padding from the options; a model
+    whose output size disagrees with its own padding is rejected here rather than guessed at.
+    """
+    opts = ctx.options
+    padding = opts.get("padding", 0)
+    if padding not in _PADDING_NAMES:
+        ctx.fail(f"unknown padding {padding} (expected 0 = SAME or 1 = VALID)")
+    stride_h, stride_w = opts.get("stride_h", 0), opts.get("stride_w", 0)
+    dilation_h, dilation_w = opts.get("dilation_h_factor", 1), opts.get("dilation_w_factor", 1)
+    for name, value in (("stride_h", stride_h), ("stride_w", stride_w),
+                        ("dilation_h_factor", dilation_h), ("dilation_w_factor", dilation_w)):
+        if value <= 0:
+            ctx.fail(f"{name} must be positive, found {value}")
+    in_h, in_w = input.shape[1], input.shape[2]
+    expected = (computed_out_size(in_h, filter_h, stride_h, dilation_h, padding),
+                computed_out_size(in_w, filter_w, stride_w, dilation_w, padding))
+    if tuple(output.shape[1:3]) != expected:
+        ctx.fail(f"{output.describe()} has height x width {output.shape[1]} x {output.shape[2]}, but "
+                 f"{_PADDING_NAMES[padding]} padding of a {in_h} x {in_w} input with a {filter_h} x {filter_w} "
+                 f"filter, strides {stride_h} x {stride_w} and dilations {dilation_h} x {dilation_w} "
+                 f"gives {expected[0]} x {expected[1]}")
+    return Window(stride_h, stride_w, dilation_h, dilation_w,
+                  compute_padding(in_h, filter_h, stride_h, dilation_h, padding),
+                  compute_padding(in_w, filter_w, stride_w, dilation_w, padding))
+
+
+@dataclass(frozen=True)
+class Requantization:
+    """Per-output-channel requantization and clamp range, in the kernels' argument order."""
+    input_zp: int
+    output_zp: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+    act_min: int | float
+    act_max: int | float
+
+    def args(self) -> tuple:
+        return (self.input_zp, self.output_zp, self.multiplier, self.shift, self.act_min, self.act_max)
+
+
+def requantization(ctx: OpContext, path: DataPath, input: Tensor, filter: Tensor, output: Tensor,
+                   channels: int) -> Requantization:
+    """PopulateConvolutionQuantizationParams: one multiplier per channel, double(s_in) * double(s_w) / double(s_out).
+
+    A single filter scale is broadcast to every channel; more must match the size of the filter's
+    quantized_dimension and the channel count. The filter zero point is not used here (conv ignores
+    it, as TFLM's per-channel kernels do). On the float path the arrays are placeholders the kernel
+    never reads and the clamp bounds are float.
+    """
+    activation = ctx.options.get("fused_activation_function", 0)
+    if not path.quantized:
+        lo, hi = activation_range_float(activation)
+        return Requantization(0, 0, np.zeros(channels, np.int32), np.zeros(channels, np.int32), lo, hi)
+    s_in, zp_in = ctx.per_tensor(input)
+    s_out, zp_out = ctx.per_tensor(output)
+    q = ctx.quantization(filter)
+    if q.scales.size not in (1, channels):
+        ctx.fail(f"{filter.describe()} has {q.scales.size} quantization scales, expected 1 or {channels} "
+                 f"(one per output channel)")
+    if q.per_channel:
+        dim = q.quantized_dimension
+        if not 0 <= dim < len(filter.shape) or filter.shape[dim] != q.scales.size:
+            ctx.fail(f"{filter.describe()} has {q.scales.size} scales along quantized_dimension {dim}, "
+                     f"which does not index a dimension of that size")
+    filter_scales = np.broadcast_to(q.scales.astype(np.float64), (channels,))
+    multiplier, shift = quantize_multipliers(float(s_in) * filter_scales / float(s_out))
+    lo, hi = activation_range_quantized(activation, s_out, zp_out, input.dtype)
+    return Requantization(zp_in, zp_out, multiplier, shift, lo, hi)
+
+
+def check_bias(ctx: OpContext, path: DataPath, bias: Tensor | None, channels: int) -> None:
+    """The optional bias must have the path's type and one value per output channel (any rank; TFLM
+    reads it flat and ignores its quantization)."""
+    if bias is None:
+        return
+    if bias.type_name != path.bias_type:
+        ctx.unsupported(f"bias {bias.describe()} has type {bias.type_name}, expected {path.bias_type} "
+                        f"for {path.name} activations")
+    if bias.num_elements != channels:
+        ctx.fail(f"bias {bias.describe()} has {bias.num_elements} elements, expected {channels} "
+                 f"(one per output channel)")
+
+
+def bias_view(path: DataPath, bias: np.ndarray | None, channels: int) -> np.ndarray:
+    """The bias as a flat array; an omitted bias is zeros, which is the same arithmetic as TFLM's skip
+    (float: TFLM adds 0.0f too)."""
+    if bias is None:
+        return np.zeros(channels, path.accumulator_dtype)
+    return bias.reshape(-1)
+
+
+@register("CONV_2D")
+def prepare_conv_2d(ctx: OpContext) -> BindFn:
+    """Validate a CONV_2D and precompute padding and per-channel requantization."""
+    ctx.expect_io((2, 3))
+    input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.optional_input(2)
+    path = data_path(ctx, input, filter, output)
+    for t in (input, filter, output):
+        ctx.expect_rank(t, 4)
+    batches, _, _, in_channels = input.shape
+    out_channels, filter_h, filter_w, filter_depth = filter.shape
+    if min(filter.shape) <= 0:
+        ctx.fail(f"filter {filter.describe()} has an empty dimension")
+    if output.shape[0] != batches:
+        ctx.fail(f"{output.describe()} has batch {output.shape[0]}, input has {batches}")
+    if output.shape[3] != out_channels:
+        ctx.fail(f"{output.describe()} has {output.shape[3]} channels, filter has {out_channels} output channels")
+    if in_channels % filter_depth or in_channels == 0:
+        ctx.fail(f"input {input.describe()} has {in_channels} channels, not a positive multiple of the "
+                 f"filter's input depth {filter_depth}")
+    groups = in_channels // filter_depth
+    if out_channels % groups:
+        ctx.fail(f"{out_channels} output channels cannot be split into {groups} groups "
+                 f"({in_channels} input channels / filter input depth {filter_depth})")
+    check_bias(ctx, path, bias, out_channels)
+    geometry = window(ctx, input, filter_h, filter_w, output)
+    requant = requantization(ctx, path, input, filter, output, out_channels)
+    kernel = path.kernel(conv_kernels.conv_2d)
+
+    def bind(inputs, outputs, scratch):
+        bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
+        return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
+                                 *geometry.args(), *requant.args())
+    return bind

@@ -1,0 +1,51 @@
+"""DEPTHWISE_CONV_2D (TFLM depthwise_conv.cc, depthwise_conv_common.cc; reference DepthwiseConvPerChannel
+/ float DepthwiseConv).
+
+Filter [1, KH, KW, IC * depth_multiplier]; output channel ic * depth_multiplier + m reads input
+channel ic. Data paths, window geometry and requantization are CONV_2D's (ops/conv.py), with the
+filter quantized along dimension 3.
+"""
+from __future__ import annotations
+
+import functools
+
+from .._kernels import conv as conv_kernels
+from .conv import bias_view, check_bias, requantization, data_path, window
+from .registry import BindFn, OpContext, register
+
+
+@register("DEPTHWISE_CONV_2D")
+def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
+    """Validate a DEPTHWISE_CONV_2D (including depth_multiplier against the shapes, which TFLM only
+    debug-asserts) and precompute padding and per-channel requantization."""
+    ctx.expect_io((2, 3))
+    input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.optional_input(2)
+    path = data_path(ctx, input, filter, output)
+    for t in (input, filter, output):
+        ctx.expect_rank(t, 4)
+    batches, _, _, in_channels = input.shape
+    _, filter_h, filter_w, out_channels = filter.shape
+    if min(filter.shape) <= 0:
+        ctx.fail(f"filter {filter.describe()} has an empty dimension")
+    if output.shape[0] != batches:
+        ctx.fail(f"{output.describe()} has batch {output.shape[0]}, input has {batches}")
+    if output.shape[3] != out_channels:
+        ctx.fail(f"{output.describe()} has {output.shape[3]} channels, filter has {out_channels}")
+    multiplier = ctx.options.get("depth_multiplier", 0)
+    if multiplier <= 0 or in_channels * multiplier != out_channels:
+        ctx.fail(f"depth_multiplier {multiplier} with {in_channels} input channels does not give the "
+                 f"filter's {out_channels} output channels")
+    check_bias(ctx, path, bias, out_channels)
+    geometry = window(ctx, input, filter_h, filter_w, output)
+    requant = requantization(ctx, path, input, filter, output, out_channels)
+    # One accumulator per output channel lets the kernel sum a pixel's channels tap by tap.
+    accumulators = ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
+    kernel = path.kernel(conv_kernels.depthwise_conv_2d)
+
+    def bind(inputs, outputs, scratch):
+        bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
+        return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
+                                 scratch[accumulators].view(path.accumulator_dtype), multiplier,
+                                 *geometry.args(), *requant.args())
+    return bind
