@@ -37,6 +37,7 @@ class T:
     data: np.ndarray | None = None
     quantized_dimension: int = 0
     name: str = ""
+    is_variable: bool = False
 
     @property
     def dtype(self) -> np.dtype:
@@ -89,8 +90,10 @@ def _options(b: flatbuffers.Builder, op: Op) -> int | None:
     if op.options_type is None:
         return None
     mod = _module(op.options_type)
+    # Vectors must be written before the table is started.
+    values = {k: _vector(b, v, "Int32") if isinstance(v, (list, tuple)) else v for k, v in op.options.items()}
     mod.Start(b)
-    for key, value in op.options.items():
+    for key, value in values.items():
         getattr(mod, f"Add{_camel(key)}")(b, value)
     return mod.End(b)
 
@@ -114,11 +117,14 @@ def graph_input_tensors(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T
     return list(found.values())
 
 
-def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> bytes:
+def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
+                inputs: Sequence[T] | None = None, outputs: Sequence[T] | None = None,
+                metadata: dict[str, bytes] | None = None) -> bytes:
     """A model running `nodes` (op, inputs, outputs) in order; a T object used twice is one tensor.
 
-    Graph inputs: every non-constant tensor no node writes, in order of first use. Graph outputs: every
-    node output, in order. Independent nodes let one model (one TFLM interpreter) cover many cases.
+    Graph inputs (unless given): every non-constant tensor no node writes, in order of first use.
+    Graph outputs (unless given): every node output, in order. Independent nodes let one model (one
+    TFLM interpreter) cover many cases. `metadata` adds named buffers (e.g. OfflineMemoryAllocation).
     """
     tensors: list[T] = []
     index_of: dict[int, int] = {}
@@ -131,8 +137,9 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> 
 
     node_io = [([-1 if t is None else tensor_index(t) for t in ins], [tensor_index(t) for t in outs])
                for _, ins, outs in nodes]
-    graph_inputs = [index_of[id(t)] for t in graph_input_tensors(nodes)]
-    graph_outputs = [i for _, outs in node_io for i in outs]
+    graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if inputs is None else inputs)]
+    graph_outputs = ([i for _, outs in node_io for i in outs] if outputs is None
+                     else [tensor_index(t) for t in outputs])
     op_names = list(dict.fromkeys(op.name for op, _, _ in nodes))
     b = flatbuffers.Builder(4096)
 
@@ -156,6 +163,13 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> 
         buffer_mod.AddData(b, data_vec)
         buffer_of.append(len(buffer_tables))
         buffer_tables.append(buffer_mod.End(b))
+    metadata_buffers = {}
+    for key, raw in (metadata or {}).items():
+        data_vec = _vector(b, raw, "Uint8")
+        buffer_mod.Start(b)
+        buffer_mod.AddData(b, data_vec)
+        metadata_buffers[key] = len(buffer_tables)
+        buffer_tables.append(buffer_mod.End(b))
 
     tensor_mod = _module("Tensor")
     tensor_tables = []
@@ -170,6 +184,7 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> 
         tensor_mod.AddName(b, name)
         if quant is not None:
             tensor_mod.AddQuantization(b, quant)
+        tensor_mod.AddIsVariable(b, t.is_variable)
         tensor_tables.append(tensor_mod.End(b))
 
     operator_mod = _module("Operator")
@@ -211,8 +226,18 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> 
         opcode_mod.AddVersion(b, 1)
         opcode_tables.append(opcode_mod.End(b))
 
+    metadata_mod = _module("Metadata")
+    metadata_tables = []
+    for key, buffer_index in metadata_buffers.items():
+        name = b.CreateString(key)
+        metadata_mod.Start(b)
+        metadata_mod.AddName(b, name)
+        metadata_mod.AddBuffer(b, buffer_index)
+        metadata_tables.append(metadata_mod.End(b))
+
     model_mod = _module("Model")
     codes_vec = offsets(opcode_tables)
+    metadata_vec = offsets(metadata_tables) if metadata_tables else None
     subgraphs_vec = offsets([subgraph])
     buffers_vec = offsets(buffer_tables)
     description = b.CreateString("microinterp test model")
@@ -222,6 +247,8 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> 
     model_mod.AddSubgraphs(b, subgraphs_vec)
     model_mod.AddDescription(b, description)
     model_mod.AddBuffers(b, buffers_vec)
+    if metadata_vec is not None:
+        model_mod.AddMetadata(b, metadata_vec)
     b.Finish(model_mod.End(b), file_identifier=b"TFL3")
     return bytes(b.Output())
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS
-from model_builder import OpSpec, TensorSpec, build_model
+from opmodels import Op, T, single_op_model
 from test_interpreter_api import reshape_model
 
 
@@ -57,8 +57,7 @@ def test_bad_input_exits_2_with_a_one_line_reason(case, tmp_path, reshape_path):
             "unsupported": [tmp_path / "sin.tflite"],
             "wrong_input": [reshape_path, "--input", tmp_path / "bad.npy"]}[case]
     (tmp_path / "junk.tflite").write_bytes(b"this is not a flatbuffer at all")
-    tensors = [TensorSpec(n, "FLOAT32", (4,)) for n in "ab"]
-    (tmp_path / "sin.tflite").write_bytes(build_model(tensors, [OpSpec("SIN", [0], [1])], [0], [1]))
+    (tmp_path / "sin.tflite").write_bytes(single_op_model(Op("SIN"), [T("FLOAT32", (4,))], [T("FLOAT32", (4,))]))
     np.save(tmp_path / "bad.npy", np.zeros((1, 4), np.float32))
     result = microinterp("run", *args)
     assert result.returncode == 2

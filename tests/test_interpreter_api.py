@@ -7,19 +7,18 @@ import pytest
 from microinterp import (ArenaTooSmallError, InconsistentModelError, Interpreter, InvocationError,
                          TensorAccessError, UnsupportedOperatorError, load_model)
 
-from model_builder import OpSpec, TensorSpec, build_model
+from opmodels import Op, T, graph_model, single_op_model
 
 TF_LITE_DETAIL_KEYS = {"name", "index", "shape", "shape_signature", "dtype", "quantization",
                        "quantization_parameters", "sparsity_parameters"}
 
 
-def reshape_model(**metadata) -> bytes:
-    return build_model(
-        [TensorSpec("x", "INT8", (1, 4), scale=0.5, zero_point=1),
-         TensorSpec("y", "INT8", (2, 2), scale=0.5, zero_point=1),
-         TensorSpec("shape", "INT32", (2,), data=np.array([2, 2], np.int32))],
-        [OpSpec("RESHAPE", [0, 2], [1], "ReshapeOptions", {"new_shape": [2, 2]})], [0], [1],
-        metadata=metadata or None)
+def reshape_model() -> bytes:
+    """x int8[1, 4] -> RESHAPE -> y int8[2, 2]; tensors 0 (x), 1 (shape, constant), 2 (y)."""
+    return single_op_model(Op("RESHAPE", "ReshapeOptions", {"new_shape": [2, 2]}),
+                           [T("INT8", (1, 4), 0.5, 1, name="x"),
+                            T("INT32", (2,), data=np.array([2, 2], np.int32), name="shape")],
+                           [T("INT8", (2, 2), 0.5, 1, name="y")])
 
 
 @pytest.fixture
@@ -35,14 +34,14 @@ def test_details_have_the_keys_and_values_of_tf_lite(interp):
     assert inp["dtype"] is np.int8 and inp["shape"].tolist() == [1, 4] and inp["shape"].dtype == np.int32
     assert inp["quantization"] == (0.5, 1)
     assert inp["quantization_parameters"]["zero_points"].tolist() == [1]
-    assert out["index"] == 1 and out["name"] == "y"
+    assert out["index"] == 2 and out["name"] == "y"
     assert len(interp.get_tensor_details()) == 3
 
 
 def test_set_invoke_get_round_trip(interp):
     interp.set_tensor(0, np.array([[1, 2, 3, 4]], np.int8))
     interp.invoke()
-    assert interp.get_tensor(1).tolist() == [[1, 2], [3, 4]]
+    assert interp.get_tensor(2).tolist() == [[1, 2], [3, 4]]
 
 
 def test_set_tensor_with_wrong_dtype_raises_value_error_naming_both_types(interp):
@@ -57,7 +56,7 @@ def test_set_tensor_with_wrong_shape_raises_value_error_naming_both_shapes(inter
 
 def test_set_tensor_on_a_constant_is_refused(interp):
     with pytest.raises(TensorAccessError, match="constant"):
-        interp.set_tensor(2, np.array([2, 2], np.int32))
+        interp.set_tensor(1, np.array([2, 2], np.int32))
 
 
 def test_bad_tensor_index_is_refused(interp):
@@ -81,13 +80,13 @@ def test_inputs_are_copied_not_aliased(interp):
     interp.set_tensor(0, x)
     x[:] = 0
     interp.invoke()
-    assert interp.get_tensor(1).tolist() == [[1, 2], [3, 4]]
+    assert interp.get_tensor(2).tolist() == [[1, 2], [3, 4]]
 
 
 def test_get_tensor_returns_a_copy_and_tensor_a_live_view(interp):
     interp.set_tensor(0, np.array([[1, 2, 3, 4]], np.int8))
     interp.invoke()
-    copy, view = interp.get_tensor(1), interp.tensor(1)
+    copy, view = interp.get_tensor(2), interp.tensor(2)
     copy[:] = 9
     assert view().tolist() == [[1, 2], [3, 4]]
     interp.set_tensor(0, np.array([[5, 6, 7, 8]], np.int8))
@@ -109,8 +108,8 @@ def test_a_larger_arena_is_accepted():
 
 
 def test_every_unsupported_op_is_listed_with_its_index_and_load_still_works():
-    tensors = [TensorSpec(n, "FLOAT32", (4,)) for n in "abc"]
-    content = build_model(tensors, [OpSpec("SIN", [0], [1]), OpSpec("COS", [1], [2])], [0], [2])
+    a, b, c = (T("FLOAT32", (4,)) for _ in range(3))
+    content = graph_model([(Op("SIN"), [a], [b]), (Op("COS"), [b], [c])])
     model = load_model(content)
     assert [op.name for op in model.main.operators] == ["SIN", "COS"]
     with pytest.raises(UnsupportedOperatorError) as err:
@@ -120,9 +119,9 @@ def test_every_unsupported_op_is_listed_with_its_index_and_load_still_works():
 
 
 def test_reading_a_tensor_nobody_writes_is_an_inconsistent_model():
-    tensors = [TensorSpec(n, "INT8", (4,), scale=1.0, zero_point=0) for n in "abc"]
-    content = build_model(tensors, [OpSpec("RESHAPE", [2], [1])], [0], [1])
-    with pytest.raises(InconsistentModelError, match="op 0 .*input 0 .*tensor 2"):
+    x, y, never_written = (T("INT8", (4,), 1.0, 0) for _ in range(3))
+    content = graph_model([(Op("RESHAPE"), [never_written], [y])], inputs=[x], outputs=[y])
+    with pytest.raises(InconsistentModelError, match="op 0 .*input 0 .*tensor 0"):
         Interpreter(model_content=content).allocate_tensors()
 
 

@@ -10,15 +10,14 @@ from microinterp import Interpreter, load_model
 from microinterp.planning import plan_memory
 from microinterp.planning.tail import estimate_tail
 
-from model_builder import OpSpec, TensorSpec, build_model
+from opmodels import Op, T, graph_model
 from test_conformance_shared import SUPPORTED
 
 
 def chain_model(metadata=None) -> bytes:
     """x -> RESHAPE -> y -> RESHAPE -> z, int8 of 16, 16 and 16 bytes."""
-    tensors = [TensorSpec(n, "INT8", (1, 16), scale=1.0, zero_point=0) for n in "xyz"]
-    ops = [OpSpec("RESHAPE", [0], [1]), OpSpec("RESHAPE", [1], [2])]
-    return build_model(tensors, ops, [0], [2], metadata=metadata)
+    x, y, z = (T("INT8", (1, 16), 1.0, 0) for _ in range(3))
+    return graph_model([(Op("RESHAPE"), [x], [y]), (Op("RESHAPE"), [y], [z])], outputs=[z], metadata=metadata)
 
 
 def offline_metadata(offsets: list[int]) -> bytes:
