@@ -128,3 +128,20 @@ def test_reading_a_tensor_nobody_writes_is_an_inconsistent_model():
 def test_exactly_one_model_source_is_required():
     with pytest.raises(ValueError, match="exactly one"):
         Interpreter()
+
+
+def test_signature_runner_runs_the_model_by_input_and_output_names():
+    from conftest import REFERENCE_MODELS
+    it = Interpreter(model_path=REFERENCE_MODELS / "kws_ds_cnn_int8.tflite")
+    assert it.get_signature_list() == {"serving_default": {"inputs": ["keras_tensor"], "outputs": ["output_0"]}}
+    runner = it.get_signature_runner()
+    x = np.random.default_rng(0).integers(-128, 128, (1, 49, 10, 1), dtype=np.int8)
+    assert set(runner.get_input_details()) == {"keras_tensor"}
+    result = runner(keras_tensor=x)
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    assert np.array_equal(result["output_0"], it.get_tensor(it.get_output_details()[0]["index"]))
+    with pytest.raises(ValueError, match="unknown input"):
+        runner(wrong=x)
+    with pytest.raises(ValueError, match="no signature 'nope'"):
+        it.get_signature_runner("nope")
