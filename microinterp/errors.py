@@ -49,5 +49,15 @@ class TensorAccessError(MicrointerpError, ValueError):
     """A set_tensor/get_tensor call names a bad tensor or passes data of the wrong dtype or shape."""
 
 
-class SoftmaxOverflowError(MicrointerpError, ArithmeticError):
-    """A softmax row's sum of exponentials is too large for TFLM's fixed-point reciprocal (TFLM aborts there)."""
+class SoftmaxOverflowError(MicrointerpError, RuntimeError, ArithmeticError):
+    """A softmax row's sum of exponentials is too large for TFLM's fixed-point reciprocal (TFLM aborts there).
+
+    Raised by invoke(): whether it happens depends on the input values, not only on the model.
+    """
+
+
+class IndexOutOfRangeError(MicrointerpError, RuntimeError, IndexError):
+    """A runtime index input (GATHER positions, SLICE begin/size) is out of range: TFLM's kernel fails the invoke.
+
+    Raised by invoke(): whether it happens depends on the input values, not only on the model.
+    """

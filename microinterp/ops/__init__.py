@@ -2,6 +2,8 @@
 from . import reshape  # noqa: F401  (importing a module registers its ops)
 from . import conv, depthwise_conv, fully_connected  # noqa: F401
 from . import add, pooling, quantize, softmax  # noqa: F401
+from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, shape, slice,  # noqa: F401
+               space_batch, space_depth, split, transpose)
 from .registry import REGISTRY, OpContext, register
 
 __all__ = ["REGISTRY", "OpContext", "register"]
