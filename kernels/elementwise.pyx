@@ -1,19 +1,21 @@
 # cython: language_level=3
-"""Binary elementwise ops with numpy broadcasting up to 6-D (TFLM's BroadcastAdd6DSlow and friends).
+"""Binary elementwise ops with numpy broadcasting up to 6-D (TFLM's BroadcastBinaryOpSimple and friends).
 
 One broadcast iteration serves every binary op and element type: the output is walked in C order over a
 6-D shape while each input advances by its own strides (0 along broadcast axes). Shape and strides come
 from prepare (microinterp/ops/elementwise.py), already coalesced so that same-shape operands run as one
 flat loop. The per-element arithmetic is a small inline function chosen at compile time by the op tag
-type (`binary_op_t`) and the element type (`element_t`).
+type (`binary_op_t`) and the input and output element types.
 
-Adding an op (SUB, MUL, ...): a tag struct, its member in `binary_op_t`, a code in `BinaryOp`, its
-arithmetic in `_quantized_element` / `_float_element`, and a branch in `binary`.
+Two entry points share that loop: `binary` (arithmetic, output type = input type) and `compare`
+(comparisons and logical ops, bool output seen as uint8). Integer types follow TFLM: int8 and int16 are
+quantized (rescaled through `Params`), int32 and int64 are plain integers with C wrap-around, float is
+float32. Adding an op: a tag struct, its member in `binary_op_t`, a code in `BinaryOp`, its arithmetic in
+`_apply`, and a branch in `binary` or `compare`.
 """
-from libc.float cimport FLT_MAX
-from libc.stdint cimport int8_t, int16_t, int32_t, uint32_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
-from fixedpoint cimport rdbpot, srdhm
+from fixedpoint cimport mbqm, rdbpot, srdhm
 
 cdef enum:
     MAX_DIMS = 6
@@ -21,23 +23,119 @@ cdef enum:
 
 cpdef enum BinaryOp:
     ADD = 0
+    SUB = 1
+    MUL = 2
+    DIV = 3
+    SQUARED_DIFFERENCE = 4
+    MAXIMUM = 5
+    MINIMUM = 6
+    PRELU = 7
+    EQUAL = 8
+    NOT_EQUAL = 9
+    LESS = 10
+    LESS_EQUAL = 11
+    GREATER = 12
+    GREATER_EQUAL = 13
+    LOGICAL_AND = 14
+    LOGICAL_OR = 15
 
 
 # Compile-time op tags: a NULL pointer of the tag type selects the specialization.
 cdef struct AddTag:
     char unused
+cdef struct SubTag:
+    char unused
+cdef struct MulTag:
+    char unused
+cdef struct DivTag:
+    char unused
+cdef struct SquaredDifferenceTag:
+    char unused
+cdef struct MaximumTag:
+    char unused
+cdef struct MinimumTag:
+    char unused
+cdef struct PreluTag:
+    char unused
+cdef struct EqualTag:
+    char unused
+cdef struct NotEqualTag:
+    char unused
+cdef struct LessTag:
+    char unused
+cdef struct LessEqualTag:
+    char unused
+cdef struct GreaterTag:
+    char unused
+cdef struct GreaterEqualTag:
+    char unused
+cdef struct LogicalAndTag:
+    char unused
+cdef struct LogicalOrTag:
+    char unused
 
 ctypedef fused binary_op_t:
     AddTag
+    SubTag
+    MulTag
+    DivTag
+    SquaredDifferenceTag
+    MaximumTag
+    MinimumTag
+    PreluTag
+    EqualTag
+    NotEqualTag
+    LessTag
+    LessEqualTag
+    GreaterTag
+    GreaterEqualTag
+    LogicalAndTag
+    LogicalOrTag
 
+# Arithmetic: output type = input type.
 ctypedef fused element_t:
     int8_t
     int16_t
+    int32_t
     float
 
+# Comparison inputs (uint8_t is bool); the output is always bool.
+ctypedef fused compared_t:
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    float
+    uint8_t
 
-cdef struct QuantizedParams:
-    # TFLM's ArithmeticParams: offsets are the negated input zero points and the output zero point.
+# Every input type of the loop, and every output type.
+ctypedef fused in_t:
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    float
+    uint8_t
+
+ctypedef fused out_t:
+    int8_t
+    int16_t
+    int32_t
+    float
+    uint8_t
+
+# What comparisons compare: rescaled int8/int16 values (int32), or the raw inputs of other types.
+ctypedef fused compared_value_t:
+    int32_t
+    int64_t
+    float
+    uint8_t
+
+
+cdef struct Params:
+    # TFLM's ArithmeticParams / ComparisonParams: offsets are the negated input zero points and the output
+    # zero point. Each op module documents how it fills the multipliers (PRELU reuses input1_* for its
+    # identity multiplier and output_* for the alpha product).
     int32_t input1_offset
     int32_t input2_offset
     int32_t output_offset
@@ -48,8 +146,11 @@ cdef struct QuantizedParams:
     int input2_shift
     int32_t output_multiplier
     int output_shift
+    # Clamp range of integer outputs (the fused activation), and of float outputs (+-inf: no clamp).
     int32_t activation_min
     int32_t activation_max
+    float float_min
+    float float_max
 
 
 cdef struct Geometry:
@@ -58,50 +159,144 @@ cdef struct Geometry:
     Py_ssize_t strides2[MAX_DIMS]
 
 
-cdef inline int32_t _wrapping_add(int32_t a, int32_t b) noexcept nogil:
+cdef inline int32_t _wrap_add(int32_t a, int32_t b) noexcept nogil:
     return <int32_t>(<uint32_t>a + <uint32_t>b)
 
 
-cdef inline int32_t _add_quantized(int32_t x, int32_t y, const QuantizedParams* p) noexcept nogil:
-    # Both inputs are lifted by 2^left_shift, rescaled to a common scale, summed, then rescaled to the
-    # output (MultiplyByQuantizedMultiplierSmallerThanOneExp = RDBPOT(SRDHM(x, m), -shift), shift <= 0).
-    cdef int32_t a = (x + p.input1_offset) * (<int32_t>1 << p.left_shift)
-    cdef int32_t b = (y + p.input2_offset) * (<int32_t>1 << p.left_shift)
-    a = rdbpot(srdhm(a, p.input1_multiplier), -p.input1_shift)
-    b = rdbpot(srdhm(b, p.input2_multiplier), -p.input2_shift)
-    return _wrapping_add(rdbpot(srdhm(_wrapping_add(a, b), p.output_multiplier), -p.output_shift),
+cdef inline int32_t _wrap_sub(int32_t a, int32_t b) noexcept nogil:
+    return <int32_t>(<uint32_t>a - <uint32_t>b)
+
+
+cdef inline int32_t _wrap_mul(int32_t a, int32_t b) noexcept nogil:
+    return <int32_t>(<uint32_t>a * <uint32_t>b)
+
+
+cdef inline int32_t _rescaled(int32_t q, int32_t offset, int left_shift, int32_t multiplier, int shift) noexcept nogil:
+    # ADD/SUB/SQUARED_DIFFERENCE/comparison input rescale: lift by 2^left_shift, then
+    # MultiplyByQuantizedMultiplierSmallerThanOneExp = RDBPOT(SRDHM(x, m), -shift) with shift <= 0.
+    return rdbpot(srdhm(_wrap_mul(q + offset, <int32_t>1 << left_shift), multiplier), -shift)
+
+
+cdef inline int32_t _rescaled1(int32_t q, const Params* p) noexcept nogil:
+    return _rescaled(q, p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift)
+
+
+cdef inline int32_t _rescaled2(int32_t q, const Params* p) noexcept nogil:
+    return _rescaled(q, p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift)
+
+
+cdef inline int32_t _quantized(binary_op_t* op, int32_t x, int32_t y, const Params* p) noexcept nogil:
+    # int8/int16 arithmetic before the output clamp.
+    cdef int32_t a, b
+    if binary_op_t is AddTag or binary_op_t is SubTag:
+        a = _rescaled1(x, p)
+        b = _rescaled2(y, p)
+        a = _wrap_add(a, b) if binary_op_t is AddTag else _wrap_sub(a, b)
+        return _wrap_add(rdbpot(srdhm(a, p.output_multiplier), -p.output_shift), p.output_offset)
+    elif binary_op_t is SquaredDifferenceTag:
+        a = _wrap_sub(_rescaled1(x, p), _rescaled2(y, p))
+        return _wrap_add(mbqm(_wrap_mul(a, a), p.output_multiplier, p.output_shift), p.output_offset)
+    elif binary_op_t is MulTag:
+        return _wrap_add(mbqm((x + p.input1_offset) * (y + p.input2_offset), p.output_multiplier, p.output_shift),
                          p.output_offset)
+    elif binary_op_t is PreluTag:
+        a = x + p.input1_offset
+        if a >= 0:
+            return mbqm(a, p.input1_multiplier, p.input1_shift) + p.output_offset
+        return mbqm(a * (y + p.input2_offset), p.output_multiplier, p.output_shift) + p.output_offset
 
 
-cdef inline int32_t _quantized_element(binary_op_t* op, int32_t x, int32_t y, const QuantizedParams* p) noexcept nogil:
+cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed) noexcept nogil:
+    # Plain int32 arithmetic, wrapping like TFLM's int32 kernels in practice. A zero divisor fails TFLM's
+    # invoke and INT32_MIN / -1 traps (SIGFPE) there: both are reported instead.
     if binary_op_t is AddTag:
-        return _add_quantized(x, y, p)
+        return _wrap_add(x, y)
+    elif binary_op_t is SubTag:
+        return _wrap_sub(x, y)
+    elif binary_op_t is MulTag:
+        return _wrap_mul(x, y)
+    elif binary_op_t is DivTag:
+        if y == 0 or (y == -1 and x == -2147483647 - 1):
+            failed[0] = True
+            return 0
+        return x // y  # cdivision: C truncating division
+    elif binary_op_t is SquaredDifferenceTag:
+        x = _wrap_sub(x, y)
+        return _wrap_mul(x, x)
 
 
-cdef inline float _float_element(binary_op_t* op, float x, float y) noexcept nogil:
+cdef inline float _float(binary_op_t* op, float x, float y) noexcept nogil:
     if binary_op_t is AddTag:
         return x + y
+    elif binary_op_t is SubTag:
+        return x - y
+    elif binary_op_t is MulTag:
+        return x * y
+    elif binary_op_t is DivTag:
+        return x / y
+    elif binary_op_t is SquaredDifferenceTag:
+        x = x - y
+        return x * x
+    elif binary_op_t is PreluTag:
+        return x if x >= 0.0 else x * y
 
 
-cdef inline element_t _element(binary_op_t* op, element_t x, element_t y, const QuantizedParams* p,
-                               float float_min, float float_max) noexcept nogil:
+cdef inline bint _compare(binary_op_t* op, compared_value_t x, compared_value_t y) noexcept nogil:
+    if binary_op_t is EqualTag:
+        return x == y
+    elif binary_op_t is NotEqualTag:
+        return x != y
+    elif binary_op_t is LessTag:
+        return x < y
+    elif binary_op_t is LessEqualTag:
+        return x <= y
+    elif binary_op_t is GreaterTag:
+        return x > y
+    elif binary_op_t is GreaterEqualTag:
+        return x >= y
+
+
+cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Params* p) noexcept nogil:
+    """Write op(x, y) to dst; True where TFLM fails (int32 DIV by zero, INT32_MIN / -1)."""
     cdef int32_t q
     cdef float v
-    if element_t is float:
+    cdef bint failed = False
+    if binary_op_t is LogicalAndTag:
+        dst[0] = <out_t>(x != 0 and y != 0)
+    elif binary_op_t is LogicalOrTag:
+        dst[0] = <out_t>(x != 0 or y != 0)
+    elif (binary_op_t is EqualTag or binary_op_t is NotEqualTag or binary_op_t is LessTag
+          or binary_op_t is LessEqualTag or binary_op_t is GreaterTag or binary_op_t is GreaterEqualTag):
+        if in_t is int8_t or in_t is int16_t:
+            # Quantized inputs are compared on a common scale (identity parameters compare raw values).
+            dst[0] = <out_t>_compare(op, _rescaled1(x, p), _rescaled2(y, p))
+        else:
+            dst[0] = <out_t>_compare(op, x, y)
+    elif binary_op_t is MaximumTag:
+        # TFLM compares the stored values (no rescaling, no clamp); a comparison with a NaN is false, giving y.
+        dst[0] = <out_t>(x if x > y else y)
+    elif binary_op_t is MinimumTag:
+        dst[0] = <out_t>(x if x < y else y)
+    elif in_t is float:
         # ActivationFunctionWithMinMax: std::min(std::max(v, lo), hi); a NaN passes through.
-        v = _float_element(op, x, y)
-        v = float_min if v < float_min else v
-        return float_max if float_max < v else v
+        v = _float(op, x, y)
+        v = p.float_min if v < p.float_min else v
+        dst[0] = <out_t>(p.float_max if p.float_max < v else v)
     else:
-        q = _quantized_element(op, x, y, p)
+        if in_t is int32_t:
+            q = _integer(op, x, y, &failed)
+        else:
+            q = _quantized(op, x, y, p)
         q = p.activation_min if q < p.activation_min else q
-        return <element_t>(p.activation_max if q > p.activation_max else q)
+        dst[0] = <out_t>(p.activation_max if q > p.activation_max else q)
+    return failed
 
 
-cdef void _broadcast(binary_op_t* op, const element_t* in1, const element_t* in2, element_t* out,
-                     const Geometry* g, const QuantizedParams* p, float float_min, float float_max) noexcept nogil:
+cdef Py_ssize_t _broadcast(binary_op_t* op, const in_t* in1, const in_t* in2, out_t* out, const Geometry* g,
+                           const Params* p) noexcept nogil:
+    """The broadcast walk; returns the first output index where the op failed, or -1."""
     cdef Py_ssize_t i0, i1, i2, i3, i4, i5, a0, a1, a2, a3, a4, b0, b1, b2, b3, b4
-    cdef Py_ssize_t n = 0
+    cdef Py_ssize_t n = 0, failed_at = -1
     for i0 in range(g.shape[0]):
         a0 = i0 * g.strides1[0]
         b0 = i0 * g.strides2[0]
@@ -118,27 +313,26 @@ cdef void _broadcast(binary_op_t* op, const element_t* in1, const element_t* in2
                         a4 = a3 + i4 * g.strides1[4]
                         b4 = b3 + i4 * g.strides2[4]
                         for i5 in range(g.shape[5]):
-                            out[n] = _element(op, in1[a4 + i5 * g.strides1[5]], in2[b4 + i5 * g.strides2[5]],
-                                              p, float_min, float_max)
+                            if (_apply(op, in1[a4 + i5 * g.strides1[5]], in2[b4 + i5 * g.strides2[5]], &out[n], p)
+                                    and failed_at < 0):
+                                failed_at = n
                             n += 1
+    return failed_at
 
 
 cdef class BinaryKernel:
     """A prepared binary op: its code, broadcast geometry (6 dims) and arithmetic parameters.
 
     shape/strides1/strides2: 6 output extents and each input's element strides (0 = broadcast).
-    quantized: a dict with every QuantizedParams field (integer ops), or None for float ops.
-    float_activation: the float output's clamp range.
+    params: a dict with every `Params` field.
     """
     cdef readonly int op
     cdef Geometry geometry
-    cdef QuantizedParams quantized
-    cdef float float_min, float_max
+    cdef Params params
     cdef readonly Py_ssize_t size1, size2, size_out
 
-    def __init__(self, int op, shape, strides1, strides2, quantized=None,
-                 float_activation=(-FLT_MAX, FLT_MAX)):
-        if op != ADD:
+    def __init__(self, int op, shape, strides1, strides2, dict params):
+        if not ADD <= op <= LOGICAL_OR:
             raise ValueError(f"unknown binary op code {op}")
         if not len(shape) == len(strides1) == len(strides2) == MAX_DIMS:
             raise ValueError(f"shape and strides must have {MAX_DIMS} entries")
@@ -158,19 +352,69 @@ cdef class BinaryKernel:
         # Elements each input view must hold for the walk to stay inside it.
         self.size1 = last1 + 1 if self.size_out else 0
         self.size2 = last2 + 1 if self.size_out else 0
-        if quantized is not None:
-            self.quantized = quantized
-        self.float_min, self.float_max = float_activation
+        self.params = params
+
+    cdef int check(self, Py_ssize_t n1, Py_ssize_t n2, Py_ssize_t n_out) except -1:
+        if n1 < self.size1 or n2 < self.size2 or n_out != self.size_out:
+            raise ValueError(f"binary op: views of {n1}, {n2} -> {n_out} elements, "
+                             f"geometry needs {self.size1}, {self.size2} -> {self.size_out}")
+        return 0
 
 
-def binary(BinaryKernel kernel, const element_t[::1] in1, const element_t[::1] in2, element_t[::1] out) -> None:
-    """out = op(in1, in2) elementwise with broadcasting, on flat C-order views of the three tensors."""
-    if in1.shape[0] < kernel.size1 or in2.shape[0] < kernel.size2 or out.shape[0] != kernel.size_out:
-        raise ValueError(f"binary op: views of {in1.shape[0]}, {in2.shape[0]} -> {out.shape[0]} elements, "
-                         f"geometry needs {kernel.size1}, {kernel.size2} -> {kernel.size_out}")
+def binary(BinaryKernel kernel, const element_t[::1] in1, const element_t[::1] in2, element_t[::1] out) -> int:
+    """out = op(in1, in2) for arithmetic ops, on flat C-order views; returns -1 or the first failed index."""
+    kernel.check(in1.shape[0], in2.shape[0], out.shape[0])
+    if kernel.size_out == 0:
+        return -1
+    cdef const Geometry* g = &kernel.geometry
+    cdef const Params* p = &kernel.params
+    cdef int op = kernel.op
+    cdef Py_ssize_t failed_at = -1
+    with nogil:
+        if op == ADD:
+            failed_at = _broadcast(<AddTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == SUB:
+            failed_at = _broadcast(<SubTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == MUL:
+            failed_at = _broadcast(<MulTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == SQUARED_DIFFERENCE:
+            failed_at = _broadcast(<SquaredDifferenceTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == MAXIMUM:
+            failed_at = _broadcast(<MaximumTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == MINIMUM:
+            failed_at = _broadcast(<MinimumTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == DIV:
+            if element_t is float or element_t is int32_t:
+                failed_at = _broadcast(<DivTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == PRELU:
+            if element_t is not int32_t:
+                failed_at = _broadcast(<PreluTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+    return failed_at
+
+
+def compare(BinaryKernel kernel, const compared_t[::1] in1, const compared_t[::1] in2, uint8_t[::1] out) -> None:
+    """out = op(in1, in2) for comparisons (and logical ops on bool inputs), bool output seen as uint8."""
+    kernel.check(in1.shape[0], in2.shape[0], out.shape[0])
     if kernel.size_out == 0:
         return
+    cdef const Geometry* g = &kernel.geometry
+    cdef const Params* p = &kernel.params
+    cdef int op = kernel.op
     with nogil:
-        if kernel.op == ADD:
-            _broadcast(<AddTag*>NULL, &in1[0], &in2[0], &out[0], &kernel.geometry, &kernel.quantized,
-                       kernel.float_min, kernel.float_max)
+        if op == EQUAL:
+            _broadcast(<EqualTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == NOT_EQUAL:
+            _broadcast(<NotEqualTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == LESS:
+            _broadcast(<LessTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == LESS_EQUAL:
+            _broadcast(<LessEqualTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == GREATER:
+            _broadcast(<GreaterTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif op == GREATER_EQUAL:
+            _broadcast(<GreaterEqualTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        elif compared_t is uint8_t:
+            if op == LOGICAL_AND:
+                _broadcast(<LogicalAndTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == LOGICAL_OR:
+                _broadcast(<LogicalOrTag*>NULL, &in1[0], &in2[0], &out[0], g, p)

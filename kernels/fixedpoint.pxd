@@ -47,3 +47,38 @@ cdef inline int32_t mbqm_int64(int64_t x, int32_t multiplier, int shift) noexcep
 
 cdef inline int32_t clamp32(int32_t v, int32_t lo, int32_t hi) noexcept nogil:
     return lo if v < lo else (hi if v > hi else v)
+
+
+# int16 variants (gemmlowp's int16 overloads and TFLM's reference/hard_swish.h helpers): same rounding
+# rules, computed in int16 exactly as the templates instantiate them.
+
+@cython.cdivision(True)
+cdef inline int16_t srdhm16(int16_t a, int16_t b) noexcept nogil:
+    """SaturatingRoundingDoublingHighMul on int16: ties toward +inf."""
+    if a == b and a == -32768:
+        return 32767
+    cdef int32_t ab = <int32_t>a * <int32_t>b
+    cdef int32_t nudge = (1 << 14) if ab >= 0 else (1 - (1 << 14))
+    return <int16_t>((ab + nudge) / (1 << 15))
+
+
+@cython.cdivision(True)
+cdef inline int16_t sdhm16(int16_t a, int16_t b) noexcept nogil:
+    """SaturatingDoublingHighMul on int16: like srdhm16 but truncating toward zero (no nudge)."""
+    if a == b and a == -32768:
+        return 32767
+    return <int16_t>((<int32_t>a * <int32_t>b) / (1 << 15))
+
+
+cdef inline int16_t rdbpot16(int16_t x, int exponent) noexcept nogil:
+    """RoundingDivideByPOT on int16 (exponent 0..31): the mask is truncated to int16 as in gemmlowp."""
+    cdef int16_t mask = <int16_t>((<int64_t>1 << exponent) - 1)
+    cdef int16_t remainder = x & mask
+    cdef int16_t threshold = <int16_t>((mask >> 1) + (1 if x < 0 else 0))
+    return <int16_t>((x >> exponent) + (1 if remainder > threshold else 0))
+
+
+cdef inline int16_t saturating_left_shift16(int16_t x, int amount) noexcept nogil:
+    """x * 2^amount clamped to int16 (reference_ops::SaturatingLeftShift)."""
+    cdef int64_t shifted = <int64_t>x * (<int64_t>1 << amount)
+    return <int16_t>(-32768 if shifted < -32768 else (32767 if shifted > 32767 else shifted))

@@ -97,3 +97,35 @@ cdef inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
         one_minus_half_denominator_times_x = wrapping_sub(1 << 29, srdhm(half_denominator, x))
         x = wrapping_add(x, saturating_shift_left(srdhm(x, one_minus_half_denominator_times_x), 2))
     return saturating_shift_left(x, 1)
+
+
+cdef inline int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
+    """(1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out: the Newton-Raphson steps of
+    one_over_one_plus_x_for_x_in_0_1, then Rescale<0>(x - 1) instead of a halving."""
+    cdef int32_t half_denominator = rounding_half_sum(a, 2147483647)
+    cdef int32_t x = wrapping_add(1515870810, srdhm(half_denominator, -1010580540))  # Q2.29
+    cdef int i
+    for i in range(3):
+        x = wrapping_add(x, saturating_shift_left(
+            srdhm(x, wrapping_sub(1 << 29, srdhm(half_denominator, x))), 2))
+    return saturating_shift_left(wrapping_sub(x, 1 << 29), 2)
+
+
+cdef inline int32_t logistic(int32_t a, int integer_bits) noexcept nogil:
+    """gemmlowp::logistic: 1 / (1 + exp(-a)) for a with `integer_bits` integer bits, result Q0.31."""
+    if a == 0:
+        return 1 << 30
+    cdef int32_t magnitude = a if a > 0 else -a
+    cdef int32_t positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-magnitude, integer_bits))
+    return positive if a > 0 else wrapping_sub(2147483647, positive)
+
+
+cdef inline int32_t tanh(int32_t a, int integer_bits) noexcept nogil:
+    """gemmlowp::tanh for a with `integer_bits` integer bits, result Q0.31: (1 - e^-2|a|) / (1 + e^-2|a|)
+    (ExactMulByPot<1> only relabels the raw value with one more integer bit)."""
+    if a == 0:
+        return 0
+    cdef int32_t negative_magnitude = a if a < 0 else -a
+    cdef int32_t t = one_minus_x_over_one_plus_x_for_x_in_0_1(
+        exp_on_negative_values(negative_magnitude, integer_bits + 1))
+    return -t if a < 0 else t

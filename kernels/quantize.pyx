@@ -6,13 +6,26 @@ zero) to quantize, the double-rounding MultiplyByQuantizedMultiplier to requanti
 double(scale) * (q - zp) to float32 to dequantize.
 """
 from libc.math cimport roundf
-from libc.stdint cimport int8_t, int16_t, int32_t, uint32_t
+from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint32_t
 
 from fixedpoint cimport clamp32, mbqm, quantized_t
 
 ctypedef fused quantized_out_t:
     int8_t
     int16_t
+
+# Requantize reads and writes any of TFLM's integer types (which pairs are valid is the op's business).
+ctypedef fused integer_in_t:
+    int8_t
+    uint8_t
+    int16_t
+    int32_t
+
+ctypedef fused integer_out_t:
+    int8_t
+    uint8_t
+    int16_t
+    int32_t
 
 
 cdef inline int32_t _float_to_int32(float r) noexcept nogil:
@@ -37,18 +50,31 @@ def quantize_float(const float[::1] x, quantized_out_t[::1] out, float scale, in
             out[i] = <quantized_out_t>clamp32(q, lo, hi)
 
 
-def requantize(const quantized_t[::1] x, quantized_out_t[::1] out, int32_t multiplier, int shift,
+def requantize(const integer_in_t[::1] x, integer_out_t[::1] out, int32_t multiplier, int shift,
                int32_t input_zero_point, int32_t output_zero_point) -> None:
-    """out = clamp(MBQM(q - input_zero_point, multiplier, shift) + output_zero_point) to the output type."""
+    """out = clamp(MBQM(q - input_zero_point, multiplier, shift) + output_zero_point) to the output type.
+
+    The zero-point subtraction and addition are int32 operations that wrap, as in TFLM (they only can
+    for int32 tensors); an int32 output needs no clamp.
+    """
     if x.shape[0] != out.shape[0]:
         raise ValueError(f"requantize: input has {x.shape[0]} elements, output {out.shape[0]}")
-    cdef int32_t lo = -128 if quantized_out_t is int8_t else -32768
-    cdef int32_t hi = 127 if quantized_out_t is int8_t else 32767
+    cdef int32_t lo, hi
+    if integer_out_t is int8_t:
+        lo, hi = -128, 127
+    elif integer_out_t is uint8_t:
+        lo, hi = 0, 255
+    elif integer_out_t is int16_t:
+        lo, hi = -32768, 32767
+    else:
+        lo, hi = -2147483647 - 1, 2147483647
     cdef Py_ssize_t i
+    cdef int32_t centred, scaled
     with nogil:
         for i in range(x.shape[0]):
-            out[i] = <quantized_out_t>clamp32(
-                mbqm(x[i] - input_zero_point, multiplier, shift) + output_zero_point, lo, hi)
+            centred = <int32_t>(<uint32_t><int32_t>x[i] - <uint32_t>input_zero_point)
+            scaled = <int32_t>(<uint32_t>mbqm(centred, multiplier, shift) + <uint32_t>output_zero_point)
+            out[i] = <integer_out_t>clamp32(scaled, lo, hi)
 
 
 def dequantize(const quantized_t[::1] x, float[::1] out, double scale, int32_t zero_point) -> None:

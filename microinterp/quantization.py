@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from .errors import InconsistentModelError
+
 INT_RANGES = {np.dtype("i1"): (-128, 127), np.dtype("<i2"): (-32768, 32767),
               np.dtype("u1"): (0, 255), np.dtype("<i4"): (-(1 << 31), (1 << 31) - 1)}
 
@@ -21,7 +23,14 @@ def tflite_round(x: float) -> int:
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLM QuantizeMultiplier: real ~= m * 2^(shift-31), m in [2^30, 2^31) (negative real: negative m)."""
+    """TFLM QuantizeMultiplier: real ~= m * 2^(shift-31), m in [2^30, 2^31) (negative real: negative m).
+
+    A NaN or infinite real (scales or options from an untrusted model; TFLM's TFLITE_CHECK aborts) is
+    an InconsistentModelError; the op's prepare names the op (see prepare.prepare_model).
+    """
+    if not math.isfinite(real):
+        raise InconsistentModelError(f"requantization multiplier {real!r} (from quantization scales or "
+                                     f"options) is not a finite number")
     if real == 0.0:
         return 0, 0
     q, e = math.frexp(real)
@@ -116,3 +125,32 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
     max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1) * (1 << (total_signed_bits - input_integer_bits))
                           / (1 << input_left_shift))
     return math.floor(max_input_rescaled)
+
+
+def activation_range_int32(activation: int) -> tuple[int, int]:
+    """CalculateActivationRange for int32 outputs (SUB, MUL, DIV): RELU [0, max], RELU6 [0, 6], RELU_N1_TO_1 [-1, 1]."""
+    lo, hi = INT_RANGES[np.dtype("<i4")]
+    return {ACT_RELU: (0, hi), ACT_RELU6: (0, 6), ACT_RELU_N1_TO_1: (-1, 1)}.get(activation, (lo, hi))
+
+
+def float_to_quantized(value: float, scale: float, zero_point: int, dtype: np.dtype) -> int:
+    """FloatToQuantizedType (micro_utils.h): round(float32 value / scale) + zero point, clamped to the type.
+
+    The sum is converted to int32 the way x86 does it: out of range gives INT32_MIN.
+    """
+    total = tflite_round(float(np.float32(value) / np.float32(scale))) + zero_point
+    lo32, hi32 = INT_RANGES[np.dtype("<i4")]
+    if not lo32 <= total <= hi32:
+        total = lo32
+    lo, hi = INT_RANGES[np.dtype(dtype)]
+    return min(max(total, lo), hi)
+
+
+def checked_log2(x: float) -> int | None:
+    """CheckedLog2: the rounded log2 of x when it is within 1e-3 of an integer (float32 math), else None."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_log2 = float(np.float32(np.log(np.float32(x))) * np.float32(np.float32(1.0) / np.log(np.float32(2.0))))
+    if not math.isfinite(x_log2):
+        return None
+    rounded = tflite_round(x_log2)
+    return rounded if abs(x_log2 - rounded) < 1e-3 else None

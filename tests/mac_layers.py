@@ -26,24 +26,36 @@ class Layer:
     output: T
 
 
+#: Standard deviation of a uniform int8 / int16 value, and the output std a layer aims at (in steps).
+_VALUE_STD = {"INT8": 74.0, "INT16": 18918.0}
+_OUTPUT_STD = {"INT8": 40.0, "INT16": 9000.0}
+
+
 def int8_layer(rng: np.random.Generator, input_shape: Sequence[int], weight_shape: Sequence[int],
                output_shape: Sequence[int], channel_axis: int, taps: int, per_channel: bool,
-               filter_zp: int = 0) -> Layer:
-    """Random int8 weights (per-channel scales along channel_axis, or one scale), an int32 bias with
-    scale s_in * s_w, random input/output quantization; taps = products summed per output."""
+               filter_zp: int = 0, activation: str = "INT8", bias: str = "INT32") -> Layer:
+    """Random int8 weights (per-channel scales along channel_axis, or one scale), a bias of type `bias`
+    with scale s_in * s_w, random input/output quantization; taps = products summed per output.
+
+    activation "INT16" makes a 16x8 layer: int16 input/output with zero point 0 (the same draws as
+    int8, so the weights of a case do not depend on its activation type).
+    """
     channels = weight_shape[channel_axis]
     s_in, zp_in = float(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
     scales = rng.uniform(0.002, 0.02, channels if per_channel else 1)
-    # Two roughly uniform int8 factors have a std of ~74 each.
-    acc_std = 74.0 * 74.0 * np.sqrt(taps)
-    s_out = float(s_in * scales.mean() * acc_std / 40.0)
+    # A uniform int8 weight has a std of ~74.
+    acc_std = 74.0 * _VALUE_STD[activation] * np.sqrt(taps)
+    s_out = float(s_in * scales.mean() * acc_std / _OUTPUT_STD[activation])
+    weights = rng.integers(-127, 128, weight_shape).astype(np.int8)
+    bias_values = rng.integers(-acc_std, acc_std, channels).astype(T(bias, ()).dtype)
+    zp_out = int(rng.integers(-20, 20))
+    if activation == "INT16":
+        zp_in = zp_out = 0
     return Layer(
-        T("INT8", input_shape, s_in, zp_in, name="input"),
-        T("INT8", weight_shape, list(scales), [filter_zp] * scales.size,
-          rng.integers(-127, 128, weight_shape).astype(np.int8), channel_axis, "filter"),
-        T("INT32", (channels,), list(s_in * np.broadcast_to(scales, (channels,))), 0,
-          rng.integers(-acc_std, acc_std, channels).astype(np.int32), name="bias"),
-        T("INT8", output_shape, s_out, int(rng.integers(-20, 20)), name="output"))
+        T(activation, input_shape, s_in, zp_in, name="input"),
+        T("INT8", weight_shape, list(scales), [filter_zp] * scales.size, weights, channel_axis, "filter"),
+        T(bias, (channels,), list(s_in * np.broadcast_to(scales, (channels,))), 0, bias_values, name="bias"),
+        T(activation, output_shape, s_out, zp_out, name="output"))
 
 
 def float_layer(rng: np.random.Generator, input_shape: Sequence[int], weight_shape: Sequence[int],

@@ -107,12 +107,12 @@ def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) ->
 
 
 def graph_input_tensors(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> list[T]:
-    """The graph inputs graph_model() makes of `nodes`, in order."""
+    """The graph inputs graph_model() makes of `nodes`, in order (variable tensors are state, not inputs)."""
     written = {id(t) for _, _, outs in nodes for t in outs}
     found: dict[int, T] = {}
     for _, ins, _ in nodes:
         for t in ins:
-            if t is not None and t.data is None and id(t) not in written:
+            if t is not None and t.data is None and not t.is_variable and id(t) not in written:
                 found.setdefault(id(t), t)
     return list(found.values())
 
@@ -122,7 +122,7 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
                 metadata: dict[str, bytes] | None = None) -> bytes:
     """A model running `nodes` (op, inputs, outputs) in order; a T object used twice is one tensor.
 
-    Graph inputs (unless given): every non-constant tensor no node writes, in order of first use.
+    Graph inputs (unless given): every non-constant, non-variable tensor no node writes, in order of first use.
     Graph outputs (unless given): every node output, in order. Independent nodes let one model (one
     TFLM interpreter) cover many cases. `metadata` adds named buffers (e.g. OfflineMemoryAllocation).
     """
@@ -308,20 +308,29 @@ def assert_bit_exact(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
 
 
 def compare_with_tflm(oracle, model: bytes, invocations: Sequence[Sequence[np.ndarray]], what: str,
-                      output_labels: Sequence[str] | None = None) -> None:
-    """Run the model through microinterp's Interpreter and through TFLM on the same inputs; assert bit-exact."""
+                      output_labels: Sequence[str] | None = None, reset_and_repeat: bool = False) -> None:
+    """Run the model through microinterp's Interpreter and through TFLM on the same inputs; assert bit-exact.
+
+    The invocations run in sequence on one interpreter each side, so state (variable tensors) carries.
+    reset_and_repeat: then reset_all_variables() and run them again, which must give TFLM's outputs of a
+    fresh interpreter once more.
+    """
     from microinterp import Interpreter
 
     interp = Interpreter(model_content=model)
     interp.allocate_tensors()
     theirs = oracle.run(model, [list(inv) for inv in invocations], backend="tflm").outputs
-    for k, inputs in enumerate(invocations):
-        for detail, value in zip(interp.get_input_details(), inputs):
-            interp.set_tensor(detail["index"], value)
-        interp.invoke()
-        for i, detail in enumerate(interp.get_output_details()):
-            label = output_labels[i] if output_labels else f"output {i}"
-            assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], f"{what} invocation {k} {label}")
+    for rerun in range(2 if reset_and_repeat else 1):
+        if rerun:
+            interp.reset_all_variables()
+        for k, inputs in enumerate(invocations):
+            for detail, value in zip(interp.get_input_details(), inputs):
+                interp.set_tensor(detail["index"], value)
+            interp.invoke()
+            for i, detail in enumerate(interp.get_output_details()):
+                label = output_labels[i] if output_labels else f"output {i}"
+                where = f"{what} {'after reset_all_variables() ' if rerun else ''}invocation {k} {label}"
+                assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], where)
 
 
 ValuesFn = Callable[[np.random.Generator, T], np.ndarray]
@@ -341,11 +350,12 @@ class Case:
 
 
 def compare_cases_with_tflm(oracle, cases: Sequence[Case], seeds: Sequence[int] = (0, 1, 2),
-                            values: ValuesFn | None = None) -> None:
+                            values: ValuesFn | None = None, reset_and_repeat: bool = False) -> None:
     """All cases as independent ops of one model (one TFLM interpreter), run once per seed; bit-exact.
 
     Each graph input gets values(rng, tensor) from one generator seeded per invocation (default:
-    random_values over the whole integer range, [-4, 4) for floats).
+    random_values over the whole integer range, [-4, 4) for floats). State carries from seed to seed;
+    reset_and_repeat: see compare_with_tflm.
     """
     nodes = [(c.op, c.inputs, c.outputs) for c in cases]
     model = graph_model(nodes)
@@ -355,7 +365,7 @@ def compare_cases_with_tflm(oracle, cases: Sequence[Case], seeds: Sequence[int] 
         rng = np.random.default_rng(seed)
         invocations.append([maker[id(t)](rng, t) for t in graph_input_tensors(nodes)])
     labels = [f"{c.label} output {j}" for c in cases for j in range(len(c.outputs))]
-    compare_with_tflm(oracle, model, invocations, "", labels)
+    compare_with_tflm(oracle, model, invocations, "", labels, reset_and_repeat)
 
 
 def check_ops_on_tflm_intermediates(oracle, path, op_names: set[str], seeds: Sequence[int] = (0, 1, 2)) -> int:

@@ -1,4 +1,4 @@
-"""ADD: int8 and float32 with numpy broadcasting up to 6-D, bit-exact with TFLM; the shared broadcast geometry."""
+"""ADD: int8, int16 and float32 with numpy broadcasting up to 6-D, bit-exact with TFLM; the shared broadcast geometry."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +35,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["INT8", "FLOAT32"])
+@pytest.mark.parametrize("dtype", ["INT8", "INT16", "FLOAT32"])
 def test_add_matches_tflm_with_broadcasting_and_activations(oracle, dtype):
     cases = [add_case(dtype, s1, s2, act, q1, q2, qo) for s1, s2, act, q1, q2, qo in CASES]
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2))
@@ -112,8 +112,8 @@ def test_per_channel_input_is_rejected():
     assert "per tensor" in _error(case, InconsistentModelError)
 
 
-def test_int16_mixed_types_and_rank_7_are_unsupported():
-    assert "INT16" in _error(add_case("INT16", (2,), (2,), quant1=(0.01, 0), quant2=(0.01, 0), quant_out=(0.01, 0)),
-                             UnsupportedOperatorError)
+def test_int64_mixed_types_and_rank_7_are_unsupported():
+    assert "INT64" in _error(add_case("INT64", (2,), (2,), quant1=(None, None), quant2=(None, None),
+                                      quant_out=(None, None)), UnsupportedOperatorError)
     assert "FLOAT32" in _error(add_case("INT8", (2,), (2,), out_dtype="FLOAT32"), UnsupportedOperatorError)
     assert "rank 7" in _error(add_case("FLOAT32", (1,) * 7, (1,)), UnsupportedOperatorError)

@@ -1,4 +1,5 @@
-"""CONV_2D: bit-exact with TFLM for int8 (per-channel / per-tensor filters) and float32, every option.
+"""CONV_2D: bit-exact with TFLM for int8 (per-channel / per-tensor filters), 16x8 (int64 or int32 bias)
+and float32, every option.
 
 Cases use seeded random weights and quantization (tests/mac_layers.py) and run as independent ops of
 one model, compared live with TFLM on seeded random inputs. Malformed and unsupported operators must
@@ -22,21 +23,26 @@ REAL_MODELS = ("mlperf_tiny/kws_ref_model", "mlperf_tiny/vww_96_int8", "mlperf_t
 
 def conv_case(label: str, seed: int = 0, *, input_shape=(1, 9, 9, 4), out_channels=6, kernel=(3, 3),
               strides=(1, 1), dilation=(1, 1), padding=SAME, activation="NONE", dtype="INT8", per_channel=True,
-              bias="given", filter_zp=0, groups=1) -> Case:
-    """A CONV_2D with random weights; bias is "given", "absent" or "omitted" (index -1)."""
+              bias="given", filter_zp=0, groups=1, bias_type=None, quantized_bias_type=None) -> Case:
+    """A CONV_2D with random weights; bias is "given", "absent" or "omitted" (index -1).
+
+    dtype is the activation type (INT16 = 16x8); bias_type defaults to INT64 for 16x8, INT32 for int8.
+    """
     rng = np.random.default_rng(seed)
     n, h, w, c = input_shape
     depth = c // groups
     weight_shape = (out_channels, kernel[0], kernel[1], depth)
     out_shape = (n, computed_out_size(h, kernel[0], strides[0], dilation[0], padding),
                  computed_out_size(w, kernel[1], strides[1], dilation[1], padding), out_channels)
-    if dtype == "INT8":
-        layer = int8_layer(rng, input_shape, weight_shape, out_shape, 0, kernel[0] * kernel[1] * depth,
-                           per_channel, filter_zp)
-    else:
+    if dtype == "FLOAT32":
         layer = float_layer(rng, input_shape, weight_shape, out_shape, 0)
+    else:
+        layer = int8_layer(rng, input_shape, weight_shape, out_shape, 0, kernel[0] * kernel[1] * depth,
+                           per_channel, filter_zp, dtype, bias_type or ("INT64" if dtype == "INT16" else "INT32"))
     options = dict(padding=padding, stride_h=strides[0], stride_w=strides[1], dilation_h_factor=dilation[0],
                    dilation_w_factor=dilation[1], fused_activation_function=ACTIVATIONS[activation])
+    if quantized_bias_type is not None:
+        options["quantized_bias_type"] = quantized_bias_type
     return Case(label, Op("CONV_2D", "Conv2DOptions", options), bias_inputs(layer, bias), [layer.output])
 
 
@@ -52,6 +58,19 @@ CASES = [
               padding=VALID),
     conv_case("int8 bias index -1, 1x1", 7, bias="omitted", kernel=(1, 1), input_shape=(1, 4, 4, 16),
               out_channels=8),
+    conv_case("16x8 int64 bias SAME RELU", 11, dtype="INT16", activation="RELU"),
+    conv_case("16x8 int64 bias per-tensor VALID stride 2, RELU6", 12, dtype="INT16", per_channel=False,
+              padding=VALID, strides=(2, 2), activation="RELU6"),
+    conv_case("16x8 int32 bias, dilation 2, RELU_N1_TO_1", 13, dtype="INT16", bias_type="INT32",
+              dilation=(2, 2), input_shape=(1, 11, 10, 3), activation="RELU_N1_TO_1"),
+    conv_case("16x8 no bias input (int64 accumulator), 2 groups", 14, dtype="INT16", bias="absent",
+              input_shape=(1, 6, 6, 8), groups=2, kernel=(2, 2)),
+    conv_case("16x8 bias index -1, quantized_bias_type INT32 (int32 accumulator), batch 2", 15, dtype="INT16",
+              bias="omitted", quantized_bias_type=2, input_shape=(2, 7, 5, 3), kernel=(1, 3), padding=VALID),
+    conv_case("16x8 no bias input, quantized_bias_type INT64", 17, dtype="INT16", bias="absent",
+              quantized_bias_type=4, input_shape=(1, 5, 5, 6)),
+    conv_case("16x8 deep 5x5 accumulation", 16, dtype="INT16", kernel=(5, 5), input_shape=(1, 8, 8, 32),
+              out_channels=4),
     conv_case("float32 bias RELU stride 2", 8, dtype="FLOAT32", activation="RELU", strides=(2, 2)),
     conv_case("float32 bias index -1, dilation, 2 groups, VALID, batch 2", 9, dtype="FLOAT32", bias="omitted",
               dilation=(1, 2), padding=VALID, groups=2, input_shape=(2, 8, 9, 6), out_channels=4),
@@ -117,10 +136,26 @@ def test_zero_stride_is_inconsistent():
         _allocate(case)
 
 
-def test_int16_activations_are_unsupported():
-    case = conv_case("int16")
-    case.inputs[0].type = case.outputs[0].type = "INT16"
-    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(CONV_2D\).*INT16"):
+@pytest.mark.parametrize("tensor", [0, "output"])
+def test_int16_nonzero_zero_point_is_inconsistent(tensor):
+    # TFLM's 16x8 kernel silently ignores activation zero points; LiteRT rejects them, as we do.
+    case = conv_case("int16 zero point", dtype="INT16")
+    (case.outputs[0] if tensor == "output" else case.inputs[0]).zero_point = 3
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(CONV_2D\).*zero point 3, expected 0"):
+        _allocate(case)
+
+
+def test_int16_with_int8_bias_is_unsupported():
+    case = conv_case("int16 int8 bias", dtype="INT16")
+    case.inputs[2] = T("INT8", (6,), 0.01, 0, np.zeros(6, np.int8))
+    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(CONV_2D\).*bias .* INT8"):
+        _allocate(case)
+
+
+def test_int16_filter_is_unsupported():
+    case = conv_case("int16 filter", dtype="INT16")
+    case.inputs[1].type, case.inputs[1].data = "INT16", case.inputs[1].data.astype(np.int16)
+    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(CONV_2D\).*INT16 with filter type INT16"):
         _allocate(case)
 
 

@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D: bit-exact with TFLM for int8 (per-channel / per-tensor filters) and float32.
+"""DEPTHWISE_CONV_2D: bit-exact with TFLM for int8 (per-channel / per-tensor filters), 16x8 and float32.
 
 Cases use seeded random weights and quantization (tests/mac_layers.py) and run as independent ops of
 one model, compared live with TFLM on seeded random inputs. Malformed and unsupported operators must
@@ -28,10 +28,11 @@ def depthwise_case(label: str, seed: int = 0, *, input_shape=(1, 9, 9, 4), multi
     weight_shape = (1, kernel[0], kernel[1], c * multiplier)
     out_shape = (n, computed_out_size(h, kernel[0], strides[0], dilation[0], padding),
                  computed_out_size(w, kernel[1], strides[1], dilation[1], padding), c * multiplier)
-    if dtype == "INT8":
-        layer = int8_layer(rng, input_shape, weight_shape, out_shape, 3, kernel[0] * kernel[1], per_channel)
-    else:
+    if dtype == "FLOAT32":
         layer = float_layer(rng, input_shape, weight_shape, out_shape, 3)
+    else:
+        layer = int8_layer(rng, input_shape, weight_shape, out_shape, 3, kernel[0] * kernel[1], per_channel,
+                           activation=dtype, bias="INT64" if dtype == "INT16" else "INT32")
     options = dict(padding=padding, stride_h=strides[0], stride_w=strides[1], depth_multiplier=multiplier,
                    dilation_h_factor=dilation[0], dilation_w_factor=dilation[1],
                    fused_activation_function=ACTIVATIONS[activation])
@@ -48,6 +49,13 @@ CASES = [
     depthwise_case("int8 no bias input, batch 2, 2x3 window, RELU_N1_TO_1", 4, bias="absent",
                    input_shape=(2, 7, 8, 5), kernel=(2, 3), strides=(1, 2), activation="RELU_N1_TO_1"),
     depthwise_case("int8 5x5, 32 channels", 5, kernel=(5, 5), input_shape=(1, 8, 8, 32)),
+    depthwise_case("16x8 per-channel SAME RELU", 8, dtype="INT16", activation="RELU"),
+    depthwise_case("16x8 per-tensor, multiplier 3, VALID stride 2, RELU6", 9, dtype="INT16", per_channel=False,
+                   multiplier=3, padding=VALID, strides=(2, 2), input_shape=(1, 10, 9, 2), activation="RELU6"),
+    depthwise_case("16x8 no bias input (int64 accumulator), batch 2, dilation 2", 10, dtype="INT16",
+                   bias="absent", input_shape=(2, 9, 8, 5), dilation=(2, 2)),
+    depthwise_case("16x8 5x5, 24 channels, RELU_N1_TO_1", 11, dtype="INT16", kernel=(5, 5),
+                   input_shape=(1, 8, 8, 24), activation="RELU_N1_TO_1"),
     depthwise_case("float32 multiplier 2, bias, RELU", 6, dtype="FLOAT32", multiplier=2, activation="RELU"),
     depthwise_case("float32 no bias input, dilation, VALID, batch 2", 7, dtype="FLOAT32", bias="absent",
                    dilation=(2, 1), padding=VALID, input_shape=(2, 9, 8, 6)),
@@ -107,10 +115,18 @@ def test_output_channels_not_matching_filter_are_inconsistent():
         _allocate(case)
 
 
-def test_int16_activations_are_unsupported():
-    case = depthwise_case("int16")
-    case.inputs[0].type = case.outputs[0].type = "INT16"
-    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(DEPTHWISE_CONV_2D\).*INT16"):
+def test_int16_with_int32_bias_is_unsupported():
+    # TFLM's 16x8 depthwise kernel reads any bias as int64: an int32 bias gives garbage there.
+    case = depthwise_case("int16 int32 bias", dtype="INT16")
+    case.inputs[2] = T("INT32", (4,), 1e-4, 0, np.zeros(4, np.int32))
+    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(DEPTHWISE_CONV_2D\).*INT32.*INT64 bias"):
+        _allocate(case)
+
+
+def test_int16_nonzero_zero_point_is_inconsistent():
+    case = depthwise_case("int16 zero point", dtype="INT16")
+    case.inputs[0].zero_point = -1
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(DEPTHWISE_CONV_2D\).*zero point -1, expected 0"):
         _allocate(case)
 
 

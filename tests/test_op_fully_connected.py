@@ -1,4 +1,4 @@
-"""FULLY_CONNECTED: bit-exact with TFLM for int8 (per-tensor / per-channel filters) and float32.
+"""FULLY_CONNECTED: bit-exact with TFLM for int8 and 16x8 (per-tensor / per-channel filters) and float32.
 
 Cases use seeded random weights and quantization (tests/mac_layers.py) and run as independent ops of
 one model, compared live with TFLM on seeded random inputs. Malformed and unsupported operators must
@@ -23,16 +23,23 @@ REAL_MODELS = ("mlperf_tiny/ad01_int8", "mlperf_tiny/kws_ref_model", "mlperf_tin
 
 
 def fc_case(label: str, seed: int = 0, *, input_shape=(1, 16), units=8, keep_num_dims=False, activation="NONE",
-            dtype="INT8", per_channel=False, bias="given", filter_zp=0) -> Case:
-    """A FULLY_CONNECTED whose filter depth is the input's last dim; bias "given", "absent" or "omitted"."""
+            dtype="INT8", per_channel=False, bias="given", filter_zp=0, bias_type=None,
+            quantized_bias_type=None) -> Case:
+    """A FULLY_CONNECTED whose filter depth is the input's last dim; bias "given", "absent" or "omitted".
+
+    dtype is the activation type (INT16 = 16x8); bias_type defaults to INT64 for 16x8, INT32 for int8.
+    """
     rng = np.random.default_rng(seed)
     accum = input_shape[-1]
     out_shape = (*input_shape[:-1], units) if keep_num_dims else (math.prod(input_shape) // accum, units)
-    if dtype == "INT8":
-        layer = int8_layer(rng, input_shape, (units, accum), out_shape, 0, accum, per_channel, filter_zp)
-    else:
+    if dtype == "FLOAT32":
         layer = float_layer(rng, input_shape, (units, accum), out_shape, 0)
+    else:
+        layer = int8_layer(rng, input_shape, (units, accum), out_shape, 0, accum, per_channel, filter_zp, dtype,
+                           bias_type or ("INT64" if dtype == "INT16" else "INT32"))
     options = dict(keep_num_dims=keep_num_dims, fused_activation_function=ACTIVATIONS[activation])
+    if quantized_bias_type is not None:
+        options["quantized_bias_type"] = quantized_bias_type
     return Case(label, Op("FULLY_CONNECTED", "FullyConnectedOptions", options), bias_inputs(layer, bias),
                 [layer.output])
 
@@ -49,6 +56,18 @@ CASES = [
     fc_case("int8 flat input split into batches", 6, input_shape=(4, 6), units=3),
     fc_case("int8 bias index -1", 7, bias="omitted", units=4),
     fc_case("int8 640-deep accumulation", 8, input_shape=(1, 640), units=32),
+    fc_case("16x8 int64 bias per-tensor RELU, filter zero point subtracted", 11, dtype="INT16", activation="RELU",
+            filter_zp=3),
+    fc_case("16x8 int64 bias per-channel batch 3 RELU6", 12, dtype="INT16", per_channel=True,
+            input_shape=(3, 20), activation="RELU6"),
+    fc_case("16x8 int32 bias per-tensor keep_num_dims rank 3", 13, dtype="INT16", bias_type="INT32",
+            keep_num_dims=True, input_shape=(2, 3, 8)),
+    fc_case("16x8 int32 bias per-channel, RELU_N1_TO_1", 14, dtype="INT16", bias_type="INT32", per_channel=True,
+            activation="RELU_N1_TO_1"),
+    fc_case("16x8 no bias input (int64 accumulator), 640-deep", 15, dtype="INT16", bias="absent",
+            input_shape=(2, 640), units=16),
+    fc_case("16x8 bias index -1, quantized_bias_type INT32 (int32 accumulator)", 16, dtype="INT16",
+            bias="omitted", quantized_bias_type=2, input_shape=(4, 64)),
     fc_case("float32 bias RELU batch 2", 9, dtype="FLOAT32", activation="RELU", input_shape=(2, 16)),
     fc_case("float32 no bias input, keep_num_dims", 10, dtype="FLOAT32", bias="absent", keep_num_dims=True,
             input_shape=(2, 3, 10)),
@@ -113,10 +132,17 @@ def test_bias_scale_far_from_input_times_filter_scale_is_inconsistent():
         _allocate(case)
 
 
-def test_int16_activations_are_unsupported():
-    case = fc_case("int16")
-    case.inputs[0].type = case.outputs[0].type = "INT16"
-    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(FULLY_CONNECTED\).*INT16"):
+def test_int16_nonzero_zero_point_is_inconsistent():
+    case = fc_case("int16 zero point", dtype="INT16")
+    case.outputs[0].zero_point = 7
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(FULLY_CONNECTED\).*zero point 7, expected 0"):
+        _allocate(case)
+
+
+def test_int16_with_float_bias_is_unsupported():
+    case = fc_case("int16 float bias", dtype="INT16")
+    case.inputs[2] = T("FLOAT32", (8,), data=np.zeros(8, np.float32))
+    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(FULLY_CONNECTED\).*bias .* FLOAT32"):
         _allocate(case)
 
 

@@ -1,4 +1,5 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D: bit-exact with TFLM across padding, strides, filters and activations."""
+"""AVERAGE_POOL_2D and MAX_POOL_2D: bit-exact with TFLM (int8, int16, float32) across padding, strides,
+filters and activations."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,6 +49,15 @@ CASES = [
 
 def test_pooling_matches_tflm_across_padding_strides_filters_and_activations(oracle):
     cases = [pool_case(kind, dtype, *case) for kind in POOLS for dtype in ("INT8", "FLOAT32") for case in CASES]
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2))
+
+
+def test_int16_pooling_matches_tflm(oracle):
+    # Same cases on the int16 range: zero point 0 as int16 is symmetric, except one case showing TFLM pools
+    # raw values with any shared zero point; RELU6 / RELU_N1_TO_1 clamp well inside the range.
+    quants = [(0.002, 0), (0.0004, 0), (0.003, 0), (0.0002, 0), (3e-5, 0), (0.01, 0), (0.001, -40)]
+    cases = [pool_case(kind, "INT16", *case[:5], in_quant=quant) for kind in POOLS
+             for case, quant in zip(CASES, quants)]
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2))
 
 
@@ -105,9 +115,9 @@ def test_non_positive_stride_or_filter_is_rejected():
     assert "filter size" in _error(model, InconsistentModelError)
 
 
-def test_int16_and_mixed_types_are_unsupported():
-    model, _ = pool_model("AVERAGE_POOL_2D", "INT16", (1, 4, 4, 1), (2, 2), (2, 2), VALID, in_quant=(0.01, 0))
-    assert "INT16" in _error(model, UnsupportedOperatorError)
+def test_int32_and_mixed_types_are_unsupported():
+    model, _ = pool_model("AVERAGE_POOL_2D", "INT32", (1, 4, 4, 1), (2, 2), (2, 2), VALID, in_quant=(0.01, 0))
+    assert "INT32" in _error(model, UnsupportedOperatorError)
     x = T("INT8", (1, 4, 4, 1), 0.1, 0)
     options = dict(padding=VALID, stride_h=2, stride_w=2, filter_height=2, filter_width=2)
     model = single_op_model(Op("MAX_POOL_2D", "Pool2DOptions", options), [x], [T("FLOAT32", (1, 2, 2, 1))])

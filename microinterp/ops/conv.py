@@ -1,9 +1,11 @@
 """CONV_2D (TFLM conv.cc, conv_common.cc; reference ConvPerChannel / float Conv).
 
 int8 activations with int8 filters quantized per channel or per tensor (a single scale is broadcast
-to every output channel), optional int32 bias; float32 with optional float32 bias. Grouped
-convolution when the filter's input depth divides the input's channels. The helpers shared with
-DEPTHWISE_CONV_2D and FULLY_CONNECTED (data paths, window geometry, requantization, bias) live here.
+to every output channel), optional int32 bias; 16x8 (int16 activations, int8 filters) accumulating in
+int64 (int64 bias, or none: TFLM's single-rounding int64 requantization) or int32 (int32 bias, or none
+with quantized_bias_type INT32: the double-rounding one); float32 with optional float32 bias. Grouped convolution when
+the filter's input depth divides the input's channels. The helpers shared with DEPTHWISE_CONV_2D,
+FULLY_CONNECTED and TRANSPOSE_CONV (data paths, window geometry, requantization, bias) live here.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ from ..quantization import (activation_range_float, activation_range_quantized, 
 from .registry import BindFn, OpContext, register
 
 _PADDING_NAMES = {0: "SAME", 1: "VALID"}
+#: TensorType INT32, as the options' quantized_bias_type spells it.
+TENSOR_TYPE_INT32 = 2
+#: The int64 MultiplyByQuantizedMultiplier rounds with 1 << (14 - shift): defined for shift <= 14.
+MAX_INT64_REQUANT_SHIFT = 14
 
 
 @dataclass(frozen=True)
@@ -41,19 +47,40 @@ class DataPath:
 
 
 INT8_PATH = DataPath("int8", "int8_t", "int8_t", "int32_t", np.dtype(np.int32), "INT32")
+INT16_PATHS = {"INT64": DataPath("16x8", "int16_t", "int8_t", "int64_t", np.dtype(np.int64), "INT64"),
+               "INT32": DataPath("16x8 with int32 accumulator", "int16_t", "int8_t", "int32_t",
+                                 np.dtype(np.int32), "INT32")}
 FLOAT32_PATH = DataPath("float32", "float", "float", "float", np.dtype(np.float32), "FLOAT32")
 
 
-def data_path(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor) -> DataPath:
-    """The data path for the input/filter/output types; anything else is unsupported (int16 comes later)."""
+def data_path(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor, bias: Tensor | None,
+              int16_bias_types: tuple[str, ...] = ("INT64", "INT32"), int16_no_bias: str | None = None) -> DataPath:
+    """The data path for the input/filter/output (and, for 16x8, bias) types; anything else is unsupported.
+
+    16x8 accumulates in the bias type (TFLM templates the kernel on it); int16_bias_types lists the bias
+    types the op's TFLM kernel dispatches on. Without a bias the accumulator is int16_no_bias's type, or
+    by default the options' choice: TFLM accumulates in int32 only when quantized_bias_type says INT32,
+    else in int64 (measured on CONV_2D and FULLY_CONNECTED).
+    """
     if output.type_code != input.type_code:
         ctx.unsupported(f"input type {input.type_name} with output type {output.type_name}")
     if input.type_name == "INT8" and filter.type_name == "INT8":
         return INT8_PATH
     if input.type_name == "FLOAT32" and filter.type_name == "FLOAT32":
         return FLOAT32_PATH
-    ctx.unsupported(f"input type {input.type_name} with filter type {filter.type_name} "
-                    f"(supported: INT8 with INT8 filter, FLOAT32 with FLOAT32 filter)")
+    if input.type_name == "INT16" and filter.type_name == "INT8":
+        if bias is not None:
+            accumulator = bias.type_name
+        elif int16_no_bias is not None:
+            accumulator = int16_no_bias
+        else:
+            accumulator = "INT32" if ctx.options.get("quantized_bias_type", 0) == TENSOR_TYPE_INT32 else "INT64"
+        if accumulator not in int16_bias_types:
+            found = f"bias {bias.describe()} has type {bias.type_name}" if bias else f"{accumulator} accumulator"
+            ctx.unsupported(f"{found}; 16x8 supports {' or '.join(int16_bias_types)} bias")
+        return INT16_PATHS[accumulator]
+    ctx.unsupported(f"input type {input.type_name} with filter type {filter.type_name} (supported: INT8 with "
+                    f"INT8 filter, INT16 with INT8 filter, FLOAT32 with FLOAT32 filter)")
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,7 @@ def requantization(ctx: OpContext, path: DataPath, input: Tensor, filter: Tensor
         return Requantization(0, 0, np.zeros(channels, np.int32), np.zeros(channels, np.int32), lo, hi)
     s_in, zp_in = ctx.per_tensor(input)
     s_out, zp_out = ctx.per_tensor(output)
+    check_int16_zero_points(ctx, input, output)
     q = ctx.quantization(filter)
     if q.scales.size not in (1, channels):
         ctx.fail(f"{filter.describe()} has {q.scales.size} quantization scales, expected 1 or {channels} "
@@ -139,8 +167,23 @@ def requantization(ctx: OpContext, path: DataPath, input: Tensor, filter: Tensor
                      f"which does not index a dimension of that size")
     filter_scales = np.broadcast_to(q.scales.astype(np.float64), (channels,))
     multiplier, shift = quantize_multipliers(float(s_in) * filter_scales / float(s_out))
+    if path.accumulator == "int64_t" and shift.max() > MAX_INT64_REQUANT_SHIFT:
+        ctx.unsupported(f"effective scale s_in * s_w / s_out reaches 2^{int(shift.max()) - 1}; TFLM's int64 "
+                        f"requantization shifts by 15 - shift and is undefined beyond shift "
+                        f"{MAX_INT64_REQUANT_SHIFT}")
     lo, hi = activation_range_quantized(activation, s_out, zp_out, input.dtype)
     return Requantization(zp_in, zp_out, multiplier, shift, lo, hi)
+
+
+def check_int16_zero_points(ctx: OpContext, *tensors: Tensor) -> None:
+    """int16 activations are symmetric (zero point 0) in the quantization spec. Some TFLM kernels check
+    it (SOFTMAX); its 16x8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV kernels assume
+    it without checking and silently drop any other zero point. LiteRT rejects such models, and so do
+    we rather than compute a result that ignores part of the quantization."""
+    for t in tensors:
+        if t.type_name == "INT16" and t.quantization is not None and t.quantization.zero_point != 0:
+            ctx.fail(f"int16 {t.describe()} has zero point {t.quantization.zero_point}, expected 0 "
+                     f"(int16 quantization is symmetric)")
 
 
 def check_bias(ctx: OpContext, path: DataPath, bias: Tensor | None, channels: int) -> None:
@@ -170,7 +213,7 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     ctx.expect_io((2, 3))
     input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.optional_input(2)
-    path = data_path(ctx, input, filter, output)
+    path = data_path(ctx, input, filter, output, bias)
     for t in (input, filter, output):
         ctx.expect_rank(t, 4)
     batches, _, _, in_channels = input.shape

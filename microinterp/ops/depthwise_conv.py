@@ -3,7 +3,8 @@
 
 Filter [1, KH, KW, IC * depth_multiplier]; output channel ic * depth_multiplier + m reads input
 channel ic. Data paths, window geometry and requantization are CONV_2D's (ops/conv.py), with the
-filter quantized along dimension 3.
+filter quantized along dimension 3. TFLM's 16x8 depthwise kernel always reads the bias as int64 (and
+accumulates in int64 without one), so an int32 bias is unsupported there (TFLM would misread it).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     ctx.expect_io((2, 3))
     input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.optional_input(2)
-    path = data_path(ctx, input, filter, output)
+    path = data_path(ctx, input, filter, output, bias, int16_bias_types=("INT64",))
     for t in (input, filter, output):
         ctx.expect_rank(t, 4)
     batches, _, _, in_channels = input.shape

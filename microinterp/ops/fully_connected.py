@@ -3,9 +3,10 @@ FullyConnectedPerChannel and float FullyConnected).
 
 The input is read as a flat [batches, accum] matrix, batches being the product of the output's
 dims but the last; keep_num_dims only shapes the output tensor, which comes from the model.
-int8: multipliers as in the conv ops (see _requantization); per-tensor filters subtract the filter
-zero point, per-channel filters (more than one scale, one per unit) do not. float32: a float32 dot
-product in index order.
+int8 and 16x8: multipliers as in the conv ops (see _requantization); per-tensor filters subtract the
+filter zero point, per-channel filters (more than one scale, one per unit) do not. 16x8 accumulates
+in the bias type (int64 or int32; without a bias, see conv.data_path). float32: a float32 dot product
+in index order.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def prepare_fully_connected(ctx: OpContext) -> BindFn:
     ctx.expect_io((2, 3))
     input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.optional_input(2)
-    path = data_path(ctx, input, filter, output)
+    path = data_path(ctx, input, filter, output, bias)
     if ctx.options.get("weights_format", 0) != 0:
         ctx.unsupported(f"weights_format {ctx.options['weights_format']} (only DEFAULT)")
     ctx.expect_rank(filter, 2)

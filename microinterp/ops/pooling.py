@@ -1,6 +1,6 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D (TFLM pooling.cc, pooling_common.cc; reference pooling kernels).
 
-int8 and float32, NHWC. Quantized pooling does not requantize: TFLM requires input and output to share
+int8, int16 and float32, NHWC. Quantized pooling does not requantize: TFLM requires input and output to share
 scale (within 1e-6) and zero point, and pools the raw values. Padding comes from the options with
 dilation 1; the model's output height/width must match it.
 """
@@ -13,7 +13,7 @@ from ..quantization import activation_range_float, activation_range_quantized
 from .conv import window
 from .registry import BindFn, OpContext, register
 
-_KERNEL_TYPES = {"INT8": "int8_t", "FLOAT32": "float"}
+_KERNEL_TYPES = {"INT8": "int8_t", "INT16": "int16_t", "FLOAT32": "float"}
 
 
 def _prepare_pool(ctx: OpContext, fused_kernel) -> BindFn:

@@ -46,6 +46,8 @@ class OpContext:
     #: TFLM-like requests are planned inside the head exactly as TFLM's reference kernel asks for them;
     #: the others are microinterp's own and live in a region after the head.
     scratch: list[tuple[int, bool]] = field(default_factory=list)
+    #: (output position, input position) pairs declared with declare_alias.
+    aliases: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -134,3 +136,8 @@ class OpContext:
         """
         self.scratch.append((int(nbytes), like_tflm))
         return len(self.scratch) - 1
+
+    def declare_alias(self, output: int = 0, input: int = 0) -> None:
+        """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
+        plan may put both in the same bytes; the op's step is then skipped."""
+        self.aliases.append((output, input))

@@ -1,7 +1,8 @@
 """RESHAPE, SQUEEZE and EXPAND_DIMS: a byte copy into the output's shape (TFLM reshape.cc, squeeze.cc,
 expand_dims.cc).
 
-The three differ only in how the output shape is checked; the copy is the same flat memcpy. TFLM copies
+The three differ only in how the output shape is checked; the copy is the same flat memcpy, and each
+declares its output an alias of its input so an in-place memory plan skips the copy. TFLM copies
 any type for RESHAPE and SQUEEZE, but only int8, int16 and float32 for EXPAND_DIMS.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _bind_flat_copy(inputs, outputs, scratch):
 
 
 def _check_copy(ctx: OpContext) -> None:
+    """Same type and element count, then the output is declared a byte copy of the input."""
     src, dst = ctx.input(0), ctx.output(0)
     if src.type_code != dst.type_code:
         ctx.fail(f"input type {src.type_name} differs from output type {dst.type_name}")
@@ -30,6 +32,7 @@ def _check_copy(ctx: OpContext) -> None:
         ctx.fail(f"input has {src.num_elements} elements, output {list(dst.shape)} has {dst.num_elements}")
     if src.dtype is None:
         ctx.unsupported(f"type {src.type_name}")
+    ctx.declare_alias()
 
 
 @register("RESHAPE")
