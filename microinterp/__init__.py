@@ -5,8 +5,8 @@
     interpreter.allocate_tensors()
 """
 from .errors import (ArenaTooSmallError, InconsistentModelError, InvocationError, MalformedModelError,
-                     MicrointerpError, ModelError, ResourceLimitError, TensorAccessError,
-                     UnsupportedOperatorError)
+                     MicrointerpError, ModelError, ResourceLimitError, SoftmaxOverflowError,
+                     TensorAccessError, UnsupportedOperatorError)
 from .interpreter import Interpreter, SignatureRunner
 from .model import Model, load_model
 
@@ -14,5 +14,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Interpreter", "SignatureRunner", "Model", "load_model", "MicrointerpError", "ModelError",
     "MalformedModelError", "InconsistentModelError", "UnsupportedOperatorError", "ArenaTooSmallError",
-    "ResourceLimitError", "InvocationError", "TensorAccessError",
+    "ResourceLimitError", "InvocationError", "TensorAccessError", "SoftmaxOverflowError",
 ]

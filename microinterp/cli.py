@@ -1,93 +1,137 @@
-"""The `microinterp` command line. Each command is a thin layer over a Python API that returns data.
+"""The `microinterp` command line: inspect, run, compare, bench and profile TensorFlow Lite models.
 
-Exit codes: 0 success, 1 a check failed, 2 usage or input error (one line, no traceback unless --debug).
+Each subcommand is a thin layer over a Python API that returns dataclasses; `--json` prints that data.
+Adding a subcommand is one module exposing `COMMAND` (a `Command`) and one line in `COMMAND_MODULES`.
+
+Exit codes: 0 success, 1 a check failed (e.g. outputs differ), 2 usage or input error, printed as one
+line on stderr (a traceback only with --debug).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import importlib.util
+import os
+import signal
 import sys
-from pathlib import Path
-from typing import Sequence
-
-import numpy as np
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from .errors import MicrointerpError
-from .runner import RunResult, TensorValue, run_model
+from .oracles import PIP_HINT, OracleCrash, OracleError, OracleUnavailable
+from .render import Output
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
+#: Modules of microinterp that define a subcommand, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "inspection",
+    "runner",
+    "compare",
+    "bench",
+    "profiling",
+    "memory",
+)
 
-def _array_summary(a: np.ndarray, limit: int = 12) -> str:
-    flat = a.reshape(-1)
-    shown = np.array2string(flat[:limit], separator=", ", max_line_width=10_000,
-                            formatter={"float_kind": lambda v: f"{v:.6g}"})
-    return shown[:-1] + (", ...]" if flat.size > limit else "]")
+#: The Python package behind each official interpreter, for the up-front availability check.
+ORACLE_PACKAGES = {"tflm": ("tflite_micro", "tflite-micro"), "litert": ("ai_edge_litert", "ai-edge-litert")}
+#: `--litert` choices: which LiteRT kernels stand for "litert" (oracle backend names).
+LITERT_KERNELS = {"reference": "litert_ref", "optimized": "litert_builtin", "xnnpack": "litert"}
 
-
-def _tensor_json(t: TensorValue) -> dict:
-    out = {"name": t.name, "index": t.index, "dtype": t.value.dtype.name, "shape": list(t.value.shape),
-           "values": t.value.tolist()}
-    if t.dequantized is not None:
-        out.update(scale=t.scale, zero_point=t.zero_point, dequantized=t.dequantized.tolist())
-    return out
-
-
-def _print_run(result: RunResult) -> None:
-    print(f"model: {result.model}")
-    print(f"arena: {result.arena_bytes} bytes (head {result.head_bytes})")
-    print(f"invoke: {result.median_latency * 1e3:.3f} ms (median of {len(result.latencies)})")
-    for title, tensors in (("inputs", result.inputs), ("outputs", result.outputs)):
-        print(f"{title}:")
-        for t in tensors:
-            print(f"  [{t.index}] {t.name} {t.value.dtype.name}{list(t.value.shape)}: {_array_summary(t.value)}")
-            if t.dequantized is not None:
-                print(f"      dequantized (scale {t.scale:.6g}, zero point {t.zero_point}): "
-                      f"{_array_summary(t.dequantized)}")
+_MAX_MESSAGE_CHARS = 400
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    inputs = [np.load(p) for p in args.input] if args.input else None
-    result = run_model(args.model, inputs=inputs, seed=args.seed, repeats=args.repeats)
-    if args.output:
-        np.savez(args.output, **{f"output_{i}": t.value for i, t in enumerate(result.outputs)})
-    if args.json:
-        print(json.dumps({"model": result.model, "arena_bytes": result.arena_bytes, "head_bytes": result.head_bytes,
-                          "latency_median_s": result.median_latency,
-                          "inputs": [_tensor_json(t) for t in result.inputs],
-                          "outputs": [_tensor_json(t) for t in result.outputs]}))
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: name, one-line help, the function adding its arguments, and the function running it
+    (it gets the parsed arguments and the output, and returns the exit code)."""
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Output], int]
+
+
+def add_oracle_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> None:
+    """--against (one official interpreter, or several with `multiple`) and --litert (which kernels)."""
+    kinds = sorted(ORACLE_PACKAGES)
+    if multiple:
+        parser.add_argument("--against", action="append", choices=kinds, default=[],
+                            help="also time this official interpreter (repeatable; needs the oracles extra)")
     else:
-        _print_run(result)
-    return EXIT_OK
+        parser.add_argument("--against", choices=kinds, default="tflm",
+                            help="the official interpreter to compare with (default tflm)")
+    parser.add_argument("--litert", choices=sorted(LITERT_KERNELS), default="reference",
+                        help="LiteRT's kernels: reference (default), optimized, or xnnpack (the delegate)")
+
+
+def oracle_backend(kind: str, litert_kernels: str) -> str:
+    """The oracle backend name for `--against KIND` (and `--litert`), after checking it is installed.
+
+    Raises OracleUnavailable, whose message ends with the pip command, when its package is missing.
+    """
+    module, package = ORACLE_PACKAGES[kind]
+    if importlib.util.find_spec(module) is None:
+        raise OracleUnavailable(f"comparing with {kind} needs the {package} package, which is not "
+                                f"installed; install it with: {PIP_HINT}")
+    return "tflm" if kind == "tflm" else LITERT_KERNELS[litert_kernels]
+
+
+def load_commands() -> list[Command]:
+    """Every registered subcommand, in COMMAND_MODULES order."""
+    return [importlib.import_module(f".{name}", __package__).COMMAND for name in COMMAND_MODULES]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the whole command, one subparser per registered command."""
     parser = argparse.ArgumentParser(prog="microinterp", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a model on given or seeded random inputs")
-    run.add_argument("model", type=Path)
-    run.add_argument("--input", action="append", type=Path, help=".npy file per model input, in order")
-    run.add_argument("--output", type=Path, help="write the outputs to this .npz file")
-    run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    run.add_argument("--repeats", type=int, default=1, help="invoke this many times (latency median)")
-    run.add_argument("--json", action="store_true", help="machine-readable output")
-    run.set_defaults(func=cmd_run)
+    # SUPPRESS keeps a subcommand's default from overwriting `microinterp --debug CMD`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the report as JSON")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in load_commands():
+        p = sub.add_parser(command.name, help=command.help, description=command.help, parents=[common])
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
     return parser
 
 
+def error_exit(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and one-line message for an error the command reports without a traceback, or
+    None for an unexpected error (a bug, shown with its traceback)."""
+    if isinstance(error, ImportError):
+        # Only the official interpreters are optional; any other missing module is a broken install.
+        oracle_modules = {module for module, _ in ORACLE_PACKAGES.values()}
+        if (error.name or "").split(".")[0] not in oracle_modules:
+            return None
+        message = f"{error}; install the official interpreters with: {PIP_HINT}"
+    elif isinstance(error, (MicrointerpError, OSError, ValueError, OracleUnavailable, OracleError, OracleCrash)):
+        message = str(error)
+    else:
+        return None
+    message = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    if len(message) > _MAX_MESSAGE_CHARS:
+        message = message[:_MAX_MESSAGE_CHARS - 3] + "..."
+    return EXIT_USAGE, message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `microinterp` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point of the `microinterp` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (MicrointerpError, OSError, ValueError) as e:
-        if args.debug:
+        return args.run(args, Output())
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, with the status of a tool killed by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except Exception as e:
+        handled = error_exit(e)
+        if handled is None or args.debug:
             raise
-        message = str(e).replace("\n", " ")
+        code, message = handled
         print(f"microinterp {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        return code
 
 
 if __name__ == "__main__":

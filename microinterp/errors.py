@@ -61,3 +61,10 @@ class IndexOutOfRangeError(MicrointerpError, RuntimeError, IndexError):
 
     Raised by invoke(): whether it happens depends on the input values, not only on the model.
     """
+
+
+class KernelDomainError(MicrointerpError, RuntimeError, ArithmeticError):
+    """An input value the op's TFLM kernel cannot process (TFLM traps with SIGFPE or fails the invoke there).
+
+    Raised by invoke(): whether it happens depends on the input values, not only on the model.
+    """

@@ -1,11 +1,30 @@
-"""The execution plan: numpy views of every tensor in the arena, and the bound kernel steps in op order."""
+"""The execution plan: numpy views of every tensor in the arena, and the bound kernel steps in the plan's
+op order.
+
+Tensors a plan places over each other get views of the same arena bytes: an alias (a RESHAPE-like
+output over its input) needs no copy, so that op's step is left out; an output overlapping its dying
+input is written by its kernel in the order the plan checked (planning/access.py).
+"""
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
 from .model import Model, Tensor
-from .planning import MemoryPlan
+from .planning import MemoryPlan, plan_memory
+from .planning.lifetimes import align
 from .prepare import PreparedOp
+
+
+def plan_prepared(model: Model, prepared: Sequence[PreparedOp], strategy: str = "tflm", **options) -> MemoryPlan:
+    """The memory plan of a prepared model: its ops' scratch requests and alias declarations go to
+    planning.plan_memory (options: its keyword arguments, e.g. time_budget)."""
+    tflm_scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like]
+                    for p in prepared if any(like for _, like in p.scratch)}
+    own = max((sum(align(n) for n, like in p.scratch if not like) for p in prepared), default=0)
+    aliases = {p.op.index: p.aliases for p in prepared if p.aliases}
+    return plan_memory(model, tflm_scratch, own, strategy, aliases=aliases, **options)
 
 
 def _arena_view(arena: np.ndarray, offset: int, tensor: Tensor) -> np.ndarray:
@@ -18,7 +37,7 @@ def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray) -> dict[int,
     for t in model.main.tensors:
         if t.dtype is None:
             continue
-        if t.data is not None:
+        if t.data is not None and not t.is_variable:  # TFLM gives a variable arena bytes even if it has data
             views[t.index] = t.data
         elif (alloc := plan.tensor_allocation(0, t.index)) is not None:
             views[t.index] = _arena_view(arena, alloc.offset, t)
@@ -34,8 +53,12 @@ class ExecutionPlan:
 
     def __init__(self, model: Model, prepared: list[PreparedOp], plan: MemoryPlan, arena: np.ndarray):
         self.views = tensor_views(model, plan, arena)
+        by_index = {p.op.index: p for p in prepared}
         steps = []
-        for p in prepared:
+        for k in plan.op_order:
+            if k in plan.skipped_ops:
+                continue
+            p = by_index[k]
             inputs = [self.views[t] if t >= 0 else None for t in p.op.inputs]
             outputs = [self.views[t] for t in p.op.outputs]
             steps.append(p.bind(inputs, outputs, self._scratch_views(p, plan, arena)))

@@ -5,16 +5,21 @@ Switching from TensorFlow is one import line: `from microinterp import Interpret
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ArenaTooSmallError, InvocationError, TensorAccessError
-from .execution import ExecutionPlan
-from .model import Model, Signature, Tensor, load_model
-from .planning import MemoryPlan, plan_memory
-from .planning.lifetimes import align
+from .errors import ArenaTooSmallError, InvocationError, ResourceLimitError, TensorAccessError
+from .execution import ExecutionPlan, plan_prepared
+from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model
+from .planning import STRATEGIES, MemoryPlan
 from .prepare import PreparedOp, prepare_model
+
+
+#: Largest arena allocate_tensors() will create (plan or arena_size), so a model whose tensors are each
+#: within max_tensor_bytes still cannot make the interpreter reserve unbounded memory.
+DEFAULT_MAX_ARENA_BYTES = 2 << 30
 
 
 def _quantization_details(t: Tensor) -> tuple[tuple[float, int], dict[str, Any]]:
@@ -24,6 +29,24 @@ def _quantization_details(t: Tensor) -> tuple[tuple[float, int], dict[str, Any]]
                           "quantized_dimension": 0}
     return (q.scale, q.zero_point), {"scales": q.scales.copy(), "zero_points": q.zero_points.astype(np.int32),
                                      "quantized_dimension": q.quantized_dimension}
+
+
+def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int], ...]:
+    """(start, stop, byte) arena ranges of every variable tensor of every subgraph, wherever the plan put
+    it (the variable region, or the head for an offline-planned one), with TFLM's reset byte: an INT8
+    variable's first zero point (memset truncates it to a byte), 0 for any other type."""
+    fills = []
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            if not t.is_variable or t.nbytes == 0:
+                continue
+            alloc = plan.tensor_allocation(sg.index, t.index)
+            offset = alloc.offset if alloc is not None else plan.variable_offsets.get((sg.index, t.index))
+            if offset is None:
+                continue
+            zero_point = t.quantization.zero_point if t.type_name == "INT8" and t.quantization is not None else 0
+            fills.append((offset, offset + t.nbytes, zero_point & 0xFF))
+    return tuple(fills)
 
 
 def tensor_details(t: Tensor) -> dict[str, Any]:
@@ -45,18 +68,41 @@ class Interpreter:
     """A TFLM-style interpreter: one arena planned before the first invoke, kernels bit-exact with TFLM.
 
     arena_size: bytes the caller grants; allocate_tensors() fails with ArenaTooSmallError (stating the
-    bytes needed) if the plan does not fit. memory_strategy: a planner from microinterp.planning.
+    bytes needed) if the plan does not fit. memory_strategy: how the arena head is planned (planning/plan.py):
+    "tflm" (TFLM's greedy planner, the head TFLM reports), "optimal" (the smallest head for the model's
+    op order), "reorder" (also choose the op order), "inplace" (reorder, and let outputs share bytes
+    with dying inputs); outputs are the same under every strategy.
     experimental_preserve_all_tensors: give every tensor its own bytes (TFLM's linear planner), so every
     intermediate can be read after invoke().
+
+    Limits, because a .tflite file is untrusted input; exceeding one raises ResourceLimitError before
+    anything that large is allocated:
+
+    max_tensor_bytes: largest byte size any single tensor may declare (checked when the model is
+    loaded; default 1 GiB).
+    max_arena_bytes: largest arena allocate_tensors() creates, whether planned or asked for with
+    arena_size (default 2 GiB).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_preserve_all_tensors: bool = False, arena_size: int | None = None,
-                 memory_strategy: str = "tflm", num_threads: int | None = None):
+                 memory_strategy: str = "tflm", num_threads: int | None = None, *,
+                 max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
-        self.model: Model = load_model(model_path if model_path is not None else model_content)
-        self._arena_size = arena_size
+        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes)):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if arena_size is not None and (not isinstance(arena_size, (int, np.integer)) or arena_size < 0):
+            raise ValueError(f"arena_size must be a non-negative integer or None, got {arena_size!r}")
+        self.max_tensor_bytes = int(max_tensor_bytes)
+        self.max_arena_bytes = int(max_arena_bytes)
+        self.model: Model = load_model(model_path if model_path is not None else model_content,
+                                       max_tensor_bytes=self.max_tensor_bytes)
+        if memory_strategy not in STRATEGIES:
+            raise ValueError(f"unknown memory_strategy {memory_strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        self._arena_size = None if arena_size is None else int(arena_size)
         self._strategy = "linear" if experimental_preserve_all_tensors else memory_strategy
         self._num_threads = num_threads
         self._prepared: list[PreparedOp] | None = None
@@ -70,13 +116,14 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
         prepared = prepare_model(self.model)
-        tflm_scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like]
-                        for p in prepared if any(like for _, like in p.scratch)}
-        own = max((sum(align(n) for n, like in p.scratch if not like) for p in prepared), default=0)
-        plan = plan_memory(self.model, tflm_scratch, own, self._strategy)
+        plan = plan_prepared(self.model, prepared, self._strategy)
         size = plan.arena_size if self._arena_size is None else self._arena_size
         if size < plan.arena_size:
             raise ArenaTooSmallError(plan.arena_size, size)
+        if size > self.max_arena_bytes:
+            what = "the plan needs" if self._arena_size is None else "arena_size asks for"
+            raise ResourceLimitError(f"arena: {what} {size} bytes, above the limit of {self.max_arena_bytes} "
+                                     f"bytes (max_arena_bytes)")
         arena = np.zeros(size, dtype=np.uint8)
         self._prepared, self._plan, self.arena = prepared, plan, arena
         self._exec = ExecutionPlan(self.model, prepared, plan, arena)
@@ -85,6 +132,8 @@ class Interpreter:
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
         self._unset_inputs = set(self._inputs)
         self._input_copies = tuple((self._inputs[i], self._exec.views[i]) for i in self._inputs)
+        self._variable_fills = _variable_fills(self.model, plan)
+        self.reset_all_variables()  # TFLM's AllocateTensors ends with ResetVariableTensors
 
     @property
     def memory_plan(self) -> MemoryPlan:
@@ -97,8 +146,12 @@ class Interpreter:
             raise InvocationError(f"{what}: call allocate_tensors() first")
 
     # -- running ---------------------------------------------------------------------------------
-    def invoke(self) -> None:
-        """Run the graph once on the inputs set with set_tensor()."""
+    def invoke(self, *, op_times: list[float] | None = None) -> None:
+        """Run the graph once on the inputs set with set_tensor().
+
+        op_times: a list to append each op's wall time in seconds to, in op order (profiling); None,
+        the default, runs without reading the clock.
+        """
         self._require_allocated("invoke()")
         if self._unset_inputs:
             names = ", ".join(self.model.main.tensors[i].describe() for i in sorted(self._unset_inputs))
@@ -106,13 +159,20 @@ class Interpreter:
         # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in.
         for staged, view in self._input_copies:
             np.copyto(view, staged)
-        self._exec.run()
+        if op_times is None:
+            self._exec.run()
+            return
+        for step in self._exec.steps:  # one step per op of the main subgraph, in op order
+            start = time.perf_counter()
+            step()
+            op_times.append(time.perf_counter() - start)
 
     def reset_all_variables(self) -> None:
-        """Reset every variable tensor to its initial state (zeros), as TFLM does."""
+        """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
+        to its zero point, of any other variable to 0. The model's buffer data is not an initial value."""
         self._require_allocated("reset_all_variables()")
-        for (sg, t), offset in self._plan.variable_offsets.items():
-            self.arena[offset:offset + self.model.subgraphs[sg].tensors[t].nbytes] = 0
+        for start, stop, byte in self._variable_fills:
+            self.arena[start:stop] = byte
 
     # -- tensors ---------------------------------------------------------------------------------
     def get_input_details(self) -> list[dict[str, Any]]:
@@ -146,7 +206,11 @@ class Interpreter:
         target = self._storage(t.index)
         if t.data is not None:
             raise TensorAccessError(f"{t.describe()} is a constant and cannot be set")
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as e:  # ragged nesting, objects numpy cannot hold
+            raise TensorAccessError(f"set_tensor: the value for {t.describe()} cannot be converted to an "
+                                    f"array: {e}") from e
         if value.dtype != t.dtype:
             raise TensorAccessError(f"set_tensor: got value of type {value.dtype.name} but expected "
                                     f"{t.dtype.name} for {t.describe()}")

@@ -36,6 +36,8 @@ TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
 
 #: Largest single tensor a model may declare before anything is allocated (override per call).
 DEFAULT_MAX_TENSOR_BYTES = 1 << 30
+#: Highest tensor rank accepted: numpy's own limit (32 before numpy 2); TFLite kernels use at most 6.
+MAX_RANK = 32
 
 BUILTIN_OP_NAMES: dict[int, str] = {
     v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
@@ -201,6 +203,18 @@ def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
     return _ModelReader(content, max_tensor_bytes).read()
 
 
+def _zero_point_range(type_code: int) -> tuple[int, int]:
+    """Zero points a tensor of this type can hold: its own integer range (INT4: -8..7), else int32's,
+    the type TFLM stores every zero point in."""
+    if type_code == 17:
+        return -8, 7
+    dtype = TENSOR_TYPES[type_code][1]
+    if dtype is not None and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return max(int(info.min), -(1 << 31)), min(int(info.max), (1 << 31) - 1)
+    return -(1 << 31), (1 << 31) - 1
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
@@ -339,6 +353,9 @@ class _ModelReader:
         type_code = t.Type()
         if type_code not in TENSOR_TYPES:
             self.fail(where, f"unknown tensor type {type_code}")
+        for what, length in (("shape", t.ShapeLength()), ("shape_signature", t.ShapeSignatureLength())):
+            if length > MAX_RANK:
+                self.fail(where, f"{what} has rank {length}, expected at most {MAX_RANK}")
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             self.fail(where, f"negative dimension in shape {list(shape)}")
@@ -347,7 +364,7 @@ class _ModelReader:
         if buf_index >= len(self.buffers):
             self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
         tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
-                        self._quantization(where, t), bool(t.IsVariable()))
+                        self._quantization(where, t, type_code), bool(t.IsVariable()))
         if tensor.nbytes > self.max_tensor_bytes:
             raise ResourceLimitError(f"{where}: declares {tensor.nbytes} bytes, above the limit of "
                                      f"{self.max_tensor_bytes} bytes (max_tensor_bytes)")
@@ -368,7 +385,7 @@ class _ModelReader:
         return Tensor(i, sg_index, name, type_code, shape, sig, buf_index, data,
                       tensor.quantization, tensor.is_variable)
 
-    def _quantization(self, where: str, t: Any) -> Quantization | None:
+    def _quantization(self, where: str, t: Any, type_code: int) -> Quantization | None:
         q = t.Quantization()
         if q is None or q.ScaleLength() == 0:
             return None
@@ -377,6 +394,12 @@ class _ModelReader:
                else np.zeros(scales.size, np.int64))
         if zps.size != scales.size:
             self.fail(where, f"quantization has {scales.size} scales but {zps.size} zero points")
+        lo, hi = _zero_point_range(type_code)
+        bad = (zps < lo) | (zps > hi)
+        if bad.any():
+            k = int(np.argmax(bad))
+            self.fail(where, f"quantization zero point {k} is {int(zps[k])}, expected {lo}..{hi} for "
+                      f"{TENSOR_TYPES[type_code][0]}")
         # quantized_dimension is checked by the ops that use it: TFLM ignores it on bias tensors,
         # and person_detect's rank-1 biases carry quantized_dimension 3.
         qd = q.QuantizedDimension()

@@ -14,10 +14,12 @@ from .ops.registry import BindFn
 
 @dataclass(frozen=True)
 class PreparedOp:
-    """An operator with its validated kernel binding and its scratch requests (bytes, like_tflm)."""
+    """An operator with its validated kernel binding, its scratch requests (bytes, like_tflm) and the
+    (output, input) positions it declared byte copies of each other (OpContext.declare_alias)."""
     op: Operator
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
+    aliases: tuple[tuple[int, int], ...] = ()
 
 
 def check_data_flow(model: Model, subgraph: int = 0) -> None:
@@ -31,6 +33,11 @@ def check_data_flow(model: Model, subgraph: int = 0) -> None:
                 raise InconsistentModelError(
                     f"{op.describe()}: input {i} ({sg.tensors[t].describe()}) is read before any op "
                     f"writes it and is not a graph input, constant or variable")
+        for i, t in enumerate(op.outputs):
+            # Constants are read-only views of the model bytes (flash, on a microcontroller).
+            if sg.tensors[t].is_constant:
+                raise InconsistentModelError(f"{op.describe()}: output {i} ({sg.tensors[t].describe()}) "
+                                             f"is a constant, expected a tensor without a data buffer")
         available.update(op.outputs)
     for t in sg.outputs:
         if t not in available:
@@ -53,7 +60,12 @@ def prepare_model(model: Model) -> list[PreparedOp]:
         except UnsupportedOperatorError as e:
             problems.extend(e.problems)
             continue
-        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch)))
+        except InconsistentModelError as e:
+            # Shared helpers (quantization.py) cannot name the op; ctx.fail's messages already do.
+            if str(e).startswith(op.describe()):
+                raise
+            raise InconsistentModelError(f"{op.describe()}: {e}") from e
+        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases)))
     if problems:
         raise UnsupportedOperatorError(problems)
     return prepared

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_MODELS = ROOT / "reference_models"
+# The fuzz package (mutators, crash-isolating worker) sits beside microinterp, outside tests/.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def shared_models_dir() -> Path:

@@ -1,6 +1,7 @@
-"""The `microinterp` command, run in a subprocess as a user would: output and exit codes."""
+"""The `microinterp` command, run in a subprocess as a user would: output content and exit codes."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -9,13 +10,27 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS
-from opmodels import Op, T, single_op_model
+from opmodels import Op, T, graph_model
 from test_interpreter_api import reshape_model
 
+KWS = REFERENCE_MODELS / "kws_ds_cnn_int8.tflite"
+SINE = REFERENCE_MODELS / "hello_world_sine_int8.tflite"
+MANIFEST = json.loads((REFERENCE_MODELS / "manifest.json").read_text())["models"]
 
-def microinterp(*args: str) -> subprocess.CompletedProcess:
+needs_oracles = pytest.mark.skipif(
+    importlib.util.find_spec("tflite_micro") is None or importlib.util.find_spec("ai_edge_litert") is None,
+    reason="the oracles extra (tflite-micro, ai-edge-litert) is not installed")
+
+
+def microinterp(*args: object) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "microinterp", *map(str, args)], capture_output=True,
                           text=True, timeout=120)
+
+
+def unsupported_model() -> bytes:
+    """RELU (supported) then LSH_PROJECTION, a legacy op neither microinterp nor TFLM has a kernel for."""
+    x, y, z = T("FLOAT32", (1, 4)), T("FLOAT32", (1, 4)), T("FLOAT32", (1, 4))
+    return graph_model([(Op("RELU"), [x], [y]), (Op("LSH_PROJECTION"), [y], [z])], outputs=[z])
 
 
 @pytest.fixture
@@ -25,11 +40,26 @@ def reshape_path(tmp_path):
     return path
 
 
+@pytest.fixture
+def unsupported_path(tmp_path):
+    path = tmp_path / "lsh.tflite"
+    path.write_bytes(unsupported_model())
+    return path
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert expected in result.stderr
+
+
+# -- run --------------------------------------------------------------------------------------------
+
 def test_run_prints_outputs_with_dequantized_values_and_latency(reshape_path):
     result = microinterp("run", reshape_path)
     assert result.returncode == 0, result.stderr
     assert "outputs:" in result.stdout and "dequantized (scale 0.5, zero point 1)" in result.stdout
-    assert "invoke:" in result.stdout and "arena: 32 bytes" in result.stdout
+    assert "invoke" in result.stdout and "arena   32 bytes" in result.stdout
 
 
 def test_run_json_uses_the_given_input_and_writes_the_outputs(reshape_path, tmp_path):
@@ -38,30 +68,187 @@ def test_run_json_uses_the_given_input_and_writes_the_outputs(reshape_path, tmp_
                          "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["outputs"][0]["values"] == [[1, 2], [3, 4]]
+    assert report["outputs"][0]["value"] == [[1, 2], [3, 4]]
     assert report["outputs"][0]["dequantized"] == [[0.0, 0.5], [1.0, 1.5]]
+    assert report["median_latency"] > 0
     assert np.load(tmp_path / "o.npz")["output_0"].tolist() == [[1, 2], [3, 4]]
 
 
-def test_run_on_a_bundled_reference_model():
-    models = sorted(REFERENCE_MODELS.glob("*.tflite"))
-    assert models, "reference_models/ holds no .tflite model"
-    result = microinterp("run", models[0], "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["outputs"]
+def test_run_is_seeded_on_a_reference_model():
+    first, again, other = (json.loads(microinterp("run", SINE, "--seed", s, "--json").stdout) for s in (3, 3, 4))
+    assert first["inputs"] == again["inputs"] and first["outputs"] == again["outputs"]
+    assert first["inputs"] != other["inputs"]
 
 
 @pytest.mark.parametrize("case", ["missing", "not_tflite", "unsupported", "wrong_input"])
-def test_bad_input_exits_2_with_a_one_line_reason(case, tmp_path, reshape_path):
-    args = {"missing": [tmp_path / "nope.tflite"], "not_tflite": [tmp_path / "junk.tflite"],
-            "unsupported": [tmp_path / "sin.tflite"],
-            "wrong_input": [reshape_path, "--input", tmp_path / "bad.npy"]}[case]
+def test_run_bad_input_exits_2_with_a_one_line_reason(case, tmp_path, reshape_path, unsupported_path):
     (tmp_path / "junk.tflite").write_bytes(b"this is not a flatbuffer at all")
-    (tmp_path / "sin.tflite").write_bytes(single_op_model(Op("SIN"), [T("FLOAT32", (4,))], [T("FLOAT32", (4,))]))
     np.save(tmp_path / "bad.npy", np.zeros((1, 4), np.float32))
-    result = microinterp("run", *args)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    expected = {"missing": "No such file", "not_tflite": "TFLite", "unsupported": "op 0 (SIN)",
+    args = {"missing": [tmp_path / "nope.tflite"], "not_tflite": [tmp_path / "junk.tflite"],
+            "unsupported": [unsupported_path],
+            "wrong_input": [reshape_path, "--input", tmp_path / "bad.npy"]}[case]
+    expected = {"missing": "No such file", "not_tflite": "TFLite", "unsupported": "op 1 (LSH_PROJECTION)",
                 "wrong_input": "float32"}[case]
-    assert expected in result.stderr
+    assert_one_line_error(microinterp("run", *args), expected)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = microinterp("run", "--debug", tmp_path / "nope.tflite")
+    assert result.returncode != 0 and "Traceback" in result.stderr and "FileNotFoundError" in result.stderr
+
+
+# -- inspect ----------------------------------------------------------------------------------------
+
+def test_inspect_shows_tensors_ops_memory_and_the_op_resolver():
+    result = microinterp("inspect", KWS)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "0  CONV_2D            INT8   1x49x10x1 -> 1x25x5x64  kernel 10x4, stride 2x2, SAME, RELU" in out
+    assert "MACs       2,656,768 (2.66M)" in out
+    assert "scale 1.06031, zero point -3" in out  # input quantization
+    assert "arena head (TFLM plan)         16,000 bytes" in out  # manifest: TFLM's head
+    assert "flash (constant data)" in out and "every operator is supported" in out
+    assert "tflite::MicroMutableOpResolver<5>" in out
+    for method in ("AddAveragePool2D", "AddConv2D", "AddDepthwiseConv2D", "AddFullyConnected", "AddSoftmax"):
+        assert f"TF_LITE_ENSURE_STATUS(op_resolver.{method}());" in out
+
+
+def test_inspect_flags_unsupported_ops_and_exits_0(unsupported_path):
+    result = microinterp("inspect", unsupported_path)
+    assert result.returncode == 0, result.stderr
+    assert "1  LSH_PROJECTION  FLOAT32  1x4 -> 1x4" in result.stdout and "UNSUPPORTED" in result.stdout
+    assert "- op 1 (LSH_PROJECTION): no kernel for this operator" in result.stdout
+    assert "(without the scratch of unsupported ops)" in result.stdout
+    assert "MicroMutableOpResolver<1>" in result.stdout and "AddRelu()" in result.stdout
+    assert "// LSH_PROJECTION: TFLM has no kernel for this operator" in result.stdout
+
+
+def test_inspect_json_macs_match_the_manifest(unsupported_path):
+    report = json.loads(microinterp("inspect", KWS, "--json").stdout)
+    assert report["macs"] == MANIFEST["kws_ds_cnn_int8.tflite"]["macs"]
+    assert [op["op"] for op in report["ops"]] == MANIFEST["kws_ds_cnn_int8.tflite"]["ops"]
+    assert report["memory"]["arena_head"] == MANIFEST["kws_ds_cnn_int8.tflite"]["tflm_arena"]["head"]
+    assert report["resolver_size"] == 5 and report["unsupported"] == []
+    flagged = json.loads(microinterp("inspect", unsupported_path, "--json").stdout)
+    assert [op["supported"] for op in flagged["ops"]] == [True, False]
+    assert flagged["memory"]["exact"] is False
+
+
+@pytest.mark.parametrize("case", ["missing", "not_tflite"])
+def test_inspect_bad_file_exits_2(case, tmp_path):
+    (tmp_path / "junk.tflite").write_bytes(b"\x00" * 64)
+    path = tmp_path / ("nope.tflite" if case == "missing" else "junk.tflite")
+    assert_one_line_error(microinterp("inspect", path), "No such file" if case == "missing" else "TFLite")
+
+
+# -- compare ----------------------------------------------------------------------------------------
+
+@needs_oracles
+def test_compare_with_tflm_matches_exactly():
+    result = microinterp("compare", KWS, "--seeds", 2)
+    assert result.returncode == 0, result.stderr
+    assert "against  tflm, seeds 0..1, atol 0" in result.stdout
+    assert "StatefulPartitionedCall_1:0  11 SOFTMAX  INT8[1x12]           0        0/24  exact" in result.stdout
+    assert "outputs match tflm exactly" in result.stdout
+
+
+@needs_oracles
+def test_compare_layers_with_tflm_reads_every_intermediate_tflm_keeps():
+    report = json.loads(microinterp("compare", KWS, "--layers", "--seeds", 1, "--json").stdout)
+    assert report["ok"] and report["first_divergence"] is None
+    assert [t["op"] for t in report["layers"]] == list(range(12))  # one output per op, in op order
+    assert all(t["exact"] and t["note"] == "" for t in report["layers"])
+
+
+@needs_oracles
+def test_compare_layers_names_the_first_op_that_diverges():
+    # XNNPACK rounds int8 convolutions differently from TFLM's reference kernels.
+    result = microinterp("compare", KWS, "--against", "litert", "--litert", "xnnpack", "--layers", "--seeds", 1,
+                         "--json")
+    report = json.loads(result.stdout)
+    differing = [t for t in report["layers"] if t["max_abs_diff"] != 0]
+    assert differing and result.returncode == 1
+    assert report["backend"] == "litert" and report["first_divergence"] == differing[0]
+    text = microinterp("compare", KWS, "--against", "litert", "--litert", "xnnpack", "--layers", "--seeds", 1)
+    first = differing[0]
+    assert f"first divergence: tensor {first['index']}" in text.stdout
+    assert f"written by op {first['op']} ({first['op_name']})" in text.stdout and text.returncode == 1
+
+
+@needs_oracles
+def test_compare_with_litert_reference_kernels_and_a_tolerance():
+    report = json.loads(microinterp("compare", SINE, "--against", "litert", "--atol", 1, "--json").stdout)
+    assert report["backend"] == "litert_ref" and report["ok"] and report["atol"] == 1.0
+
+
+def test_compare_unsupported_model_exits_2_before_running_an_oracle(unsupported_path):
+    assert_one_line_error(microinterp("compare", unsupported_path), "op 1 (LSH_PROJECTION)")
+
+
+# -- bench ------------------------------------------------------------------------------------------
+
+@needs_oracles
+def test_bench_tables_every_model_against_tflm():
+    result = microinterp("bench", SINE, KWS, "--against", "tflm", "--repeats", 3)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "median invoke latency (3 runs after 1 warm-up)"
+    assert lines[1].split() == ["model", "microinterp", "tflm", "speedup", "vs", "tflm"]
+    assert [line.split()[0] for line in lines[3:]] == [SINE.name, KWS.name]
+    assert all(line.endswith("x") for line in lines[3:])
+
+
+def test_bench_json_times_each_run():
+    report = json.loads(microinterp("bench", SINE, "--repeats", 4, "--json").stdout)
+    (row,) = report["rows"]
+    (timing,) = row["timings"]
+    assert timing["backend"] == "microinterp" and len(timing["times"]) == 4
+    assert timing["best"] <= timing["median"]
+
+
+def test_bench_names_the_model_it_cannot_run(unsupported_path):
+    assert_one_line_error(microinterp("bench", SINE, unsupported_path), f"{unsupported_path}: 1 unsupported")
+
+
+# -- profile ----------------------------------------------------------------------------------------
+
+def test_profile_times_every_op_with_macs_and_live_arena():
+    result = microinterp("profile", KWS, "--repeats", 3)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["#", "op", "time", "share", "MACs", "MAC/s", "live", "arena"]
+    rows = lines[3:3 + 12]
+    assert [r.split()[1] for r in rows] == MANIFEST["kws_ds_cnn_int8.tflite"]["ops"]
+    # The time takes two words ("812 us"); op 0 has its 490-byte input and 8,000-byte output live.
+    assert rows[0].split()[5] == "320k" and rows[0].endswith("8,496")
+    assert lines[-1] == "arena head  16,000 bytes, at most 16,000 live at once"
+
+
+def test_profile_json_shares_sum_to_one_and_macs_match_inspect():
+    report = json.loads(microinterp("profile", KWS, "--repeats", 2, "--json").stdout)
+    assert report["macs"] == MANIFEST["kws_ds_cnn_int8.tflite"]["macs"]
+    assert sum(op["share"] for op in report["ops"]) == pytest.approx(1.0)
+    assert max(op["live_bytes"] for op in report["ops"]) == report["peak_live_bytes"] <= report["arena_head"]
+
+
+def test_profile_unsupported_model_exits_2(unsupported_path):
+    assert_one_line_error(microinterp("profile", unsupported_path), "op 1 (LSH_PROJECTION)")
+
+
+# -- every command ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["inspect", "run", "compare", "bench", "profile"])
+def test_every_command_prints_parseable_json_and_exits_2_on_a_missing_file(command, tmp_path):
+    if command == "compare" and importlib.util.find_spec("tflite_micro") is None:
+        pytest.skip("compare needs the oracles extra")
+    extra = {"compare": ["--seeds", "1"], "bench": ["--repeats", "1"],
+             "profile": ["--repeats", "1"]}.get(command, [])
+    result = microinterp(command, SINE, *extra, "--json")
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), dict)
+    assert_one_line_error(microinterp(command, tmp_path / "nope.tflite"), "No such file")
+
+
+def test_usage_errors_exit_2():
+    assert microinterp().returncode == 2
+    assert microinterp("compare", SINE, "--against", "tensorflow").returncode == 2

@@ -1,4 +1,9 @@
-"""Arena planning: lifetimes and sizes in, offsets out. Sees buffers, not kernels."""
-from .plan import STRATEGIES, Allocation, MemoryPlan, live_bytes_peak, plan_memory
+"""Arena planning: sizes, lifetimes and sharing declarations in, offsets out.
 
-__all__ = ["STRATEGIES", "Allocation", "MemoryPlan", "live_bytes_peak", "plan_memory"]
+The planners see buffers only; sharing.py and access.py read off the ops which buffers may share bytes
+and how each kernel walks its input and output, so that the checker can verify every shared byte.
+"""
+from .check import PlanError
+from .plan import STRATEGIES, Allocation, MemoryPlan, SharedBytes, plan_memory
+
+__all__ = ["STRATEGIES", "Allocation", "MemoryPlan", "PlanError", "SharedBytes", "plan_memory"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..errors import InconsistentModelError
 from ..model import Model
@@ -60,8 +61,14 @@ def offline_offsets(model: Model) -> list[int] | None:
     return list(words[3:])
 
 
-def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]]) -> list[PlannerEntry]:
-    """TFLM's planner input for the model, with scratch requests (bytes) keyed by (subgraph, op)."""
+def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]],
+                    order: Sequence[int] | None = None) -> list[PlannerEntry]:
+    """TFLM's planner input for the model, with scratch requests (bytes) keyed by (subgraph, op).
+
+    order: the op indices of subgraph 0 in execution order (default: the model's order), as TFLM
+    would see them in a model whose operators were stored in that order.
+    """
+    main_order = list(range(len(model.main.operators))) if order is None else list(order)
     first: dict[tuple[int, int], int] = {}
     last: dict[tuple[int, int], int] = {}
     scratch_life: dict[tuple[int, int], tuple[int, int]] = {}
@@ -95,14 +102,14 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
                     mark_last((g, t), scope)
                 stack.pop()
                 continue
-            op = sg.operators[k]
+            op = sg.operators[main_order[k] if g == 0 else k]
             scope += 1
             for t in op.outputs:
                 mark_first((g, t), scope)
             frame[2] = scope
             frame[3] = 0
             continue
-        op = sg.operators[k]
+        op = sg.operators[main_order[k] if g == 0 else k]
         callees = op.called_subgraphs()
         if callee < len(callees):
             frame[3] += 1
@@ -118,7 +125,7 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
         for t in op.outputs:
             mark_last((g, t), scope)
         # A subgraph entered twice keeps its first start and its last end, as tensors do.
-        scratch_life[(g, k)] = (scratch_life.get((g, k), (start, 0))[0], scope)
+        scratch_life[(g, op.index)] = (scratch_life.get((g, op.index), (start, 0))[0], scope)
         frame[1] += 1
         frame[2] = None
 

@@ -1,20 +1,32 @@
 """The memory plan: where every activation, scratch buffer and variable lives in the one arena.
 
-Arena layout: [head: TFLM-compatible plan][microinterp's own kernel scratch][variable tensors].
-The head equals TFLM's head for the `tflm` strategy; the rest is what microinterp needs on top.
+Arena layout: [head: the planned buffers][microinterp's own kernel scratch][variable tensors].
+Strategies for the head (every plan then goes through the checker, check.py):
+* tflm: TFLM's greedy planner, offset for offset (the head equals TFLM's).
+* linear: every buffer its own bytes, in planner order (TFLM's LinearMemoryPlanner).
+* optimal: the smallest head for the model's op order (packing.py), never above tflm's.
+* reorder: first the op order with the lowest peak of live bytes (order.py), then optimal.
+* inplace: reorder, with tensors sharing bytes (sharing.py): RESHAPE-like outputs alias their input,
+  elementwise ops write over a dying input, window ops write their output over a dying input,
+  trailing it by a safe lag.
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Collection, Mapping, Sequence
 
 from ..model import Model
+from .check import Sharing, alias_roots, check_plan
 from .greedy import BufferRequest, head_size, plan_greedy
-from .lifetimes import PlannerEntry, align, planner_entries
+from .lifetimes import PlannerEntry, align, offline_offsets, planner_entries
+from .order import Graph, OpNode, best_order
+from .packing import OverlapPair, lower_bound, pack
+from .sharing import SHARING_KINDS, Candidate, candidates, declare
 
-#: tflm: TFLM's greedy planner, offset for offset. linear: every buffer its own bytes, in planner
-#: order (TFLM's LinearMemoryPlanner, used when all tensors are preserved).
-STRATEGIES = ("tflm", "linear")
+STRATEGIES = ("tflm", "linear", "optimal", "reorder", "inplace")
+#: Seconds of search per plan before the packer settles for its best plan and reports the gap.
+DEFAULT_TIME_BUDGET = 10.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,16 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class SharedBytes:
+    """Two tensors of subgraph 0 that the plan places over each other, at op `op`."""
+    kind: str  # "alias", "elementwise" or "window" (sharing.py)
+    op: int
+    input: int
+    output: int
+    shift: int  # output offset minus input offset
+
+
+@dataclass(frozen=True)
 class MemoryPlan:
     """The arena plan of a model, for one strategy."""
     strategy: str
@@ -38,6 +60,13 @@ class MemoryPlan:
     scratch_size: int
     variable_offsets: dict[tuple[int, int], int] = field(default_factory=dict)
     arena_size: int = 0
+    #: Execution order of the ops of subgraph 0 (op indices).
+    op_order: tuple[int, ...] = ()
+    shared: tuple[SharedBytes, ...] = ()
+    #: No plan for this op order (and, for inplace, these sharing declarations) needs less head.
+    lower_bound: int = 0
+    #: The head is the smallest possible (it reached the bound, or the search finished).
+    proven_optimal: bool = False
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -51,51 +80,113 @@ class MemoryPlan:
         return [a for a in self.allocations
                 if a.entry.kind == "scratch" and (a.entry.subgraph, a.entry.index) == (subgraph, op)]
 
+    def live_bytes(self) -> list[int]:
+        """Head bytes in use while each op of subgraph 0 runs, in execution order (op_order): the union
+        of the planned buffers live at its step, bytes shared by two buffers counted once."""
+        result = []
+        for step in range(1, len(self.op_order) + 1):
+            spans = sorted((a.offset, a.end) for a in self.allocations if a.entry.first <= step <= a.entry.last)
+            used, reach = 0, 0
+            for lo, hi in spans:
+                used += max(0, hi - max(lo, reach))
+                reach = max(reach, hi)
+            result.append(used)
+        return result
+
     @property
-    def lower_bound(self) -> int:
-        """Peak of aligned bytes live at one scope: no plan for this op order can use less head."""
-        return live_bytes_peak([a.entry for a in self.allocations])
+    def skipped_ops(self) -> frozenset[int]:
+        """Ops of subgraph 0 whose output aliases their input: the copy they would make is not needed."""
+        return frozenset(s.op for s in self.shared if s.kind == "alias")
 
 
-def live_bytes_peak(entries: list[PlannerEntry]) -> int:
-    """Max over scopes of the aligned bytes of online entries live then (spec §7, offline ones by range)."""
-    online = [e for e in entries if e.offline_offset is None]
-    offline = [e for e in entries if e.offline_offset is not None]
-    scopes = sorted({e.first for e in online} | {e.last for e in online} | {e.first for e in offline})
-    best = max((e.offline_offset + e.aligned_size for e in offline), default=0)
-    for s in scopes:
-        live = sum(e.aligned_size for e in online if e.first <= s <= e.last)
-        ranges = sorted((e.offline_offset, e.offline_offset + e.aligned_size)
-                        for e in offline if e.first <= s <= e.last)
-        covered, reach = 0, None
-        for lo, hi in ranges:  # union of offline ranges live at s
-            if reach is None or lo > reach:
-                covered += hi - lo
-                reach = hi
-            elif hi > reach:
-                covered += hi - reach
-                reach = hi
-        best = max(best, live + covered)
-    return best
+def reorderable(model: Model) -> bool:
+    """Whether any topological order may run subgraph 0: no control flow, no state (variables,
+    resources), no offline plan whose offsets assume the model's order, every op with outputs."""
+    sg = model.main
+    return (len(model.subgraphs) == 1 and offline_offsets(model) is None
+            and all(op.outputs and not op.called_subgraphs() for op in sg.operators)
+            and not any(t.is_variable or t.type_name == "RESOURCE" for t in sg.tensors))
 
 
-def plan_memory(model: Model, tflm_scratch: dict[tuple[int, int], list[int]], own_scratch: int,
-                strategy: str = "tflm") -> MemoryPlan:
-    """Plan the arena: TFLM-compatible head, then microinterp's own scratch, then variable tensors.
+def _schedule_graph(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
+                    found: Sequence[Candidate]) -> Graph:
+    """Subgraph 0 for order.py: one value per alias group of tensors, sized as TFLM would plan it."""
+    sg = model.main
+    value = alias_roots(len(sg.tensors), [(c.input, c.output) for c in found if c.kind == "alias"])
+    sizes = [0] * len(sg.tensors)
+    for t in sg.tensors:
+        if t.data is None and not t.is_variable and t.nbytes > 0:
+            sizes[value[t.index]] = max(sizes[value[t.index]], align(t.nbytes))
+    savings: dict[int, list[tuple[int, int]]] = {}
+    for c in found:
+        if c.kind != "alias":
+            s_in, s_out = sizes[value[c.input]], sizes[value[c.output]]
+            union = OverlapPair(0, 0, c.max_shift).union(s_in, s_out)
+            savings.setdefault(c.op, []).append((value[c.input], s_in + s_out - union))
+    ops = tuple(OpNode(tuple(value[t] for t in op.inputs if t >= 0 and sg.tensors[t].data is None),
+                       tuple(value[t] for t in op.outputs),
+                       sum(align(n) for n in tflm_scratch.get((0, op.index), ())),
+                       tuple(savings.get(op.index, ())))
+                for op in sg.operators)
+    return Graph(tuple(sizes), ops, frozenset(value[t] for t in sg.outputs))
+
+
+def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sharing]],
+          time_budget: float) -> tuple[list[int], int, bool]:
+    """Offsets, bound and optimality from packing.py, each alias group packed as one buffer."""
+    rep = alias_roots(len(requests), [(s.input, s.output) for c, s in declared if c.kind == "alias"])
+    groups = sorted(set(rep))
+    slot = {r: k for k, r in enumerate(groups)}
+    merged = []
+    for r in groups:
+        members = [requests[i] for i in range(len(requests)) if rep[i] == r]
+        merged.append(BufferRequest(max(m.size for m in members), min(m.first for m in members),
+                                    max(m.last for m in members), requests[r].offline_offset))
+    overlaps = [OverlapPair(slot[rep[s.input]], slot[rep[s.output]], c.max_shift)
+                for c, s in declared if c.kind != "alias"]
+    result = pack(merged, overlaps, time_budget=time_budget)
+    return [result.offsets[slot[rep[i]]] for i in range(len(requests))], result.lower_bound, result.proven_optimal
+
+
+def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]], own_scratch: int,
+                strategy: str = "tflm", *, aliases: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+                sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET) -> MemoryPlan:
+    """Plan the arena: the head by `strategy`, then microinterp's own scratch, then variable tensors.
 
     tflm_scratch: scratch bytes TFLM's kernels request, keyed by (subgraph, op); own_scratch: the
     largest scratch any of microinterp's own kernels needs at once (ops run one at a time).
+    aliases: op index -> (output position, input position) pairs that op declared as byte copies.
+    sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
+    time_budget: seconds the optimal/reorder/inplace search may take.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    entries = planner_entries(model, tflm_scratch)
+    if sharing is not None and strategy != "inplace":
+        raise ValueError(f"sharing kinds apply to the inplace strategy only, not {strategy!r}")
+    kinds = frozenset(SHARING_KINDS if sharing is None else sharing) if strategy == "inplace" else frozenset()
+    if not kinds <= set(SHARING_KINDS):
+        raise ValueError(f"unknown sharing kind(s) {sorted(kinds - set(SHARING_KINDS))}; "
+                         f"choose among {', '.join(SHARING_KINDS)}")
+    found = candidates(model, aliases or {}, kinds) if kinds else []
+    order = list(range(len(model.main.operators)))
+    if strategy in ("reorder", "inplace") and reorderable(model):
+        order = best_order(_schedule_graph(model, tflm_scratch, found))[0]
+    entries = planner_entries(model, tflm_scratch, order)
+    declared = declare(model, entries, found) if found else []
     requests = [BufferRequest(e.aligned_size, e.first, e.last, e.offline_offset) for e in entries]
-    if strategy == "linear":
-        offsets = [sum(r.size for r in requests[:i]) for i in range(len(requests))]
+    if strategy in ("tflm", "linear"):
+        offsets = (plan_greedy(requests) if strategy == "tflm"
+                   else [sum(r.size for r in requests[:i]) for i in range(len(requests))])
+        bound = lower_bound(requests)
+        proven = head_size(requests, offsets) <= bound
     else:
-        offsets = plan_greedy(requests)
+        offsets, bound, proven = _pack(requests, declared, time_budget)
     head = head_size(requests, offsets)
+    check_plan(requests, offsets, head, [s for _, s in declared], [e.describe() for e in entries])
     allocations = tuple(Allocation(e, o) for e, o in zip(entries, offsets))
+    shared = tuple(SharedBytes(c.kind, c.op, c.input, c.output, offsets[s.output] - offsets[s.input])
+                   for c, s in declared if offsets[s.output] < offsets[s.input] + requests[s.input].size
+                   and offsets[s.input] < offsets[s.output] + requests[s.output].size)
     scratch_offset = align(head)
     cursor = align(scratch_offset + own_scratch)
     variables: dict[tuple[int, int], int] = {}
@@ -105,4 +196,5 @@ def plan_memory(model: Model, tflm_scratch: dict[tuple[int, int], list[int]], ow
             if t.is_variable and (sg.index, t.index) not in planned:
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
-    return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor)
+    return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
+                      tuple(order), shared, bound, proven)

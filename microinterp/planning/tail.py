@@ -21,7 +21,10 @@ _STRUCTS = {  # bytes on a 64-bit host / a 32-bit MCU
 #: Options + kernel OpData per op on a 64-bit host (reference kernels); unknown ops use the default.
 _OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 112, "TRANSPOSE_CONV": 112,
             "AVERAGE_POOL_2D": 80, "MAX_POOL_2D": 80, "ADD": 80, "SUB": 80, "MUL": 64, "SOFTMAX": 80,
-            "RESHAPE": 48, "QUANTIZE": 48, "DEQUANTIZE": 48}
+            "RESHAPE": 48, "QUANTIZE": 48, "DEQUANTIZE": 48,
+            # OpDataSvdf + TfLiteSVDFParams + 2 scratch handles; OpDataLSTM (4 gates x 2 FC params, 3 Mul
+            # params, sizes, cell info) + its params + 4 scratch handles.
+            "SVDF": 80, "UNIDIRECTIONAL_SEQUENCE_LSTM": 736}
 _DEFAULT_OP_DATA = 64
 _PER_CHANNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 

@@ -1,0 +1,1 @@
+"""Fuzzing microinterp with untrusted .tflite bytes: mutators, a crash-isolating worker, long runs, atheris."""

@@ -1,0 +1,356 @@
+"""What a model holds and needs, without running it: the Python API behind `microinterp inspect`.
+
+Subgraphs, graph inputs and outputs, the op table (shapes, parameters, MACs), flash versus arena bytes,
+operators microinterp cannot run, and the TFLM op resolver that registers exactly the model's ops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tflite.ActivationFunctionType import ActivationFunctionType
+from tflite.Padding import Padding
+
+from .cli import EXIT_OK, Command
+from .errors import UnsupportedOperatorError
+from .interpreter import Interpreter
+from .model import Operator, Subgraph, Tensor
+from .ops import REGISTRY
+from .planning import plan_memory
+from .planning.tail import estimate_tail
+from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
+
+
+# -- multiply-accumulates ---------------------------------------------------------------------------
+
+def _input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
+    """Input i of an op, None when absent or omitted (index -1)."""
+    return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
+
+
+def op_macs(subgraph: Subgraph, op: Operator) -> int:
+    """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
+    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
+    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
+    # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
+    # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
+    weights = _input(subgraph, op, 1)
+    if weights is None or not op.outputs or not weights.shape:
+        return 0
+    kernel = weights.shape[1:3] if len(weights.shape) == 4 else None
+    out_elems = subgraph.tensors[op.outputs[0]].num_elements
+    if op.name == "FULLY_CONNECTED":
+        return out_elems * weights.shape[-1]
+    if kernel is None:
+        return 0
+    if op.name == "CONV_2D":
+        return out_elems * kernel[0] * kernel[1] * weights.shape[3]
+    if op.name == "DEPTHWISE_CONV_2D":
+        return out_elems * kernel[0] * kernel[1]
+    if op.name == "TRANSPOSE_CONV" and (source := _input(subgraph, op, 2)) is not None:
+        return source.num_elements * kernel[0] * kernel[1] * weights.shape[0]
+    return 0
+
+
+# -- op parameters ----------------------------------------------------------------------------------
+
+_ENUMS = {
+    "padding": {v: k for k, v in vars(Padding).items() if not k.startswith("_")},
+    "fused_activation_function": {v: k for k, v in vars(ActivationFunctionType).items() if not k.startswith("_")},
+}
+#: Options shown together as HxW; dilation only when it is not 1x1.
+_PAIRS = (("stride", "stride_h", "stride_w"), ("filter", "filter_height", "filter_width"),
+          ("dilation", "dilation_h_factor", "dilation_w_factor"))
+#: Options left out of the table (but not of --json) at these values, besides 0, False and empty.
+_DEFAULTS = {"depth_multiplier": 1, "beta": 1.0, "pot_scale_int16": True}
+_KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+
+
+def op_params(subgraph: Subgraph, op: Operator) -> str:
+    """The op's parameters in a few words: kernel, stride, padding, activation, other non-default options."""
+    options = dict(op.options)
+    parts = []
+    weights = _input(subgraph, op, 1)
+    if op.name in _KERNEL_OPS and weights is not None and len(weights.shape) == 4:
+        parts.append(f"kernel {weights.shape[1]}x{weights.shape[2]}")
+    for label, h, w in _PAIRS:
+        if h in options or w in options:
+            hw = (options.pop(h, 1), options.pop(w, 1))
+            if label != "dilation" or hw != (1, 1):
+                parts.append(f"{label} {hw[0]}x{hw[1]}")
+    for key, names in _ENUMS.items():
+        if key in options:
+            value = options.pop(key)
+            if value or key == "padding":
+                parts.append(names.get(value, f"{key}={value}"))
+    parts.extend(f"{key}={value}" for key, value in options.items()
+                 if value not in (0, False, (), "") and _DEFAULTS.get(key, 0) != value)
+    return ", ".join(parts)
+
+
+# -- the op resolver --------------------------------------------------------------------------------
+
+#: Builtins TFLM's MicroMutableOpResolver has an Add method for (tflite-micro, 2025).
+TFLM_RESOLVER_BUILTINS = frozenset("""
+    ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND
+    BROADCAST_ARGS BROADCAST_TO CALL_ONCE CAST CEIL CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE
+    DEPTHWISE_CONV_2D DEQUANTIZE DIV ELU EMBEDDING_LOOKUP EQUAL EXP EXPAND_DIMS FILL FLOOR FLOOR_DIV
+    FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND GREATER GREATER_EQUAL HARD_SWISH IF L2_NORMALIZATION
+    L2_POOL_2D LEAKY_RELU LESS LESS_EQUAL LOG LOG_SOFTMAX LOGICAL_AND LOGICAL_NOT LOGICAL_OR LOGISTIC
+    MAX_POOL_2D MAXIMUM MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK PAD PADV2 PRELU QUANTIZE
+    READ_VARIABLE REDUCE_MAX REDUCE_MIN RELU RELU6 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR
+    REVERSE_V2 ROUND RSQRT SELECT_V2 SHAPE SIN SLICE SOFTMAX SPACE_TO_BATCH_ND SPACE_TO_DEPTH SPLIT
+    SPLIT_V SQRT SQUARE SQUARED_DIFFERENCE SQUEEZE STRIDED_SLICE SUB SUM SVDF TANH TRANSPOSE
+    TRANSPOSE_CONV UNIDIRECTIONAL_SEQUENCE_LSTM UNPACK VAR_HANDLE WHILE ZEROS_LIKE
+""".split())
+#: Add methods whose name is not the builtin's words capitalized.
+_RESOLVER_METHOD_EXCEPTIONS = {"BATCH_MATMUL": "AddBatchMatMul", "CUMSUM": "AddCumSum", "PADV2": "AddPadV2",
+                               "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"}
+#: Custom operators TFLM registers itself; TFLM's signal library ops are "Signal" + the method name.
+_RESOLVER_CUSTOM = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess",
+                    "CIRCULAR_BUFFER": "AddCircularBuffer"}
+_CUSTOM_NAME = re.compile(r"CUSTOM\((.*)\)")
+
+
+def resolver_method(op_name: str) -> str | None:
+    """The MicroMutableOpResolver call registering an op (by Operator.name), e.g. "AddConv2D()";
+    AddCustom with a registration to supply for an unknown custom op; None when TFLM has no kernel."""
+    custom = _CUSTOM_NAME.fullmatch(op_name)
+    if custom:
+        code = custom.group(1)
+        if code in _RESOLVER_CUSTOM:
+            return f"{_RESOLVER_CUSTOM[code]}()"
+        if code.startswith("Signal") and len(code) > len("Signal"):
+            return f"Add{code[len('Signal'):]}()"
+        return f'AddCustom("{code}", Register_{re.sub(r"[^0-9A-Za-z_]", "_", code)}())'
+    if op_name not in TFLM_RESOLVER_BUILTINS:
+        return None
+    # Words starting with a digit keep their case: CONV_2D -> Conv2D, not Conv2d.
+    words = (w if w[0].isdigit() else w.capitalize() for w in op_name.split("_"))
+    return _RESOLVER_METHOD_EXCEPTIONS.get(op_name, "Add" + "".join(words)) + "()"
+
+
+def resolver_snippet(op_names: Iterable[str], model_name: str = "the model") -> tuple[str, int]:
+    """C++ registering exactly the given ops (Operator.name values) with a MicroMutableOpResolver<N>,
+    N the number registered; returns the code and N. Ops TFLM has no kernel for become comments."""
+    methods = {name: resolver_method(name) for name in set(op_names)}
+    calls = sorted(m for m in methods.values() if m is not None)
+    missing = sorted(name for name, m in methods.items() if m is None)
+    lines = ['#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"', "",
+             f"// Registers every operator {model_name} uses.",
+             f"using OpResolver = tflite::MicroMutableOpResolver<{len(calls)}>;", "",
+             "TfLiteStatus RegisterOps(OpResolver& op_resolver) {"]
+    lines += [f"  TF_LITE_ENSURE_STATUS(op_resolver.{call});" for call in calls]
+    lines += [f"  // {name}: TFLM has no kernel for this operator" for name in missing]
+    lines += ["  return kTfLiteOk;", "}"]
+    return "\n".join(lines), len(calls)
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A graph input or output: TFLite type, shape and quantization (empty lists: not quantized)."""
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scales: list[float]
+    zero_points: list[int]
+
+
+@dataclass(frozen=True)
+class SubgraphInfo:
+    """One subgraph: its size and graph input/output tensor indices."""
+    index: int
+    name: str
+    num_tensors: int
+    num_ops: int
+    inputs: list[int]
+    outputs: list[int]
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One row of the op table. input_shapes lists the non-constant inputs; problem says why microinterp
+    cannot run the op (None when it can)."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("supported",)
+    subgraph: int
+    index: int
+    op: str
+    version: int
+    dtype: str
+    input_shapes: list[tuple[int, ...]]
+    output_shapes: list[tuple[int, ...]]
+    params: str
+    options: dict[str, Any]
+    macs: int
+    problem: str | None
+
+    @property
+    def supported(self) -> bool:
+        """Whether microinterp can run this op."""
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    """Flash (constant data) versus arena bytes.
+
+    arena_head: TFLM's planned head, byte for byte what TFLM allocates; tail_estimate: TFLM's persistent
+    tail, estimated for a 32-bit MCU; microinterp_arena: the arena microinterp allocates (head, its own
+    scratch, variables). exact is False when unsupported ops hide their scratch needs.
+    """
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena",)
+    file_bytes: int
+    constant_bytes: int
+    arena_head: int
+    tail_estimate: int
+    microinterp_arena: int
+    exact: bool
+
+    @property
+    def tflm_arena(self) -> int:
+        """The arena size to give TFLM: head plus the tail estimate."""
+        return self.arena_head + self.tail_estimate
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Everything `microinterp inspect` shows about a model; resolver is C++ registering its ops with a
+    MicroMutableOpResolver<resolver_size>."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("macs", "unsupported")
+    model: str
+    version: int
+    description: str
+    subgraphs: list[SubgraphInfo]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    ops: list[OpInfo]
+    memory: MemoryInfo
+    resolver: str
+    resolver_size: int
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one invoke (main subgraph)."""
+        return sum(op.macs for op in self.ops if op.subgraph == 0)
+
+    @property
+    def unsupported(self) -> list[str]:
+        """Why each op microinterp cannot run is unsupported."""
+        return [op.problem for op in self.ops if op.problem is not None]
+
+
+def _tensor_info(t: Tensor) -> TensorInfo:
+    q = t.quantization
+    return TensorInfo(t.index, t.name, t.type_name, t.shape, [] if q is None else q.scales.tolist(),
+                      [] if q is None else q.zero_points.tolist())
+
+
+def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
+    tensors = sg.tensors
+    activations = [tensors[i] for i in op.inputs if i >= 0 and not tensors[i].is_constant]
+    first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
+    prefix = op.describe() + ":"
+    problem = next((p for p in problems if p.startswith(prefix)), None)
+    if problem is None and (op.custom_code is not None or op.builtin_code not in REGISTRY):
+        # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
+        problem = f"{op.describe()}: no kernel for this operator"
+    return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",
+                  [t.shape for t in activations], [tensors[i].shape for i in op.outputs], op_params(sg, op),
+                  dict(op.options), op_macs(sg, op), problem)
+
+
+def inspect_model(model_path: str | os.PathLike) -> ModelReport:
+    """Describe a model. Unsupported operators are reported, not raised; the arena figures then leave
+    out the scratch those ops would need (MemoryInfo.exact is False)."""
+    interp = Interpreter(model_path=model_path)
+    model = interp.model
+    try:
+        interp.allocate_tensors()
+        plan, problems = interp.memory_plan, []
+    except UnsupportedOperatorError as e:
+        plan, problems = plan_memory(model, {}, 0), e.problems
+    ops = [_op_info(sg, op, problems) for sg in model.subgraphs for op in sg.operators]
+    memory = MemoryInfo(len(model.content), model.constant_bytes, plan.head, estimate_tail(model, 4).total,
+                        plan.arena_size, not problems)
+    resolver, resolver_size = resolver_snippet((op.op for op in ops), Path(model_path).name)
+    main = model.main
+    return ModelReport(
+        str(model_path), model.version, model.description,
+        [SubgraphInfo(sg.index, sg.name, len(sg.tensors), len(sg.operators), list(sg.inputs), list(sg.outputs))
+         for sg in model.subgraphs],
+        [_tensor_info(main.tensors[i]) for i in main.inputs],
+        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size)
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+def _quantization_text(t: TensorInfo) -> str:
+    if not t.scales:
+        return ""
+    if len(t.scales) == 1:
+        return f"scale {t.scales[0]:.6g}, zero point {t.zero_points[0]}"
+    return f"per-channel ({len(t.scales)} scales)"
+
+
+def print_report(report: ModelReport, out: Output) -> None:
+    """The text report of `microinterp inspect`."""
+    m = report.memory
+    out.fields([("model", f"{report.model} ({nbytes_text(m.file_bytes)} bytes, schema v{report.version})"),
+                ("subgraphs", "; ".join(f"{s.index} '{s.name}': {s.num_ops} ops, {s.num_tensors} tensors"
+                                        for s in report.subgraphs)),
+                ("MACs", f"{report.macs:,}" + (f" ({count_text(report.macs)})" if report.macs >= 1000 else ""))],
+               indent=0)
+    io_columns = [Column("index", True), Column("name"), Column("dtype"), Column("shape"), Column("quantization")]
+    for title, tensors in (("inputs", report.inputs), ("outputs", report.outputs)):
+        rows = [[str(t.index), name_text(t.name), t.dtype, shape_text(t.shape), _quantization_text(t)]
+                for t in tensors]
+        out.table(io_columns, rows, title=title)
+    multi = len(report.subgraphs) > 1
+    flag = bool(report.unsupported)  # the support column only when it has something to say
+    columns = [Column("#", True), Column("op"), Column("dtype"), Column("input -> output"), Column("params"),
+               Column("MACs", True)] + [Column("support")] * flag
+    rows = [[f"{op.subgraph}:{op.index}" if multi else str(op.index), op.op, op.dtype,
+             f"{', '.join(map(shape_text, op.input_shapes))} -> {', '.join(map(shape_text, op.output_shapes))}",
+             op.params, f"{op.macs:,}" if op.macs else ""] + ["ok" if op.supported else "UNSUPPORTED"] * flag
+            for op in report.ops]
+    out.table(columns, rows, title="ops")
+    bound = "" if m.exact else " (without the scratch of unsupported ops)"
+    out.heading("memory")
+    out.fields([("flash (constant data)", f"{nbytes_text(m.constant_bytes)} bytes"),
+                ("arena head (TFLM plan)", f"{nbytes_text(m.arena_head)} bytes{bound}"),
+                ("arena tail (estimate, 32-bit)", f"{nbytes_text(m.tail_estimate)} bytes"),
+                ("TFLM arena (head + tail)", f"~{nbytes_text(m.tflm_arena)} bytes"),
+                ("microinterp arena", f"{nbytes_text(m.microinterp_arena)} bytes")])
+    if report.unsupported:
+        out.verdict(False, f"{len(report.unsupported)} unsupported operator(s):")
+        for problem in report.unsupported:
+            out.line(f"  - {problem}")
+    else:
+        out.verdict(True, "every operator is supported")
+    out.heading(f"op resolver: MicroMutableOpResolver<{report.resolver_size}>")
+    out.code(report.resolver, "cpp")
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help=".tflite file")
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    report = inspect_model(args.model)
+    if args.json:
+        out.json(report)
+    else:
+        print_report(report, out)
+    return EXIT_OK
+
+
+COMMAND = Command("inspect", "describe a model: tensors, op table, MACs, flash and arena bytes, op resolver",
+                  _add_arguments, _run)

@@ -1,0 +1,316 @@
+"""How a model's arena is planned, under each memory strategy: the Python API behind `microinterp plan`.
+
+For one strategy: the op order with the bytes in use during each op (the peak marked), every planned
+buffer's offset, size and lifetime, the head, TFLM's persistent tail estimated for a 32-bit target,
+the constant (flash) bytes, and whether head + tail fit a given limit. `compare_strategies` plans the
+model under every strategy against the fixed-order lower bound. The plan can be drawn (SVG, or PNG
+with matplotlib) and written into a copy of the model as TFLM's offline plan.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from .cli import EXIT_CHECK_FAILED, EXIT_OK, Command
+from .execution import plan_prepared
+from .model import Model, load_model
+from .planning import STRATEGIES, MemoryPlan
+from .planning.plan import DEFAULT_TIME_BUDGET
+from .planning.tail import estimate_tail
+from .prepare import prepare_model
+from .render import Column, Output, name_text, nbytes_text
+from .writer import with_offline_plan
+
+#: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
+COMPARED = ("tflm", "optimal", "reorder", "inplace")
+#: Techniques in the order they are added, each with the plan that has it and all before it: strategy and,
+#: for inplace, the kinds of sharing used (planning/sharing.py; None: the strategy's default, all).
+TECHNIQUES = (("optimal packing", "optimal", None), ("reordering", "reorder", None),
+              ("aliases", "inplace", ("alias",)), ("elementwise in place", "inplace", ("alias", "elementwise")),
+              ("overlapped windows", "inplace", None))
+_SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)i?[bB]?\s*$")
+
+
+@dataclass
+class OpLive:
+    """One op in execution order: head bytes in use while it runs; `peak` marks the busiest op."""
+    step: int
+    op: int
+    name: str
+    live_bytes: int
+    peak: bool
+
+
+@dataclass
+class BufferPlacement:
+    """One planned buffer: a tensor or a scratch request, where it lives and from which step to which.
+
+    Steps count as TFLM's lifetimes do: 0 is before the first op, op at position k runs at step k + 1.
+    `shares` says which tensor it is placed over, if any."""
+    kind: str
+    subgraph: int
+    index: int
+    name: str
+    offset: int
+    size: int
+    first: int
+    last: int
+    shares: str = ""
+
+
+@dataclass
+class ArenaPlan:
+    """The arena of one model under one strategy (see the module docstring)."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total", "fits")
+    model: str
+    strategy: str
+    op_order: list[int]
+    ops: list[OpLive]
+    buffers: list[BufferPlacement]
+    head: int
+    #: No plan with this plan's op order and sharing needs less head.
+    lower_bound: int
+    #: The peak of live bytes in the model's own op order without sharing: the bound for tflm and optimal.
+    fixed_order_bound: int
+    proven_optimal: bool
+    tail_estimate: int
+    constant_bytes: int
+    arena_limit: int | None = None
+    #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
+    #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
+    offline_plan_head: int | None = None
+
+    @property
+    def total(self) -> int:
+        """Head plus the 32-bit tail estimate: the arena a microcontroller would need."""
+        return self.head + self.tail_estimate
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether total fits arena_limit (None without a limit)."""
+        return None if self.arena_limit is None else self.total <= self.arena_limit
+
+
+@dataclass
+class StrategyRow:
+    """One strategy in a comparison; overhead_percent is relative to the fixed-order lower bound
+    (negative: below it, which reordering and sharing bytes can reach)."""
+    strategy: str
+    head: int
+    lower_bound: int
+    proven_optimal: bool
+    overhead_percent: float
+    reordered: bool
+    shared_pairs: int
+
+
+@dataclass
+class StrategyComparison:
+    """Every strategy's head for one model, next to the fixed-order lower bound, and the bytes each
+    technique saves when added in turn (TECHNIQUES)."""
+    model: str
+    fixed_order_bound: int
+    rows: list[StrategyRow] = field(default_factory=list)
+    savings: dict[str, int] = field(default_factory=dict)
+
+    def head(self, strategy: str) -> int:
+        """The head one strategy planned."""
+        return next(r.head for r in self.rows if r.strategy == strategy)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `262144`, `256K`, `256KiB` or `1M` (K = 1024)."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise ValueError(f"arena size {text!r}: expected a byte count such as 262144, 256K or 1M")
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20}[m.group(2).lower()]
+
+
+def _load(model: Model | str | os.PathLike, name: str | None) -> tuple[Model, str]:
+    if isinstance(model, Model):
+        return model, name or "<model>"
+    return load_model(model), name or str(model)
+
+
+def _shares(plan: MemoryPlan) -> dict[int, str]:
+    return {s.output: (f"alias of tensor {s.input}" if s.kind == "alias"
+                       else f"over tensor {s.input} ({s.kind}, shift {s.shift:+d})") for s in plan.shared}
+
+
+def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: str = "<model>",
+                  arena_limit: int | None = None) -> ArenaPlan:
+    """The report of an existing plan of `model`."""
+    live = plan.live_bytes()
+    peak = max(range(len(live)), key=live.__getitem__, default=-1)
+    main = model.main
+    ops = [OpLive(step, k, main.operators[k].name, live[step], step == peak) for step, k in enumerate(plan.op_order)]
+    shares = _shares(plan)
+    buffers = []
+    for a in plan.allocations:
+        e = a.entry
+        label = (model.subgraphs[e.subgraph].tensors[e.index].name if e.kind == "tensor"
+                 else f"op {e.index} scratch {e.scratch_number}")
+        buffers.append(BufferPlacement(e.kind, e.subgraph, e.index, label, a.offset, e.aligned_size, e.first, e.last,
+                                       shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
+    return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
+                     fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
+                     arena_limit)
+
+
+def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
+               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None) -> tuple[ArenaPlan, MemoryPlan]:
+    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report and the
+    plan itself."""
+    model, name = _load(model, name)
+    prepared = prepare_model(model)
+    plan = plan_prepared(model, prepared, strategy, time_budget=time_budget)
+    fixed_order = strategy in ("tflm", "linear", "optimal")
+    bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
+    return describe_plan(model, plan, bound, name, arena_limit), plan
+
+
+def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float = DEFAULT_TIME_BUDGET,
+                       name: str | None = None) -> StrategyComparison:
+    """Plan the model under each of COMPARED; heads next to the fixed-order lower bound, and the savings
+    of each technique."""
+    model, name = _load(model, name)
+    prepared = prepare_model(model)
+    plans: dict[tuple[str, tuple[str, ...] | None], MemoryPlan] = {}
+
+    def planned(strategy: str, kinds: tuple[str, ...] | None = None) -> MemoryPlan:
+        if (strategy, kinds) not in plans:
+            plans[(strategy, kinds)] = plan_prepared(model, prepared, strategy, sharing=kinds, time_budget=time_budget)
+        return plans[(strategy, kinds)]
+
+    bound = planned("tflm").lower_bound
+    comparison = StrategyComparison(name, bound)
+    for strategy in COMPARED:
+        plan = planned(strategy)
+        comparison.rows.append(StrategyRow(
+            strategy, plan.head, plan.lower_bound, plan.proven_optimal,
+            100.0 * (plan.head - bound) / bound if bound else 0.0,
+            list(plan.op_order) != sorted(plan.op_order), len(plan.shared)))
+    previous = planned("tflm").head
+    for technique, strategy, kinds in TECHNIQUES:
+        head = planned(strategy, kinds).head
+        comparison.savings[technique] = previous - head
+        previous = head
+    return comparison
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+def print_plan(report: ArenaPlan, out: Output) -> None:
+    """The text report of `microinterp plan`."""
+    out.fields([("model", report.model), ("strategy", report.strategy)], indent=0)
+    out.table([Column("step", True), Column("op", True), Column("operator"), Column("live bytes", True),
+               Column("")],
+              [[str(o.step), str(o.op), o.name, nbytes_text(o.live_bytes), "<- peak" if o.peak else ""]
+               for o in report.ops], title="ops in execution order")
+    out.table([Column("tensor", True), Column("name"), Column("offset", True), Column("size", True),
+               Column("life"), Column("shares")],
+              [[str(b.index) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
+                nbytes_text(b.size), f"{b.first}..{b.last}", b.shares]
+               for b in sorted(report.buffers, key=lambda b: (b.offset, b.first))], title="planned buffers")
+    gap = report.head - report.lower_bound
+    bound = "reached" if gap == 0 else ("unreachable, head proven minimal" if report.proven_optimal
+                                         else f"{nbytes_text(gap)} bytes below the head, not proven")
+    out.fields([("head", f"{nbytes_text(report.head)} bytes"),
+                ("lower bound", f"{nbytes_text(report.lower_bound)} bytes ({bound})"),
+                ("fixed-order bound", f"{nbytes_text(report.fixed_order_bound)} bytes (model's op order, no sharing)"),
+                ("tail", f"{nbytes_text(report.tail_estimate)} bytes (estimate for a 32-bit target)"),
+                ("arena", f"{nbytes_text(report.total)} bytes (head + tail)"),
+                ("constants", f"{nbytes_text(report.constant_bytes)} bytes (flash)")], indent=0)
+    if report.offline_plan_head is not None:
+        out.fields([("offline plan", f"written; TFLM's head with it: {nbytes_text(report.offline_plan_head)} bytes")],
+                   indent=0)
+    if report.arena_limit is not None:
+        over = report.total - report.arena_limit
+        out.verdict(over <= 0, f"fits the limit of {nbytes_text(report.arena_limit)} bytes "
+                               f"({nbytes_text(-over)} to spare)" if over <= 0 else
+                    f"does not fit the limit of {nbytes_text(report.arena_limit)} bytes: "
+                    f"{nbytes_text(over)} bytes over")
+
+
+def print_comparisons(comparisons: list[StrategyComparison], out: Output) -> None:
+    """The text report of `microinterp plan --compare`: one row per model, one column per strategy (head,
+    and its difference from the fixed-order lower bound), a sum row for several models, then the bytes
+    each technique saves."""
+    def cell(head: int, bound: int) -> str:
+        return f"{nbytes_text(head)} ({100.0 * (head - bound) / bound:+.1f}%)" if bound else nbytes_text(head)
+
+    rows = [[name_text(c.model.rsplit("/", 1)[-1]), nbytes_text(c.fixed_order_bound),
+             *(cell(c.head(s), c.fixed_order_bound) for s in COMPARED)] for c in comparisons]
+    if len(comparisons) > 1:
+        total = sum(c.fixed_order_bound for c in comparisons)
+        rows.append(["sum", nbytes_text(total),
+                     *(cell(sum(c.head(s) for c in comparisons), total) for s in COMPARED)])
+    out.table([Column("model"), Column("lower bound", True), *(Column(s, True) for s in COMPARED)], rows,
+              title="arena head in bytes (difference from the lower bound: peak live bytes in the model's op order)")
+    techniques = [t for t, _, _ in TECHNIQUES]
+    saved = [[name_text(c.model.rsplit("/", 1)[-1]), *(nbytes_text(c.savings[t]) for t in techniques)]
+             for c in comparisons]
+    if len(comparisons) > 1:
+        saved.append(["sum", *(nbytes_text(sum(c.savings[t] for c in comparisons)) for t in techniques)])
+    out.table([Column("model"), *(Column(t, True) for t in techniques)], saved,
+              title="bytes saved by each technique, added in turn from the tflm plan")
+    unproven = [f"{c.model} {r.strategy} (bound {nbytes_text(r.lower_bound)})"
+                for c in comparisons for r in c.rows if not r.proven_optimal and r.strategy != "tflm"]
+    if unproven:
+        out.line("not proven minimal: " + "; ".join(unproven))
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", type=Path, nargs="+", metavar="MODEL",
+                        help=".tflite file (several with --compare)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="tflm",
+                        help="memory strategy (default tflm, TFLM's own plan)")
+    parser.add_argument("--arena-limit", type=parse_size, metavar="SIZE",
+                        help="check that head + 32-bit tail estimate fit, e.g. 256K (exit 1 if not)")
+    parser.add_argument("--compare", action="store_true",
+                        help="plan each model with every strategy, side by side, and the bytes each technique saves")
+    parser.add_argument("--svg", type=Path, metavar="FILE", help="draw the plan as SVG")
+    parser.add_argument("--png", type=Path, metavar="FILE", help="draw the plan as PNG (needs matplotlib)")
+    parser.add_argument("--write-offline-plan", type=Path, metavar="OUT",
+                        help="write a copy of the model carrying the plan as TFLM offline plan metadata")
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
+                        help=f"search time per plan (default {DEFAULT_TIME_BUDGET:g})")
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    if args.compare:
+        comparisons = [compare_strategies(m, time_budget=args.time_budget) for m in args.models]
+        if args.json:
+            out.json(comparisons)
+        else:
+            print_comparisons(comparisons, out)
+        return EXIT_OK
+    if len(args.models) > 1:
+        raise ValueError(f"{len(args.models)} models given: plan one at a time, or compare several with --compare")
+    path = args.models[0]
+    model = load_model(path)
+    report, plan = plan_arena(model, args.strategy, arena_limit=args.arena_limit, time_budget=args.time_budget,
+                              name=str(path))
+    if args.write_offline_plan:
+        written = with_offline_plan(model, plan)
+        args.write_offline_plan.write_bytes(written)
+        report.offline_plan_head = plan_arena(written)[1].head
+    if args.svg or args.png:
+        from .arena_drawing import write_png, write_svg
+        if args.svg:
+            write_svg(report, args.svg)
+        if args.png:
+            write_png(report, args.png)
+    if args.json:
+        out.json(report)
+    else:
+        print_plan(report, out)
+    return EXIT_CHECK_FAILED if report.fits is False else EXIT_OK
+
+
+COMMAND = Command("plan", "plan the tensor arena: op order, offsets, head, tail, fit; compare strategies",
+                  _add_arguments, _run)

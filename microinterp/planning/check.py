@@ -1,0 +1,102 @@
+"""The one plan checker every strategy's plan goes through.
+
+A plan is valid when every online offset is aligned, every buffer lies inside the head, and no two
+buffers whose lifetimes intersect share a byte, except:
+* both carry the model's own offline offsets (TFLM takes those verbatim and so do we);
+* they belong to one alias group: declared aliases placed at exactly the same offset with the same
+  size (a byte copy that was never made);
+* they are a declared overlap: the output of an op over that op's input, the input's lifetime ending
+  where the output's begins, and a replay of the kernel's read/write schedule at the planned shift
+  finds no input byte overwritten before its last read (access.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .access import Access
+from .greedy import BufferRequest
+from .lifetimes import ALIGNMENT
+
+
+class PlanError(RuntimeError):
+    """A plan broke a rule of the checker: a planner bug, never a property of the model."""
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """A declaration that buffers `input` and `output` may share bytes: an alias (access None) or an
+    overlap whose kernel schedule is `access`."""
+    input: int
+    output: int
+    access: Access | None = None
+
+
+def alias_roots(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
+    """For items 0..n-1 joined by alias pairs: the representative of each item's group."""
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[rb] = ra
+    return [root(i) for i in range(n)]
+
+
+def check_plan(buffers: Sequence[BufferRequest], offsets: Sequence[int], head: int,
+               sharing: Sequence[Sharing] = (), names: Sequence[str] | None = None) -> None:
+    """Raise PlanError listing every broken rule (names describe the buffers in messages)."""
+    name = (lambda i: names[i]) if names is not None else (lambda i: f"buffer {i}")
+    problems = []
+    for i, (b, o) in enumerate(zip(buffers, offsets)):
+        if b.offline_offset is not None:
+            if o != b.offline_offset:
+                problems.append(f"{name(i)}: offset {o}, but its offline offset is {b.offline_offset}")
+        elif o % ALIGNMENT:
+            problems.append(f"{name(i)}: offset {o} is not a multiple of {ALIGNMENT}")
+        if o < 0 or o + b.size > head:
+            problems.append(f"{name(i)}: bytes [{o}, {o + b.size}) outside the head [0, {head})")
+
+    same_bytes: list[tuple[int, int]] = []
+    overlaps: dict[tuple[int, int], Access] = {}
+    for s in sharing:
+        a, b = s.input, s.output
+        if s.access is None:
+            if offsets[a] != offsets[b] or buffers[a].size != buffers[b].size:
+                problems.append(f"alias {name(b)} of {name(a)}: offsets {offsets[b]} and {offsets[a]}, sizes "
+                                f"{buffers[b].size} and {buffers[a].size}: not the same bytes")
+            else:
+                same_bytes.append((a, b))
+        elif buffers[a].last != buffers[b].first:
+            problems.append(f"overlap of {name(b)} over {name(a)}: the input lives until {buffers[a].last}, "
+                            f"not only until the op at {buffers[b].first} that writes the output")
+        else:
+            overlaps[(a, b)] = s.access
+
+    group = alias_roots(len(buffers), same_bytes)
+    for i, a in enumerate(buffers):
+        for j in range(i):
+            b = buffers[j]
+            if a.size == 0 or b.size == 0 or not a.overlaps_in_time(b):
+                continue
+            if offsets[i] >= offsets[j] + b.size or offsets[j] >= offsets[i] + a.size:
+                continue
+            if (a.offline_offset is not None and b.offline_offset is not None) or group[i] == group[j]:
+                continue
+            key = (i, j) if (i, j) in overlaps else (j, i)
+            access = overlaps.get(key)
+            if access is None:
+                problems.append(f"{name(i)} [{offsets[i]}, {offsets[i] + a.size}) and {name(j)} "
+                                f"[{offsets[j]}, {offsets[j] + b.size}) share bytes while both are live")
+                continue
+            shift = offsets[key[1]] - offsets[key[0]]
+            clobbered = access.first_clobber(shift)
+            if clobbered is not None:
+                problems.append(f"overlap of {name(key[1])} over {name(key[0])} at shift {shift}: output byte "
+                                f"{clobbered} is written before the input byte under it is last read")
+    if problems:
+        raise PlanError("invalid memory plan:\n  " + "\n  ".join(problems))

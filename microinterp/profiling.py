@@ -1,0 +1,124 @@
+"""Where an invoke spends its time and arena: the Python API behind `microinterp profile`.
+
+Per op: wall time in microinterp (median over repeated invokes) and its share of the total, MACs and
+MAC/s, and the arena head bytes live while the op runs (the TFLM plan's buffers whose lifetime covers
+the op). Times are microinterp's on this host, not an MCU's; they show where the work is.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from .cli import EXIT_OK, Command
+from .inspection import op_macs
+from .planning import MemoryPlan
+from .render import Column, Output, count_text, nbytes_text, seconds_text
+from .runner import ready_interpreter
+
+
+@dataclass(frozen=True)
+class OpProfile:
+    """One op: median wall time (seconds), share of the summed op times, MACs, live arena head bytes."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("macs_per_second",)
+    index: int
+    op: str
+    seconds: float
+    share: float
+    macs: int
+    live_bytes: int
+
+    @property
+    def macs_per_second(self) -> float:
+        """MACs over median time (0 for ops without MACs)."""
+        return self.macs / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """Per-op profile of one model, with the arena head and the largest live total."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total_seconds", "macs", "peak_live_bytes")
+    model: str
+    repeats: int
+    arena_head: int
+    ops: list[OpProfile]
+
+    @property
+    def total_seconds(self) -> float:
+        """Sum of the ops' median times."""
+        return sum(op.seconds for op in self.ops)
+
+    @property
+    def macs(self) -> int:
+        """MACs of one invoke."""
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def peak_live_bytes(self) -> int:
+        """The most head bytes live during any one op."""
+        return max((op.live_bytes for op in self.ops), default=0)
+
+
+def live_bytes_per_op(plan: MemoryPlan, num_ops: int) -> list[int]:
+    """Head bytes (aligned) of the planned buffers live while each op of the main subgraph runs: graph
+    inputs live at scope 0, op k runs at scope k + 1."""
+    return [sum(a.entry.aligned_size for a in plan.allocations if a.entry.first <= k + 1 <= a.entry.last)
+            for k in range(num_ops)]
+
+
+def profile_model(model_path: str | os.PathLike, repeats: int = 10, seed: int = 0) -> ProfileReport:
+    """Profile a model on seeded random inputs: one untimed warm-up invoke, then `repeats` timed ones."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    interp, _ = ready_interpreter(model_path, seed=seed)
+    interp.invoke()
+    runs: list[list[float]] = []
+    for _ in range(repeats):
+        runs.append([])
+        interp.invoke(op_times=runs[-1])
+    main = interp.model.main
+    medians = [statistics.median(times) for times in zip(*runs)]
+    total = sum(medians)
+    live = live_bytes_per_op(interp.memory_plan, len(main.operators))
+    ops = [OpProfile(op.index, op.name, s, s / total if total > 0 else 0.0, op_macs(main, op), live_bytes)
+           for op, s, live_bytes in zip(main.operators, medians, live)]
+    return ProfileReport(str(model_path), repeats, interp.memory_plan.head, ops)
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+def print_report(report: ProfileReport, out: Output) -> None:
+    """The text report of `microinterp profile`."""
+    rows = [[str(op.index), op.op, seconds_text(op.seconds), f"{op.share:.1%}",
+             count_text(op.macs) if op.macs else "", count_text(op.macs_per_second) if op.macs else "",
+             nbytes_text(op.live_bytes)] for op in report.ops]
+    out.table([Column("#", True), Column("op"), Column("time", True), Column("share", True), Column("MACs", True),
+               Column("MAC/s", True), Column("live arena", True)], rows,
+              title=f"{Path(report.model).name}: median of {report.repeats} invokes")
+    rate = report.macs / report.total_seconds if report.total_seconds else 0.0
+    out.fields([("total", f"{seconds_text(report.total_seconds)}, {count_text(report.macs)} MACs "
+                          f"({count_text(rate)} MAC/s)"),
+                ("arena head", f"{nbytes_text(report.arena_head)} bytes, at most "
+                               f"{nbytes_text(report.peak_live_bytes)} live at once")], indent=0)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help=".tflite file")
+    parser.add_argument("--repeats", type=int, default=10, help="timed invokes (default 10, after 1 warm-up)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    report = profile_model(args.model, args.repeats, args.seed)
+    if args.json:
+        out.json(report)
+    else:
+        print_report(report, out)
+    return EXIT_OK
+
+
+COMMAND = Command("profile", "per-op time and share, MACs and MAC/s, and arena bytes live at each op",
+                  _add_arguments, _run)

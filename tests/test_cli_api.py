@@ -1,0 +1,153 @@
+"""The Python API behind the `microinterp` command, in process: MACs, the op resolver, the first divergence,
+error-to-exit-code mapping (a missing oracle included) and the two output modes."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from conftest import REFERENCE_MODELS
+from microinterp import cli, load_model
+from microinterp.compare import CompareReport, TensorDiff, diff_arrays
+from microinterp.errors import UnsupportedOperatorError
+from microinterp.inspection import inspect_model, op_macs, resolver_method, resolver_snippet
+from microinterp.oracles import PIP_HINT, OracleError, OracleUnavailable
+from microinterp.profiling import live_bytes_per_op
+from microinterp.render import Column, Output, count_text, jsonable, plain_table
+from microinterp.interpreter import Interpreter
+
+MANIFEST = json.loads((REFERENCE_MODELS / "manifest.json").read_text())["models"]
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_macs_and_tflm_head_match_the_manifest(name):
+    report = inspect_model(REFERENCE_MODELS / name)
+    assert report.macs == MANIFEST[name]["macs"]
+    assert report.memory.arena_head == MANIFEST[name]["tflm_arena"]["head"]
+    assert [op.op for op in report.ops] == MANIFEST[name]["ops"]
+    assert not report.unsupported and report.memory.exact
+
+
+def test_transpose_conv_macs_count_input_elements_times_kernel_times_output_channels():
+    from opmodels import Op, T, single_op_model
+    out_shape = T("INT32", (4,), data=np.array([1, 6, 6, 5], np.int32))
+    weights = T("FLOAT32", (5, 3, 2, 4), data=np.zeros((5, 3, 2, 4), np.float32))
+    model = load_model(single_op_model(Op("TRANSPOSE_CONV"), [out_shape, weights, T("FLOAT32", (1, 3, 3, 4))],
+                                       [T("FLOAT32", (1, 6, 6, 5))]))
+    assert op_macs(model.main, model.main.operators[0]) == (1 * 3 * 3 * 4) * 3 * 2 * 5
+
+
+@pytest.mark.parametrize("op_name, call", [
+    ("CONV_2D", "AddConv2D()"), ("L2_POOL_2D", "AddL2Pool2D()"), ("BATCH_TO_SPACE_ND", "AddBatchToSpaceNd()"),
+    ("PADV2", "AddPadV2()"), ("CUMSUM", "AddCumSum()"), ("BATCH_MATMUL", "AddBatchMatMul()"),
+    ("UNIDIRECTIONAL_SEQUENCE_LSTM", "AddUnidirectionalSequenceLSTM()"), ("RELU6", "AddRelu6()"),
+    ("REVERSE_V2", "AddReverseV2()"), ("ADD_N", "AddAddN()"),
+    ("CUSTOM(TFLite_Detection_PostProcess)", "AddDetectionPostprocess()"),
+    ("CUSTOM(SignalWindow)", "AddWindow()"), ("CUSTOM(my.op)", 'AddCustom("my.op", Register_my_op())'),
+    ("RELU_N1_TO_1", None), ("LSH_PROJECTION", None),
+])
+def test_resolver_methods_are_tflm_names(op_name, call):
+    assert resolver_method(op_name) == call
+
+
+def test_resolver_snippet_registers_each_op_once_and_counts_them():
+    code, n = resolver_snippet(["SOFTMAX", "CONV_2D", "CONV_2D", "CUSTOM(Foo)", "HASHTABLE_LOOKUP"], "m.tflite")
+    assert n == 3 and "tflite::MicroMutableOpResolver<3>;" in code
+    calls = [line.strip() for line in code.splitlines() if "TF_LITE_ENSURE_STATUS" in line]
+    assert calls == ['TF_LITE_ENSURE_STATUS(op_resolver.AddConv2D());',
+                     'TF_LITE_ENSURE_STATUS(op_resolver.AddCustom("Foo", Register_Foo()));',
+                     'TF_LITE_ENSURE_STATUS(op_resolver.AddSoftmax());']
+    assert "// HASHTABLE_LOOKUP: TFLM has no kernel for this operator" in code
+
+
+def test_live_bytes_follow_the_plan_lifetimes():
+    interp = Interpreter(model_path=REFERENCE_MODELS / "kws_ds_cnn_int8.tflite")
+    interp.allocate_tensors()
+    plan = interp.memory_plan
+    live = live_bytes_per_op(plan, len(interp.model.main.operators))
+    # Op 0 reads the 490-byte input (496 aligned) and writes 8,000 bytes; the pooled and later
+    # tensors are small, and the 12-byte softmax output is live with its 12-byte input at the end.
+    assert live[0] == 496 + 8000 and live[-1] == 16 + 16
+    assert max(live) <= plan.head
+
+
+def diff(index: int, op: int, worst: float | None) -> TensorDiff:
+    return TensorDiff(index, f"t{index}", op, "CONV_2D", "INT8", (2,), worst, 0 if not worst else 1, 2)
+
+
+def test_first_divergence_is_the_first_tensor_in_op_order_beyond_atol():
+    layers = [diff(5, 0, 0.0), diff(6, 1, 1.0), diff(7, 2, None), diff(8, 3, 3.0)]
+    report = CompareReport("m", "tflm", [0], 0.0, [layers[-1]], layers)
+    assert report.first_divergence is layers[1] and not report.ok
+    lenient = CompareReport("m", "tflm", [0], 1.0, [layers[-1]], layers)
+    assert lenient.first_divergence is layers[3]
+    only_outputs = CompareReport("m", "tflm", [0], 0.0, [diff(8, 3, 0.0)], None)
+    assert only_outputs.ok and only_outputs.first_divergence is None
+
+
+def test_diff_treats_nan_pairs_as_equal_and_reports_what_cannot_be_compared():
+    a = np.array([1.0, np.nan, 2.0], np.float32)
+    assert diff_arrays([a], [a.copy()]) == (0.0, 0, 3, "")
+    assert diff_arrays([a], [np.array([1.0, 0.0, 2.5], np.float32)])[:2] == (np.inf, 2)
+    assert diff_arrays([a], [None])[0] is None
+    assert diff_arrays([a], [a[:2]])[3] == "shape 3 vs 2"
+
+
+@pytest.mark.parametrize("error, code, text", [
+    (OracleUnavailable(f"the tflm oracle needs tflite-micro; install it with:\n{PIP_HINT}"), 2, PIP_HINT),
+    (ModuleNotFoundError("No module named 'tflite_micro'", name="tflite_micro.python"), 2, PIP_HINT),
+    (UnsupportedOperatorError(["op 0 (SIN): no kernel"]), 2, "1 unsupported operator(s): - op 0 (SIN)"),
+    (FileNotFoundError(2, "No such file or directory", "x.tflite"), 2, "No such file"),
+    (OracleError("tflm failed on m: RuntimeError: bad\nmore"), 2, "bad more"),
+])
+def test_errors_map_to_exit_2_with_one_line(error, code, text):
+    got = cli.error_exit(error)
+    assert got is not None and got[0] == code and text in got[1] and "\n" not in got[1]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), ModuleNotFoundError("x", name="microinterp._kernels"),
+                                   KeyError(3)])
+def test_unexpected_errors_keep_their_traceback(error):
+    assert cli.error_exit(error) is None
+
+
+def test_a_missing_oracle_exits_2_with_the_pip_command(monkeypatch, capsys):
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    code = cli.main(["compare", str(REFERENCE_MODELS / "hello_world_sine_int8.tflite")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "needs the tflite-micro package" in err and PIP_HINT in err
+    assert cli.main(["bench", str(REFERENCE_MODELS / "hello_world_sine_int8.tflite"), "--against", "litert"]) == 2
+    assert "ai-edge-litert" in capsys.readouterr().err
+
+
+def test_plain_tables_align_numbers_right():
+    lines = plain_table([Column("op"), Column("MACs", True)], [["CONV_2D", "1,000"], ["ADD", ""]])
+    assert lines == ["op        MACs", "-------  -----", "CONV_2D  1,000", "ADD"]
+
+
+def test_rich_output_draws_tables_progress_and_code():
+    stream = io.StringIO()
+    out = Output(stream, use_rich=True)
+    assert out.rich
+    out.table([Column("op"), Column("MACs", True)], [["CONV_2D", "[1, 2]"]], title="ops")
+    assert list(out.progress([1, 2], str)) == [1, 2]
+    out.code("int x = 1;", "cpp")
+    text = stream.getvalue()
+    assert "ops" in text and "CONV_2D" in text and "[1, 2]" in text and "int x = 1;" in text
+
+
+def test_output_is_plain_when_not_a_terminal():
+    assert not Output(io.StringIO()).rich
+
+
+def test_json_conversion_of_reports():
+    assert jsonable({"a": np.array([1.0, np.inf]), "b": np.int8(3), "c": (1, 2)}) == \
+        {"a": [1.0, "inf"], "b": 3, "c": [1, 2]}
+    assert jsonable(diff(1, 0, 0.0))["exact"] is True
+
+
+def test_count_text_uses_si_suffixes():
+    assert [count_text(n) for n in (0, 288, 2_656_768, 1.08e9)] == ["0", "288", "2.66M", "1.08G"]
