@@ -67,8 +67,10 @@ def render_svg(plan: ArenaPlan) -> str:
     for step in range(0, steps + 1, max(1, steps // 20)):
         parts.append(f'<text x="{x(step):.1f}" y="{y(0) + 15:.1f}" text-anchor="middle">{step}</text>')
     for frac in (0, 0.25, 0.5, 0.75, 1):
-        parts.append(f'<text x="{_MARGIN - 5}" y="{y(top * frac) + 4:.1f}" text-anchor="end">{int(top * frac):,}</text>')
-    parts.append(f'<text x="{_MARGIN + width / 2}" y="{_HEIGHT - 15}" text-anchor="middle">step (op position + 1)</text>')
+        parts.append(f'<text x="{_MARGIN - 5}" y="{y(top * frac) + 4:.1f}" text-anchor="end">'
+                     f'{int(top * frac):,}</text>')
+    parts.append(f'<text x="{_MARGIN + width / 2}" y="{_HEIGHT - 15}" text-anchor="middle">'
+                 f'step (op position + 1)</text>')
     parts.append(f'<text x="15" y="{_MARGIN + height / 2}" transform="rotate(-90 15 {_MARGIN + height / 2})" '
                  f'text-anchor="middle">arena offset (bytes)</text></svg>')
     return "\n".join(parts) + "\n"

@@ -81,6 +81,9 @@ def random_graphs(draw):
     aliases, 1x1 convolutions through 4C channels big intermediates. Every tensor nobody reads is a
     graph output."""
     rng = np.random.default_rng(draw(st.integers(0, 1 << 16)))
+
+    def weights(*shape: int) -> T:
+        return T("FLOAT32", shape, data=rng.normal(size=shape).astype(np.float32))
     channels = draw(st.sampled_from([1, 3, 4]))
     shape = (1, 6, 5, channels)
     tensors = [T("FLOAT32", shape)]
@@ -92,13 +95,13 @@ def random_graphs(draw):
         same = dict(padding=0, stride_h=1, stride_w=1)
         if kind == "conv":
             k = draw(st.sampled_from([1, 3]))
-            w = T("FLOAT32", (channels, k, k, channels), data=rng.normal(size=(channels, k, k, channels)).astype(np.float32))
-            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [x, w], [y]))
+            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [x, weights(channels, k, k, channels)], [y]))
         elif kind == "depthwise":
-            w = T("FLOAT32", (1, 3, 3, channels), data=rng.normal(size=(1, 3, 3, channels)).astype(np.float32))
-            nodes.append((Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", {**same, "depth_multiplier": 1}), [x, w], [y]))
+            nodes.append((Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", {**same, "depth_multiplier": 1}),
+                          [x, weights(1, 3, 3, channels)], [y]))
         elif kind == "pool":
-            nodes.append((Op("MAX_POOL_2D", "Pool2DOptions", {**same, "filter_height": 2, "filter_width": 2}), [x], [y]))
+            pool = {**same, "filter_height": 2, "filter_width": 2}
+            nodes.append((Op("MAX_POOL_2D", "Pool2DOptions", pool), [x], [y]))
         elif kind == "add":
             nodes.append((Op("ADD"), [x, tensors[draw(st.integers(0, len(tensors) - 1))]], [y]))
         elif kind == "relu":
@@ -109,10 +112,8 @@ def random_graphs(draw):
             nodes.append((Op("RESHAPE"), [flat], [y]))
         else:
             wide = T("FLOAT32", (*shape[:3], 4 * channels))
-            w1 = T("FLOAT32", (4 * channels, 1, 1, channels), data=rng.normal(size=(4 * channels, 1, 1, channels)).astype(np.float32))
-            w2 = T("FLOAT32", (channels, 1, 1, 4 * channels), data=rng.normal(size=(channels, 1, 1, 4 * channels)).astype(np.float32))
-            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [x, w1], [wide]))
-            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [wide, w2], [y]))
+            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [x, weights(4 * channels, 1, 1, channels)], [wide]))
+            nodes.append((Op("CONV_2D", "Conv2DOptions", same), [wide, weights(channels, 1, 1, 4 * channels)], [y]))
         tensors.append(y)
     read = {id(t) for _, ins, _ in nodes for t in ins}
     return graph_model(nodes, outputs=[t for _, _, outs in nodes for t in outs if id(t) not in read])

@@ -184,8 +184,10 @@ class _Search:
         self.nodes = 0
         self.complete = True
         scopes = sorted({t for i in p.free for t in (p.buffers[i].first, p.buffers[i].last)})
-        self.live = np.array([[p.buffers[i].first <= t <= p.buffers[i].last for t in scopes] for i in range(len(p.buffers))],
-                             dtype=np.int64).reshape(len(p.buffers), len(scopes))
+        firsts = np.array([b.first for b in p.buffers])[:, None]
+        lasts = np.array([b.last for b in p.buffers])[:, None]
+        times = np.array(scopes)[None, :]
+        self.live = ((firsts <= times) & (times <= lasts)).astype(np.int64).reshape(len(p.buffers), len(scopes))
         self.sizes = np.array(p.sizes, dtype=np.int64)
         # At its scope an overlap pair needs at most its union: the bound subtracts the largest saving.
         self.pair_scope = [(o, scopes.index(p.buffers[o.output].first)) for o in p.overlaps]

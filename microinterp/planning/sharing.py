@@ -106,7 +106,8 @@ def candidates(model: Model, declared_aliases: Mapping[int, Sequence[tuple[int, 
             if not (_arena_tensor(x) and _arena_tensor(y)) or op.inputs.count(x.index) != 1 or x.index in outputs:
                 continue
             if op.name in WINDOW_OPS:
-                found.append(Candidate("window", op.index, x.index, y.index, _window_access(model, op, WINDOW_OPS[op.name])))
+                access = _window_access(model, op, WINDOW_OPS[op.name])
+                found.append(Candidate("window", op.index, x.index, y.index, access))
             else:
                 found.append(Candidate("elementwise", op.index, x.index, y.index,
                                        ElementwiseAccess(y.num_elements, _itemsize(x), _itemsize(y))))
