@@ -40,7 +40,22 @@ def shared_models() -> Path:
 
 @pytest.fixture(scope="session")
 def oracle():
-    """One persistent worker process running the official interpreters for the whole session."""
+    """One persistent worker process running the official interpreters for the whole session.
+
+    With MICROINTERP_OP_COVERAGE set, every model it runs is counted for the README's operator table.
+    """
     from microinterp.oracles import OracleWorker
-    with OracleWorker() as worker:
+    from op_coverage import recorder_from_env
+
+    recorder = recorder_from_env()
+
+    class Worker(OracleWorker):
+        def run(self, model, *args, **kwargs):
+            if recorder is not None:
+                recorder.record(model if isinstance(model, bytes) else Path(model).read_bytes())
+            return super().run(model, *args, **kwargs)
+
+    with Worker() as worker:
         yield worker
+    if recorder is not None:
+        recorder.save()
