@@ -52,7 +52,12 @@ def quantize_multipliers(reals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def quantize_value(value: float, scale: float, zero_point: int) -> int:
     """TFLM's Q(f) = zp + int(roundf(float32(f) / scale)), float32 division."""
-    return zero_point + tflite_round(float(np.float32(value) / np.float32(scale)))
+    with np.errstate(over="ignore", divide="ignore"):
+        quotient = float(np.float32(value) / np.float32(scale))
+    if not math.isfinite(quotient):
+        # TFLM's float->int conversion is undefined here; such a scale is not a usable quantization.
+        raise InconsistentModelError(f"quantizing {value} with scale {scale} overflows float32")
+    return zero_point + tflite_round(quotient)
 
 
 def activation_range_quantized(activation: int, scale: float, zero_point: int,
