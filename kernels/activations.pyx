@@ -14,13 +14,9 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
-from fixedpoint cimport mbqm, rdbpot, rdbpot16, saturating_left_shift16, sdhm16, srdhm, srdhm16
-from gemmlowp cimport logistic, saturating_shift_left, tanh, wrapping_sub
+from fixedpoint cimport mbqm, rdbpot, rdbpot16, saturating_left_shift16, sdhm16, srdhm16
+from gemmlowp cimport inv_sqrt_multiplier, logistic, tanh
 from activations cimport logistic_float, logistic_int16, tanh_int16
-
-cdef extern from *:
-    int __builtin_clz(unsigned int x) nogil
-
 
 cpdef enum UnaryOp:
     CLAMP = 0            # float RELU/RELU6/RELU_N1_TO_1, quantized RELU6: clamp to [lo, hi], no rescale
@@ -123,36 +119,6 @@ cdef inline int32_t _clamp(int32_t v, int32_t lo, int32_t hi) noexcept nogil:
     return lo if v < lo else (hi if v > hi else v)
 
 
-cdef inline void _inv_sqrt_multiplier(int32_t x, int32_t* multiplier, int* shift) noexcept nogil:
-    # TFLM's GetInvSqrtQuantizedMultiplierExp with reverse_shift -1: 1/sqrt(x) as a multiplier and a
-    # left shift, by 5 Newton-Raphson steps in gemmlowp Q3.28 (x <= 1 is treated as 1).
-    if x <= 1:
-        multiplier[0] = 2147483647
-        shift[0] = 0
-        return
-    cdef int s = 11
-    while x >= (1 << 29):
-        x = x // 4
-        s += 1
-    cdef int pairs = (__builtin_clz(<unsigned int>x) - 1) // 2 - 1
-    s -= pairs
-    x = x << (2 * pairs)
-    cdef int32_t half_input = rdbpot(x >> 1, 1)
-    cdef int32_t half_three = (1 << 28) + (1 << 27)
-    cdef int32_t y = 1 << 28
-    cdef int32_t y3
-    cdef int i
-    for i in range(5):
-        y3 = saturating_shift_left(srdhm(srdhm(y, y), y), 6)
-        y = saturating_shift_left(wrapping_sub(srdhm(half_three, y), srdhm(half_input, y3)), 3)
-    y = srdhm(y, 1518500250)  # sqrt(2) / 2 in Q0.31
-    if s < 0:
-        y = <int32_t>(<uint32_t>y << -s)
-        s = 0
-    multiplier[0] = y
-    shift[0] = -s
-
-
 cdef inline int32_t _hard_swish(int32_t x, const UnaryParams* p) noexcept nogil:
     # reference_ops::HardSwish (quantized), in int16 as TFLM computes it.
     cdef int16_t value = <int16_t>(<int16_t>(x - p.input_zero_point) * 128)
@@ -200,24 +166,21 @@ cdef inline value_t _element(unary_op_t* op, value_t x, const UnaryParams* p, bi
         return logistic_float(x)
     elif unary_op_t is LogisticTag and value_t is int16_t:
         return logistic_int16(x, p.multiplier, p.shift)
-    elif unary_op_t is LogisticTag and value_t is int8_t:
-        v = x - p.input_zero_point
-        if v <= -p.radius:
-            return -128
-        if v >= p.radius:
-            return 127
-        return <value_t>_clamp(rdbpot(logistic(mbqm(v, p.multiplier, p.shift), 4), 23) - 128, -128, 127)
     elif unary_op_t is TanhTag and value_t is float:
         return tanhf(x)
     elif unary_op_t is TanhTag and value_t is int16_t:
         return tanh_int16(x, p.multiplier, p.shift)
-    elif unary_op_t is TanhTag and value_t is int8_t:
+    elif (unary_op_t is LogisticTag or unary_op_t is TanhTag) and value_t is int8_t:
+        # Saturated outside the radius, else gemmlowp's function of the input rescaled to Q4.27.
         v = x - p.input_zero_point
         if v <= -p.radius:
             return -128
         if v >= p.radius:
             return 127
-        return <value_t>_clamp(rdbpot(tanh(mbqm(v, p.multiplier, p.shift), 4), 24), -128, 127)
+        v = mbqm(v, p.multiplier, p.shift)
+        if unary_op_t is LogisticTag:
+            return <value_t>_clamp(rdbpot(logistic(v, 4), 23) - 128, -128, 127)
+        return <value_t>_clamp(rdbpot(tanh(v, 4), 24), -128, 127)
     elif unary_op_t is HardSwishTag and value_t is float:
         # x * min(6, max(0, x + 3)) / 6 with std::max/std::min's argument order (a NaN gives 0).
         f = x + <float>3.0
@@ -245,7 +208,7 @@ cdef inline value_t _element(unary_op_t* op, value_t x, const UnaryParams* p, bi
             return 0
         if v == 0:
             return 127  # TFLM: a value at the zero point maps to the largest output
-        _inv_sqrt_multiplier(v, &m, &s)
+        inv_sqrt_multiplier(v, &m, &s)
         return <value_t>_clamp(mbqm(mbqm(1, m, s + 20), p.multiplier, p.shift - 20) + p.output_zero_point,
                                -128, 127)
     elif unary_op_t is AbsTag and value_t is float:

@@ -16,9 +16,8 @@ float32. Adding an op: a tag struct, its member in `binary_op_t`, a code in `Bin
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
 from fixedpoint cimport mbqm, rdbpot, srdhm
-
-cdef enum:
-    MAX_DIMS = 6
+from gemmlowp cimport wrapping_add, wrapping_sub
+from walk cimport Rows, WALK_DIMS, first_row, next_row
 
 
 cpdef enum BinaryOp:
@@ -154,17 +153,9 @@ cdef struct Params:
 
 
 cdef struct Geometry:
-    Py_ssize_t shape[MAX_DIMS]
-    Py_ssize_t strides1[MAX_DIMS]
-    Py_ssize_t strides2[MAX_DIMS]
-
-
-cdef inline int32_t _wrap_add(int32_t a, int32_t b) noexcept nogil:
-    return <int32_t>(<uint32_t>a + <uint32_t>b)
-
-
-cdef inline int32_t _wrap_sub(int32_t a, int32_t b) noexcept nogil:
-    return <int32_t>(<uint32_t>a - <uint32_t>b)
+    Py_ssize_t shape[WALK_DIMS]
+    Py_ssize_t strides1[WALK_DIMS]
+    Py_ssize_t strides2[WALK_DIMS]
 
 
 cdef inline int32_t _wrap_mul(int32_t a, int32_t b) noexcept nogil:
@@ -191,13 +182,13 @@ cdef inline int32_t _quantized(binary_op_t* op, int32_t x, int32_t y, const Para
     if binary_op_t is AddTag or binary_op_t is SubTag:
         a = _rescaled1(x, p)
         b = _rescaled2(y, p)
-        a = _wrap_add(a, b) if binary_op_t is AddTag else _wrap_sub(a, b)
-        return _wrap_add(rdbpot(srdhm(a, p.output_multiplier), -p.output_shift), p.output_offset)
+        a = wrapping_add(a, b) if binary_op_t is AddTag else wrapping_sub(a, b)
+        return wrapping_add(rdbpot(srdhm(a, p.output_multiplier), -p.output_shift), p.output_offset)
     elif binary_op_t is SquaredDifferenceTag:
-        a = _wrap_sub(_rescaled1(x, p), _rescaled2(y, p))
-        return _wrap_add(mbqm(_wrap_mul(a, a), p.output_multiplier, p.output_shift), p.output_offset)
+        a = wrapping_sub(_rescaled1(x, p), _rescaled2(y, p))
+        return wrapping_add(mbqm(_wrap_mul(a, a), p.output_multiplier, p.output_shift), p.output_offset)
     elif binary_op_t is MulTag:
-        return _wrap_add(mbqm((x + p.input1_offset) * (y + p.input2_offset), p.output_multiplier, p.output_shift),
+        return wrapping_add(mbqm((x + p.input1_offset) * (y + p.input2_offset), p.output_multiplier, p.output_shift),
                          p.output_offset)
     elif binary_op_t is PreluTag:
         a = x + p.input1_offset
@@ -210,9 +201,9 @@ cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed
     # Plain int32 arithmetic, wrapping like TFLM's int32 kernels in practice. A zero divisor fails TFLM's
     # invoke and INT32_MIN / -1 traps (SIGFPE) there: both are reported instead.
     if binary_op_t is AddTag:
-        return _wrap_add(x, y)
+        return wrapping_add(x, y)
     elif binary_op_t is SubTag:
-        return _wrap_sub(x, y)
+        return wrapping_sub(x, y)
     elif binary_op_t is MulTag:
         return _wrap_mul(x, y)
     elif binary_op_t is DivTag:
@@ -221,7 +212,7 @@ cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed
             return 0
         return x // y  # cdivision: C truncating division
     elif binary_op_t is SquaredDifferenceTag:
-        x = _wrap_sub(x, y)
+        x = wrapping_sub(x, y)
         return _wrap_mul(x, x)
 
 
@@ -295,28 +286,18 @@ cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Param
 cdef Py_ssize_t _broadcast(binary_op_t* op, const in_t* in1, const in_t* in2, out_t* out, const Geometry* g,
                            const Params* p) noexcept nogil:
     """The broadcast walk; returns the first output index where the op failed, or -1."""
-    cdef Py_ssize_t i0, i1, i2, i3, i4, i5, a0, a1, a2, a3, a4, b0, b1, b2, b3, b4
-    cdef Py_ssize_t n = 0, failed_at = -1
-    for i0 in range(g.shape[0]):
-        a0 = i0 * g.strides1[0]
-        b0 = i0 * g.strides2[0]
-        for i1 in range(g.shape[1]):
-            a1 = a0 + i1 * g.strides1[1]
-            b1 = b0 + i1 * g.strides2[1]
-            for i2 in range(g.shape[2]):
-                a2 = a1 + i2 * g.strides1[2]
-                b2 = b1 + i2 * g.strides2[2]
-                for i3 in range(g.shape[3]):
-                    a3 = a2 + i3 * g.strides1[3]
-                    b3 = b2 + i3 * g.strides2[3]
-                    for i4 in range(g.shape[4]):
-                        a4 = a3 + i4 * g.strides1[4]
-                        b4 = b3 + i4 * g.strides2[4]
-                        for i5 in range(g.shape[5]):
-                            if (_apply(op, in1[a4 + i5 * g.strides1[5]], in2[b4 + i5 * g.strides2[5]], &out[n], p)
-                                    and failed_at < 0):
-                                failed_at = n
-                            n += 1
+    cdef Py_ssize_t row, i, n = 0, failed_at = -1
+    cdef Py_ssize_t rows = 1
+    for i in range(WALK_DIMS - 1):
+        rows *= g.shape[i]
+    cdef Rows r = first_row()
+    for row in range(rows):
+        for i in range(g.shape[5]):
+            if (_apply(op, in1[r.start1 + i * g.strides1[5]], in2[r.start2 + i * g.strides2[5]], &out[n], p)
+                    and failed_at < 0):
+                failed_at = n
+            n += 1
+        next_row(&r, g.shape, g.strides1, g.strides2)
     return failed_at
 
 
@@ -334,12 +315,12 @@ cdef class BinaryKernel:
     def __init__(self, int op, shape, strides1, strides2, dict params):
         if not ADD <= op <= LOGICAL_OR:
             raise ValueError(f"unknown binary op code {op}")
-        if not len(shape) == len(strides1) == len(strides2) == MAX_DIMS:
-            raise ValueError(f"shape and strides must have {MAX_DIMS} entries")
+        if not len(shape) == len(strides1) == len(strides2) == WALK_DIMS:
+            raise ValueError(f"shape and strides must have {WALK_DIMS} entries")
         self.op = op
         self.size_out = 1
         cdef Py_ssize_t last1 = 0, last2 = 0
-        for d in range(MAX_DIMS):
+        for d in range(WALK_DIMS):
             if shape[d] < 0 or strides1[d] < 0 or strides2[d] < 0:
                 raise ValueError("negative extent or stride")
             self.geometry.shape[d] = shape[d]

@@ -11,6 +11,9 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 
 from fixedpoint cimport rdbpot, srdhm
 
+cdef extern from *:
+    int __builtin_clz(unsigned int x) nogil
+
 
 cdef inline int32_t wrapping_add(int32_t a, int32_t b) noexcept nogil:
     return <int32_t>(<uint32_t>a + <uint32_t>b)
@@ -87,8 +90,10 @@ cdef inline int32_t exp_on_negative_values(int32_t a, int integer_bits) noexcept
     return result
 
 
-cdef inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
-    """1 / (1 + a) for a in [0, 1), Q0.31 in and out: Newton-Raphson from 48/17 - 32/17 * d, 3 steps."""
+cdef inline int32_t _reciprocal_of_half_denominator(int32_t a) noexcept nogil:
+    """The Newton-Raphson part of gemmlowp's one_over_one_plus_x_for_x_in_0_1 and
+    one_minus_x_over_one_plus_x_for_x_in_0_1: x ~= 1 / ((1 + a) / 2) in Q2.29 for a in [0, 1) in Q0.31,
+    from 48/17 - 32/17 * d, 3 steps."""
     cdef int32_t half_denominator = rounding_half_sum(a, 2147483647)
     cdef int32_t x = wrapping_add(1515870810, srdhm(half_denominator, -1010580540))  # Q2.29
     cdef int32_t one_minus_half_denominator_times_x
@@ -96,19 +101,18 @@ cdef inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
     for i in range(3):
         one_minus_half_denominator_times_x = wrapping_sub(1 << 29, srdhm(half_denominator, x))
         x = wrapping_add(x, saturating_shift_left(srdhm(x, one_minus_half_denominator_times_x), 2))
-    return saturating_shift_left(x, 1)
+    return x
+
+
+cdef inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
+    """1 / (1 + a) for a in [0, 1), Q0.31 in and out: Newton-Raphson from 48/17 - 32/17 * d, 3 steps."""
+    return saturating_shift_left(_reciprocal_of_half_denominator(a), 1)
 
 
 cdef inline int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) noexcept nogil:
     """(1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out: the Newton-Raphson steps of
     one_over_one_plus_x_for_x_in_0_1, then Rescale<0>(x - 1) instead of a halving."""
-    cdef int32_t half_denominator = rounding_half_sum(a, 2147483647)
-    cdef int32_t x = wrapping_add(1515870810, srdhm(half_denominator, -1010580540))  # Q2.29
-    cdef int i
-    for i in range(3):
-        x = wrapping_add(x, saturating_shift_left(
-            srdhm(x, wrapping_sub(1 << 29, srdhm(half_denominator, x))), 2))
-    return saturating_shift_left(wrapping_sub(x, 1 << 29), 2)
+    return saturating_shift_left(wrapping_sub(_reciprocal_of_half_denominator(a), 1 << 29), 2)
 
 
 cdef inline int32_t logistic(int32_t a, int integer_bits) noexcept nogil:
@@ -129,3 +133,36 @@ cdef inline int32_t tanh(int32_t a, int integer_bits) noexcept nogil:
     cdef int32_t t = one_minus_x_over_one_plus_x_for_x_in_0_1(
         exp_on_negative_values(negative_magnitude, integer_bits + 1))
     return -t if a < 0 else t
+
+
+cdef inline void inv_sqrt_multiplier(int32_t input, int32_t* multiplier, int* shift) noexcept nogil:
+    """GetInvSqrtQuantizedMultiplierExp with reverse_shift -1: 1/sqrt(input) ~= multiplier * 2^(shift - 31)."""
+    if input <= 1:
+        # 0 and 1 both map to 1.0, which avoids dividing by zero.
+        multiplier[0] = 2147483647
+        shift[0] = 0
+        return
+    cdef int exponent = 11
+    while input >= (1 << 29):
+        input = input // 4
+        exponent += 1
+    # Normalise the input to [2^27, 2^29) by an even shift, keeping its square root exact.
+    cdef unsigned left_shift_bit_pairs = <unsigned>(__builtin_clz(<uint32_t>input) - 1) // 2 - 1
+    exponent -= <int>left_shift_bit_pairs
+    input = input << (2 * left_shift_bit_pairs)
+    # Newton-Raphson in Q3.28: x <- 1.5 x - (input / 2) x^3, from x = 1. Products of Q3.28 values are
+    # Q6.25 (x^3: Q9.22); Rescale<3> shifts them back left with saturation.
+    cdef int32_t half_input = rdbpot(input >> 1, 1)
+    cdef int32_t half_three = (1 << 28) + (1 << 27)
+    cdef int32_t x = 1 << 28
+    cdef int32_t x3
+    cdef int i
+    for i in range(5):
+        x3 = saturating_shift_left(srdhm(srdhm(x, x), x), 6)
+        x = saturating_shift_left(wrapping_sub(srdhm(half_three, x), srdhm(half_input, x3)), 3)
+    x = srdhm(x, 1518500250)  # times sqrt(2) / 2 in Q0.31
+    if exponent < 0:
+        x = <int32_t>(<uint32_t>x << -exponent)
+        exponent = 0
+    multiplier[0] = x
+    shift[0] = -exponent

@@ -12,8 +12,7 @@ maximum or minimum with TFLM's comparisons (a NaN never replaces the running val
 from libc.float cimport FLT_MAX
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
-cdef enum:
-    MAX_DIMS = 6
+from walk cimport Rows, WALK_DIMS, first_row, next_row
 
 ctypedef fused value_t:
     int8_t
@@ -33,10 +32,10 @@ ctypedef fused index_t:
 cdef _check_geometry(Py_ssize_t in_size, Py_ssize_t out_size, const Py_ssize_t[::1] shape,
                      const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides):
     # Cheap per-call guard: the last element reached on each side must be inside its view.
-    if shape.shape[0] != MAX_DIMS or in_strides.shape[0] != MAX_DIMS or out_strides.shape[0] != MAX_DIMS:
-        raise ValueError(f"reduce: geometry must have {MAX_DIMS} axes")
+    if shape.shape[0] != WALK_DIMS or in_strides.shape[0] != WALK_DIMS or out_strides.shape[0] != WALK_DIMS:
+        raise ValueError(f"reduce: geometry must have {WALK_DIMS} axes")
     cdef Py_ssize_t last_in = 0, last_out = 0, count = 1, d
-    for d in range(MAX_DIMS):
+    for d in range(WALK_DIMS):
         if shape[d] <= 0 or in_strides[d] < 0 or out_strides[d] < 0:
             raise ValueError("reduce: extents must be positive and strides non-negative")
         last_in += (shape[d] - 1) * in_strides[d]
@@ -50,30 +49,23 @@ def reduce_sum(const value_t[::1] x, sum_t[::1] sums, const Py_ssize_t[::1] shap
                const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides) -> None:
     """sums[o] = sum of the inputs that reduce to o, from 0, in input order (int32 adds wrap)."""
     _check_geometry(x.shape[0], sums.shape[0], shape, in_strides, out_strides)
-    cdef Py_ssize_t i0, i1, i2, i3, i4, i5, a0, a1, a2, a3, a4, b0, b1, b2, b3, b4
+    cdef Py_ssize_t i, row, rows = x.shape[0] // shape[5]
     cdef const value_t* src = &x[0]
     cdef sum_t* dst = &sums[0]
+    cdef Rows r = first_row()
     with nogil:
-        for i0 in range(sums.shape[0]):
-            dst[i0] = 0
-        for i0 in range(shape[0]):
-            a0, b0 = i0 * in_strides[0], i0 * out_strides[0]
-            for i1 in range(shape[1]):
-                a1, b1 = a0 + i1 * in_strides[1], b0 + i1 * out_strides[1]
-                for i2 in range(shape[2]):
-                    a2, b2 = a1 + i2 * in_strides[2], b1 + i2 * out_strides[2]
-                    for i3 in range(shape[3]):
-                        a3, b3 = a2 + i3 * in_strides[3], b2 + i3 * out_strides[3]
-                        for i4 in range(shape[4]):
-                            a4, b4 = a3 + i4 * in_strides[4], b3 + i4 * out_strides[4]
-                            for i5 in range(shape[5]):
-                                if sum_t is float:
-                                    dst[b4 + i5 * out_strides[5]] = (dst[b4 + i5 * out_strides[5]]
-                                                                     + src[a4 + i5 * in_strides[5]])
-                                else:
-                                    dst[b4 + i5 * out_strides[5]] = <int32_t>(
-                                        <uint32_t>dst[b4 + i5 * out_strides[5]]
-                                        + <uint32_t><int32_t>src[a4 + i5 * in_strides[5]])
+        for i in range(sums.shape[0]):
+            dst[i] = 0
+        for row in range(rows):
+            for i in range(shape[5]):
+                if sum_t is float:
+                    dst[r.start2 + i * out_strides[5]] = (dst[r.start2 + i * out_strides[5]]
+                                                          + src[r.start1 + i * in_strides[5]])
+                else:
+                    dst[r.start2 + i * out_strides[5]] = <int32_t>(
+                        <uint32_t>dst[r.start2 + i * out_strides[5]]
+                        + <uint32_t><int32_t>src[r.start1 + i * in_strides[5]])
+            next_row(&r, &shape[0], &in_strides[0], &out_strides[0])
 
 
 cdef inline bint _replaces(value_t candidate, value_t current, bint take_max) noexcept nogil:
@@ -95,27 +87,20 @@ def reduce_extreme(const value_t[::1] x, value_t[::1] out, const Py_ssize_t[::1]
         start = -32768 if take_max else 32767
     else:
         start = (-2147483647 - 1) if take_max else 2147483647
-    cdef Py_ssize_t i0, i1, i2, i3, i4, i5, a0, a1, a2, a3, a4, b0, b1, b2, b3, b4
+    cdef Py_ssize_t i, row, rows = x.shape[0] // shape[5]
     cdef const value_t* src = &x[0]
     cdef value_t* dst = &out[0]
     cdef value_t v
+    cdef Rows r = first_row()
     with nogil:
-        for i0 in range(out.shape[0]):
-            dst[i0] = start
-        for i0 in range(shape[0]):
-            a0, b0 = i0 * in_strides[0], i0 * out_strides[0]
-            for i1 in range(shape[1]):
-                a1, b1 = a0 + i1 * in_strides[1], b0 + i1 * out_strides[1]
-                for i2 in range(shape[2]):
-                    a2, b2 = a1 + i2 * in_strides[2], b1 + i2 * out_strides[2]
-                    for i3 in range(shape[3]):
-                        a3, b3 = a2 + i3 * in_strides[3], b2 + i3 * out_strides[3]
-                        for i4 in range(shape[4]):
-                            a4, b4 = a3 + i4 * in_strides[4], b3 + i4 * out_strides[4]
-                            for i5 in range(shape[5]):
-                                v = src[a4 + i5 * in_strides[5]]
-                                if _replaces(v, dst[b4 + i5 * out_strides[5]], take_max):
-                                    dst[b4 + i5 * out_strides[5]] = v
+        for i in range(out.shape[0]):
+            dst[i] = start
+        for row in range(rows):
+            for i in range(shape[5]):
+                v = src[r.start1 + i * in_strides[5]]
+                if _replaces(v, dst[r.start2 + i * out_strides[5]], take_max):
+                    dst[r.start2 + i * out_strides[5]] = v
+            next_row(&r, &shape[0], &in_strides[0], &out_strides[0])
 
 
 def divide_float(float[::1] values, float divisor) -> None:

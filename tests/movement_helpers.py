@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 import pytest
 
+from microinterp import Interpreter
 from opmodels import Op, T, prepare_op, random_values, single_op_model
 
 #: Quantization given to int8/int16 tensors of pure copies (copies never read it; PAD/CONCAT check it).
@@ -36,3 +37,13 @@ def error_message(op: Op, inputs: Sequence[T | None], outputs: Sequence[T], erro
     with pytest.raises(error) as info:
         prepare_op(single_op_model(op, inputs, outputs))
     return str(info.value)
+
+
+def assert_invoke_fails(model: bytes, inputs: Sequence[np.ndarray], error: type, match: str) -> None:
+    """Invoking the model's Interpreter on `inputs` raises `error` with a message matching the regex `match`."""
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    for detail, value in zip(interp.get_input_details(), inputs):
+        interp.set_tensor(detail["index"], value)
+    with pytest.raises(error, match=match):
+        interp.invoke()

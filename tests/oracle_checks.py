@@ -55,5 +55,26 @@ def lsb_differences(ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]]
     return worst, count
 
 
+def single_op_model_names(folder: Path, patterns: list[str]) -> list[str]:
+    """The single_op models in the shared models `folder` matching any of the glob `patterns`, sorted
+    (one placeholder name when the folder is missing, so that the shared_models fixture reports it)."""
+    folder = folder / "single_op"
+    if not folder.is_dir():
+        return ["(shared models missing)"]
+    return sorted(p.name for pattern in patterns for p in folder.glob(pattern))
+
+
+def assert_single_op_model_matches_tflm(shared_models: Path, oracle, name: str) -> None:
+    """3 seeded inputs run in sequence through the Interpreter and TFLM give the same outputs, bit for bit
+    (integers), and the planned arena head equals TFLM's."""
+    content = (shared_models / "single_op" / name).read_bytes()
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    sequence = seeded_sequence(interp)
+    theirs = oracle.run(content, sequence, backend="tflm").outputs
+    assert_same_outputs(run_sequence(interp, sequence), theirs, name)
+    assert interp.memory_plan.head == oracle.tflm_arena(content).head
+
+
 def model_bytes(path: Path) -> bytes:
     return Path(path).read_bytes()

@@ -92,6 +92,14 @@ def _module(name: str):
     return importlib.import_module(f"tflite.{name}")
 
 
+def _prepended_vector(b: flatbuffers.Builder, start_vector, prepend, items) -> int:
+    """A vector built by prepending `items` in the given order (so it holds them last to first)."""
+    start_vector(b, len(items))
+    for item in items:
+        prepend(item)
+    return b.EndVector()
+
+
 def _build_model(*, subgraph_refs: int = 1, operator_refs: int = 1, options_type: int = 11,
                  buffer_offset: int = 0, buffer_size: int = 0) -> bytes:
     """A one-operator model; refs > 1 repeat offsets to one shared SubGraph / Operator table."""
@@ -102,43 +110,29 @@ def _build_model(*, subgraph_refs: int = 1, operator_refs: int = 1, options_type
     add_options.Start(b)
     add_options.AddFusedActivationFunction(b, 1)
     options = add_options.End(b)
-    operator.StartInputsVector(b, 2)
-    for index in (0, 0):
-        b.PrependInt32(index)
-    inputs = b.EndVector()
+    inputs = _prepended_vector(b, operator.StartInputsVector, b.PrependInt32, (0, 0))
     operator.Start(b)
     operator.AddOpcodeIndex(b, 0)
     operator.AddInputs(b, inputs)
     operator.AddBuiltinOptionsType(b, options_type)
     operator.AddBuiltinOptions(b, options)
     op = operator.End(b)
-    subgraph.StartOperatorsVector(b, operator_refs)
-    for _ in range(operator_refs):
-        b.PrependUOffsetTRelative(op)
-    operators = b.EndVector()
+    operators = _prepended_vector(b, subgraph.StartOperatorsVector, b.PrependUOffsetTRelative, [op] * operator_refs)
 
     name = b.CreateString("input")
-    tensor.StartShapeVector(b, 4)
-    for dim in (3, 2, 2, 1):
-        b.PrependInt32(dim)
-    shape = b.EndVector()
+    shape = _prepended_vector(b, tensor.StartShapeVector, b.PrependInt32, (3, 2, 2, 1))
     tensor.Start(b)
     tensor.AddShape(b, shape)
     tensor.AddName(b, name)
     tensor.AddBuffer(b, 1)
     first_tensor = tensor.End(b)
-    subgraph.StartTensorsVector(b, 1)
-    b.PrependUOffsetTRelative(first_tensor)
-    tensors = b.EndVector()
+    tensors = _prepended_vector(b, subgraph.StartTensorsVector, b.PrependUOffsetTRelative, [first_tensor])
 
     subgraph.Start(b)
     subgraph.AddTensors(b, tensors)
     subgraph.AddOperators(b, operators)
     graph = subgraph.End(b)
-    model.StartSubgraphsVector(b, subgraph_refs)
-    for _ in range(subgraph_refs):
-        b.PrependUOffsetTRelative(graph)
-    subgraphs = b.EndVector()
+    subgraphs = _prepended_vector(b, model.StartSubgraphsVector, b.PrependUOffsetTRelative, [graph] * subgraph_refs)
 
     buffer.Start(b)
     empty_buffer = buffer.End(b)
@@ -146,17 +140,13 @@ def _build_model(*, subgraph_refs: int = 1, operator_refs: int = 1, options_type
     buffer.AddOffset(b, buffer_offset)
     buffer.AddSize(b, buffer_size)
     external_buffer = buffer.End(b)
-    model.StartBuffersVector(b, 2)
-    for entry in (external_buffer, empty_buffer):
-        b.PrependUOffsetTRelative(entry)
-    buffers = b.EndVector()
+    buffers = _prepended_vector(b, model.StartBuffersVector, b.PrependUOffsetTRelative,
+                                (external_buffer, empty_buffer))
 
     opcode.Start(b)
     opcode.AddBuiltinCode(b, 0)
     code = opcode.End(b)
-    model.StartOperatorCodesVector(b, 1)
-    b.PrependUOffsetTRelative(code)
-    codes = b.EndVector()
+    codes = _prepended_vector(b, model.StartOperatorCodesVector, b.PrependUOffsetTRelative, [code])
 
     model.Start(b)
     model.AddVersion(b, 3)
@@ -188,6 +178,22 @@ def test_truncated_model_is_rejected_unless_only_unreferenced_bytes_were_cut(rel
         assert _walk_model(truncated) == full_walk, f"cut at {cut} of {len(data)} bytes was accepted but lost data"
 
 
+def _assert_rejected(data, expected: str) -> None:
+    """verify_model_bytes raises MalformedModelError on `data`, with a message matching the regex `expected`."""
+    with pytest.raises(MalformedModelError, match=expected):
+        verify_model_bytes(data)
+
+
+def _set_int32(data: bytearray, at: int, value: int) -> None:
+    """Overwrite the 4 bytes at `at` with `value`, little-endian."""
+    data[at:at + 4] = value.to_bytes(4, "little", signed=True)
+
+
+def _first_vector_length_at(table) -> int:
+    """Where the length word of the table's first field, a vector, stands in the file."""
+    return table._tab.Vector(table._tab.Offset(4)) - 4
+
+
 def test_trailing_unreferenced_bytes_are_accepted() -> None:
     verify_model_bytes(_build_model() + b"\xff" * 13)
 
@@ -197,12 +203,11 @@ def test_buffer_data_longer_than_the_file_names_the_buffer_and_sizes() -> None:
     model = tflite.Model.GetRootAs(data, 0)
     index = max(range(model.BuffersLength()), key=lambda i: model.Buffers(i).DataLength())
     weights = model.Buffers(index)
-    start = weights._tab.Vector(weights._tab.Offset(4)) - 4
-    data[start:start + 4] = len(data).to_bytes(4, "little")
+    start = _first_vector_length_at(weights)
+    _set_int32(data, start, len(data))
     expected = (rf"^buffers\[{index}\]\.data: vector of {len(data)} x uint8 at byte {start} runs past the end "
                 rf"of the {len(data)}-byte file")
-    with pytest.raises(MalformedModelError, match=expected):
-        verify_model_bytes(data)
+    _assert_rejected(data, expected)
 
 
 @st.composite
@@ -226,28 +231,24 @@ def test_damaged_model_either_is_rejected_or_walks_without_error(data: bytes) ->
 
 
 def test_empty_file_is_reported_as_empty() -> None:
-    with pytest.raises(MalformedModelError, match=r"^empty file: a TFLite flatbuffer needs at least 8 bytes"):
-        verify_model_bytes(b"")
+    _assert_rejected(b"", r"^empty file: a TFLite flatbuffer needs at least 8 bytes")
 
 
 def test_file_shorter_than_header_is_rejected() -> None:
-    with pytest.raises(MalformedModelError, match=r"^file of only 5 bytes"):
-        verify_model_bytes(b"\x08\x00\x00\x00T")
+    _assert_rejected(b"\x08\x00\x00\x00T", r"^file of only 5 bytes")
 
 
 def test_wrong_file_identifier_is_reported_with_expected_and_found() -> None:
     data = bytearray(_build_model())
     data[4:8] = b"XXXX"
     expected = r"^not a TFLite flatbuffer \(file identifier b'TFL3' expected at bytes 4\.\.8, found b'XXXX'\)"
-    with pytest.raises(MalformedModelError, match=expected):
-        verify_model_bytes(data)
+    _assert_rejected(data, expected)
 
 
 def test_root_offset_past_end_is_rejected() -> None:
     data = bytearray(_build_model())
-    data[0:4] = (len(data) + 100).to_bytes(4, "little")
-    with pytest.raises(MalformedModelError, match=r"^model: Model table at byte \d+ runs past the end"):
-        verify_model_bytes(data)
+    _set_int32(data, 0, len(data) + 100)
+    _assert_rejected(data, r"^model: Model table at byte \d+ runs past the end")
 
 
 def test_built_model_verifies_from_bytes_bytearray_and_memoryview() -> None:
@@ -259,12 +260,11 @@ def test_built_model_verifies_from_bytes_bytearray_and_memoryview() -> None:
 def test_oversized_shape_vector_is_reported_with_its_path() -> None:
     data = bytearray(_build_model())
     first_tensor = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Tensors(0)
-    shape_length_at = first_tensor._tab.Vector(first_tensor._tab.Offset(4)) - 4
-    data[shape_length_at:shape_length_at + 4] = (1_000_000).to_bytes(4, "little")
+    shape_length_at = _first_vector_length_at(first_tensor)
+    _set_int32(data, shape_length_at, 1_000_000)
     expected = (rf"^subgraphs\[0\]\.tensors\[0\]\.shape: vector of 1000000 x int32 at byte {shape_length_at} "
                 rf"runs past the end of the {len(data)}-byte file")
-    with pytest.raises(MalformedModelError, match=expected):
-        verify_model_bytes(data)
+    _assert_rejected(data, expected)
 
 
 def test_external_buffer_data_inside_the_file_is_accepted() -> None:
@@ -274,8 +274,7 @@ def test_external_buffer_data_inside_the_file_is_accepted() -> None:
 
 def test_external_buffer_data_past_the_end_names_the_buffer() -> None:
     expected = r"^buffers\[1\]: data of 1000000 bytes stored at offset 64 after the flatbuffer runs past the end"
-    with pytest.raises(MalformedModelError, match=expected):
-        verify_model_bytes(_build_model(buffer_offset=64, buffer_size=1_000_000))
+    _assert_rejected(_build_model(buffer_offset=64, buffer_size=1_000_000), expected)
 
 
 def test_external_buffer_offset_one_means_no_data() -> None:
@@ -289,17 +288,15 @@ def test_unknown_builtin_options_type_is_skipped_like_tflite() -> None:
 def test_known_builtin_options_type_verifies_the_options_table() -> None:
     data = bytearray(_build_model())
     options = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(0).BuiltinOptions()
-    data[options.Pos:options.Pos + 4] = (0x7FFF_FFFF).to_bytes(4, "little", signed=True)
+    _set_int32(data, options.Pos, 0x7FFF_FFFF)
     expected = (r"^subgraphs\[0\]\.operators\[0\]\.builtin_options<AddOptions>: AddOptions table at byte \d+ "
                 r"has its vtable at byte -\d+")
-    with pytest.raises(MalformedModelError, match=expected):
-        verify_model_bytes(data)
+    _assert_rejected(data, expected)
 
 
 def test_shared_references_that_expand_enormously_are_rejected() -> None:
     data = _build_model(subgraph_refs=1000, operator_refs=1000)
-    with pytest.raises(MalformedModelError, match=r"expands to more than \d+ bytes when its shared references"):
-        verify_model_bytes(data)
+    _assert_rejected(data, r"expands to more than \d+ bytes when its shared references")
 
 
 def test_modest_sharing_is_accepted() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
 from microinterp.errors import IndexOutOfRangeError
 from microinterp.oracles import OracleError
-from movement_helpers import error_message, tensor, values
+from movement_helpers import assert_invoke_fails, error_message, tensor, values
 from opmodels import Case, Op, compare_cases_with_tflm, single_op_model
 
 
@@ -87,12 +86,7 @@ def test_out_of_range_indices_fail_the_invoke_like_tflm(oracle, op, positions):
     inputs = [np.arange(6, dtype=np.float32).reshape(3, 2), np.array(positions, np.int32)]
     with pytest.raises(OracleError, match="failed to invoke"):
         oracle.run(model, [inputs])
-    interp = Interpreter(model_content=model)
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), inputs):
-        interp.set_tensor(detail["index"], value)
-    with pytest.raises(IndexOutOfRangeError, match=rf"op 0 \({op.name}\)"):
-        interp.invoke()
+    assert_invoke_fails(model, inputs, IndexOutOfRangeError, rf"op 0 \({op.name}\)")
 
 
 def test_inconsistent_gathers_are_rejected():

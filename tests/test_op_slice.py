@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
 from microinterp.errors import IndexOutOfRangeError
 from microinterp.ops.slice import strided_axis
-from movement_helpers import const, error_message, tensor, values
+from movement_helpers import assert_invoke_fails, const, error_message, tensor, values
 from opmodels import Case, Op, T, compare_cases_with_tflm, single_op_model
 
 TYPES = ["FLOAT32", "INT8", "INT16", "INT32", "BOOL"]
@@ -109,12 +108,7 @@ def test_runtime_slice_out_of_range_fails_the_invoke():
     case = slice_case("FLOAT32", (2, 3), [0, 0], [1, 2], runtime=True)
     model = single_op_model(case.op, case.inputs, case.outputs)
     inputs = [np.ones((2, 3), np.float32), np.array([1, 2], np.int32), np.array([1, 2], np.int32)]
-    interp = Interpreter(model_content=model)
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), inputs):
-        interp.set_tensor(detail["index"], value)
-    with pytest.raises(IndexOutOfRangeError, match=r"op 0 \(SLICE\): size 2 of axis 1"):
-        interp.invoke()
+    assert_invoke_fails(model, inputs, IndexOutOfRangeError, r"op 0 \(SLICE\): size 2 of axis 1")
 
 
 def test_inconsistent_slices_are_rejected():

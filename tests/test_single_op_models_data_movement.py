@@ -9,25 +9,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_models_dir
-from microinterp import Interpreter
-from oracle_checks import assert_same_outputs, run_sequence, seeded_sequence
+from oracle_checks import assert_single_op_model_matches_tflm, single_op_model_names
 
 FAMILIES = ("pad", "strided_slice")
+PATTERNS = [f"{family}__{family}*.tflite" for family in FAMILIES]
 
 
-def _model_names() -> list[str]:
-    folder = shared_models_dir() / "single_op"
-    if not folder.is_dir():
-        return ["(shared models missing)"]
-    return sorted(p.name for family in FAMILIES for p in folder.glob(f"{family}__{family}*.tflite"))
-
-
-@pytest.mark.parametrize("name", _model_names())
+@pytest.mark.parametrize("name", single_op_model_names(shared_models_dir(), PATTERNS))
 def test_single_op_model_matches_tflm_outputs_and_head(shared_models, oracle, name):
-    content = (shared_models / "single_op" / name).read_bytes()
-    interp = Interpreter(model_content=content)
-    interp.allocate_tensors()
-    sequence = seeded_sequence(interp)
-    theirs = oracle.run(content, sequence, backend="tflm").outputs
-    assert_same_outputs(run_sequence(interp, sequence), theirs, name)
-    assert interp.memory_plan.head == oracle.tflm_arena(content).head
+    assert_single_op_model_matches_tflm(shared_models, oracle, name)

@@ -17,6 +17,7 @@ are unary (kernels/activations.pyx); PRELU broadcasts its alpha through the bina
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -38,6 +39,18 @@ INT16_OUTPUT_SCALE_LOG2 = -15
 def _type_range(tensor: Tensor) -> dict:
     lo, hi = INT_RANGES[tensor.dtype]
     return {"lo": lo, "hi": hi}
+
+
+def prepare_int8_or_float(ctx: OpContext, op: int, int8_params: Callable[[float, int, float, int], dict], *,
+                          failure: str | None = None) -> BindFn:
+    """A unary op on int8 or float32 (HARD_SWISH, ELU, RSQRT): float32 takes no parameters; int8 takes
+    int8_params(input scale, input zero point, output scale, output zero point) and `failure` (see
+    prepare_unary)."""
+    input, output = check_unary(ctx, "INT8", "FLOAT32")
+    if input.type_name == "FLOAT32":
+        return prepare_unary(ctx, op)
+    (s_in, zp_in), (s_out, zp_out) = ctx.per_tensor(input), ctx.per_tensor(output)
+    return prepare_unary(ctx, op, int8_params(s_in, zp_in, s_out, zp_out), failure=failure)
 
 
 def _relu_family(ctx: OpContext, activation: int, float_range: tuple[float, float], *, float32_ratio: bool,
@@ -193,29 +206,24 @@ def _int16_multiplier(ctx: OpContext, name: str, real: float) -> tuple[int, int]
 @register("HARD_SWISH")
 def prepare_hard_swish(ctx: OpContext) -> BindFn:
     """HARD_SWISH: int8 (TFLM's 16-bit fixed point) and float32 (x * min(6, max(0, x + 3)) / 6)."""
-    input, output = check_unary(ctx, "INT8", "FLOAT32")
-    if input.type_name == "FLOAT32":
-        return prepare_unary(ctx, UnaryOp.HARD_SWISH)
-    (s_in, zp_in), (s_out, zp_out) = ctx.per_tensor(input), ctx.per_tensor(output)
-    hires_input_scale = np.float32(1.0 / 128.0) * np.float32(s_in)
-    output_multiplier, output_shift = _int16_multiplier(ctx, "output", float(hires_input_scale / np.float32(s_out)))
-    reluish_multiplier, reluish_shift = _int16_multiplier(
-        ctx, "relu-ish", float(hires_input_scale / np.float32(3.0 / 32768.0)))
-    if not -31 <= output_shift <= 0:
-        ctx.fail(f"output scale {s_out!r} against input scale {s_in!r} gives an output exponent {output_shift}; "
-                 f"TFLM requires it in [-31, 0]")
-    if not -31 <= reluish_shift <= 31:
-        ctx.fail(f"input scale {s_in!r} gives an unusable relu-ish exponent {reluish_shift}")
-    return prepare_unary(ctx, UnaryOp.HARD_SWISH, {
-        "input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": output_multiplier,
-        "shift": output_shift, "multiplier2": reluish_multiplier, "shift2": reluish_shift})
+    def int8_params(s_in: float, zp_in: int, s_out: float, zp_out: int) -> dict:
+        hires_input_scale = np.float32(1.0 / 128.0) * np.float32(s_in)
+        output_multiplier, output_shift = _int16_multiplier(ctx, "output",
+                                                            float(hires_input_scale / np.float32(s_out)))
+        reluish_multiplier, reluish_shift = _int16_multiplier(
+            ctx, "relu-ish", float(hires_input_scale / np.float32(3.0 / 32768.0)))
+        if not -31 <= output_shift <= 0:
+            ctx.fail(f"output scale {s_out!r} against input scale {s_in!r} gives an output exponent "
+                     f"{output_shift}; TFLM requires it in [-31, 0]")
+        if not -31 <= reluish_shift <= 31:
+            ctx.fail(f"input scale {s_in!r} gives an unusable relu-ish exponent {reluish_shift}")
+        return {"input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": output_multiplier,
+                "shift": output_shift, "multiplier2": reluish_multiplier, "shift2": reluish_shift}
+    return prepare_int8_or_float(ctx, UnaryOp.HARD_SWISH, int8_params)
 
 
 @register("ELU")
 def prepare_elu(ctx: OpContext) -> BindFn:
     """ELU: int8 through TFLM's lookup table, float32 (x < 0 ? expm1(x) : x)."""
-    input, output = check_unary(ctx, "INT8", "FLOAT32")
-    if input.type_name == "FLOAT32":
-        return prepare_unary(ctx, UnaryOp.ELU)
-    (s_in, zp_in), (s_out, zp_out) = ctx.per_tensor(input), ctx.per_tensor(output)
-    return prepare_unary(ctx, UnaryOp.ELU, {"table": activation_kernels.elu_int8_table(s_in, zp_in, s_out, zp_out)})
+    return prepare_int8_or_float(ctx, UnaryOp.ELU,
+                                 lambda *scales: {"table": activation_kernels.elu_int8_table(*scales)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import IndexOutOfRangeError
+from ..model import Tensor
 from .movement import expect_same_type, expect_shape, normalize_axis
 from .registry import BindFn, OpContext, register
 
@@ -25,14 +26,20 @@ def _count(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-@register("GATHER")
-def prepare_gather(ctx: OpContext) -> BindFn:
-    """Validate axis/batch_dims and the output shape; bind a bounds-checked fancy-index copy."""
+def _operands(ctx: OpContext) -> tuple[Tensor, Tensor, Tensor]:
+    """GATHER's and GATHER_ND's (params, indices, output), their types checked."""
     ctx.expect_io(2)
     params, indices, output = ctx.input(0), ctx.input(1), ctx.output(0)
     ctx.expect_type(indices, "INT32")
     ctx.expect_type(params, *GATHER_TYPES)
     expect_same_type(ctx, params, output)
+    return params, indices, output
+
+
+@register("GATHER")
+def prepare_gather(ctx: OpContext) -> BindFn:
+    """Validate axis/batch_dims and the output shape; bind a bounds-checked fancy-index copy."""
+    params, indices, output = _operands(ctx)
     rank, index_rank = len(params.shape), len(indices.shape)
     axis = normalize_axis(ctx, ctx.options.get("axis", 0), rank)
     batch_dims = ctx.options.get("batch_dims", 0)
@@ -71,11 +78,7 @@ def prepare_gather(ctx: OpContext) -> BindFn:
 @register("GATHER_ND")
 def prepare_gather_nd(ctx: OpContext) -> BindFn:
     """Validate ranks and the output shape; bind a copy of whole slices at TFLM's flat offsets."""
-    ctx.expect_io(2)
-    params, indices, output = ctx.input(0), ctx.input(1), ctx.output(0)
-    ctx.expect_type(indices, "INT32")
-    ctx.expect_type(params, *GATHER_TYPES)
-    expect_same_type(ctx, params, output)
+    params, indices, output = _operands(ctx)
     rank, index_rank = len(params.shape), len(indices.shape)
     if rank < 1 or index_rank < 1:
         ctx.fail(f"{params.describe()} and {indices.describe()} must both be at least vectors")

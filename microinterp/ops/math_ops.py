@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ..quantization import INT_RANGES, quantize_multiplier
+from .activations import prepare_int8_or_float
 from .elementwise import UnaryOp, check_unary, prepare_unary, require_zero_points_zero
 from .registry import BindFn, OpContext, register
 
@@ -30,16 +31,12 @@ def prepare_float_math(ctx: OpContext) -> BindFn:
 @register("RSQRT")
 def prepare_rsqrt(ctx: OpContext) -> BindFn:
     """RSQRT: float32 (1 / sqrtf(x)) and int8."""
-    input, output = check_unary(ctx, "INT8", "FLOAT32")
-    if input.type_name == "FLOAT32":
-        return prepare_unary(ctx, UnaryOp.RSQRT)
-    (s_in, zp_in), (s_out, zp_out) = ctx.per_tensor(input), ctx.per_tensor(output)
-    multiplier, shift = quantize_multiplier(1.0 / (math.sqrt(float(s_in)) * float(s_out)))
-    return prepare_unary(ctx, UnaryOp.RSQRT,
-                         {"input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier,
-                          "shift": shift},
-                         failure="RSQRT of a value below the input zero point: TFLM fails the invoke "
-                                 "(\"Rsqrt is only defined for positive values\")")
+    def int8_params(s_in: float, zp_in: int, s_out: float, zp_out: int) -> dict:
+        multiplier, shift = quantize_multiplier(1.0 / (math.sqrt(float(s_in)) * float(s_out)))
+        return {"input_zero_point": zp_in, "output_zero_point": zp_out, "multiplier": multiplier, "shift": shift}
+    return prepare_int8_or_float(ctx, UnaryOp.RSQRT, int8_params,
+                                 failure="RSQRT of a value below the input zero point: TFLM fails the invoke "
+                                         "(\"Rsqrt is only defined for positive values\")")
 
 
 @register("ABS")

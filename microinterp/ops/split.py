@@ -37,8 +37,12 @@ def _bind_pieces(source: int, axis: int, starts: list[int], sizes: list[int]) ->
     return bind
 
 
-def _prepare_split(ctx: OpContext, source: int, axis: int, equal: bool) -> BindFn:
+def _prepare_split(ctx: OpContext, input_count: int, source: int, axis_input: int, equal: bool) -> BindFn:
+    if not ctx.op.outputs:
+        ctx.fail(f"{ctx.op.name} needs at least one output")
+    ctx.expect_io(input_count, len(ctx.op.outputs))
     src = ctx.input(source)
+    axis = _constant_axis(ctx, ctx.input(axis_input), len(src.shape))
     outputs = [ctx.output(i) for i in range(len(ctx.op.outputs))]
     ctx.expect_type(src, *SPLIT_TYPES)
     expect_same_type(ctx, src, *outputs)
@@ -59,19 +63,13 @@ def _prepare_split(ctx: OpContext, source: int, axis: int, equal: bool) -> BindF
 @register("SPLIT")
 def prepare_split(ctx: OpContext) -> BindFn:
     """Inputs (axis, input): equal pieces, one per output."""
-    if not ctx.op.outputs:
-        ctx.fail("SPLIT needs at least one output")
-    ctx.expect_io(2, len(ctx.op.outputs))
-    return _prepare_split(ctx, 1, _constant_axis(ctx, ctx.input(0), len(ctx.input(1).shape)), equal=True)
+    return _prepare_split(ctx, 2, source=1, axis_input=0, equal=True)
 
 
 @register("SPLIT_V")
 def prepare_split_v(ctx: OpContext) -> BindFn:
     """Inputs (input, size_splits, axis): pieces sized like the outputs."""
-    if not ctx.op.outputs:
-        ctx.fail("SPLIT_V needs at least one output")
-    ctx.expect_io(3, len(ctx.op.outputs))
-    return _prepare_split(ctx, 0, _constant_axis(ctx, ctx.input(2), len(ctx.input(0).shape)), equal=False)
+    return _prepare_split(ctx, 3, source=0, axis_input=2, equal=False)
 
 
 @register("UNPACK")
