@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._kernels.steps import run_steps
 from .model import Model, Tensor
 from .planning import MemoryPlan, plan_memory
 from .planning.lifetimes import align
@@ -49,7 +50,8 @@ def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray) -> dict[int,
 
 
 class ExecutionPlan:
-    """Kernel steps bound to arena views once; run() is the whole invoke."""
+    """Kernel steps bound to arena views once; run() is the whole invoke. A step is a compiled
+    _kernels.steps.Step (run without Python work) or any other callable (a kernel partial)."""
 
     def __init__(self, model: Model, prepared: list[PreparedOp], plan: MemoryPlan, arena: np.ndarray):
         self.views = tensor_views(model, plan, arena)
@@ -79,5 +81,4 @@ class ExecutionPlan:
         return views
 
     def run(self) -> None:
-        for step in self.steps:
-            step()
+        run_steps(self.steps)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._kernels import conv as conv_kernels
+from .._kernels import steps
 from ..model import Tensor
 from ..quantization import (activation_range_float, activation_range_quantized, compute_padding,
                             computed_out_size, quantize_multipliers)
@@ -199,6 +200,12 @@ def check_bias(ctx: OpContext, path: DataPath, bias: Tensor | None, channels: in
                  f"(one per output channel)")
 
 
+def has_fixed_weights(filter: Tensor) -> bool:
+    """Whether the filter's values are known at bind time (a constant, not a variable), so a fast kernel
+    may repack them once."""
+    return filter.is_constant and not filter.is_variable
+
+
 def bias_view(path: DataPath, bias: np.ndarray | None, channels: int) -> np.ndarray:
     """The bias as a flat array; an omitted bias is zeros, which is the same arithmetic as TFLM's skip
     (float: TFLM adds 0.0f too)."""
@@ -235,9 +242,13 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.conv_2d)
+    fast = path == INT8_PATH and groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
+        if fast:
+            return steps.Int8ConvStep(inputs[0], inputs[1], bias_values, outputs[0],
+                                      *geometry.args(), *requant.args())
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  *geometry.args(), *requant.args())
     return bind

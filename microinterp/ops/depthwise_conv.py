@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 
 from .._kernels import conv as conv_kernels
-from .conv import bias_view, check_bias, requantization, data_path, window
+from .._kernels import steps
+from .conv import INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, requantization, window
 from .registry import BindFn, OpContext, register
 
 
@@ -43,9 +44,14 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     # One accumulator per output channel lets the kernel sum a pixel's channels tap by tap.
     accumulators = ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
     kernel = path.kernel(conv_kernels.depthwise_conv_2d)
+    fast = path == INT8_PATH and multiplier == 1 and has_fixed_weights(filter) and min(output.shape) > 0
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
+        if fast:
+            return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0],
+                                           scratch[accumulators].view(path.accumulator_dtype),
+                                           *geometry.args(), *requant.args())
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())

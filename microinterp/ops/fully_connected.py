@@ -14,8 +14,10 @@ import functools
 import math
 
 from .._kernels import fully_connected as fc_kernels
+from .._kernels import steps
 from ..model import Tensor
-from .conv import DataPath, Requantization, bias_view, check_bias, data_path, requantization
+from .conv import (INT8_PATH, DataPath, Requantization, bias_view, check_bias, data_path, has_fixed_weights,
+                   requantization)
 from .registry import BindFn, OpContext, register
 
 #: TFLM's GetQuantizedConvolutionMultipler tolerance on |s_in * s_w - s_bias| / s_out.
@@ -65,9 +67,15 @@ def prepare_fully_connected(ctx: OpContext) -> BindFn:
     check_bias(ctx, path, bias, units)
     requant, filter_zp = _requantization(ctx, path, input, filter, bias, output, units)
     kernel = path.kernel(fc_kernels.fully_connected)
+    fast = path == INT8_PATH and has_fixed_weights(filter) and batches * units * accum > 0
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, units)
+        if fast:
+            return steps.Int8FullyConnectedStep(inputs[0].reshape(batches, accum), inputs[1], bias_values,
+                                                outputs[0].reshape(batches, units), requant.input_zp,
+                                                filter_zp, requant.output_zp, requant.multiplier,
+                                                requant.shift, requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0].reshape(batches, accum), inputs[1], bias_values,
                                  outputs[0].reshape(batches, units), requant.input_zp, filter_zp,
                                  requant.output_zp, requant.multiplier, requant.shift,

@@ -1,0 +1,123 @@
+"""Side-by-side invoke latency of microinterp, TFLite Micro and LiteRT (one thread) on the benchmark models,
+printed as the Markdown table recorded in BENCHMARKS.md.
+
+Every interpreter runs the same model on the same seeded random inputs in the same run (the official
+ones in microinterp's oracle worker process), so a busy machine slows them all alike and the ratios
+stay meaningful where the absolute times do not.
+
+    PYTHONPATH=. python benchmarks/run.py [--budget SECONDS] [MODEL ...]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from microinterp.oracles import OracleCrash, OracleError, OracleWorker  # noqa: E402
+from microinterp.runner import ready_interpreter, time_invokes  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "models"
+#: The MLPerf Tiny int8 models: the geometric means of the targets are taken over these.
+MLPERF_INT8 = [SHARED / "mlperf_tiny" / name for name in
+               ("ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "vww_96_int8.tflite")]
+OTHER_MODELS = [SHARED / "mlperf_tiny" / "vww_96_float.tflite",
+                SHARED / "tflm_examples" / "person_detect.tflite",
+                SHARED / "tflm_examples" / "hello_world_int8.tflite",
+                *sorted((ROOT / "reference_models").glob("*.tflite"))]
+#: Oracle backends timed beside microinterp, and their column names.
+BACKENDS = {"tflm": "TFLM", "litert": "LiteRT (XNNPACK)", "litert_builtin": "LiteRT BUILTIN"}
+
+
+def repeats_for(seconds_per_invoke: float, budget: float) -> int:
+    """Enough invokes to fill `budget` seconds in microinterp, at least 20 and at most 5000."""
+    return max(20, min(5000, int(budget / max(seconds_per_invoke, 1e-7))))
+
+
+def bench_model(path: Path, worker: OracleWorker, budget: float) -> dict[str, float | None]:
+    """Median invoke seconds per interpreter (None where an official interpreter cannot run the model)."""
+    interp, inputs = ready_interpreter(path)
+    repeats = repeats_for(min(time_invokes(interp, 5, warmup=1)), budget)
+    medians: dict[str, float | None] = {"microinterp": statistics.median(time_invokes(interp, repeats))}
+    for backend in BACKENDS:
+        try:
+            medians[backend] = statistics.median(worker.time_invoke(str(path), inputs, backend, repeats).times)
+        except (OracleError, OracleCrash):
+            medians[backend] = None
+    return medians
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def geomean(values: list[float]) -> float:
+    """Geometric mean of positive numbers."""
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1e3:.4g}"
+
+
+def _ratio(ours: float, theirs: float | None) -> str:
+    return "n/a" if theirs is None else f"{theirs / ours:.3g}"
+
+
+def markdown(results: dict[Path, dict[str, float | None]]) -> str:
+    """The table: medians in ms, then each official interpreter's time over microinterp's (above 1:
+    microinterp is faster), and the geometric means over the MLPerf Tiny int8 models."""
+    head = ["model", "microinterp ms", *(f"{name} ms" for name in BACKENDS.values()),
+            *(f"{name} / microinterp" for name in BACKENDS.values())]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for path, m in results.items():
+        ours = m["microinterp"]
+        lines.append("| " + " | ".join([path.name, _ms(ours), *(_ms(m[b]) for b in BACKENDS),
+                                         *(_ratio(ours, m[b]) for b in BACKENDS)]) + " |")
+    mlperf = [results[p] for p in MLPERF_INT8 if p in results]
+    if mlperf:
+        means = []
+        for b in BACKENDS:
+            ratios = [m[b] / m["microinterp"] for m in mlperf if m[b] is not None]
+            means.append(f"{geomean(ratios):.3g}" if len(ratios) == len(mlperf) else "n/a")
+        lines.append("| **geomean, MLPerf Tiny int8** | | | | | " + " | ".join(f"**{v}**" for v in means) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time the given models (default: MLPerf Tiny, person_detect, hello_world and reference_models/)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="seconds of microinterp invokes per model, which sets the repeat count")
+    args = parser.parse_args(argv)
+    models = args.models or [*MLPERF_INT8, *OTHER_MODELS]
+    results = {}
+    with OracleWorker(timeout=600.0) as worker:
+        for path in models:
+            results[path] = bench_model(path, worker, args.budget)
+            print(f"{path.name}: " + ", ".join(f"{k} {_ms(v)} ms" for k, v in results[path].items()),
+                  file=sys.stderr, flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    print(f"{cpu_name()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+          f"commit {commit}\n")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+# cython: language_level=3
+"""Compiled execution steps: kernels bound once to typed views of the arena, run by run_steps without
+any Python work per op (no argument parsing, no buffer acquisition).
+
+Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
+FULLY_CONNECTED: the zero points are subtracted while the input is gathered into an int16 row (out-of-
+image taps stay 0, which is TFLM's skipping them), the weights are repacked once, and each output pixel
+is one int16 GEMV (int16_gemv.h) followed by the same requantization as the reference template
+(accumulate.pxd). Integer sums are exact, so the bits equal TFLM's.
+
+Int8DepthwiseStep (depth multiplier 1) sums each pixel's in-image taps, 8 channels at a time
+(int8_depthwise.h), like the reference template, and requantizes the same way.
+
+Write order: a conv or depthwise step reads a pixel's whole receptive field before it writes any
+channel of that pixel, and writes pixels in (batch, row, column) order, so it reads its input no
+later than the reference loop does; an output the `inplace` planner overlaps with its dying input
+stays valid.
+"""
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
+from libc.string cimport memset
+
+import numpy as np
+
+from accumulate cimport store_output
+
+
+cdef extern from "int16_gemv.h" nogil:
+    ctypedef void (*mi_gemv_fn)(const int16_t*, const int16_t*, int64_t, int64_t, int32_t*)
+    int MI_ROW_BLOCK
+    void mi_pack_weights(const int16_t* w, int64_t rows, int64_t depth, int16_t* packed)
+    mi_gemv_fn mi_select_gemv(int force_portable)
+
+
+cdef extern from "requantize.h" nogil:
+    ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const int32_t*, const int32_t*, const int32_t*,
+                                         const int32_t*, int32_t, int32_t, int32_t, int8_t*, int64_t)
+    mi_requantize_fn mi_select_requantize(int force_portable)
+
+
+cdef extern from "int8_depthwise.h" nogil:
+    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                     int64_t, int64_t, int64_t, const int32_t*, int32_t, int64_t)
+    mi_depthwise_fn mi_select_depthwise(int force_portable)
+
+
+cdef class Step:
+    """One op's kernel with everything it needs bound; calling it runs the op once."""
+
+    cdef void run(self) noexcept nogil:
+        pass
+
+    def __call__(self):
+        self.run()
+
+
+def run_steps(tuple steps):
+    """Run every step in order: compiled Steps directly, any other callable through Python."""
+    cdef object step
+    for step in steps:
+        if isinstance(step, Step):
+            (<Step>step).run()
+        else:
+            step()
+
+
+cdef class _Int8Gemv:
+    """Weights (zero point subtracted) repacked for mi_gemv, and the int16 input row and int32 results."""
+    cdef int16_t[::1] packed
+    cdef int16_t[::1] row
+    cdef int32_t[::1] sums
+    cdef int64_t pairs, rows_padded
+    cdef mi_gemv_fn gemv
+
+    def __init__(self, weights, int32_t weight_zp, bint portable):
+        w = np.ascontiguousarray(weights, dtype=np.int16).reshape(weights.shape[0], -1) - np.int16(weight_zp)
+        cdef int64_t rows = w.shape[0], depth = w.shape[1]
+        self.pairs = (depth + 1) // 2
+        self.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
+        self.packed = np.zeros(self.pairs * 2 * self.rows_padded, np.int16)
+        cdef int16_t[:, ::1] wv = w
+        mi_pack_weights(&wv[0, 0], rows, depth, &self.packed[0])
+        self.row = np.zeros(self.pairs * 2, np.int16)  # an odd depth's last pair ends with a 0
+        self.sums = np.zeros(self.rows_padded, np.int32)
+        self.gemv = mi_select_gemv(portable)
+
+    cdef inline void compute(self) noexcept nogil:
+        self.gemv(&self.packed[0], &self.row[0], self.pairs, self.rows_padded, &self.sums[0])
+
+
+cdef class _Requantize:
+    """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
+
+    Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift is
+    in its range; the rest through the reference template's store_output (same bits).
+    """
+    cdef const int32_t[::1] bias
+    cdef const int32_t[::1] multiplier
+    cdef const int32_t[::1] shift
+    cdef int32_t[::1] left
+    cdef int32_t[::1] right
+    cdef int32_t output_zp, act_min, act_max
+    cdef mi_requantize_fn vector
+
+    def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
+                 bint portable):
+        self.bias, self.multiplier, self.shift = bias, multiplier, shift
+        shifts = np.asarray(shift, np.int32)
+        self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
+        in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31)
+        self.vector = mi_select_requantize(portable or not in_range)
+
+    cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels) noexcept nogil:
+        cdef Py_ssize_t c = self.vector(acc, &self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
+                                        self.output_zp, self.act_min, self.act_max, out, channels)
+        while c < channels:
+            store_output(&out[c], acc[c], self.bias[c], self.multiplier[c], self.shift[c], self.output_zp,
+                         self.act_min, self.act_max)
+            c += 1
+
+
+cdef class Int8ConvStep(Step):
+    """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels)."""
+    cdef const int8_t[:, :, :, ::1] input
+    cdef int8_t[:, :, :, ::1] output
+    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
+    cdef int16_t input_zp
+    cdef _Int8Gemv gemv
+    cdef _Requantize requantize
+
+    def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
+                 int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
+                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for conv.conv_2d; portable forces the non-SIMD paths (same bits)."""
+        self.input, self.output = input, output
+        self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+        self.pad_top, self.pad_left = pad_top, pad_left
+        self.filter_h, self.filter_w = filter.shape[1], filter.shape[2]
+        self.input_zp = <int16_t>input_zp
+        self.gemv = _Int8Gemv(filter, 0, portable)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
+        cdef Py_ssize_t out_w = self.output.shape[2], out_c = self.output.shape[3]
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], depth = self.input.shape[3]
+        cdef Py_ssize_t b, oy, ox, ky, kx, ic, y0, x0, iy, ix
+        cdef int16_t* tap
+        cdef const int8_t* x
+        cdef int16_t zp = self.input_zp
+        for b in range(batches):
+            for oy in range(out_h):
+                y0 = oy * self.stride_h - self.pad_top
+                for ox in range(out_w):
+                    x0 = ox * self.stride_w - self.pad_left
+                    tap = &self.gemv.row[0]
+                    for ky in range(self.filter_h):
+                        iy = y0 + ky * self.dilation_h
+                        for kx in range(self.filter_w):
+                            ix = x0 + kx * self.dilation_w
+                            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
+                                memset(tap, 0, depth * sizeof(int16_t))
+                            else:
+                                x = &self.input[b, iy, ix, 0]
+                                for ic in range(depth):
+                                    tap[ic] = x[ic] - zp
+                            tap += depth
+                    self.gemv.compute()
+                    self.requantize.write(&self.gemv.sums[0], &self.output[b, oy, ox, 0], out_c)
+
+
+cdef class Int8FullyConnectedStep(Step):
+    """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
+    cdef const int8_t[:, ::1] input
+    cdef int8_t[:, ::1] output
+    cdef int16_t input_zp
+    cdef _Int8Gemv gemv
+    cdef _Requantize requantize
+
+    def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
+                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for fully_connected.fully_connected; portable forces the non-SIMD paths."""
+        self.input, self.output = input, output
+        self.input_zp = <int16_t>input_zp
+        self.gemv = _Int8Gemv(filter, filter_zp, portable)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], units = self.output.shape[1]
+        cdef Py_ssize_t depth = self.input.shape[1], b, d
+        cdef int16_t* row = &self.gemv.row[0]
+        cdef const int8_t* x
+        cdef int16_t zp = self.input_zp
+        for b in range(batches):
+            x = &self.input[b, 0]
+            for d in range(depth):
+                row[d] = x[d] - zp
+            self.gemv.compute()
+            self.requantize.write(&self.gemv.sums[0], &self.output[b, 0], units)
+
+
+cdef class Int8DepthwiseStep(Step):
+    """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1."""
+    cdef const int8_t[:, :, :, ::1] input
+    cdef int8_t[:, :, :, ::1] output
+    cdef int32_t[::1] accumulators
+    cdef int32_t[:, :, ::1] weights
+    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
+    cdef int16_t input_zp
+    cdef _Requantize requantize
+    cdef mi_depthwise_fn pixel
+
+    def __init__(self, input, filter, bias, output, accumulators, int stride_h, int stride_w,
+                 int dilation_h, int dilation_w, int pad_top, int pad_left, int32_t input_zp,
+                 int32_t output_zp, multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for conv.depthwise_conv_2d without depth_multiplier (which is 1); portable forces
+        the non-SIMD paths (same bits)."""
+        self.input, self.output, self.accumulators = input, output, accumulators
+        self.weights = np.ascontiguousarray(filter[0], dtype=np.int32)
+        self.pixel = mi_select_depthwise(portable)
+        self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+        self.pad_top, self.pad_left = pad_top, pad_left
+        self.input_zp = <int16_t>input_zp
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
+        cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2]
+        cdef Py_ssize_t filter_h = self.weights.shape[0], filter_w = self.weights.shape[1]
+        cdef Py_ssize_t b, oy, ox, y0, x0, ky0, ky1, kx0, kx1
+        cdef Py_ssize_t row_step = self.dilation_h * in_w * channels, col_step = self.dilation_w * channels
+        cdef int32_t* acc = &self.accumulators[0]
+        cdef const int8_t* image
+        for b in range(batches):
+            image = &self.input[b, 0, 0, 0]
+            for oy in range(out_h):
+                y0 = oy * self.stride_h - self.pad_top
+                # the filter rows inside the image (out-of-image taps are skipped, as in TFLM)
+                ky0, ky1 = 0, filter_h
+                while ky0 < ky1 and y0 + ky0 * self.dilation_h < 0:
+                    ky0 += 1
+                while ky1 > ky0 and y0 + (ky1 - 1) * self.dilation_h >= in_h:
+                    ky1 -= 1
+                for ox in range(out_w):
+                    x0 = ox * self.stride_w - self.pad_left
+                    kx0, kx1 = 0, filter_w
+                    while kx0 < kx1 and x0 + kx0 * self.dilation_w < 0:
+                        kx0 += 1
+                    while kx1 > kx0 and x0 + (kx1 - 1) * self.dilation_w >= in_w:
+                        kx1 -= 1
+                    self.pixel(acc, image, (y0 * in_w + x0) * channels, row_step, col_step,
+                                       ky0, ky1, kx0, kx1, filter_w, &self.weights[0, 0, 0], self.input_zp,
+                                       channels)
+                    self.requantize.write(acc, &self.output[b, oy, ox, 0], channels)

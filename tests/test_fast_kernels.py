@@ -1,0 +1,84 @@
+"""The int8 fast kernels (microinterp/_kernels/steps) give the reference templates' bits: both the SIMD
+and the portable inner products, on odd depths and channel counts, padding, strides, dilation, batches
+and extreme zero points and weights. Their agreement with TFLM itself is checked by the op and model
+conformance tests, which run them whenever a model has int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microinterp._kernels import conv as conv_kernels
+from microinterp._kernels import fully_connected as fc_kernels
+from microinterp._kernels import steps
+
+INT8 = ("int8_t", "int8_t", "int32_t")
+
+
+def _requant(rng, channels):
+    multiplier = rng.integers(1 << 30, (1 << 31) - 1, channels, dtype=np.int32)
+    shift = rng.integers(-14, -8, channels).astype(np.int32)
+    return multiplier, shift
+
+
+def _int8(rng, shape):
+    return rng.integers(-128, 128, shape, dtype=np.int8)
+
+
+CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, input zp)
+    ((1, 7, 9, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1), -128),
+    ((2, 6, 5, 17), 37, (1, 1), (1, 1), (1, 1), (0, 0), 127),
+    ((1, 8, 8, 5), 3, (3, 2), (1, 2), (2, 1), (2, 0), 5),
+    ((1, 4, 4, 64), 40, (2, 2), (1, 1), (1, 1), (1, 1), 0),
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv_matches_template(case, portable):
+    shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl), zp = CONV_CASES[case]
+    rng = np.random.default_rng(case)
+    x, w = _int8(rng, shape), _int8(rng, (out_c, kh, kw, shape[3]))
+    bias = rng.integers(-5000, 5000, out_c, dtype=np.int32)
+    multiplier, shift = _requant(rng, out_c)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    expected, got = (np.zeros((shape[0], out_h, out_w, out_c), np.int8) for _ in range(2))
+    args = (sh, sw, dh, dw, pt, pl, zp, -3, multiplier, shift, -120, 127)
+    conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+    steps.Int8ConvStep(x, w, bias, got, *args, portable=portable)()
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, -7), (2, 256, 64, 0)])
+def test_fully_connected_matches_template(batches, depth, units, filter_zp, portable):
+    rng = np.random.default_rng(depth)
+    x, w = _int8(rng, (batches, depth)), _int8(rng, (units, depth))
+    bias = rng.integers(-5000, 5000, units, dtype=np.int32)
+    multiplier, shift = _requant(rng, units)
+    expected, got = (np.zeros((batches, units), np.int8) for _ in range(2))
+    fc_kernels.fully_connected[INT8](x, w, bias, expected, -128, filter_zp, 4, multiplier, shift, -128, 127)
+    steps.Int8FullyConnectedStep(x, w, bias, got, -128, filter_zp, 4, multiplier, shift, -128, 127,
+                                 portable=portable)()
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("shape,strides,dilation,pads,zp", [
+    ((1, 9, 7, 3), (1, 1), (1, 1), (1, 1), -128),
+    ((2, 10, 10, 37), (2, 2), (1, 1), (0, 1), 127),
+    ((1, 8, 8, 16), (1, 2), (2, 2), (2, 2), 3),
+])
+def test_depthwise_matches_template(shape, strides, dilation, pads, zp, portable):
+    rng = np.random.default_rng(shape[3])
+    channels = shape[3]
+    x, w = _int8(rng, shape), _int8(rng, (1, 3, 3, channels))
+    bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
+    multiplier, shift = _requant(rng, channels)
+    (sh, sw), (dh, dw), (pt, pl) = strides, dilation, pads
+    out_h, out_w = (shape[1] + 2 * pt - dh * 2 - 1) // sh + 1, (shape[2] + 2 * pl - dw * 2 - 1) // sw + 1
+    expected, got = (np.zeros((shape[0], out_h, out_w, channels), np.int8) for _ in range(2))
+    args = (sh, sw, dh, dw, pt, pl, zp, 6, multiplier, shift, -128, 100)
+    conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
+    steps.Int8DepthwiseStep(x, w, bias, got, np.zeros(channels, np.int32), *args, portable=portable)()
+    np.testing.assert_array_equal(got, expected)
