@@ -365,9 +365,11 @@ class _ModelReader:
             self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
         tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
                         self._quantization(where, t, type_code), bool(t.IsVariable()))
-        if tensor.nbytes > self.max_tensor_bytes:
-            raise ResourceLimitError(f"{where}: declares {tensor.nbytes} bytes, above the limit of "
-                                     f"{self.max_tensor_bytes} bytes (max_tensor_bytes)")
+        # An empty tensor's other dims still size numpy's view of it: bound them as if the 0s were 1s.
+        span = int(np.prod([max(d, 1) for d in shape], dtype=object)) * TENSOR_TYPES[type_code][2]
+        if max(tensor.nbytes, span) > self.max_tensor_bytes:
+            raise ResourceLimitError(f"{where}: shape {list(shape)} declares {max(tensor.nbytes, span)} bytes, "
+                                     f"above the limit of {self.max_tensor_bytes} bytes (max_tensor_bytes)")
         raw = self.buffers[buf_index]
         if raw.size == 0:
             return tensor
