@@ -128,11 +128,13 @@ def main(argv: list[str] | None = None) -> int:
                for i in range(args.workers)]
     for t in threads:
         t.start()
+    next_report = start + 60.0
     while any(t.is_alive() for t in threads):
         for t in threads:
-            t.join(timeout=min(60.0, max(0.1, deadline - time.monotonic() + args.timeout)))
-        if any(t.is_alive() for t in threads):
+            t.join(timeout=max(0.0, next_report - time.monotonic()))
+        if time.monotonic() >= next_report:
             print(stats.report(time.monotonic() - start).splitlines()[0], flush=True)
+            next_report += 60.0
     print(stats.report(time.monotonic() - start))
     return 1 if stats.failures else 0
 

@@ -29,8 +29,10 @@ def exercise(content: bytes, seed: int = 0) -> None:
                          max_arena_bytes=FUZZ_MAX_ARENA_BYTES)
     interp.allocate_tensors()
     rng = np.random.default_rng(seed)
+    tensors = interp.model.main.tensors
     for detail in interp.get_input_details():
-        if detail["dtype"] is not None:
+        # Constants and typeless tensors cannot be set (set_tensor refuses them); the graph still runs.
+        if detail["dtype"] is not None and not tensors[detail["index"]].is_constant:
             value = random_input(tuple(int(d) for d in detail["shape"]), np.dtype(detail["dtype"]), rng)
             interp.set_tensor(detail["index"], value)
     # Twice: the second invoke runs on an arena the first one left dirty, as a deployed model does.

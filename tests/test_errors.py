@@ -157,7 +157,7 @@ def test_arena_too_small_states_needed_and_given():
 def test_a_2_to_the_40_byte_tensor_is_refused_at_load_naming_it_and_the_limit():
     content = single_op_model(Op("RESHAPE"), [T("INT8", (1 << 20, 1 << 20), name="huge")], [T("INT8", (1,))])
     with pytest.raises(ResourceLimitError, match=r"tensor 0 'huge'.*declares 1099511627776 bytes, above the "
-                                                 r"limit of 1073741824 bytes \(max_tensor_bytes\)"):
+                                                 r"limit of 1073741824 bytes \(max_tensor_bytes"):
         Interpreter(model_content=content)
 
 

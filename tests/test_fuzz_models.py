@@ -15,6 +15,7 @@ fuzz/long_run.py and fuzz/atheris_harness.py.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import struct
 from pathlib import Path
@@ -114,7 +115,7 @@ def perturbed_models(draw) -> tuple[bytes, str]:
             shape[axis] = draw(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 9, 64, 4096, (1 << 31) - 1]))
             t.shape = tuple(shape)
             if t.data is not None and draw(st.booleans()):  # keep the constant's size consistent
-                t.data = np.resize(t.data, t.shape) if 0 < np.prod(t.shape) < 1 << 16 else t.data
+                t.data = np.resize(t.data, t.shape) if 0 < math.prod(t.shape) < 1 << 16 else t.data
         elif what == "rank":
             t.shape = tuple(draw(st.lists(st.integers(0, 6), max_size=7)))
         elif what == "type":
@@ -191,7 +192,7 @@ def draw_model(data, runnable: list[int]) -> tuple[int, bytes]:
 
 # -- the properties ------------------------------------------------------------------------------------------
 
-@fuzz_settings(300)
+@fuzz_settings(800)
 @given(data=st.data())
 def test_bit_flips(worker, runnable, reproducers, data):
     index, content = draw_model(data, runnable)
@@ -203,7 +204,7 @@ def test_bit_flips(worker, runnable, reproducers, data):
     check(worker, reproducers, bytes(out), f"model {index} bit flips {flips}")
 
 
-@fuzz_settings(300)
+@fuzz_settings(800)
 @given(data=st.data())
 def test_byte_and_word_overwrites(worker, runnable, reproducers, data):
     index, content = draw_model(data, runnable)
@@ -220,7 +221,7 @@ def test_byte_and_word_overwrites(worker, runnable, reproducers, data):
     check(worker, reproducers, bytes(out), f"model {index} overwrites {writes}")
 
 
-@fuzz_settings(150)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_truncation(worker, runnable, reproducers, data):
     index, content = draw_model(data, runnable)
@@ -228,7 +229,7 @@ def test_truncation(worker, runnable, reproducers, data):
     check(worker, reproducers, content[:cut], f"model {index} cut to {cut} bytes")
 
 
-@fuzz_settings(150)
+@fuzz_settings(400)
 @given(data=st.data())
 def test_splicing_two_models(worker, runnable, reproducers, data):
     (i, a), (j, b) = draw_model(data, runnable), draw_model(data, runnable)
@@ -242,7 +243,7 @@ def test_splicing_two_models(worker, runnable, reproducers, data):
     check(worker, reproducers, spliced, f"model {i} {how}")
 
 
-@fuzz_settings(500)
+@fuzz_settings(1500)
 @given(data=st.data())
 def test_values_written_into_fields(worker, runnable, reproducers, data):
     index, content = draw_model(data, runnable)
@@ -264,7 +265,7 @@ def test_values_written_into_fields(worker, runnable, reproducers, data):
     check(worker, reproducers, bytes(out), f"model {index} fields {notes}")
 
 
-@fuzz_settings(400)
+@fuzz_settings(1200)
 @given(model=perturbed_models())
 def test_rebuilt_models_with_perturbed_parameters(worker, reproducers, model):
     content, how = model
