@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import ClassVar
 
 from .cli import EXIT_OK, Command, add_oracle_arguments, oracle_backend
 from .errors import MicrointerpError
-from .oracles import OracleWorker
+from .oracles import InvokeTimes, OracleWorker
 from .render import Column, Output, seconds_text
 from .runner import ready_interpreter, time_invokes
 
@@ -25,21 +24,10 @@ MICROINTERP = "microinterp"
 
 
 @dataclass(frozen=True)
-class Timing:
+class Timing(InvokeTimes):
     """Invoke wall times in seconds of one model in one interpreter."""
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("median", "best")
-    backend: str
-    times: list[float]
-
-    @property
-    def median(self) -> float:
-        """Median invoke time in seconds."""
-        return statistics.median(self.times)
-
-    @property
-    def best(self) -> float:
-        """Fastest invoke time in seconds."""
-        return min(self.times)
+    backend: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +72,7 @@ def bench_models(model_paths: Sequence[str | os.PathLike], backends: Sequence[st
             interp, inputs = ready[k]
             times[k, backend] = (time_invokes(interp, repeats, warmup=1) if backend == MICROINTERP
                                  else worker.time_invoke(model_paths[k], inputs, backend, repeats).times)
-    rows = [BenchRow(str(p), [Timing(b, times[k, b]) for b in (MICROINTERP, *backends)])
+    rows = [BenchRow(str(p), [Timing(times[k, b], b) for b in (MICROINTERP, *backends)])
             for k, p in enumerate(model_paths)]
     return BenchReport(repeats, list(backends), rows)
 

@@ -214,13 +214,9 @@ def bias_view(path: DataPath, bias: np.ndarray | None, channels: int) -> np.ndar
     return bias.reshape(-1)
 
 
-@register("CONV_2D")
-def prepare_conv_2d(ctx: OpContext) -> BindFn:
-    """Validate a CONV_2D and precompute padding and per-channel requantization."""
-    ctx.expect_io((2, 3))
-    input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
-    bias = ctx.optional_input(2)
-    path = data_path(ctx, input, filter, output, bias)
+def filter_op_dims(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor) -> tuple[int, ...]:
+    """Check the rank-4 NHWC input/output and [out_channels, h, w, depth] filter of a conv-like op agree
+    on batch and output channels; returns (batches, in_channels, out_channels, filter_h, filter_w, depth)."""
     for t in (input, filter, output):
         ctx.expect_rank(t, 4)
     batches, _, _, in_channels = input.shape
@@ -231,6 +227,17 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
         ctx.fail(f"{output.describe()} has batch {output.shape[0]}, input has {batches}")
     if output.shape[3] != out_channels:
         ctx.fail(f"{output.describe()} has {output.shape[3]} channels, filter has {out_channels} output channels")
+    return batches, in_channels, out_channels, filter_h, filter_w, filter_depth
+
+
+@register("CONV_2D")
+def prepare_conv_2d(ctx: OpContext) -> BindFn:
+    """Validate a CONV_2D and precompute padding and per-channel requantization."""
+    ctx.expect_io((2, 3))
+    input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.optional_input(2)
+    path = data_path(ctx, input, filter, output, bias)
+    _, in_channels, out_channels, filter_h, filter_w, filter_depth = filter_op_dims(ctx, input, filter, output)
     if in_channels % filter_depth or in_channels == 0:
         ctx.fail(f"input {input.describe()} has {in_channels} channels, not a positive multiple of the "
                  f"filter's input depth {filter_depth}")

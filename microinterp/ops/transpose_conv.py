@@ -16,7 +16,7 @@ import numpy as np
 from .._kernels import transpose_conv as transpose_conv_kernels
 from ..model import Tensor
 from ..quantization import compute_padding, computed_out_size
-from .conv import INT16_PATHS, bias_view, check_bias, data_path, requantization
+from .conv import INT16_PATHS, bias_view, check_bias, data_path, filter_op_dims, requantization
 from .registry import BindFn, OpContext, register
 
 _PADDING_NAMES = {0: "SAME", 1: "VALID"}
@@ -63,17 +63,8 @@ def prepare_transpose_conv(ctx: OpContext) -> BindFn:
     # TFLM's 16x8 kernel accumulates in int64 with or without a bias (and would misread an int32 one).
     path = (INT16_PATHS["INT64"] if int16_bias else
             data_path(ctx, input, filter, output, bias, int16_bias_types=("INT64",), int16_no_bias="INT64"))
-    for t in (input, filter, output):
-        ctx.expect_rank(t, 4)
+    _, in_channels, out_channels, filter_h, filter_w, filter_depth = filter_op_dims(ctx, input, filter, output)
     _check_output_shape_tensor(ctx, shape_input, output)
-    batches, _, _, in_channels = input.shape
-    out_channels, filter_h, filter_w, filter_depth = filter.shape
-    if min(filter.shape) <= 0:
-        ctx.fail(f"filter {filter.describe()} has an empty dimension")
-    if output.shape[0] != batches:
-        ctx.fail(f"{output.describe()} has batch {output.shape[0]}, input has {batches}")
-    if output.shape[3] != out_channels:
-        ctx.fail(f"{output.describe()} has {output.shape[3]} channels, filter has {out_channels} output channels")
     if filter_depth != in_channels:
         ctx.fail(f"filter {filter.describe()} has input depth {filter_depth}, input has {in_channels} channels")
     if int16_bias:
