@@ -240,3 +240,25 @@ def test_softmax_overflow_names_the_op_and_the_row():
         interp.invoke()
     interp.set_tensor(0, np.arange(600).astype(np.int8).reshape(1, 600))
     interp.invoke()  # the interpreter stays usable
+
+
+# -- Regressions found by the long fuzz runs ---------------------------------------------------------------
+
+def test_a_scale_so_small_that_the_relu6_bound_overflows_is_inconsistent():
+    tiny = np.float32(1e-44)  # 6 / tiny overflows float32, where TFLM's conversion is undefined
+    content = single_op_model(
+        Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions",
+           {"padding": 1, "stride_w": 1, "stride_h": 1, "depth_multiplier": 1, "fused_activation_function": 3}),
+        [T("INT8", (1, 3, 3, 2), 0.5, 0),
+         T("INT8", (1, 3, 3, 2), 0.1, 0, data=np.ones((1, 3, 3, 2), np.int8)),
+         T("INT32", (2,), 0.05, 0, data=np.zeros(2, np.int32))],
+        [T("INT8", (1, 1, 1, 2), float(tiny), 0)])
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(DEPTHWISE_CONV_2D\): quantizing 6.0 .*overflows"):
+        allocated(content)
+
+
+def test_an_empty_tensor_whose_other_dims_overflow_is_refused_at_load():
+    content = single_op_model(Op("RESHAPE"), [T("INT8", (0, 1 << 30, 1 << 30, 1 << 30), name="empty")],
+                              [T("INT8", (0,))])
+    with pytest.raises(ResourceLimitError, match=r"tensor 0 'empty': shape \[0, 1073741824, .*declares"):
+        Interpreter(model_content=content)
