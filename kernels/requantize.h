@@ -1,4 +1,4 @@
-/* The output step of the int8 fast kernels for 8 channels at a time (AVX2): add the bias, TFLM's
+/* The output step of the int8 fast kernels, 8 channels at a time (AVX2): add the bias, TFLM's
  * MultiplyByQuantizedMultiplier (double rounding, as fixedpoint.pxd), add the output zero point, clamp,
  * narrow to int8. The caller finishes the channels this does not (a tail of fewer than 8, or all of them
  * on a CPU without AVX2) with the scalar store_output, which gives the same bits.
@@ -15,55 +15,75 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Per-channel requantization of int32 sums to int8; right_mask[c] = 2^right[c] - 1. */
+typedef struct {
+    const int32_t *bias, *multiplier, *left, *right, *right_mask;
+    int32_t output_zp, act_min, act_max;
+} mi_requant;
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#define MI_REQUANTIZE_X86 1
+
+/* SaturatingRoundingDoublingHighMul of 8 lanes. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_srdhm_avx2(__m256i a, __m256i b)
+{
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30), int_min = _mm256_set1_epi32(INT32_MIN);
+    /* 64-bit products of the even lanes, then of the odd lanes moved down */
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), half);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), half);
+    __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(a, int_min), _mm256_cmpeq_epi32(b, int_min));
+    return _mm256_blendv_epi8(high, _mm256_set1_epi32(INT32_MAX), saturate);
+}
+
+/* RoundingDivideByPOT of 8 lanes by 2^e (e in 0..31, mask = 2^e - 1): shift right, ties away from zero. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_rdbpot_avx2(__m256i x, __m256i e, __m256i mask)
+{
+    __m256i remainder = _mm256_and_si256(x, mask);
+    __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+/* Channels c..c+7 of sums `acc` requantized and clamped (still int32 lanes). */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_requantize8_avx2(__m256i acc, const mi_requant *q, int64_t c)
+{
+    __m256i x = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(q->bias + c)));
+    x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(q->left + c)));
+    x = mi_srdhm_avx2(x, _mm256_loadu_si256((const __m256i *)(q->multiplier + c)));
+    x = mi_rdbpot_avx2(x, _mm256_loadu_si256((const __m256i *)(q->right + c)),
+                       _mm256_loadu_si256((const __m256i *)(q->right_mask + c)));
+    x = _mm256_add_epi32(x, _mm256_set1_epi32(q->output_zp));
+    return _mm256_min_epi32(_mm256_max_epi32(x, _mm256_set1_epi32(q->act_min)), _mm256_set1_epi32(q->act_max));
+}
+
+/* 8 int32 lanes already inside int8's range stored as 8 bytes (the saturating packs only narrow). */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_store8_int8_avx2(int8_t *out, __m256i x)
+{
+    __m128i halves = _mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(halves, halves));
+}
 
 __attribute__((target("avx2")))
-static int64_t mi_requantize_int8_avx2(const int32_t *acc, const int32_t *bias, const int32_t *multiplier,
-                                       const int32_t *left, const int32_t *right, int32_t output_zp,
-                                       int32_t act_min, int32_t act_max, int8_t *out, int64_t n)
+static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
-    const __m256i int_min = _mm256_set1_epi32(INT32_MIN), int_max = _mm256_set1_epi32(INT32_MAX);
-    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30), one = _mm256_set1_epi32(1);
-    const __m256i zero = _mm256_setzero_si256();
     int64_t c = 0;
-    for (; c + 8 <= n; c += 8) {
-        __m256i x = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
-                                     _mm256_loadu_si256((const __m256i *)(bias + c)));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(multiplier + c));
-        __m256i e = _mm256_loadu_si256((const __m256i *)(right + c));
-        __m256i a = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(left + c)));
-        /* 64-bit products of the even lanes, then of the odd lanes moved down */
-        __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), half);
-        __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), half);
-        __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-        __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(a, int_min), _mm256_cmpeq_epi32(b, int_min));
-        high = _mm256_blendv_epi8(high, int_max, saturate);
-        /* RoundingDivideByPOT: shift right, ties away from zero */
-        __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
-        __m256i remainder = _mm256_and_si256(high, mask);
-        __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(zero, high));
-        __m256i scaled = _mm256_sub_epi32(_mm256_srav_epi32(high, e), _mm256_cmpgt_epi32(remainder, threshold));
-        scaled = _mm256_add_epi32(scaled, _mm256_set1_epi32(output_zp));
-        scaled = _mm256_min_epi32(_mm256_max_epi32(scaled, _mm256_set1_epi32(act_min)), _mm256_set1_epi32(act_max));
-        int32_t lanes[8];
-        _mm256_storeu_si256((__m256i *)lanes, scaled);
-        for (int k = 0; k < 8; k++)
-            out[c + k] = (int8_t)lanes[k];
-    }
+    for (; c + 8 <= n; c += 8)
+        mi_store8_int8_avx2(out + c, mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + c)), q, c));
     return c;
 }
 #endif
 
-typedef int64_t (*mi_requantize_fn)(const int32_t *, const int32_t *, const int32_t *, const int32_t *,
-                                    const int32_t *, int32_t, int32_t, int32_t, int8_t *, int64_t);
+/* Requantizes a prefix of the n channels; returns how many (the caller does the rest). */
+typedef int64_t (*mi_requantize_fn)(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n);
 
-static int64_t mi_requantize_none(const int32_t *acc, const int32_t *bias, const int32_t *multiplier,
-                                  const int32_t *left, const int32_t *right, int32_t output_zp,
-                                  int32_t act_min, int32_t act_max, int8_t *out, int64_t n)
+static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
-    (void)acc; (void)bias; (void)multiplier; (void)left; (void)right;
-    (void)output_zp; (void)act_min; (void)act_max; (void)out; (void)n;
+    (void)acc; (void)q; (void)out; (void)n;
     return 0;
 }
 
@@ -71,7 +91,7 @@ static int64_t mi_requantize_none(const int32_t *acc, const int32_t *bias, const
  * channel to the scalar step. */
 static mi_requantize_fn mi_select_requantize(int force_portable)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MI_REQUANTIZE_X86
     if (!force_portable && __builtin_cpu_supports("avx2"))
         return mi_requantize_int8_avx2;
 #endif

@@ -3,18 +3,20 @@
 any Python work per op (no argument parsing, no buffer acquisition).
 
 Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
-FULLY_CONNECTED: the zero points are subtracted while the input is gathered into an int16 row (out-of-
-image taps stay 0, which is TFLM's skipping them), the weights are repacked once, and each output pixel
-is one int16 GEMV (int16_gemv.h) followed by the same requantization as the reference template
-(accumulate.pxd). Integer sums are exact, so the bits equal TFLM's.
+FULLY_CONNECTED: the zero points are subtracted while the input is gathered into int16 rows (out-of-
+image taps stay 0, which is TFLM's skipping them), the weights are repacked once, and up to
+MI_GEMM_ROWS output pixels (or batches) at a time go through one int16 GEMM (int16_gemm.h), each
+followed by the same requantization as the reference template (accumulate.pxd). Integer sums are
+exact, so the bits equal TFLM's.
 
 Int8DepthwiseStep (depth multiplier 1) sums each pixel's in-image taps, 8 channels at a time
 (int8_depthwise.h), like the reference template, and requantizes the same way.
 
 Write order: a conv or depthwise step reads a pixel's whole receptive field before it writes any
-channel of that pixel, and writes pixels in (batch, row, column) order, so it reads its input no
-later than the reference loop does; an output the `inplace` planner overlaps with its dying input
-stays valid.
+channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
+pixels' fields before writing the first of them, which only reads earlier. So it reads its input no
+later than the reference loop does and writes no earlier; an output the `inplace` planner overlaps
+with its dying input stays valid.
 """
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
@@ -24,16 +26,27 @@ import numpy as np
 from accumulate cimport store_output
 
 
-cdef extern from "int16_gemv.h" nogil:
-    ctypedef void (*mi_gemv_fn)(const int16_t*, const int16_t*, int64_t, int64_t, int32_t*)
-    int MI_ROW_BLOCK
+cdef extern from "int16_gemm.h" nogil:
+    ctypedef struct mi_gemm_shape:
+        const int64_t* seg_offsets
+        int64_t segments, seg_pairs, rows_padded, channels
+    ctypedef int64_t (*mi_gemm_fn)(const int16_t*, const int16_t* const*, int64_t, const mi_gemm_shape*,
+                                   const mi_requant*, int8_t* const*, int32_t*)
+    enum: MI_ROW_BLOCK
+    enum: MI_GEMM_ROWS
     void mi_pack_weights(const int16_t* w, int64_t rows, int64_t depth, int16_t* packed)
-    mi_gemv_fn mi_select_gemv(int force_portable)
+    mi_gemm_fn mi_select_gemm(int force_portable)
 
 
 cdef extern from "requantize.h" nogil:
-    ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const int32_t*, const int32_t*, const int32_t*,
-                                         const int32_t*, int32_t, int32_t, int32_t, int8_t*, int64_t)
+    ctypedef struct mi_requant:
+        const int32_t* bias
+        const int32_t* multiplier
+        const int32_t* left
+        const int32_t* right
+        const int32_t* right_mask
+        int32_t output_zp, act_min, act_max
+    ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
     mi_requantize_fn mi_select_requantize(int force_portable)
 
 
@@ -63,69 +76,122 @@ def run_steps(tuple steps):
             step()
 
 
-cdef class _Int8Gemv:
-    """Weights (zero point subtracted) repacked for mi_gemv, and the int16 input row and int32 results."""
+cdef class _Int8Gemm:
+    """Weights repacked for mi_gemm, the shape of its input rows, and the int32 sums of MI_GEMM_ROWS rows.
+
+    weights: [rows, k] int16 with the zero point already subtracted and k even; an input row is
+    len(seg_offsets) runs of k / len(seg_offsets) elements at those offsets from the row's pointer.
+    """
     cdef int16_t[::1] packed
-    cdef int16_t[::1] row
-    cdef int32_t[::1] sums
-    cdef int64_t pairs, rows_padded
-    cdef mi_gemv_fn gemv
+    cdef int64_t[::1] seg_offsets
+    cdef int32_t[:, ::1] sums
+    cdef mi_gemm_shape shape
+    cdef mi_gemm_fn gemm
 
-    def __init__(self, weights, int32_t weight_zp, bint portable):
-        w = np.ascontiguousarray(weights, dtype=np.int16).reshape(weights.shape[0], -1) - np.int16(weight_zp)
+    def __init__(self, weights, seg_offsets, bint portable):
+        cdef int16_t[:, ::1] w = np.ascontiguousarray(weights, dtype=np.int16)
         cdef int64_t rows = w.shape[0], depth = w.shape[1]
-        self.pairs = (depth + 1) // 2
-        self.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
-        self.packed = np.zeros(self.pairs * 2 * self.rows_padded, np.int16)
-        cdef int16_t[:, ::1] wv = w
-        mi_pack_weights(&wv[0, 0], rows, depth, &self.packed[0])
-        self.row = np.zeros(self.pairs * 2, np.int16)  # an odd depth's last pair ends with a 0
-        self.sums = np.zeros(self.rows_padded, np.int32)
-        self.gemv = mi_select_gemv(portable)
+        self.seg_offsets = np.ascontiguousarray(seg_offsets, dtype=np.int64)
+        if depth % (2 * self.seg_offsets.shape[0]):
+            raise ValueError(f"{depth} weights per row cannot form {self.seg_offsets.shape[0]} runs of pairs")
+        self.shape.seg_offsets = &self.seg_offsets[0]
+        self.shape.segments = self.seg_offsets.shape[0]
+        self.shape.seg_pairs = depth // 2 // self.shape.segments
+        self.shape.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
+        self.shape.channels = rows
+        self.packed = np.zeros(depth * self.shape.rows_padded, np.int16)
+        mi_pack_weights(&w[0, 0], rows, depth, &self.packed[0])
+        self.sums = np.zeros((MI_GEMM_ROWS, self.shape.rows_padded), np.int32)
+        self.gemm = mi_select_gemm(portable)
 
-    cdef inline void compute(self) noexcept nogil:
-        self.gemv(&self.packed[0], &self.row[0], self.pairs, self.rows_padded, &self.sums[0])
+    cdef inline void compute(self, const int16_t* const* rows, Py_ssize_t n, _Requantize requantize,
+                             int8_t* const* outputs) noexcept nogil:
+        """n <= MI_GEMM_ROWS input rows to their output rows: the GEMM writes what it can requantize
+        itself, the scalar step the other channels from their sums."""
+        cdef Py_ssize_t i, channels = self.shape.channels
+        cdef Py_ssize_t done = self.gemm(&self.packed[0], rows, n, &self.shape, requantize.fused,
+                                         outputs, &self.sums[0, 0])
+        if done < channels:
+            for i in range(n):
+                requantize.finish(&self.sums[i, 0], outputs[i], done, channels)
 
 
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
     Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift is
-    in its range; the rest through the reference template's store_output (same bits).
+    in its range (`fused` is then the parameters a GEMM may apply itself, else NULL); the rest through
+    the reference template's store_output (same bits).
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
     cdef const int32_t[::1] shift
     cdef int32_t[::1] left
     cdef int32_t[::1] right
+    cdef int32_t[::1] right_mask
     cdef int32_t output_zp, act_min, act_max
+    cdef mi_requant params
+    cdef const mi_requant* fused
     cdef mi_requantize_fn vector
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
                  bint portable):
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         shifts = np.asarray(shift, np.int32)
-        self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
-        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
         in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31)
+        self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        self.right_mask = ((np.int64(1) << np.minimum(self.right, 31)) - 1).astype(np.int32)
+        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
+        self.params = mi_requant(&self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
+                                 &self.right_mask[0], output_zp, act_min, act_max)
         self.vector = mi_select_requantize(portable or not in_range)
+        self.fused = &self.params if not (portable or not in_range) else NULL
 
-    cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels) noexcept nogil:
-        cdef Py_ssize_t c = self.vector(acc, &self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
-                                        self.output_zp, self.act_min, self.act_max, out, channels)
-        while c < channels:
+    cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
+                            Py_ssize_t channels) noexcept nogil:
+        """The scalar step for channels [first, channels)."""
+        cdef Py_ssize_t c
+        for c in range(first, channels):
             store_output(&out[c], acc[c], self.bias[c], self.multiplier[c], self.shift[c], self.output_zp,
                          self.act_min, self.act_max)
-            c += 1
+
+    cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels) noexcept nogil:
+        self.finish(acc, out, self.vector(acc, &self.params, out, channels), channels)
+
+
+cdef inline void _widen(int16_t* dst, const int8_t* src, Py_ssize_t n, int16_t zp) noexcept nogil:
+    """dst = src - zp as int16 (a loop the compiler vectorises)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = src[i] - zp
+
+
+def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, stride_w, dilation_h,
+                     dilation_w, pad_top, pad_left):
+    """[batches, height, width, depth] of Int8ConvStep's int16 image: the input with its zero padding
+    around it, as far as the windows reach."""
+    batches, in_h, in_w, depth = input_shape
+    _, out_h, out_w, _ = output_shape
+    height = max(pad_top + in_h, (out_h - 1) * stride_h + (filter_h - 1) * dilation_h + 1)
+    width = max(pad_left + in_w, (out_w - 1) * stride_w + (filter_w - 1) * dilation_w + 1)
+    return batches, height, width, depth
 
 
 cdef class Int8ConvStep(Step):
-    """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels)."""
+    """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels).
+
+    Each invoke first copies the input, zero point subtracted, into a zero-padded int16 image (the
+    padding stays 0, which is TFLM's skipping out-of-image taps); the GEMM then reads every window in
+    place, one run per filter row (per tap under a width dilation). A run of odd length is read with
+    one element more, whose weight is 0: the image ends with one element of slack for the last run.
+    """
+    cdef int16_t[::1] image_storage
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
+    cdef int16_t[:, :, :, ::1] image
+    cdef int stride_h, stride_w, pad_top, pad_left
     cdef int16_t input_zp
-    cdef _Int8Gemv gemv
+    cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
@@ -133,48 +199,60 @@ cdef class Int8ConvStep(Step):
                  multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
         """Arguments as for conv.conv_2d; portable forces the non-SIMD paths (same bits)."""
         self.input, self.output = input, output
-        self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
-        self.pad_top, self.pad_left = pad_top, pad_left
-        self.filter_h, self.filter_w = filter.shape[1], filter.shape[2]
+        self.stride_h, self.stride_w, self.pad_top, self.pad_left = stride_h, stride_w, pad_top, pad_left
         self.input_zp = <int16_t>input_zp
-        self.gemv = _Int8Gemv(filter, 0, portable)
+        out_c, filter_h, filter_w, depth = filter.shape
+        shape = conv_image_shape(input.shape, output.shape, filter_h, filter_w, stride_h, stride_w,
+                                 dilation_h, dilation_w, pad_top, pad_left)
+        size = int(np.prod(shape))
+        self.image_storage = np.zeros(size + 1, np.int16)
+        self.image = np.asarray(self.image_storage)[:size].reshape(shape)
+        width = shape[2]
+        if dilation_w == 1:  # a filter row is one run of the image row
+            runs = np.asarray(filter, np.int16).reshape(out_c, filter_h, filter_w * depth)
+            offsets = [ky * dilation_h * width * depth for ky in range(filter_h)]
+        else:
+            runs = np.asarray(filter, np.int16).reshape(out_c, filter_h * filter_w, depth)
+            offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
+                       for ky in range(filter_h) for kx in range(filter_w)]
+        weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int16)
+        weights[..., :runs.shape[2]] = runs
+        self.gemm = _Int8Gemm(weights.reshape(out_c, -1), offsets, portable)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+
+    cdef void fill_image(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.input.shape[0], in_h = self.input.shape[1]
+        cdef Py_ssize_t row = self.input.shape[2] * self.input.shape[3], b, y
+        for b in range(batches):
+            for y in range(in_h):
+                _widen(&self.image[b, self.pad_top + y, self.pad_left, 0], &self.input[b, y, 0, 0], row,
+                       self.input_zp)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2], out_c = self.output.shape[3]
-        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], depth = self.input.shape[3]
-        cdef Py_ssize_t b, oy, ox, ky, kx, ic, y0, x0, iy, ix
-        cdef int16_t* tap
-        cdef const int8_t* x
-        cdef int16_t zp = self.input_zp
+        cdef Py_ssize_t b, oy, ox, n = 0
+        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef int8_t* outputs[MI_GEMM_ROWS]
+        self.fill_image()
         for b in range(batches):
             for oy in range(out_h):
-                y0 = oy * self.stride_h - self.pad_top
                 for ox in range(out_w):
-                    x0 = ox * self.stride_w - self.pad_left
-                    tap = &self.gemv.row[0]
-                    for ky in range(self.filter_h):
-                        iy = y0 + ky * self.dilation_h
-                        for kx in range(self.filter_w):
-                            ix = x0 + kx * self.dilation_w
-                            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                                memset(tap, 0, depth * sizeof(int16_t))
-                            else:
-                                x = &self.input[b, iy, ix, 0]
-                                for ic in range(depth):
-                                    tap[ic] = x[ic] - zp
-                            tap += depth
-                    self.gemv.compute()
-                    self.requantize.write(&self.gemv.sums[0], &self.output[b, oy, ox, 0], out_c)
+                    rows[n] = &self.image[b, oy * self.stride_h, ox * self.stride_w, 0]
+                    outputs[n] = &self.output[b, oy, ox, 0]
+                    n += 1
+                    if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
+                        self.gemm.compute(rows, n, self.requantize, outputs)
+                        n = 0
 
 
 cdef class Int8FullyConnectedStep(Step):
     """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
     cdef const int8_t[:, ::1] input
     cdef int8_t[:, ::1] output
+    cdef int16_t[:, ::1] rows
     cdef int16_t input_zp
-    cdef _Int8Gemv gemv
+    cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
@@ -182,21 +260,26 @@ cdef class Int8FullyConnectedStep(Step):
         """Arguments as for fully_connected.fully_connected; portable forces the non-SIMD paths."""
         self.input, self.output = input, output
         self.input_zp = <int16_t>input_zp
-        self.gemv = _Int8Gemv(filter, filter_zp, portable)
+        units, depth = filter.shape
+        weights = np.zeros((units, depth + depth % 2), np.int16)  # an odd depth's last pair ends with 0
+        weights[:, :depth] = filter
+        weights[:, :depth] -= np.int16(filter_zp)
+        self.rows = np.zeros((MI_GEMM_ROWS, weights.shape[1]), np.int16)
+        self.gemm = _Int8Gemm(weights, [0], portable)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
 
     cdef void run(self) noexcept nogil:
-        cdef Py_ssize_t batches = self.output.shape[0], units = self.output.shape[1]
-        cdef Py_ssize_t depth = self.input.shape[1], b, d
-        cdef int16_t* row = &self.gemv.row[0]
-        cdef const int8_t* x
-        cdef int16_t zp = self.input_zp
-        for b in range(batches):
-            x = &self.input[b, 0]
-            for d in range(depth):
-                row[d] = x[d] - zp
-            self.gemv.compute()
-            self.requantize.write(&self.gemv.sums[0], &self.output[b, 0], units)
+        cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
+        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef int8_t* outputs[MI_GEMM_ROWS]
+        while first < batches:
+            n = min(<Py_ssize_t>MI_GEMM_ROWS, batches - first)
+            for b in range(n):
+                _widen(&self.rows[b, 0], &self.input[first + b, 0], depth, self.input_zp)
+                rows[b] = &self.rows[b, 0]
+                outputs[b] = &self.output[first + b, 0]
+            self.gemm.compute(rows, n, self.requantize, outputs)
+            first += n
 
 
 cdef class Int8DepthwiseStep(Step):

@@ -30,6 +30,8 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((2, 6, 5, 17), 37, (1, 1), (1, 1), (1, 1), (0, 0), 127),
     ((1, 8, 8, 5), 3, (3, 2), (1, 2), (2, 1), (2, 0), 5),
     ((1, 4, 4, 64), 40, (2, 2), (1, 1), (1, 1), (1, 1), 0),
+    ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2), 7),  # width dilation: one run per tap, odd depth
+    ((3, 5, 6, 8), 24, (3, 3), (1, 1), (1, 1), (1, 1), -128),  # pixel count not a multiple of the GEMM rows
 ]
 
 
@@ -50,7 +52,7 @@ def test_conv_matches_template(case, portable):
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, -7), (2, 256, 64, 0)])
+@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, -7), (2, 256, 64, 0), (9, 40, 16, 3)])
 def test_fully_connected_matches_template(batches, depth, units, filter_zp, portable):
     rng = np.random.default_rng(depth)
     x, w = _int8(rng, (batches, depth)), _int8(rng, (units, depth))

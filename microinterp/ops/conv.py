@@ -230,6 +230,14 @@ def filter_op_dims(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor
     return batches, in_channels, out_channels, filter_h, filter_w, filter_depth
 
 
+def _padded_image_fits(input: Tensor, output: Tensor, filter_h: int, filter_w: int, geometry: Window) -> bool:
+    """Whether the fast kernel's zero-padded int16 copy of the input stays near the input's size: a
+    window reach far beyond the image (huge dilations) is left to the reference kernel, which needs no
+    copy."""
+    shape = steps.conv_image_shape(input.shape, output.shape, filter_h, filter_w, *geometry.args())
+    return int(np.prod(shape, dtype=np.int64)) <= 4 * input.num_elements + 65536
+
+
 @register("CONV_2D")
 def prepare_conv_2d(ctx: OpContext) -> BindFn:
     """Validate a CONV_2D and precompute padding and per-channel requantization."""
@@ -249,7 +257,8 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.conv_2d)
-    fast = path == INT8_PATH and groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+    fast = (path == INT8_PATH and groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+            and _padded_image_fits(input, output, filter_h, filter_w, geometry))
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)

@@ -1,0 +1,170 @@
+/* The inner products of the int8 CONV_2D and FULLY_CONNECTED fast path: for n input rows x_i (one per
+ * output pixel or batch), out_i[r] = sum_k w[r][k] * x_i[k] in int32, for every row r of a weight
+ * matrix repacked at bind time.
+ *
+ * An input row is not stored whole: it is `segments` runs of 2 * seg_pairs int16 each, run s starting
+ * seg_offsets[s] elements after the row's own pointer. For a convolution the pointer is the window's
+ * corner in a zero-padded int16 copy of the image and a run is one filter row (or one tap), so the
+ * receptive field is read in place, never gathered.
+ *
+ * Given a requantization, the AVX2 path also writes the output: each block of 8 channels is
+ * requantized (requantize.h) straight from the registers holding its sums and stored as int8; only
+ * the channels past the last whole block are left in `sums` for the caller's scalar step.
+ *
+ * Inputs and weights arrive as int16 with their zero points already subtracted, so every product and
+ * every sum of two products fits int32 exactly, and integer addition gives the same bits in any order:
+ * the AVX2 path (picked at run time from the CPU's features) and the portable one agree bit for bit.
+ *
+ * Packed layout (mi_pack_weights): depth padded to an even count, rows to a multiple of MI_ROW_BLOCK;
+ * element (r, k) sits at [(k / 2) * rows_padded * 2 + r * 2 + k % 2], so one 256-bit load holds the
+ * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 multiplies with a broadcast input
+ * pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
+ * keeps layers with few output channels from being bound by loads.
+ */
+#ifndef MI_INT16_GEMM_H
+#define MI_INT16_GEMM_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "requantize.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MI_HAVE_X86 1
+#endif
+
+#define MI_ROW_BLOCK 8
+/* Input rows per call: 4 rows x 2 blocks of 8 outputs keep 8 sums in registers. */
+#define MI_GEMM_ROWS 4
+
+static inline int64_t mi_round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
+
+/* w: rows x depth int16 (row-major) -> packed (see above); packed holds
+ * mi_round_up(depth, 2) * mi_round_up(rows, MI_ROW_BLOCK) zero-initialised int16. */
+static void mi_pack_weights(const int16_t *w, int64_t rows, int64_t depth, int16_t *packed)
+{
+    int64_t rows_padded = mi_round_up(rows, MI_ROW_BLOCK);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < depth; k++)
+            packed[(k / 2) * rows_padded * 2 + r * 2 + k % 2] = w[r * depth + k];
+}
+
+/* The shape of the input rows (see above). */
+typedef struct {
+    const int64_t *seg_offsets;
+    int64_t segments, seg_pairs, rows_padded, channels;
+} mi_gemm_shape;
+
+/* x: n row pointers; sums: n rows of rows_padded int32. With q (its shifts in the vector range), the
+ * output rows `out` receive the requantized channels [0, returned count); the sums of the others are in
+ * `sums`. Without q, every sum is, and the return is 0. */
+typedef int64_t (*mi_gemm_fn)(const int16_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+                              const mi_requant *q, int8_t *const *out, int32_t *sums);
+
+static int64_t mi_gemm_portable(const int16_t *packed, const int16_t *const *x, int64_t n,
+                                const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
+                                int32_t *out)
+{
+    (void)q; (void)out_rows;
+    const int64_t rows_padded = shape->rows_padded;
+    for (int64_t i = 0; i < n; i++, out += rows_padded)
+        for (int64_t r = 0; r < rows_padded; r++) {
+            int32_t acc = 0;
+            const int16_t *w = packed + r * 2;
+            for (int64_t s = 0; s < shape->segments; s++) {
+                const int16_t *xs = x[i] + shape->seg_offsets[s];
+                for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2)
+                    acc += (int32_t)w[0] * xs[2 * p] + (int32_t)w[1] * xs[2 * p + 1];
+            }
+            out[r] = acc;
+        }
+    return 0;
+}
+
+#ifdef MI_HAVE_X86
+/* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
+ * each weight load serves n rows and each broadcast input pair `vectors` blocks. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_gemm_avx2_tile(const int16_t *packed, const int16_t *const *x, int n,
+                                     const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
+                                     int32_t *out, int64_t r, int vectors)
+{
+    const int64_t rows_padded = shape->rows_padded;
+    __m256i acc[MI_GEMM_ROWS][4];
+    for (int i = 0; i < n; i++)
+        for (int v = 0; v < vectors; v++)
+            acc[i][v] = _mm256_setzero_si256();
+    const int16_t *w = packed + r * 2;
+    for (int64_t s = 0; s < shape->segments; s++) {
+        const int16_t *xs[MI_GEMM_ROWS];
+        for (int i = 0; i < n; i++)
+            xs[i] = x[i] + shape->seg_offsets[s];
+        for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2) {
+            __m256i wv[4];
+            for (int v = 0; v < vectors; v++)
+                wv[v] = _mm256_loadu_si256((const __m256i *)(w + 16 * v));
+            for (int i = 0; i < n; i++) {
+                int32_t pair;
+                memcpy(&pair, xs[i] + 2 * p, sizeof pair);
+                __m256i xv = _mm256_set1_epi32(pair);
+                for (int v = 0; v < vectors; v++)
+                    acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_madd_epi16(wv[v], xv));
+            }
+        }
+    }
+    for (int v = 0; v < vectors; v++) {
+        int64_t c = r + 8 * v;
+        if (q && c + 8 <= shape->channels)
+            for (int i = 0; i < n; i++)
+                mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], q, c));
+        else
+            for (int i = 0; i < n; i++)
+                _mm256_storeu_si256((__m256i *)(out + i * rows_padded + c), acc[i][v]);
+    }
+}
+
+/* All output blocks for n (a constant after inlining) input rows: wide tiles of 16 outputs for four
+ * rows, of 32 for fewer (about 8 sums in registers either way), then single blocks. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_gemm_avx2_rows(const int16_t *packed, const int16_t *const *x, int n,
+                                     const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
+                                     int32_t *out)
+{
+    const int wide = n >= 3 ? 2 : 4;
+    int64_t r = 0;
+    for (; r + 8 * wide <= shape->rows_padded; r += 8 * wide)
+        mi_gemm_avx2_tile(packed, x, n, shape, q, out_rows, out, r, wide);
+    for (; r < shape->rows_padded; r += 8)
+        mi_gemm_avx2_tile(packed, x, n, shape, q, out_rows, out, r, 1);
+}
+
+__attribute__((target("avx2")))
+static int64_t mi_gemm_avx2(const int16_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+                            const mi_requant *q, int8_t *const *out_rows, int32_t *out)
+{
+    for (; n >= MI_GEMM_ROWS; n -= MI_GEMM_ROWS, x += MI_GEMM_ROWS, out_rows += MI_GEMM_ROWS,
+                              out += MI_GEMM_ROWS * shape->rows_padded)
+        mi_gemm_avx2_rows(packed, x, MI_GEMM_ROWS, shape, q, out_rows, out);
+    switch (n) {
+    case 3: mi_gemm_avx2_rows(packed, x, 3, shape, q, out_rows, out); break;
+    case 2: mi_gemm_avx2_rows(packed, x, 2, shape, q, out_rows, out); break;
+    case 1: mi_gemm_avx2_rows(packed, x, 1, shape, q, out_rows, out); break;
+    default: break;
+    }
+    return q ? shape->channels / 8 * 8 : 0;
+}
+#endif
+
+/* The fastest implementation this CPU runs; force_portable selects the fallback (for tests). */
+static mi_gemm_fn mi_select_gemm(int force_portable)
+{
+#ifdef MI_HAVE_X86
+    if (!force_portable && __builtin_cpu_supports("avx2"))
+        return mi_gemm_avx2;
+#endif
+    (void)force_portable;
+    return mi_gemm_portable;
+}
+
+#endif
