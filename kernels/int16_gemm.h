@@ -11,14 +11,15 @@
  * requantized (requantize.h) straight from the registers holding its sums and stored as int8; only
  * the channels past the last whole block are left in `sums` for the caller's scalar step.
  *
- * Inputs and weights arrive as int16 with their zero points already subtracted, so every product and
- * every sum of two products fits int32 exactly, and integer addition gives the same bits in any order:
- * the AVX2 path (picked at run time from the CPU's features) and the portable one agree bit for bit.
+ * Inputs arrive as int16 and weights as int8, both with their zero points already subtracted, so every
+ * product and every sum of two products fits int32 exactly, and integer addition gives the same bits
+ * in any order: the AVX2 path (picked at run time from the CPU's features) and the portable one agree
+ * bit for bit. Weights stay int8 in memory (half the bytes to stream) and are widened in registers.
  *
  * Packed layout (mi_pack_weights): depth padded to an even count, rows to a multiple of MI_ROW_BLOCK;
- * element (r, k) sits at [(k / 2) * rows_padded * 2 + r * 2 + k % 2], so one 256-bit load holds the
- * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 multiplies with a broadcast input
- * pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
+ * element (r, k) sits at [(k / 2) * rows_padded * 2 + r * 2 + k % 2], so one 128-bit load holds the
+ * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 (once widened) multiplies with a
+ * broadcast input pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
  * keeps layers with few output channels from being bound by loads.
  */
 #ifndef MI_INT16_GEMM_H
@@ -40,9 +41,9 @@
 
 static inline int64_t mi_round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
 
-/* w: rows x depth int16 (row-major) -> packed (see above); packed holds
- * mi_round_up(depth, 2) * mi_round_up(rows, MI_ROW_BLOCK) zero-initialised int16. */
-static void mi_pack_weights(const int16_t *w, int64_t rows, int64_t depth, int16_t *packed)
+/* w: rows x depth int8 (row-major) -> packed (see above); packed holds
+ * mi_round_up(depth, 2) * mi_round_up(rows, MI_ROW_BLOCK) zero-initialised int8. */
+static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int8_t *packed)
 {
     int64_t rows_padded = mi_round_up(rows, MI_ROW_BLOCK);
     for (int64_t r = 0; r < rows; r++)
@@ -59,10 +60,10 @@ typedef struct {
 /* x: n row pointers; sums: n rows of rows_padded int32. With q (its shifts in the vector range), the
  * output rows `out` receive the requantized channels [0, returned count); the sums of the others are in
  * `sums`. Without q, every sum is, and the return is 0. */
-typedef int64_t (*mi_gemm_fn)(const int16_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
                               const mi_requant *q, int8_t *const *out, int32_t *sums);
 
-static int64_t mi_gemm_portable(const int16_t *packed, const int16_t *const *x, int64_t n,
+static int64_t mi_gemm_portable(const int8_t *packed, const int16_t *const *x, int64_t n,
                                 const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                 int32_t *out)
 {
@@ -71,7 +72,7 @@ static int64_t mi_gemm_portable(const int16_t *packed, const int16_t *const *x, 
     for (int64_t i = 0; i < n; i++, out += rows_padded)
         for (int64_t r = 0; r < rows_padded; r++) {
             int32_t acc = 0;
-            const int16_t *w = packed + r * 2;
+            const int8_t *w = packed + r * 2;
             for (int64_t s = 0; s < shape->segments; s++) {
                 const int16_t *xs = x[i] + shape->seg_offsets[s];
                 for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2)
@@ -86,7 +87,7 @@ static int64_t mi_gemm_portable(const int16_t *packed, const int16_t *const *x, 
 /* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
  * each weight load serves n rows and each broadcast input pair `vectors` blocks. */
 __attribute__((target("avx2"), always_inline))
-static inline void mi_gemm_avx2_tile(const int16_t *packed, const int16_t *const *x, int n,
+static inline void mi_gemm_avx2_tile(const int8_t *packed, const int16_t *const *x, int n,
                                      const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                      int32_t *out, int64_t r, int vectors)
 {
@@ -95,7 +96,7 @@ static inline void mi_gemm_avx2_tile(const int16_t *packed, const int16_t *const
     for (int i = 0; i < n; i++)
         for (int v = 0; v < vectors; v++)
             acc[i][v] = _mm256_setzero_si256();
-    const int16_t *w = packed + r * 2;
+    const int8_t *w = packed + r * 2;
     for (int64_t s = 0; s < shape->segments; s++) {
         const int16_t *xs[MI_GEMM_ROWS];
         for (int i = 0; i < n; i++)
@@ -103,7 +104,7 @@ static inline void mi_gemm_avx2_tile(const int16_t *packed, const int16_t *const
         for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2) {
             __m256i wv[4];
             for (int v = 0; v < vectors; v++)
-                wv[v] = _mm256_loadu_si256((const __m256i *)(w + 16 * v));
+                wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * v)));
             for (int i = 0; i < n; i++) {
                 int32_t pair;
                 memcpy(&pair, xs[i] + 2 * p, sizeof pair);
@@ -127,7 +128,7 @@ static inline void mi_gemm_avx2_tile(const int16_t *packed, const int16_t *const
 /* All output blocks for n (a constant after inlining) input rows: wide tiles of 16 outputs for four
  * rows, of 32 for fewer (about 8 sums in registers either way), then single blocks. */
 __attribute__((target("avx2"), always_inline))
-static inline void mi_gemm_avx2_rows(const int16_t *packed, const int16_t *const *x, int n,
+static inline void mi_gemm_avx2_rows(const int8_t *packed, const int16_t *const *x, int n,
                                      const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                      int32_t *out)
 {
@@ -140,7 +141,7 @@ static inline void mi_gemm_avx2_rows(const int16_t *packed, const int16_t *const
 }
 
 __attribute__((target("avx2")))
-static int64_t mi_gemm_avx2(const int16_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+static int64_t mi_gemm_avx2(const int8_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
                             const mi_requant *q, int8_t *const *out_rows, int32_t *out)
 {
     for (; n >= MI_GEMM_ROWS; n -= MI_GEMM_ROWS, x += MI_GEMM_ROWS, out_rows += MI_GEMM_ROWS,

@@ -30,11 +30,11 @@ cdef extern from "int16_gemm.h" nogil:
     ctypedef struct mi_gemm_shape:
         const int64_t* seg_offsets
         int64_t segments, seg_pairs, rows_padded, channels
-    ctypedef int64_t (*mi_gemm_fn)(const int16_t*, const int16_t* const*, int64_t, const mi_gemm_shape*,
+    ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const int16_t* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
     enum: MI_ROW_BLOCK
     enum: MI_GEMM_ROWS
-    void mi_pack_weights(const int16_t* w, int64_t rows, int64_t depth, int16_t* packed)
+    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int8_t* packed)
     mi_gemm_fn mi_select_gemm(int force_portable)
 
 
@@ -79,17 +79,17 @@ def run_steps(tuple steps):
 cdef class _Int8Gemm:
     """Weights repacked for mi_gemm, the shape of its input rows, and the int32 sums of MI_GEMM_ROWS rows.
 
-    weights: [rows, k] int16 with the zero point already subtracted and k even; an input row is
+    weights: [rows, k] int8 with the zero point already subtracted and k even; an input row is
     len(seg_offsets) runs of k / len(seg_offsets) elements at those offsets from the row's pointer.
     """
-    cdef int16_t[::1] packed
+    cdef int8_t[::1] packed
     cdef int64_t[::1] seg_offsets
     cdef int32_t[:, ::1] sums
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
 
     def __init__(self, weights, seg_offsets, bint portable):
-        cdef int16_t[:, ::1] w = np.ascontiguousarray(weights, dtype=np.int16)
+        cdef const int8_t[:, ::1] w = np.ascontiguousarray(weights, dtype=np.int8)
         cdef int64_t rows = w.shape[0], depth = w.shape[1]
         self.seg_offsets = np.ascontiguousarray(seg_offsets, dtype=np.int64)
         if depth % (2 * self.seg_offsets.shape[0]):
@@ -99,7 +99,7 @@ cdef class _Int8Gemm:
         self.shape.seg_pairs = depth // 2 // self.shape.segments
         self.shape.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
         self.shape.channels = rows
-        self.packed = np.zeros(depth * self.shape.rows_padded, np.int16)
+        self.packed = np.zeros(depth * self.shape.rows_padded, np.int8)
         mi_pack_weights(&w[0, 0], rows, depth, &self.packed[0])
         self.sums = np.zeros((MI_GEMM_ROWS, self.shape.rows_padded), np.int32)
         self.gemm = mi_select_gemm(portable)
@@ -209,13 +209,13 @@ cdef class Int8ConvStep(Step):
         self.image = np.asarray(self.image_storage)[:size].reshape(shape)
         width = shape[2]
         if dilation_w == 1:  # a filter row is one run of the image row
-            runs = np.asarray(filter, np.int16).reshape(out_c, filter_h, filter_w * depth)
+            runs = np.asarray(filter, np.int8).reshape(out_c, filter_h, filter_w * depth)
             offsets = [ky * dilation_h * width * depth for ky in range(filter_h)]
         else:
-            runs = np.asarray(filter, np.int16).reshape(out_c, filter_h * filter_w, depth)
+            runs = np.asarray(filter, np.int8).reshape(out_c, filter_h * filter_w, depth)
             offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
                        for ky in range(filter_h) for kx in range(filter_w)]
-        weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int16)
+        weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int8)
         weights[..., :runs.shape[2]] = runs
         self.gemm = _Int8Gemm(weights.reshape(out_c, -1), offsets, portable)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
@@ -246,6 +246,14 @@ cdef class Int8ConvStep(Step):
                         n = 0
 
 
+def centered_weights(weights, int32_t zero_point):
+    """weights - zero_point as int8, or None where a value leaves int8 (the fast GEMM keeps weights int8)."""
+    centered = np.asarray(weights, np.int32) - zero_point
+    if centered.size and (centered.min() < -128 or centered.max() > 127):
+        return None
+    return centered.astype(np.int8)
+
+
 cdef class Int8FullyConnectedStep(Step):
     """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
     cdef const int8_t[:, ::1] input
@@ -257,13 +265,16 @@ cdef class Int8FullyConnectedStep(Step):
 
     def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
                  multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
-        """Arguments as for fully_connected.fully_connected; portable forces the non-SIMD paths."""
+        """Arguments as for fully_connected.fully_connected (centered_weights(filter, filter_zp) must not be
+        None); portable forces the non-SIMD paths."""
         self.input, self.output = input, output
         self.input_zp = <int16_t>input_zp
         units, depth = filter.shape
-        weights = np.zeros((units, depth + depth % 2), np.int16)  # an odd depth's last pair ends with 0
-        weights[:, :depth] = filter
-        weights[:, :depth] -= np.int16(filter_zp)
+        weights = np.zeros((units, depth + depth % 2), np.int8)  # an odd depth's last pair ends with 0
+        centered = centered_weights(filter, filter_zp)
+        if centered is None:
+            raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
+        weights[:, :depth] = centered
         self.rows = np.zeros((MI_GEMM_ROWS, weights.shape[1]), np.int16)
         self.gemm = _Int8Gemm(weights, [0], portable)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)

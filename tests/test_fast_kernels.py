@@ -52,10 +52,11 @@ def test_conv_matches_template(case, portable):
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, -7), (2, 256, 64, 0), (9, 40, 16, 3)])
+@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, 0), (2, 256, 64, 0), (9, 40, 16, 3)])
 def test_fully_connected_matches_template(batches, depth, units, filter_zp, portable):
     rng = np.random.default_rng(depth)
     x, w = _int8(rng, (batches, depth)), _int8(rng, (units, depth))
+    w = np.clip(w, max(-128, -128 + filter_zp), min(127, 127 + filter_zp))  # centered weights stay int8
     bias = rng.integers(-5000, 5000, units, dtype=np.int32)
     multiplier, shift = _requant(rng, units)
     expected, got = (np.zeros((batches, units), np.int8) for _ in range(2))
@@ -63,6 +64,15 @@ def test_fully_connected_matches_template(batches, depth, units, filter_zp, port
     steps.Int8FullyConnectedStep(x, w, bias, got, -128, filter_zp, 4, multiplier, shift, -128, 127,
                                  portable=portable)()
     np.testing.assert_array_equal(got, expected)
+
+
+def test_fully_connected_weights_leaving_int8_once_centered_are_refused():
+    weights = np.array([[-128, 5]], np.int8)
+    assert steps.centered_weights(weights, 1) is None
+    with pytest.raises(ValueError, match="leave int8"):
+        steps.Int8FullyConnectedStep(np.zeros((1, 2), np.int8), weights, np.zeros(1, np.int32),
+                                     np.zeros((1, 1), np.int8), 0, 1, 0, np.ones(1, np.int32),
+                                     np.zeros(1, np.int32), -128, 127)
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])

@@ -67,7 +67,9 @@ def prepare_fully_connected(ctx: OpContext) -> BindFn:
     check_bias(ctx, path, bias, units)
     requant, filter_zp = _requantization(ctx, path, input, filter, bias, output, units)
     kernel = path.kernel(fc_kernels.fully_connected)
-    fast = path == INT8_PATH and has_fixed_weights(filter) and batches * units * accum > 0
+    # the fast GEMM keeps the centered weights int8 (always so with TFLM's usual filter zero point 0)
+    fast = (path == INT8_PATH and has_fixed_weights(filter) and batches * units * accum > 0
+            and steps.centered_weights(filter.data, filter_zp) is not None)
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, units)
