@@ -15,8 +15,11 @@ Int8DepthwiseStep (depth multiplier 1) sums each pixel's in-image taps, 8 channe
 Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
 
-Write order: a conv or depthwise step reads a pixel's whole receptive field before it writes any
-channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
+Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
+and clamps like the reference template (pooling_common.pxd).
+
+Write order: a conv, depthwise or pooling step reads a pixel's whole receptive field before it writes
+any channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
 pixels' fields before writing the first of them, which only reads earlier. So it reads its input no
 later than the reference loop does and writes no earlier; an output the `inplace` planner overlaps
 with its dying input stays valid.
@@ -28,6 +31,7 @@ import numpy as np
 
 from accumulate cimport store_output
 from fixedpoint cimport clamp32
+from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
 from quantized_binary cimport Params, quantized_add_sub
 
 
@@ -68,6 +72,11 @@ cdef extern from "int8_add.h" nogil:
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
     mi_add_fn mi_select_add(int subtract, int force_portable)
+
+
+cdef extern from "int8_pool.h" nogil:
+    ctypedef void (*mi_pool_sum_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t)
+    mi_pool_sum_fn mi_select_pool_sum(int force_portable)
 
 
 cdef class Step:
@@ -399,3 +408,47 @@ cdef class Int8AddStep(Step):
         while i < n:
             out[i] = <int8_t>clamp32(quantized_add_sub(x1[i], x2[i], subtract, &p), p.activation_min, p.activation_max)
             i += 1
+
+
+cdef class Int8AveragePoolStep(Step):
+    """AVERAGE_POOL_2D, int8, NHWC (input and output share scale and zero point, so raw values are pooled)."""
+    cdef const int8_t[:, :, :, ::1] input
+    cdef int8_t[:, :, :, ::1] output
+    cdef int32_t[::1] sums
+    cdef int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w
+    cdef int32_t act_min, act_max
+    cdef mi_pool_sum_fn window_sums
+
+    def __init__(self, input, output, int stride_h, int stride_w, int filter_h, int filter_w, int pad_h,
+                 int pad_w, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for pooling.average_pool; portable forces the non-SIMD sums (same bits)."""
+        self.input, self.output = input, output
+        check_pool_geometry(self.input.shape[0], self.input.shape[1], self.input.shape[2], self.input.shape[3],
+                            self.output.shape[0], self.output.shape[1], self.output.shape[2],
+                            self.output.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+        self.stride_h, self.stride_w, self.filter_h, self.filter_w = stride_h, stride_w, filter_h, filter_w
+        self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
+        self.sums = np.zeros(max(1, self.output.shape[3]), np.int32)
+        self.window_sums = mi_select_pool_sum(portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
+        cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2]
+        cdef Py_ssize_t b, oy, ox, c, y0, x0, fy0, fy1, fx0, fx1
+        cdef int32_t count
+        cdef int32_t* acc = &self.sums[0]
+        cdef int8_t* out
+        if channels == 0:
+            return
+        for b in range(batches):
+            for oy in range(out_h):
+                pool_window(oy, self.stride_h, self.pad_h, self.filter_h, in_h, &y0, &fy0, &fy1)
+                for ox in range(out_w):
+                    pool_window(ox, self.stride_w, self.pad_w, self.filter_w, in_w, &x0, &fx0, &fx1)
+                    self.window_sums(acc, &self.input[b, y0 + fy0, x0 + fx0, 0], in_w * channels, channels,
+                                     fy1 - fy0, fx1 - fx0, channels)
+                    count = <int32_t>((fy1 - fy0) * (fx1 - fx0))
+                    out = &self.output[b, oy, ox, 0]
+                    for c in range(channels):
+                        out[c] = <int8_t>clamp32(rounded_mean(acc[c], count), self.act_min, self.act_max)

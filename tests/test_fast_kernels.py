@@ -1,9 +1,9 @@
 """The int8 fast kernels (microinterp/_kernels/steps) give the reference templates' bits: both the SIMD
 and the portable inner products, on odd depths and channel counts, padding, strides, dilation, batches
 and extreme zero points and weights; ADD/SUB on sizes around the vector widths, every activation range
-and a spread of shifts. Their agreement with TFLM itself is checked by the op and model conformance
-tests, which run them whenever a model has int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / ADD / SUB
-without broadcasting.
+and a spread of shifts; AVERAGE_POOL_2D with clipped windows. Their agreement with TFLM itself is checked
+by the op and model conformance tests, which run them whenever a model has int8 CONV_2D /
+DEPTHWISE_CONV_2D / FULLY_CONNECTED / AVERAGE_POOL_2D, or ADD / SUB without broadcasting.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from microinterp._kernels import conv as conv_kernels
 from microinterp._kernels import elementwise as elementwise_kernels
 from microinterp._kernels import fully_connected as fc_kernels
+from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
 from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
@@ -148,3 +149,24 @@ def test_add_sub_matches_template_on_extreme_parameters(op, portable):
 def test_add_step_rejects_mismatched_sizes():
     with pytest.raises(ValueError, match="equal counts"):
         steps.Int8AddStep(np.zeros(4, np.int8), np.zeros(3, np.int8), np.zeros(4, np.int8), binary_params(), False)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("shape,filter_size,strides,pads,activation_range", [
+    ((1, 8, 8, 64), (8, 8), (8, 8), (0, 0), (-128, 127)),
+    ((2, 9, 7, 19), (3, 3), (2, 2), (1, 1), (-20, 127)),
+    ((1, 5, 6, 8), (4, 5), (1, 1), (3, 4), (-5, 6)),
+    ((1, 4, 4, 3), (2, 2), (1, 2), (1, 0), (-128, 127)),
+])
+def test_average_pool_matches_template(shape, filter_size, strides, pads, activation_range, portable):
+    """Windows clipped at every border (so counts vary), channel counts around 8, and sums of either sign
+    that round halves away from zero: all -128s, all 127s and random values."""
+    rng = np.random.default_rng(shape[3])
+    (fh, fw), (sh, sw), (ph, pw) = filter_size, strides, pads
+    out_h, out_w = (shape[1] + 2 * ph - fh) // sh + 1, (shape[2] + 2 * pw - fw) // sw + 1
+    for x in (_int8(rng, shape), np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)):
+        expected, got = (np.zeros((shape[0], out_h, out_w, shape[3]), np.int8) for _ in range(2))
+        args = (sh, sw, fh, fw, ph, pw)
+        pooling_kernels.average_pool["int8_t"](x, expected, *args, *map(float, activation_range))
+        steps.Int8AveragePoolStep(x, got, *args, *activation_range, portable=portable)()
+        np.testing.assert_array_equal(got, expected)
