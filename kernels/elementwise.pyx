@@ -9,14 +9,15 @@ type (`binary_op_t`) and the input and output element types.
 
 Two entry points share that loop: `binary` (arithmetic, output type = input type) and `compare`
 (comparisons and logical ops, bool output seen as uint8). Integer types follow TFLM: int8 and int16 are
-quantized (rescaled through `Params`), int32 and int64 are plain integers with C wrap-around, float is
-float32. Adding an op: a tag struct, its member in `binary_op_t`, a code in `BinaryOp`, its arithmetic in
-`_apply`, and a branch in `binary` or `compare`.
+quantized (rescaled through `Params`; quantized_binary.pxd), int32 and int64 are plain integers with C
+wrap-around, float is float32. Adding an op: a tag struct, its member in `binary_op_t`, a code in
+`BinaryOp`, its arithmetic in `_apply`, and a branch in `binary` or `compare`.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 
-from fixedpoint cimport mbqm, rdbpot, srdhm
+from fixedpoint cimport mbqm
 from gemmlowp cimport wrapping_add, wrapping_sub
+from quantized_binary cimport Params, quantized_add_sub, rescaled1, rescaled2, wrap_mul
 from walk cimport Rows, WALK_DIMS, first_row, next_row
 
 
@@ -131,62 +132,20 @@ ctypedef fused compared_value_t:
     uint8_t
 
 
-cdef struct Params:
-    # TFLM's ArithmeticParams / ComparisonParams: offsets are the negated input zero points and the output
-    # zero point. Each op module documents how it fills the multipliers (PRELU reuses input1_* for its
-    # identity multiplier and output_* for the alpha product).
-    int32_t input1_offset
-    int32_t input2_offset
-    int32_t output_offset
-    int left_shift
-    int32_t input1_multiplier
-    int input1_shift
-    int32_t input2_multiplier
-    int input2_shift
-    int32_t output_multiplier
-    int output_shift
-    # Clamp range of integer outputs (the fused activation), and of float outputs (+-inf: no clamp).
-    int32_t activation_min
-    int32_t activation_max
-    float float_min
-    float float_max
-
-
 cdef struct Geometry:
     Py_ssize_t shape[WALK_DIMS]
     Py_ssize_t strides1[WALK_DIMS]
     Py_ssize_t strides2[WALK_DIMS]
 
 
-cdef inline int32_t _wrap_mul(int32_t a, int32_t b) noexcept nogil:
-    return <int32_t>(<uint32_t>a * <uint32_t>b)
-
-
-cdef inline int32_t _rescaled(int32_t q, int32_t offset, int left_shift, int32_t multiplier, int shift) noexcept nogil:
-    # ADD/SUB/SQUARED_DIFFERENCE/comparison input rescale: lift by 2^left_shift, then
-    # MultiplyByQuantizedMultiplierSmallerThanOneExp = RDBPOT(SRDHM(x, m), -shift) with shift <= 0.
-    return rdbpot(srdhm(_wrap_mul(q + offset, <int32_t>1 << left_shift), multiplier), -shift)
-
-
-cdef inline int32_t _rescaled1(int32_t q, const Params* p) noexcept nogil:
-    return _rescaled(q, p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift)
-
-
-cdef inline int32_t _rescaled2(int32_t q, const Params* p) noexcept nogil:
-    return _rescaled(q, p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift)
-
-
 cdef inline int32_t _quantized(binary_op_t* op, int32_t x, int32_t y, const Params* p) noexcept nogil:
     # int8/int16 arithmetic before the output clamp.
-    cdef int32_t a, b
+    cdef int32_t a
     if binary_op_t is AddTag or binary_op_t is SubTag:
-        a = _rescaled1(x, p)
-        b = _rescaled2(y, p)
-        a = wrapping_add(a, b) if binary_op_t is AddTag else wrapping_sub(a, b)
-        return wrapping_add(rdbpot(srdhm(a, p.output_multiplier), -p.output_shift), p.output_offset)
+        return quantized_add_sub(x, y, binary_op_t is SubTag, p)
     elif binary_op_t is SquaredDifferenceTag:
-        a = wrapping_sub(_rescaled1(x, p), _rescaled2(y, p))
-        return wrapping_add(mbqm(_wrap_mul(a, a), p.output_multiplier, p.output_shift), p.output_offset)
+        a = wrapping_sub(rescaled1(x, p), rescaled2(y, p))
+        return wrapping_add(mbqm(wrap_mul(a, a), p.output_multiplier, p.output_shift), p.output_offset)
     elif binary_op_t is MulTag:
         return wrapping_add(mbqm((x + p.input1_offset) * (y + p.input2_offset), p.output_multiplier, p.output_shift),
                          p.output_offset)
@@ -205,7 +164,7 @@ cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed
     elif binary_op_t is SubTag:
         return wrapping_sub(x, y)
     elif binary_op_t is MulTag:
-        return _wrap_mul(x, y)
+        return wrap_mul(x, y)
     elif binary_op_t is DivTag:
         if y == 0 or (y == -1 and x == -2147483647 - 1):
             failed[0] = True
@@ -213,7 +172,7 @@ cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed
         return x // y  # cdivision: C truncating division
     elif binary_op_t is SquaredDifferenceTag:
         x = wrapping_sub(x, y)
-        return _wrap_mul(x, x)
+        return wrap_mul(x, x)
 
 
 cdef inline float _float(binary_op_t* op, float x, float y) noexcept nogil:
@@ -260,7 +219,7 @@ cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Param
           or binary_op_t is LessEqualTag or binary_op_t is GreaterTag or binary_op_t is GreaterEqualTag):
         if in_t is int8_t or in_t is int16_t:
             # Quantized inputs are compared on a common scale (identity parameters compare raw values).
-            dst[0] = <out_t>_compare(op, _rescaled1(x, p), _rescaled2(y, p))
+            dst[0] = <out_t>_compare(op, rescaled1(x, p), rescaled2(y, p))
         else:
             dst[0] = <out_t>_compare(op, x, y)
     elif binary_op_t is MaximumTag:

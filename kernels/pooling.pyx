@@ -4,11 +4,15 @@
 The window is clipped to the image: padded taps are neither read nor counted. Quantized input and output
 share scale and zero point, so the kernels work on raw values (no zero point subtracted). One window walk
 serves both pooling kinds and int8, int16 and float32; the per-output reduction (`_pooled`) is chosen at
-compile time by the kind's tag type and the element type.
+compile time by the kind's tag type and the element type. The window walk and the integer average are in
+pooling_common.pxd, shared with the compiled int8 average step (steps.pyx).
 """
 cimport cython
 from libc.float cimport FLT_MAX
 from libc.stdint cimport int8_t, int16_t, int32_t
+
+from fixedpoint cimport clamp32
+from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
 
 ctypedef fused pool_t:
     int8_t
@@ -20,23 +24,6 @@ cdef inline float _activation_float(float v, float lo, float hi) noexcept nogil:
     # std::min(std::max(v, lo), hi), comparison for comparison: a NaN passes through as in TFLM.
     v = lo if v < lo else v
     return hi if hi < v else v
-
-
-cdef inline int32_t _clamp(int32_t v, int32_t lo, int32_t hi) noexcept nogil:
-    return lo if v < lo else (hi if v > hi else v)
-
-
-cdef _check_geometry(Py_ssize_t in_n, Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t in_c,
-                     Py_ssize_t out_n, Py_ssize_t out_h, Py_ssize_t out_w, Py_ssize_t out_c,
-                     int stride_h, int stride_w, int filter_h, int filter_w, int pad_h, int pad_w):
-    # Cheap per-call guard: with these, every index is in the input and every window holds a tap.
-    if in_n != out_n or in_c != out_c:
-        raise ValueError(f"pooling: input batch/channels {in_n}/{in_c} vs output {out_n}/{out_c}")
-    if stride_h <= 0 or stride_w <= 0 or filter_h <= 0 or filter_w <= 0 or pad_h < 0 or pad_w < 0:
-        raise ValueError("pooling: strides and filter sizes must be positive, padding non-negative")
-    if (out_h > 0 and (in_h == 0 or pad_h >= filter_h or (out_h - 1) * stride_h - pad_h >= in_h)) or \
-            (out_w > 0 and (in_w == 0 or pad_w >= filter_w or (out_w - 1) * stride_w - pad_w >= in_w)):
-        raise ValueError(f"pooling: output {out_h}x{out_w} has windows outside the {in_h}x{in_w} input")
 
 
 # Compile-time pooling kinds: a NULL pointer of the tag type selects the specialization.
@@ -57,7 +44,7 @@ cdef inline pool_t _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, Py_s
     # One output: the window's in-image taps fy0..fy1-1, fx0..fx1-1 from (y0, x0) in image b, channel c,
     # reduced, then clamped to the fused activation.
     cdef Py_ssize_t fy, fx
-    cdef int32_t acc, count
+    cdef int32_t acc
     cdef float total
     cdef pool_t m, v
     if pool_kind_t is AverageTag and pool_t is float:
@@ -71,12 +58,7 @@ cdef inline pool_t _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, Py_s
         for fy in range(fy0, fy1):
             for fx in range(fx0, fx1):
                 acc = acc + x[b, y0 + fy, x0 + fx, c]
-        count = <int32_t>((fy1 - fy0) * (fx1 - fx0))
-        if acc > 0:
-            acc = (acc + count // 2) // count
-        else:
-            acc = (acc - count // 2) // count
-        return <pool_t>_clamp(acc, lo, hi)
+        return <pool_t>clamp32(rounded_mean(acc, <int32_t>((fy1 - fy0) * (fx1 - fx0))), lo, hi)
     else:
         if pool_t is float:
             m = -FLT_MAX
@@ -93,22 +75,13 @@ cdef inline pool_t _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, Py_s
         if pool_t is float:
             return _activation_float(m, lo_f, hi_f)
         else:
-            return <pool_t>_clamp(m, lo, hi)
-
-
-cdef inline void _window(Py_ssize_t o, int stride, int pad, int filter_size, Py_ssize_t in_size, Py_ssize_t* origin,
-                         Py_ssize_t* first, Py_ssize_t* end) noexcept nogil:
-    # Along one axis, the window of output o: it starts at input index origin; its taps first..end-1 are
-    # the ones inside the image.
-    origin[0] = o * stride - pad
-    first[0] = -origin[0] if origin[0] < 0 else 0
-    end[0] = filter_size if filter_size < in_size - origin[0] else in_size - origin[0]
+            return <pool_t>clamp32(m, lo, hi)
 
 
 cdef _pool(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, int stride_h, int stride_w,
            int filter_h, int filter_w, int pad_h, int pad_w, double act_min, double act_max):
-    _check_geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], out.shape[0], out.shape[1], out.shape[2],
-                    out.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+    check_pool_geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], out.shape[0], out.shape[1], out.shape[2],
+                        out.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
     cdef Py_ssize_t batches = out.shape[0], out_h = out.shape[1], out_w = out.shape[2], depth = out.shape[3]
     cdef Py_ssize_t in_h = x.shape[1], in_w = x.shape[2]
     cdef Py_ssize_t b, oy, ox, c, y0, x0, fy0, fy1, fx0, fx1
@@ -117,9 +90,9 @@ cdef _pool(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1]
     with nogil:
         for b in range(batches):
             for oy in range(out_h):
-                _window(oy, stride_h, pad_h, filter_h, in_h, &y0, &fy0, &fy1)
+                pool_window(oy, stride_h, pad_h, filter_h, in_h, &y0, &fy0, &fy1)
                 for ox in range(out_w):
-                    _window(ox, stride_w, pad_w, filter_w, in_w, &x0, &fx0, &fx1)
+                    pool_window(ox, stride_w, pad_w, filter_w, in_w, &x0, &fx0, &fx1)
                     for c in range(depth):
                         out[b, oy, ox, c] = _pooled(kind, x, b, y0, x0, c, fy0, fy1, fx0, fx1, lo, hi, lo_f, hi_f)
 

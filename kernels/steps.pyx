@@ -12,8 +12,14 @@ exact, so the bits equal TFLM's.
 Int8DepthwiseStep (depth multiplier 1) sums each pixel's in-image taps, 8 channels at a time
 (int8_depthwise.h), like the reference template, and requantizes the same way.
 
-Write order: a conv or depthwise step reads a pixel's whole receptive field before it writes any
-channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
+Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
+through the reference template's scalar arithmetic (quantized_binary.pxd).
+
+Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
+and clamps like the reference template (pooling_common.pxd).
+
+Write order: a conv, depthwise or pooling step reads a pixel's whole receptive field before it writes
+any channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
 pixels' fields before writing the first of them, which only reads earlier. So it reads its input no
 later than the reference loop does and writes no earlier; an output the `inplace` planner overlaps
 with its dying input stays valid.
@@ -24,6 +30,9 @@ from libc.string cimport memset
 import numpy as np
 
 from accumulate cimport store_output
+from fixedpoint cimport clamp32
+from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
+from quantized_binary cimport Params, quantized_add_sub
 
 
 cdef extern from "int16_gemm.h" nogil:
@@ -54,6 +63,20 @@ cdef extern from "int8_depthwise.h" nogil:
     ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
                                      int64_t, int64_t, int64_t, const int32_t*, int32_t, int64_t)
     mi_depthwise_fn mi_select_depthwise(int force_portable)
+
+
+cdef extern from "int8_add.h" nogil:
+    ctypedef struct mi_add_params:
+        int32_t input1_offset, input2_offset, left_shift
+        int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
+        int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
+    ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
+    mi_add_fn mi_select_add(int subtract, int force_portable)
+
+
+cdef extern from "int8_pool.h" nogil:
+    ctypedef void (*mi_pool_sum_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t)
+    mi_pool_sum_fn mi_select_pool_sum(int force_portable)
 
 
 cdef class Step:
@@ -347,3 +370,96 @@ cdef class Int8DepthwiseStep(Step):
                                        ky0, ky1, kx0, kx1, filter_w, &self.weights[0, 0, 0], self.input_zp,
                                        channels)
                     self.requantize.write(acc, &self.output[b, oy, ox, 0], channels)
+
+
+cdef class Int8AddStep(Step):
+    """ADD or SUB of two int8 tensors with the output's element count, on flat views.
+
+    Blocks go through int8_add.h's vector step when the CPU has one, every shift is in its range and
+    the clamp range is in int8; the rest through the reference template's arithmetic (same bits).
+    """
+    cdef const int8_t[::1] input1
+    cdef const int8_t[::1] input2
+    cdef int8_t[::1] output
+    cdef Params params
+    cdef mi_add_params lanes
+    cdef bint subtract
+    cdef mi_add_fn vector
+
+    def __init__(self, input1, input2, output, dict params, bint subtract, bint portable=False):
+        """params: every field of the template's `Params` (elementwise.binary_params); portable forces the
+        scalar path (same bits)."""
+        self.input1, self.input2, self.output = input1, input2, output
+        if not self.input1.shape[0] == self.input2.shape[0] == self.output.shape[0]:
+            raise ValueError(f"int8 ADD/SUB step: {self.input1.shape[0]} and {self.input2.shape[0]} elements "
+                             f"-> {self.output.shape[0]}, need equal counts")
+        self.params, self.subtract = params, subtract
+        cdef Params p = self.params
+        self.lanes = mi_add_params(
+            input1_offset=p.input1_offset, input2_offset=p.input2_offset, left_shift=p.left_shift,
+            input1_multiplier=p.input1_multiplier, input1_exponent=-p.input1_shift,
+            input2_multiplier=p.input2_multiplier, input2_exponent=-p.input2_shift,
+            output_multiplier=p.output_multiplier, output_exponent=-p.output_shift,
+            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max)
+        shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
+        in_range = all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
+        self.vector = mi_select_add(subtract, portable or not in_range)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t n = self.output.shape[0], i
+        if n == 0:
+            return
+        # locals, so that the int8 stores (which may alias anything) do not force reloads
+        cdef Params p = self.params
+        cdef const int8_t* x1 = &self.input1[0]
+        cdef const int8_t* x2 = &self.input2[0]
+        cdef int8_t* out = &self.output[0]
+        cdef bint subtract = self.subtract
+        i = self.vector(x1, x2, out, n, &self.lanes)
+        while i < n:
+            out[i] = <int8_t>clamp32(quantized_add_sub(x1[i], x2[i], subtract, &p), p.activation_min, p.activation_max)
+            i += 1
+
+
+cdef class Int8AveragePoolStep(Step):
+    """AVERAGE_POOL_2D, int8, NHWC (input and output share scale and zero point, so raw values are pooled)."""
+    cdef const int8_t[:, :, :, ::1] input
+    cdef int8_t[:, :, :, ::1] output
+    cdef int32_t[::1] sums
+    cdef int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w
+    cdef int32_t act_min, act_max
+    cdef mi_pool_sum_fn window_sums
+
+    def __init__(self, input, output, int stride_h, int stride_w, int filter_h, int filter_w, int pad_h,
+                 int pad_w, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for pooling.average_pool; portable forces the non-SIMD sums (same bits)."""
+        self.input, self.output = input, output
+        check_pool_geometry(self.input.shape[0], self.input.shape[1], self.input.shape[2], self.input.shape[3],
+                            self.output.shape[0], self.output.shape[1], self.output.shape[2],
+                            self.output.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+        self.stride_h, self.stride_w, self.filter_h, self.filter_w = stride_h, stride_w, filter_h, filter_w
+        self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
+        self.sums = np.zeros(max(1, self.output.shape[3]), np.int32)
+        self.window_sums = mi_select_pool_sum(portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
+        cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2]
+        cdef Py_ssize_t b, oy, ox, c, y0, x0, fy0, fy1, fx0, fx1
+        cdef int32_t count
+        cdef int32_t* acc = &self.sums[0]
+        cdef int8_t* out
+        if channels == 0:
+            return
+        for b in range(batches):
+            for oy in range(out_h):
+                pool_window(oy, self.stride_h, self.pad_h, self.filter_h, in_h, &y0, &fy0, &fy1)
+                for ox in range(out_w):
+                    pool_window(ox, self.stride_w, self.pad_w, self.filter_w, in_w, &x0, &fx0, &fx1)
+                    self.window_sums(acc, &self.input[b, y0 + fy0, x0 + fx0, 0], in_w * channels, channels,
+                                     fy1 - fy0, fx1 - fx0, channels)
+                    count = <int32_t>((fy1 - fy0) * (fx1 - fx0))
+                    out = &self.output[b, oy, ox, 0]
+                    for c in range(channels):
+                        out[c] = <int8_t>clamp32(rounded_mean(acc[c], count), self.act_min, self.act_max)

@@ -1,7 +1,9 @@
 """The int8 fast kernels (microinterp/_kernels/steps) give the reference templates' bits: both the SIMD
 and the portable inner products, on odd depths and channel counts, padding, strides, dilation, batches
-and extreme zero points and weights. Their agreement with TFLM itself is checked by the op and model
-conformance tests, which run them whenever a model has int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED.
+and extreme zero points and weights; ADD/SUB on sizes around the vector widths, every activation range
+and a spread of shifts; AVERAGE_POOL_2D with clipped windows. Their agreement with TFLM itself is checked
+by the op and model conformance tests, which run them whenever a model has int8 CONV_2D /
+DEPTHWISE_CONV_2D / FULLY_CONNECTED / AVERAGE_POOL_2D, or ADD / SUB without broadcasting.
 """
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import numpy as np
 import pytest
 
 from microinterp._kernels import conv as conv_kernels
+from microinterp._kernels import elementwise as elementwise_kernels
 from microinterp._kernels import fully_connected as fc_kernels
+from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
+from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
+from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
 
@@ -94,3 +100,83 @@ def test_depthwise_matches_template(shape, strides, dilation, pads, zp, portable
     conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
     steps.Int8DepthwiseStep(x, w, bias, got, np.zeros(channels, np.int32), *args, portable=portable)()
     np.testing.assert_array_equal(got, expected)
+
+
+def _add_params(rng, zero_points, activation_range, left_shift=20):
+    """ADD/SUB parameters as arithmetic.py derives them from random scales (shifts from 0 to about -25)."""
+    s1, s2, s_out = 2.0 ** rng.uniform(-12, 2, 3)
+    twice_max = 2 * max(s1, s2)
+    (m1, e1), (m2, e2), (mo, eo) = (quantize_multiplier_smaller_than_one_exp(r) for r in
+                                    (s1 / twice_max, s2 / twice_max, twice_max / ((1 << left_shift) * s_out)))
+    return binary_params(input1_offset=-zero_points[0], input2_offset=-zero_points[1], output_offset=zero_points[2],
+                         left_shift=left_shift, input1_multiplier=m1, input1_shift=e1, input2_multiplier=m2,
+                         input2_shift=e2, output_multiplier=mo, output_shift=eo,
+                         activation_min=activation_range[0], activation_max=activation_range[1])
+
+
+def _check_add_sub(op, params, n, rng, portable):
+    x1, x2 = _int8(rng, n), _int8(rng, n)
+    expected, got = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    kernel = elementwise_kernels.BinaryKernel(int(op), *broadcast_geometry((n,), (n,), (n,)), params)
+    elementwise_kernels.binary["int8_t"](kernel, x1, x2, expected)
+    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB, portable=portable)()
+    np.testing.assert_array_equal(got, expected)
+
+
+ADD_ZERO_POINTS = [(0, 0, 0), (-128, 127, -128), (127, -128, 127), (-128, -128, 5)]
+ACTIVATION_RANGES = [(-128, 127), (-30, 127), (-30, 20), (-1, 1), (100, 127)]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
+@pytest.mark.parametrize("n", [1, 7, 8, 31, 33, 40, 1000])
+def test_add_sub_matches_template(n, op, portable):
+    rng = np.random.default_rng(n + 1000 * int(op))
+    for zero_points in ADD_ZERO_POINTS:
+        for activation_range in ACTIVATION_RANGES:
+            for _ in range(3):
+                _check_add_sub(op, _add_params(rng, zero_points, activation_range), n, rng, portable)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
+def test_add_sub_matches_template_on_extreme_parameters(op, portable):
+    """Shifts at both ends of the vector range, any multiplier sign, sums that wrap, and a clamp range
+    beyond int8 (which leaves every element to the scalar path)."""
+    rng = np.random.default_rng(7)
+    for left_shift in (0, 20, 31):
+        for shift in (0, -1, -31):
+            for multiplier in (0, 1, (1 << 30) + 12345, (1 << 31) - 1, -(1 << 31), -777):
+                params = binary_params(input1_offset=128, input2_offset=-127, output_offset=-128,
+                                       left_shift=left_shift, input1_multiplier=multiplier, input1_shift=shift,
+                                       input2_multiplier=(1 << 31) - 1, input2_shift=-31 - shift,
+                                       output_multiplier=multiplier, output_shift=-31 - shift,
+                                       activation_min=-128, activation_max=127)
+                _check_add_sub(op, params, 67, rng, portable)
+    _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, portable)
+
+
+def test_add_step_rejects_mismatched_sizes():
+    with pytest.raises(ValueError, match="equal counts"):
+        steps.Int8AddStep(np.zeros(4, np.int8), np.zeros(3, np.int8), np.zeros(4, np.int8), binary_params(), False)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("shape,filter_size,strides,pads,activation_range", [
+    ((1, 8, 8, 64), (8, 8), (8, 8), (0, 0), (-128, 127)),
+    ((2, 9, 7, 19), (3, 3), (2, 2), (1, 1), (-20, 127)),
+    ((1, 5, 6, 8), (4, 5), (1, 1), (3, 4), (-5, 6)),
+    ((1, 4, 4, 3), (2, 2), (1, 2), (1, 0), (-128, 127)),
+])
+def test_average_pool_matches_template(shape, filter_size, strides, pads, activation_range, portable):
+    """Windows clipped at every border (so counts vary), channel counts around 8, and sums of either sign
+    that round halves away from zero: all -128s, all 127s and random values."""
+    rng = np.random.default_rng(shape[3])
+    (fh, fw), (sh, sw), (ph, pw) = filter_size, strides, pads
+    out_h, out_w = (shape[1] + 2 * ph - fh) // sh + 1, (shape[2] + 2 * pw - fw) // sw + 1
+    for x in (_int8(rng, shape), np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)):
+        expected, got = (np.zeros((shape[0], out_h, out_w, shape[3]), np.int8) for _ in range(2))
+        args = (sh, sw, fh, fw, ph, pw)
+        pooling_kernels.average_pool["int8_t"](x, expected, *args, *map(float, activation_range))
+        steps.Int8AveragePoolStep(x, got, *args, *activation_range, portable=portable)()
+        np.testing.assert_array_equal(got, expected)

@@ -77,6 +77,16 @@ def test_op_matches_tflm_over_types_shapes_activations_and_quantizations(oracle,
     compare_cases_with_tflm(oracle, op_cases(op), seeds=(0, 1, 2))
 
 
+def test_int8_add_sub_without_broadcasting_match_tflm(oracle):
+    """The compiled int8 ADD/SUB step: sizes around its vector widths, every activation, extreme zero points
+    and saturating quantizations."""
+    shapes = [(1,), (7,), (33,), (5, 200), (2, 3, 4, 5)]
+    activations = [NONE, RELU, RELU6, RELU_N1_TO_1, NONE]
+    cases = [binary_case(op, "INT8", shape, shape, activation, quant) for op in ("ADD", "SUB")
+             for shape, activation, quant in zip(shapes, activations, INT8_QUANTS[2:])]
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2))
+
+
 def shared_input_model(ops: list[tuple[str, int]], dtype: str, size: int) -> bytes:
     """One node per (op, activation), all reading the same two graph inputs of `size` elements."""
     a, b = T(dtype, (size,)), T(dtype, (size,))

@@ -5,7 +5,8 @@ All run through the one broadcast template (elementwise.py, kernels/elementwise.
 int16 are quantized; int32 and float32 are plain, with the fused activation as a clamp. Per TFLM:
 * ADD/SUB: inputs lifted by 2^20 (int8) or 2^15 (int16), rescaled to twice the larger input scale,
   combined, rescaled to the output; the real multipliers are computed in double (for SUB too: the
-  tflite-micro wheel matches double, not the float32 of spec §2).
+  tflite-micro wheel matches double, not the float32 of spec §2). int8 without broadcasting runs as the
+  compiled Int8AddStep (kernels/steps.pyx), same bits.
 * MUL: one multiplier s1*s2/s_out on the product of the offset inputs; int16 needs zero points 0.
 * SQUARED_DIFFERENCE: like SUB with a 2^7 lift (int8; int16: none and zero points 0), the squared
   difference rescaled by QuantizeMultiplier; no fused activation.
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import steps
 from ..model import Tensor
 from ..quantization import (activation_range_float, activation_range_int32, activation_range_quantized,
                             quantize_multiplier, quantize_multiplier_smaller_than_one_exp)
-from .elementwise import BinaryOp, prepare_binary, require_zero_points_zero, rescale_inputs
+from .elementwise import BinaryOp, binary_params, prepare_binary, require_zero_points_zero, rescale_inputs
 from .registry import BindFn, OpContext, register
 
 # TFLM's left_shift for ADD/SUB: headroom that keeps the rescaled inputs precise.
@@ -85,7 +87,16 @@ def _add_sub(ctx: OpContext, op: int) -> BindFn:
     params = rescale_inputs(ctx, input1, input2, left_shift, reals)
     params["output_offset"] = zp_out
     params["output_multiplier"], params["output_shift"] = _multiplier(ctx, "output", real_out, smaller_than_one=True)
-    return prepare_binary(ctx, op, params | _output_range(activation, output))
+    params |= _output_range(activation, output)
+    reference = prepare_binary(ctx, op, params)
+    if output.type_name != "INT8" or not input1.num_elements == input2.num_elements == output.num_elements:
+        return reference
+    step_params = binary_params(**params)
+
+    def bind(inputs, outputs, scratch):
+        return steps.Int8AddStep(inputs[0].reshape(-1), inputs[1].reshape(-1), outputs[0].reshape(-1), step_params,
+                                 op == BinaryOp.SUB)
+    return bind
 
 
 @register("ADD")

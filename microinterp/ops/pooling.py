@@ -2,13 +2,15 @@
 
 int8, int16 and float32, NHWC. Quantized pooling does not requantize: TFLM requires input and output to share
 scale (within 1e-6) and zero point, and pools the raw values. Padding comes from the options with
-dilation 1; the model's output height/width must match it.
+dilation 1; the model's output height/width must match it. int8 AVERAGE_POOL_2D runs as the compiled
+Int8AveragePoolStep (kernels/steps.pyx), same bits.
 """
 from __future__ import annotations
 
 import functools
 
 from .._kernels import pooling as pooling_kernels
+from .._kernels import steps
 from ..quantization import activation_range_float, activation_range_quantized
 from .conv import window
 from .registry import BindFn, OpContext, register
@@ -44,11 +46,13 @@ def _prepare_pool(ctx: OpContext, fused_kernel) -> BindFn:
                      f"zero point {zp_in}, output scale {s_out} zero point {zp_out}")
         act_min, act_max = activation_range_quantized(activation, s_out, zp_out, output.dtype)
     kernel = fused_kernel[_KERNEL_TYPES[input.type_name]]
-    args = (geometry.stride_h, geometry.stride_w, filter_h, filter_w, geometry.pad_top, geometry.pad_left,
-            float(act_min), float(act_max))
+    window_args = (geometry.stride_h, geometry.stride_w, filter_h, filter_w, geometry.pad_top, geometry.pad_left)
+    fast = fused_kernel is pooling_kernels.average_pool and input.type_name == "INT8" and min(output.shape) > 0
 
     def bind(inputs, outputs, scratch):
-        return functools.partial(kernel, inputs[0], outputs[0], *args)
+        if fast:
+            return steps.Int8AveragePoolStep(inputs[0], outputs[0], *window_args, int(act_min), int(act_max))
+        return functools.partial(kernel, inputs[0], outputs[0], *window_args, float(act_min), float(act_max))
     return bind
 
 

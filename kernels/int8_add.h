@@ -1,0 +1,128 @@
+/* int8 ADD and SUB of two tensors of the output's element count (no broadcasting), TFLM's
+ * reference_integer_ops AddElementwise / SubElementwise, 32 elements at a time with AVX2:
+ *   a = RDBPOT(SRDHM((x1 + input1_offset) << left_shift, input1_multiplier), input1_exponent)
+ *   b = the same for x2, s = a + b or a - b (wrapping),
+ *   out = clamp(RDBPOT(SRDHM(s, output_multiplier), output_exponent) + output_offset, act_min, act_max)
+ * with requantize.h's exact SRDHM and RDBPOT helpers. The exponents are the negated TFLM shifts and, like
+ * left_shift, must lie in 0..31; the clamp range must lie in int8 (the caller checks both). The vector
+ * function returns how many leading elements it wrote; the caller finishes the rest (fewer than 8, or all
+ * of them without AVX2) with the reference template's scalar arithmetic, which gives the same bits.
+ *
+ * Write order: each block of 32 (or 8) elements is read whole before it is written, blocks in increasing
+ * order, so an output that starts at or before an input (the planner's in-place placement) stays valid.
+ */
+#ifndef MI_INT8_ADD_H
+#define MI_INT8_ADD_H
+
+#include <stdint.h>
+
+#include "requantize.h"
+
+typedef struct {
+    int32_t input1_offset, input2_offset, left_shift;
+    int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent;
+    int32_t output_multiplier, output_exponent, output_offset, act_min, act_max;
+} mi_add_params;
+
+typedef int64_t (*mi_add_fn)(const int8_t *, const int8_t *, int8_t *, int64_t, const mi_add_params *);
+
+static int64_t mi_add_none(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    (void)x1; (void)x2; (void)out; (void)n; (void)p;
+    return 0;
+}
+
+#ifdef MI_REQUANTIZE_X86
+
+/* The parameters broadcast to every lane; each exponent comes with its RDBPOT mask 2^e - 1. */
+typedef struct {
+    __m256i offset1, offset2, multiplier1, multiplier2, exponent1, exponent2, mask1, mask2;
+    __m256i output_multiplier, output_exponent, output_mask, output_offset, act_min, act_max;
+    __m128i left_shift;
+} mi_add_lanes;
+
+/* RDBPOT's mask 2^e - 1 in every lane. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_pot_mask_avx2(int32_t e)
+{
+    return _mm256_set1_epi32((int32_t)(((int64_t)1 << e) - 1));
+}
+
+/* One input's rescale of the 8 int8 values at x. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_add_rescale_avx2(const int8_t *x, __m256i offset, __m128i left_shift,
+                                           __m256i multiplier, __m256i exponent, __m256i mask)
+{
+    __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)x));
+    v = _mm256_sll_epi32(_mm256_add_epi32(v, offset), left_shift);
+    return mi_rdbpot_avx2(mi_srdhm_avx2(v, multiplier), exponent, mask);
+}
+
+/* 8 elements' clamped results as int32 lanes; subtract is a constant after inlining. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_add8_avx2(const int8_t *x1, const int8_t *x2, const mi_add_lanes *k, int subtract)
+{
+    __m256i a = mi_add_rescale_avx2(x1, k->offset1, k->left_shift, k->multiplier1, k->exponent1, k->mask1);
+    __m256i b = mi_add_rescale_avx2(x2, k->offset2, k->left_shift, k->multiplier2, k->exponent2, k->mask2);
+    __m256i s = subtract ? _mm256_sub_epi32(a, b) : _mm256_add_epi32(a, b);
+    s = mi_rdbpot_avx2(mi_srdhm_avx2(s, k->output_multiplier), k->output_exponent, k->output_mask);
+    s = _mm256_add_epi32(s, k->output_offset);
+    return _mm256_min_epi32(_mm256_max_epi32(s, k->act_min), k->act_max);
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline int64_t mi_add_sub_avx2(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n,
+                                       const mi_add_params *p, int subtract)
+{
+    const mi_add_lanes k = {
+        _mm256_set1_epi32(p->input1_offset), _mm256_set1_epi32(p->input2_offset),
+        _mm256_set1_epi32(p->input1_multiplier), _mm256_set1_epi32(p->input2_multiplier),
+        _mm256_set1_epi32(p->input1_exponent), _mm256_set1_epi32(p->input2_exponent),
+        mi_pot_mask_avx2(p->input1_exponent), mi_pot_mask_avx2(p->input2_exponent),
+        _mm256_set1_epi32(p->output_multiplier), _mm256_set1_epi32(p->output_exponent),
+        mi_pot_mask_avx2(p->output_exponent),
+        _mm256_set1_epi32(p->output_offset), _mm256_set1_epi32(p->act_min), _mm256_set1_epi32(p->act_max),
+        _mm_cvtsi32_si128(p->left_shift),
+    };
+    /* packs works within 128-bit halves: its 4-byte groups are r0..r3's lanes 0-3, then r0..r3's lanes 4-7 */
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i r0 = mi_add8_avx2(x1 + i, x2 + i, &k, subtract);
+        __m256i r1 = mi_add8_avx2(x1 + i + 8, x2 + i + 8, &k, subtract);
+        __m256i r2 = mi_add8_avx2(x1 + i + 16, x2 + i + 16, &k, subtract);
+        __m256i r3 = mi_add8_avx2(x1 + i + 24, x2 + i + 24, &k, subtract);
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r0, r1), _mm256_packs_epi32(r2, r3));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_permutevar8x32_epi32(bytes, order));
+    }
+    for (; i + 8 <= n; i += 8)
+        mi_store8_int8_avx2(out + i, mi_add8_avx2(x1 + i, x2 + i, &k, subtract));
+    return i;
+}
+
+__attribute__((target("avx2")))
+static int64_t mi_add_int8_avx2(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_avx2(x1, x2, out, n, p, 0);
+}
+
+__attribute__((target("avx2")))
+static int64_t mi_sub_int8_avx2(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_avx2(x1, x2, out, n, p, 1);
+}
+#endif
+
+/* The vector ADD (or SUB) if this CPU has AVX2 and force_portable is 0, else one that leaves every
+ * element to the scalar step. */
+static mi_add_fn mi_select_add(int subtract, int force_portable)
+{
+#ifdef MI_REQUANTIZE_X86
+    if (!force_portable && __builtin_cpu_supports("avx2"))
+        return subtract ? mi_sub_int8_avx2 : mi_add_int8_avx2;
+#endif
+    (void)subtract; (void)force_portable;
+    return mi_add_none;
+}
+
+#endif
