@@ -80,5 +80,5 @@ def test_depthwise_matches_template(shape, strides, dilation, pads, zp, portable
     expected, got = (np.zeros((shape[0], out_h, out_w, channels), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, 6, multiplier, shift, -128, 100)
     conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
-    steps.Int8DepthwiseStep(x, w, bias, got, np.zeros(channels, np.int32), *args, portable=portable)()
+    steps.Int8DepthwiseStep(x, w, bias, got, *args, portable=portable)()
     np.testing.assert_array_equal(got, expected)
