@@ -46,10 +46,10 @@ static int64_t mi_requantize_int8_avx2(const int32_t *acc, const int32_t *bias, 
         __m256i scaled = _mm256_sub_epi32(_mm256_srav_epi32(high, e), _mm256_cmpgt_epi32(remainder, threshold));
         scaled = _mm256_add_epi32(scaled, _mm256_set1_epi32(output_zp));
         scaled = _mm256_min_epi32(_mm256_max_epi32(scaled, _mm256_set1_epi32(act_min)), _mm256_set1_epi32(act_max));
-        int32_t lanes[8];
-        _mm256_storeu_si256((__m256i *)lanes, scaled);
-        for (int k = 0; k < 8; k++)
-            out[c + k] = (int8_t)lanes[k];
+        /* the low byte of each lane (the (int8_t) cast), gathered to the bottom 4 bytes of each half */
+        __m256i bytes = _mm256_shuffle_epi8(scaled, _mm256_set1_epi32(0x0C080400));
+        __m128i packed = _mm_unpacklo_epi32(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
+        _mm_storel_epi64((__m128i *)(out + c), packed);
     }
     return c;
 }
