@@ -10,9 +10,13 @@
  *
  * Packed weights (mi_depthwise_pack): taps in pairs (2p, 2p + 1), an odd count's last partner having
  * weight 0 (its tap pointer must still be readable, e.g. the zero-point run); element (p, c, j) = w of
- * tap 2p + j, channel c, at w[(p * channels + c) * 2 + j]. Interleaving the bytes of a pair's two taps
- * and widening them to int16 puts (x_2p[c], x_2p+1[c]) next to each other in channel order, so one
- * _mm256_madd_epi16 gives 8 channels' w_2p * x_2p + w_2p+1 * x_2p+1 in int32 (exact: at most 2 * 128^2).
+ * tap 2p + j, channel c, at w[(p * channels + mi_depthwise_slot(c, channels)) * 2 + j]. Interleaving the
+ * bytes of a pair's two taps and widening them to int16 puts (x_2p[c], x_2p+1[c]) next to each other, so
+ * one _mm256_madd_epi16 gives 8 channels' w_2p * x_2p + w_2p+1 * x_2p+1 in int32 (exact: at most
+ * 2 * 128^2). Blocks of 32 channels do that within 128-bit lanes (unpack with the sign bytes rather
+ * than the slower lane-crossing widening), which leaves lane l of vector v holding channels
+ * 4v + 16l .. +3: the slot reorders their weights to match, and the sums are put back in channel order
+ * once per pixel. Other channels keep their own slot.
  */
 #ifndef MI_INT8_DEPTHWISE_H
 #define MI_INT8_DEPTHWISE_H
@@ -28,12 +32,21 @@
 typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const int16_t *,
                                 const int32_t *, int64_t, int64_t);
 
+/* The place of channel c's weights among a pair's (see above). */
+static inline int64_t mi_depthwise_slot(int64_t c, int64_t channels)
+{
+    int64_t k = c % 32;
+    if (c - k + 32 > channels)
+        return c;
+    return c - k + (k % 16) / 4 * 8 + k / 16 * 4 + k % 4;
+}
+
 /* w: taps x channels int8 (tap-major) -> packed (see above), pairs * channels * 2 int16. */
 static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, int16_t *packed)
 {
     for (int64_t t = 0; t < (taps + 1) / 2 * 2; t++)
         for (int64_t c = 0; c < channels; c++)
-            packed[((t / 2) * channels + c) * 2 + t % 2] = t < taps ? w[t * channels + c] : 0;
+            packed[((t / 2) * channels + mi_depthwise_slot(c, channels)) * 2 + t % 2] = t < taps ? w[t * channels + c] : 0;
 }
 
 /* Channels [first, last) of pixel offset `offset` one at a time, summed in uint32 so that a wrap is
@@ -44,8 +57,9 @@ static inline void mi_depthwise_channels(int32_t *acc, const int8_t *const *taps
 {
     for (int64_t c = first; c < last; c++) {
         uint32_t sum = (uint32_t)init[c];
+        int64_t slot = mi_depthwise_slot(c, channels);
         for (int64_t p = 0; p < pairs; p++) {
-            const int16_t *wp = w + (p * channels + c) * 2;
+            const int16_t *wp = w + (p * channels + slot) * 2;
             sum += (uint32_t)(wp[0] * taps[2 * p][offset + c] + wp[1] * taps[2 * p + 1][offset + c]);
         }
         acc[c] = (int32_t)sum;
@@ -84,8 +98,31 @@ static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t 
                                             int64_t step, int64_t count, const int16_t *restrict w,
                                             const int32_t *restrict init, int64_t pairs, int64_t channels)
 {
+    const __m256i zero = _mm256_setzero_si256();
     for (int64_t i = 0; i < count; i++, acc += channels) {
         int64_t offset = i * step, c = 0;
+        for (; c + 32 <= channels; c += 32) {
+            __m256i sums[4] = {zero, zero, zero, zero};
+            for (int64_t p = 0; p < pairs; p++) {
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(taps[2 * p] + offset + c));
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(taps[2 * p + 1] + offset + c));
+                const __m256i *wp = (const __m256i *)(w + (p * channels + c) * 2);
+                for (int half = 0; half < 2; half++) {
+                    __m256i x = half ? _mm256_unpackhi_epi8(x0, x1) : _mm256_unpacklo_epi8(x0, x1);
+                    __m256i sign = _mm256_cmpgt_epi8(zero, x);
+                    sums[2 * half] = _mm256_add_epi32(sums[2 * half], _mm256_madd_epi16(
+                        _mm256_unpacklo_epi8(x, sign), _mm256_loadu_si256(wp + 2 * half)));
+                    sums[2 * half + 1] = _mm256_add_epi32(sums[2 * half + 1], _mm256_madd_epi16(
+                        _mm256_unpackhi_epi8(x, sign), _mm256_loadu_si256(wp + 2 * half + 1)));
+                }
+            }
+            __m256i ordered[4] = {  /* channels 0..7 are the low lanes of sums 0 and 1, 16..23 their high lanes */
+                _mm256_permute2x128_si256(sums[0], sums[1], 0x20), _mm256_permute2x128_si256(sums[2], sums[3], 0x20),
+                _mm256_permute2x128_si256(sums[0], sums[1], 0x31), _mm256_permute2x128_si256(sums[2], sums[3], 0x31)};
+            for (int k = 0; k < 4; k++)
+                _mm256_storeu_si256((__m256i *)(acc + c + 8 * k), _mm256_add_epi32(
+                    ordered[k], _mm256_loadu_si256((const __m256i *)(init + c + 8 * k))));
+        }
         for (; c + 16 <= channels; c += 16) {
             __m256i lo = _mm256_loadu_si256((const __m256i *)(init + c));
             __m256i hi = _mm256_loadu_si256((const __m256i *)(init + c + 8));
@@ -101,9 +138,9 @@ static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t 
             _mm256_storeu_si256((__m256i *)(acc + c), lo);
             _mm256_storeu_si256((__m256i *)(acc + c + 8), hi);
         }
-        /* A remainder of 1..15 channels, when there are at least 8: one or two blocks of 8, the last
-         * ending at the last channel (recomputing a few channels gives the same values). */
-        while (c < channels && channels >= 8) {
+        /* A remainder of 1..15 channels: one or two blocks of 8, the last ending at the last channel
+         * (recomputing a few channels gives the same values) unless that reaches into a block of 32. */
+        while (c < channels && channels - 8 >= channels / 32 * 32) {
             int64_t first = c + 8 <= channels ? c : channels - 8;
             _mm256_storeu_si256((__m256i *)(acc + first),
                                 mi_depthwise_8(taps, offset, w, init, pairs, channels, first));

@@ -74,6 +74,8 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 5, 8, 24), (2, 2), (1, 1), (1, 1), (0, 0), 0),
     ((1, 9, 10, 40), (3, 3), (2, 2), (1, 1), (1, 1), -7),
     ((1, 25, 5, 64), (3, 3), (1, 1), (1, 1), (1, 1), 127),
+    ((1, 6, 7, 47), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # blocks of 32, 8 and an overlapping 8
+    ((2, 5, 5, 112), (3, 2), (2, 1), (1, 2), (1, 1), 100),  # blocks of 32 and 16
     ((1, 4, 3, 64), (5, 5), (1, 1), (2, 1), (4, 3), -128),  # pads wider than the image: no interior
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3), 5),  # some pixels have no in-image tap at all
 ]
