@@ -264,14 +264,15 @@ cdef class Int8DepthwiseStep(Step):
         """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
+        cdef const int8_t* zero_points = &self.zero_points[0]
+        cdef bint inside
         for ky in range(self.filter_h):
             iy = y0 + ky * self.dilation_h
             for kx in range(self.filter_w):
                 ix = x0 + kx * self.dilation_w
-                if 0 <= iy < in_h and 0 <= ix < in_w:
-                    self.taps[t] = image + (iy * in_w + ix) * channels
-                else:
-                    self.taps[t] = &self.zero_points[0]
+                # one unsigned comparison per bound and no branch: the pattern changes from pixel to pixel
+                inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
+                self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
                 t += 1
         self.pixels(&self.accumulators[ox * channels], self.taps, self.stride_w * channels, count,
                     &self.weights[0], &self.init[0], self.pairs, channels)
