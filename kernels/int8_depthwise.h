@@ -22,7 +22,6 @@
 #define MI_INT8_DEPTHWISE_H
 
 #include <stdint.h>
-#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -46,7 +45,8 @@ static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, i
 {
     for (int64_t t = 0; t < (taps + 1) / 2 * 2; t++)
         for (int64_t c = 0; c < channels; c++)
-            packed[((t / 2) * channels + mi_depthwise_slot(c, channels)) * 2 + t % 2] = t < taps ? w[t * channels + c] : 0;
+            packed[((t / 2) * channels + mi_depthwise_slot(c, channels)) * 2 + t % 2] =
+                t < taps ? w[t * channels + c] : 0;
 }
 
 /* Channels [first, last) of pixel offset `offset` one at a time, summed in uint32 so that a wrap is
@@ -116,7 +116,8 @@ static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t 
                         _mm256_unpackhi_epi8(x, sign), _mm256_loadu_si256(wp + 2 * half + 1)));
                 }
             }
-            __m256i ordered[4] = {  /* channels 0..7 are the low lanes of sums 0 and 1, 16..23 their high lanes */
+            /* channels 0..7 are the low lanes of sums 0 and 1, 8..15 of sums 2 and 3, 16..31 the high ones */
+            __m256i ordered[4] = {
                 _mm256_permute2x128_si256(sums[0], sums[1], 0x20), _mm256_permute2x128_si256(sums[2], sums[3], 0x20),
                 _mm256_permute2x128_si256(sums[0], sums[1], 0x31), _mm256_permute2x128_si256(sums[2], sums[3], 0x31)};
             for (int k = 0; k < 4; k++)

@@ -13,9 +13,9 @@ Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its w
 skipping them does, and the requantization is the reference template's.
 
 Write order: a conv or depthwise step reads a pixel's whole receptive field before it writes any
-channel of that pixel, and writes pixels in (batch, row, column) order, so it reads its input no
-later than the reference loop does; an output the `inplace` planner overlaps with its dying input
-stays valid.
+channel of that pixel (the depthwise step those of a whole output row before writing the row), and
+writes pixels in (batch, row, column) order, so it reads its input no later than the reference loop
+does; an output the `inplace` planner overlaps with its dying input stays valid.
 """
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
@@ -205,9 +205,9 @@ cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of input-zero-point bytes, so border pixels take the
-    same kernel as interior ones; the interior columns of a row, whose taps all move by one stride per
-    pixel, take one kernel call.
+    one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of
+    input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
+    columns of a row, whose taps all move by one stride per pixel, take one kernel call.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
@@ -256,11 +256,11 @@ cdef class Int8DepthwiseStep(Step):
         self.interior_begin, self.interior_end = begin, max(begin, end)
         self.pixels = mi_select_depthwise(portable)
         # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
-        tile = lambda a: np.tile(np.asarray(a, np.int32), out_w)
-        self.requantize = _Requantize(tile(bias), tile(multiplier), tile(shift), output_zp, act_min, act_max,
-                                      portable)
+        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
 
-    cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox, Py_ssize_t count) noexcept nogil:
+    cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
+                                Py_ssize_t count) noexcept nogil:
         """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
