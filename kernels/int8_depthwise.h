@@ -1,69 +1,166 @@
-/* The sums of one output pixel of the int8 DEPTHWISE_CONV_2D fast path (depth multiplier 1), over all of
- * its contiguous channels, with the weights widened to int32 at bind time:
- *   acc[c] = sum over the taps ky in [ky0, ky1), kx in [kx0, kx1) of w[ky][kx][c] * (x[c] - zp),
- * where tap (ky, kx) reads the channels at input + origin + ky * row_step + kx * col_step (the caller
- * keeps the taps inside the image) and w is [filter_h][filter_w][channels].
+/* The sums of the int8 DEPTHWISE_CONV_2D fast path (depth multiplier 1) for a run of `count` output
+ * pixels, over all of their contiguous channels:
+ *   acc[i * channels + c] = init[c] + sum over the taps t of w_t[c] * x_t[c],
+ * where tap t of pixel i reads the channels at taps[t] + i * step.
  *
- * The AVX2 version (picked at run time from the CPU's features) keeps 8 channels' sums in a register
- * across all taps; integer sums are exact, so it gives the portable version's bits.
+ * The caller points every out-of-image tap at a run of bytes all equal to the input zero point zp, and
+ * sets init[c] = -zp * sum_t w_t[c]: then the sum equals TFLM's sum of w_t[c] * (x_t[c] - zp) over the
+ * in-image taps (the others give w * (zp - zp) = 0), without a zero-point subtraction or a branch in the
+ * inner loop. Integer sums wrap modulo 2^32 in any order, so every path gives the same bits.
+ *
+ * Packed weights (mi_depthwise_pack): taps in pairs (2p, 2p + 1), an odd count's last partner having
+ * weight 0 (its tap pointer must still be readable, e.g. the zero-point run); element (p, c, j) = w of
+ * tap 2p + j, channel c, at w[(p * channels + mi_depthwise_slot(c, channels)) * 2 + j]. Interleaving the
+ * bytes of a pair's two taps and widening them to int16 puts (x_2p[c], x_2p+1[c]) next to each other, so
+ * one _mm256_madd_epi16 gives 8 channels' w_2p * x_2p + w_2p+1 * x_2p+1 in int32 (exact: at most
+ * 2 * 128^2). Blocks of 32 channels do that within 128-bit lanes (unpack with the sign bytes rather
+ * than the slower lane-crossing widening), which leaves lane l of vector v holding channels
+ * 4v + 16l .. +3: the slot reorders their weights to match, and the sums are put back in channel order
+ * once per pixel. Other channels keep their own slot.
  */
 #ifndef MI_INT8_DEPTHWISE_H
 #define MI_INT8_DEPTHWISE_H
 
 #include <stdint.h>
-#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MI_DEPTHWISE_X86 1
 #endif
 
-typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                int64_t, int64_t, int64_t, const int32_t *, int32_t, int64_t);
+typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const int16_t *,
+                                const int32_t *, int64_t, int64_t);
 
-/* Channels [first, channels) one at a time. */
-static inline void mi_depthwise_channels(int32_t *acc, const int8_t *input, int64_t origin, int64_t row_step,
-                                         int64_t col_step, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1,
-                                         int64_t filter_w, const int32_t *w, int32_t zp, int64_t first,
-                                         int64_t channels)
+/* The place of channel c's weights among a pair's (see above). */
+static inline int64_t mi_depthwise_slot(int64_t c, int64_t channels)
 {
-    for (int64_t c = first; c < channels; c++) {
-        int32_t sum = 0;
-        for (int64_t ky = ky0; ky < ky1; ky++)
-            for (int64_t kx = kx0; kx < kx1; kx++)  /* origin alone may lie outside the input */
-                sum += w[(ky * filter_w + kx) * channels + c] * (input[origin + ky * row_step + kx * col_step + c] - zp);
-        acc[c] = sum;
+    int64_t k = c % 32;
+    if (c - k + 32 > channels)
+        return c;
+    return c - k + (k % 16) / 4 * 8 + k / 16 * 4 + k % 4;
+}
+
+/* w: taps x channels int8 (tap-major) -> packed (see above), pairs * channels * 2 int16. */
+static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, int16_t *packed)
+{
+    for (int64_t t = 0; t < (taps + 1) / 2 * 2; t++)
+        for (int64_t c = 0; c < channels; c++)
+            packed[((t / 2) * channels + mi_depthwise_slot(c, channels)) * 2 + t % 2] =
+                t < taps ? w[t * channels + c] : 0;
+}
+
+/* Channels [first, last) of pixel offset `offset` one at a time, summed in uint32 so that a wrap is
+ * defined (the same bits as the int32 vector lanes). */
+static inline void mi_depthwise_channels(int32_t *acc, const int8_t *const *taps, int64_t offset,
+                                         const int16_t *w, const int32_t *init, int64_t pairs,
+                                         int64_t channels, int64_t first, int64_t last)
+{
+    for (int64_t c = first; c < last; c++) {
+        uint32_t sum = (uint32_t)init[c];
+        int64_t slot = mi_depthwise_slot(c, channels);
+        for (int64_t p = 0; p < pairs; p++) {
+            const int16_t *wp = w + (p * channels + slot) * 2;
+            sum += (uint32_t)(wp[0] * taps[2 * p][offset + c] + wp[1] * taps[2 * p + 1][offset + c]);
+        }
+        acc[c] = (int32_t)sum;
     }
 }
 
-static void mi_depthwise_portable(int32_t *acc, const int8_t *input, int64_t origin, int64_t row_step,
-                                  int64_t col_step, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1,
-                                  int64_t filter_w, const int32_t *w, int32_t zp, int64_t channels)
+static void mi_depthwise_portable(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
+                                  const int16_t *w, const int32_t *init, int64_t pairs, int64_t channels)
 {
-    mi_depthwise_channels(acc, input, origin, row_step, col_step, ky0, ky1, kx0, kx1, filter_w, w, zp, 0, channels);
+    for (int64_t i = 0; i < count; i++)
+        mi_depthwise_channels(acc + i * channels, taps, i * step, w, init, pairs, channels, 0, channels);
 }
 
 #ifdef MI_DEPTHWISE_X86
-__attribute__((target("avx2")))
-static void mi_depthwise_avx2(int32_t *acc, const int8_t *input, int64_t origin, int64_t row_step,
-                              int64_t col_step, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1,
-                              int64_t filter_w, const int32_t *w, int32_t zp, int64_t channels)
+/* 8 channels from c of the pixel at tap offset `offset`: the 8 bytes of each tap of a pair, interleaved
+ * and widened to 16 int16. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_depthwise_8(const int8_t *const *taps, int64_t offset, const int16_t *w,
+                                     const int32_t *init, int64_t pairs, int64_t channels, int64_t c)
 {
-    const __m256i zpv = _mm256_set1_epi32(zp);
-    int64_t c = 0;
-    for (; c + 8 <= channels; c += 8) {
-        __m256i sum = _mm256_setzero_si256();
-        for (int64_t ky = ky0; ky < ky1; ky++)
-            for (int64_t kx = kx0; kx < kx1; kx++) {
-                int64_t x;
-                memcpy(&x, input + (origin + ky * row_step + kx * col_step + c), sizeof x);
-                __m256i xv = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(x)), zpv);
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (ky * filter_w + kx) * channels + c));
-                sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(wv, xv));
-            }
-        _mm256_storeu_si256((__m256i *)(acc + c), sum);
+    __m256i sum = _mm256_loadu_si256((const __m256i *)(init + c));
+    for (int64_t p = 0; p < pairs; p++) {
+        __m128i x0 = _mm_loadl_epi64((const __m128i *)(taps[2 * p] + offset + c));
+        __m128i x1 = _mm_loadl_epi64((const __m128i *)(taps[2 * p + 1] + offset + c));
+        __m256i x = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1));
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (p * channels + c) * 2));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(x, wv));
     }
-    mi_depthwise_channels(acc, input, origin, row_step, col_step, ky0, ky1, kx0, kx1, filter_w, w, zp, c, channels);
+    return sum;
+}
+
+/* `count` pixels; pairs and channels are constants after inlining for the common small shapes, so the
+ * pair loop unrolls and the weights stay in registers across pixels. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t *const *restrict taps,
+                                            int64_t step, int64_t count, const int16_t *restrict w,
+                                            const int32_t *restrict init, int64_t pairs, int64_t channels)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    for (int64_t i = 0; i < count; i++, acc += channels) {
+        int64_t offset = i * step, c = 0;
+        for (; c + 32 <= channels; c += 32) {
+            __m256i sums[4] = {zero, zero, zero, zero};
+            for (int64_t p = 0; p < pairs; p++) {
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(taps[2 * p] + offset + c));
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(taps[2 * p + 1] + offset + c));
+                const __m256i *wp = (const __m256i *)(w + (p * channels + c) * 2);
+                for (int half = 0; half < 2; half++) {
+                    __m256i x = half ? _mm256_unpackhi_epi8(x0, x1) : _mm256_unpacklo_epi8(x0, x1);
+                    __m256i sign = _mm256_cmpgt_epi8(zero, x);
+                    sums[2 * half] = _mm256_add_epi32(sums[2 * half], _mm256_madd_epi16(
+                        _mm256_unpacklo_epi8(x, sign), _mm256_loadu_si256(wp + 2 * half)));
+                    sums[2 * half + 1] = _mm256_add_epi32(sums[2 * half + 1], _mm256_madd_epi16(
+                        _mm256_unpackhi_epi8(x, sign), _mm256_loadu_si256(wp + 2 * half + 1)));
+                }
+            }
+            /* channels 0..7 are the low lanes of sums 0 and 1, 8..15 of sums 2 and 3, 16..31 the high ones */
+            __m256i ordered[4] = {
+                _mm256_permute2x128_si256(sums[0], sums[1], 0x20), _mm256_permute2x128_si256(sums[2], sums[3], 0x20),
+                _mm256_permute2x128_si256(sums[0], sums[1], 0x31), _mm256_permute2x128_si256(sums[2], sums[3], 0x31)};
+            for (int k = 0; k < 4; k++)
+                _mm256_storeu_si256((__m256i *)(acc + c + 8 * k), _mm256_add_epi32(
+                    ordered[k], _mm256_loadu_si256((const __m256i *)(init + c + 8 * k))));
+        }
+        for (; c + 16 <= channels; c += 16) {
+            __m256i lo = _mm256_loadu_si256((const __m256i *)(init + c));
+            __m256i hi = _mm256_loadu_si256((const __m256i *)(init + c + 8));
+            for (int64_t p = 0; p < pairs; p++) {
+                __m128i x0 = _mm_loadu_si128((const __m128i *)(taps[2 * p] + offset + c));
+                __m128i x1 = _mm_loadu_si128((const __m128i *)(taps[2 * p + 1] + offset + c));
+                const int16_t *wp = w + (p * channels + c) * 2;
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)),
+                                                            _mm256_loadu_si256((const __m256i *)wp)));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)),
+                                                            _mm256_loadu_si256((const __m256i *)(wp + 16))));
+            }
+            _mm256_storeu_si256((__m256i *)(acc + c), lo);
+            _mm256_storeu_si256((__m256i *)(acc + c + 8), hi);
+        }
+        /* A remainder of 1..15 channels: one or two blocks of 8, the last ending at the last channel
+         * (recomputing a few channels gives the same values) unless that reaches into a block of 32. */
+        while (c < channels && channels - 8 >= channels / 32 * 32) {
+            int64_t first = c + 8 <= channels ? c : channels - 8;
+            _mm256_storeu_si256((__m256i *)(acc + first),
+                                mi_depthwise_8(taps, offset, w, init, pairs, channels, first));
+            c = first + 8;
+        }
+        mi_depthwise_channels(acc, taps, offset, w, init, pairs, channels, c, channels);
+    }
+}
+
+__attribute__((target("avx2")))
+static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
+                              const int16_t *w, const int32_t *init, int64_t pairs, int64_t channels)
+{
+    if (pairs == 5 && channels == 8)  /* 3x3 filters on 8 or 16 channels */
+        mi_depthwise_pixels_avx2(acc, taps, step, count, w, init, 5, 8);
+    else if (pairs == 5 && channels == 16)
+        mi_depthwise_pixels_avx2(acc, taps, step, count, w, init, 5, 16);
+    else
+        mi_depthwise_pixels_avx2(acc, taps, step, count, w, init, pairs, channels);
 }
 #endif
 

@@ -3,14 +3,15 @@
 any Python work per op (no argument parsing, no buffer acquisition).
 
 Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
-FULLY_CONNECTED: the zero points are subtracted while the input is gathered into int16 rows (out-of-
-image taps stay 0, which is TFLM's skipping them), the weights are repacked once, and up to
-MI_GEMM_ROWS output pixels (or batches) at a time go through one int16 GEMM (int16_gemm.h), each
-followed by the same requantization as the reference template (accumulate.pxd). Integer sums are
-exact, so the bits equal TFLM's.
+FULLY_CONNECTED: the input, its zero point subtracted, is widened to int16 (for a conv into a zero-
+padded image: out-of-image taps are 0, which is TFLM's skipping them), the weights are repacked once,
+and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM (int16_gemm.h) that
+also requantizes whole blocks of 8 channels as the reference template does (accumulate.pxd, for the
+rest). Integer sums are exact, so the bits equal TFLM's.
 
-Int8DepthwiseStep (depth multiplier 1) sums each pixel's in-image taps, 8 channels at a time
-(int8_depthwise.h), like the reference template, and requantizes the same way.
+Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its weights paired by tap
+(int8_depthwise.h): out-of-image taps read input-zero-point bytes, which add exactly what TFLM's
+skipping them does, and the requantization is the reference template's.
 
 Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
@@ -20,9 +21,10 @@ and clamps like the reference template (pooling_common.pxd).
 
 Write order: a conv, depthwise or pooling step reads a pixel's whole receptive field before it writes
 any channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
-pixels' fields before writing the first of them, which only reads earlier. So it reads its input no
-later than the reference loop does and writes no earlier; an output the `inplace` planner overlaps
-with its dying input stays valid.
+pixels' fields (a depthwise step those of a whole output row) before writing the first of them, which
+only reads earlier (a conv even copies its whole input before writing). So it reads its input no later
+than the reference loop does and writes no earlier; an output the `inplace` planner overlaps with its
+dying input stays valid.
 """
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
@@ -60,8 +62,9 @@ cdef extern from "requantize.h" nogil:
 
 
 cdef extern from "int8_depthwise.h" nogil:
-    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                     int64_t, int64_t, int64_t, const int32_t*, int32_t, int64_t)
+    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const int16_t*,
+                                     const int32_t*, int64_t, int64_t)
+    void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int16_t* packed)
     mi_depthwise_fn mi_select_depthwise(int force_portable)
 
 
@@ -317,59 +320,99 @@ cdef class Int8FullyConnectedStep(Step):
 
 
 cdef class Int8DepthwiseStep(Step):
-    """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1."""
+    """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
+
+    Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
+    one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of
+    input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
+    columns of a row, whose taps all move by one stride per pixel, take one kernel call.
+    """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
+    cdef int16_t[::1] weights
+    cdef int32_t[::1] init
     cdef int32_t[::1] accumulators
-    cdef int32_t[:, :, ::1] weights
-    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
-    cdef int16_t input_zp
+    cdef int8_t[::1] zero_points
+    cdef object taps_owner
+    cdef const int8_t** taps
+    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
+    cdef Py_ssize_t pairs, interior_begin, interior_end
     cdef _Requantize requantize
-    cdef mi_depthwise_fn pixel
+    cdef mi_depthwise_fn pixels
 
-    def __init__(self, input, filter, bias, output, accumulators, int stride_h, int stride_w,
-                 int dilation_h, int dilation_w, int pad_top, int pad_left, int32_t input_zp,
-                 int32_t output_zp, multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
-        """Arguments as for conv.depthwise_conv_2d without depth_multiplier (which is 1); portable forces
-        the non-SIMD paths (same bits)."""
-        self.input, self.output, self.accumulators = input, output, accumulators
-        self.weights = np.ascontiguousarray(filter[0], dtype=np.int32)
-        self.pixel = mi_select_depthwise(portable)
+    def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
+                 int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp, multiplier,
+                 shift, int32_t act_min, int32_t act_max, bint portable=False):
+        """Arguments as for conv.depthwise_conv_2d without the accumulators and depth_multiplier (which
+        is 1); portable forces the non-SIMD paths (same bits)."""
+        if not -128 <= input_zp <= 127:
+            raise ValueError(f"input zero point {input_zp} is outside int8")  # the zero-point run is int8
+        if pad_top < 0 or pad_left < 0:
+            raise ValueError(f"negative padding {pad_top}, {pad_left}")
+        self.input, self.output = input, output
         self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
         self.pad_top, self.pad_left = pad_top, pad_left
-        self.input_zp = <int16_t>input_zp
+        self.filter_h, self.filter_w = filter.shape[1], filter.shape[2]
+        cdef Py_ssize_t channels = output.shape[3], out_w = output.shape[2], in_w = input.shape[2]
+        w = np.ascontiguousarray(filter[0], dtype=np.int8).reshape(-1, channels)
+        self.pairs = (w.shape[0] + 1) // 2
+        self.weights = np.zeros(self.pairs * channels * 2, np.int16)
+        cdef const int8_t[:, ::1] wv = w
+        mi_depthwise_pack(&wv[0, 0], w.shape[0], channels, &self.weights[0])
+        self.init = ((-input_zp * w.astype(np.int64).sum(axis=0)) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        self.accumulators = np.zeros(out_w * channels, np.int32)
+        # long enough for a run of out_w pixels whose taps all move by one stride
+        self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
+        self.taps_owner = np.zeros(self.pairs * 2, np.uintp)
+        cdef size_t[::1] taps = self.taps_owner
+        self.taps = <const int8_t**>&taps[0]
+        self.taps[self.pairs * 2 - 1] = &self.zero_points[0]  # an odd tap count's zero-weight partner
+        # the columns whose taps all lie inside the image: pad_left <= ox * stride_w <= last
+        last = in_w - 1 - (self.filter_w - 1) * dilation_w + pad_left
+        begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
+        end = min(last // stride_w + 1, out_w) if last >= 0 else 0
+        self.interior_begin, self.interior_end = begin, max(begin, end)
+        self.pixels = mi_select_depthwise(portable)
+        # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
+        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+
+    cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
+                                Py_ssize_t count) noexcept nogil:
+        """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
+        cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
+        cdef const int8_t* zero_points = &self.zero_points[0]
+        cdef bint inside
+        for ky in range(self.filter_h):
+            iy = y0 + ky * self.dilation_h
+            for kx in range(self.filter_w):
+                ix = x0 + kx * self.dilation_w
+                # one unsigned comparison per bound and no branch: the pattern changes from pixel to pixel
+                inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
+                self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
+                t += 1
+        self.pixels(&self.accumulators[ox * channels], self.taps, self.stride_w * channels, count,
+                    &self.weights[0], &self.init[0], self.pairs, channels)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
-        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2]
-        cdef Py_ssize_t filter_h = self.weights.shape[0], filter_w = self.weights.shape[1]
-        cdef Py_ssize_t b, oy, ox, y0, x0, ky0, ky1, kx0, kx1
-        cdef Py_ssize_t row_step = self.dilation_h * in_w * channels, col_step = self.dilation_w * channels
-        cdef int32_t* acc = &self.accumulators[0]
+        cdef Py_ssize_t b, oy, ox, y0
+        cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
                 y0 = oy * self.stride_h - self.pad_top
-                # the filter rows inside the image (out-of-image taps are skipped, as in TFLM)
-                ky0, ky1 = 0, filter_h
-                while ky0 < ky1 and y0 + ky0 * self.dilation_h < 0:
-                    ky0 += 1
-                while ky1 > ky0 and y0 + (ky1 - 1) * self.dilation_h >= in_h:
-                    ky1 -= 1
-                for ox in range(out_w):
-                    x0 = ox * self.stride_w - self.pad_left
-                    kx0, kx1 = 0, filter_w
-                    while kx0 < kx1 and x0 + kx0 * self.dilation_w < 0:
-                        kx0 += 1
-                    while kx1 > kx0 and x0 + (kx1 - 1) * self.dilation_w >= in_w:
-                        kx1 -= 1
-                    self.pixel(acc, image, (y0 * in_w + x0) * channels, row_step, col_step,
-                                       ky0, ky1, kx0, kx1, filter_w, &self.weights[0, 0, 0], self.input_zp,
-                                       channels)
-                    self.requantize.write(acc, &self.output[b, oy, ox, 0], channels)
+                for ox in range(begin):
+                    self.sum_pixels(image, y0, ox, 1)
+                if end > begin:
+                    self.sum_pixels(image, y0, begin, end - begin)
+                for ox in range(end, out_w):
+                    self.sum_pixels(image, y0, ox, 1)
+                # the whole row was read above, before any of its pixels is written
+                self.requantize.write(&self.accumulators[0], &self.output[b, oy, 0, 0], out_w * channels)
 
 
 cdef class Int8AddStep(Step):

@@ -81,24 +81,43 @@ def test_fully_connected_weights_leaving_int8_once_centered_are_refused():
                                      np.zeros(1, np.int32), -128, 127)
 
 
+DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
+    ((1, 9, 7, 3), (3, 3), (1, 1), (1, 1), (1, 1), -128),
+    ((2, 10, 10, 37), (3, 3), (2, 2), (1, 1), (0, 1), 127),
+    ((1, 8, 8, 16), (3, 3), (1, 2), (2, 2), (2, 2), 3),
+    ((1, 6, 5, 1), (3, 3), (1, 1), (1, 1), (1, 1), 127),
+    ((1, 12, 12, 8), (3, 3), (1, 1), (1, 1), (1, 1), -128),
+    ((1, 11, 9, 15), (5, 5), (2, 1), (1, 1), (2, 2), 127),
+    ((2, 7, 6, 16), (1, 3), (1, 1), (1, 2), (0, 2), -128),
+    ((1, 5, 8, 24), (2, 2), (1, 1), (1, 1), (0, 0), 0),
+    ((1, 9, 10, 40), (3, 3), (2, 2), (1, 1), (1, 1), -7),
+    ((1, 25, 5, 64), (3, 3), (1, 1), (1, 1), (1, 1), 127),
+    ((1, 6, 7, 47), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # blocks of 32, 8 and an overlapping 8
+    ((2, 5, 5, 112), (3, 2), (2, 1), (1, 2), (1, 1), 100),  # blocks of 32 and 16
+    ((1, 4, 3, 64), (5, 5), (1, 1), (2, 1), (4, 3), -128),  # pads wider than the image: no interior
+    ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3), 5),  # some pixels have no in-image tap at all
+]
+
+
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-@pytest.mark.parametrize("shape,strides,dilation,pads,zp", [
-    ((1, 9, 7, 3), (1, 1), (1, 1), (1, 1), -128),
-    ((2, 10, 10, 37), (2, 2), (1, 1), (0, 1), 127),
-    ((1, 8, 8, 16), (1, 2), (2, 2), (2, 2), 3),
-])
-def test_depthwise_matches_template(shape, strides, dilation, pads, zp, portable):
-    rng = np.random.default_rng(shape[3])
+@pytest.mark.parametrize("case", range(len(DEPTHWISE_CASES)))
+@pytest.mark.parametrize("values", ["random", "extreme"])
+def test_depthwise_matches_template(case, values, portable):
+    shape, (kh, kw), (sh, sw), (dh, dw), (pt, pl), zp = DEPTHWISE_CASES[case]
+    rng = np.random.default_rng(case)
     channels = shape[3]
-    x, w = _int8(rng, shape), _int8(rng, (1, 3, 3, channels))
+    if values == "random":
+        x, w = _int8(rng, shape), _int8(rng, (1, kh, kw, channels))
+    else:  # the largest products and sums, of either sign
+        x = rng.choice(np.array([-128, 127], np.int8), shape)
+        w = np.full((1, kh, kw, channels), -128, np.int8)
     bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
     multiplier, shift = _requant(rng, channels)
-    (sh, sw), (dh, dw), (pt, pl) = strides, dilation, pads
-    out_h, out_w = (shape[1] + 2 * pt - dh * 2 - 1) // sh + 1, (shape[2] + 2 * pl - dw * 2 - 1) // sw + 1
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
     expected, got = (np.zeros((shape[0], out_h, out_w, channels), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, 6, multiplier, shift, -128, 100)
     conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
-    steps.Int8DepthwiseStep(x, w, bias, got, np.zeros(channels, np.int32), *args, portable=portable)()
+    steps.Int8DepthwiseStep(x, w, bias, got, *args, portable=portable)()
     np.testing.assert_array_equal(got, expected)
 
 

@@ -49,9 +49,8 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         if fast:
-            return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0],
-                                           scratch[accumulators].view(path.accumulator_dtype),
-                                           *geometry.args(), *requant.args())
+            return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+                                           *requant.args())
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())
