@@ -4,7 +4,8 @@
  *   b = the same for x2, s = a + b or a - b (wrapping),
  *   out = clamp(RDBPOT(SRDHM(s, output_multiplier), output_exponent) + output_offset, act_min, act_max)
  * with requantize.h's exact SRDHM and RDBPOT helpers. The exponents are the negated TFLM shifts and, like
- * left_shift, must lie in 0..31; the clamp range must lie in int8 (the caller checks both). The vector
+ * left_shift, must lie in 0..31, no multiplier may be INT32_MIN and the clamp range must lie in int8
+ * (the caller checks all three). The vector
  * function returns how many leading elements it wrote; the caller finishes the rest (fewer than 8, or all
  * of them without AVX2) with the reference template's scalar arithmetic, which gives the same bits.
  *

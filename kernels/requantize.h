@@ -7,7 +7,8 @@
  * floor((ab + 2^30) / 2^31) for either sign of ab (for ab < 0 the truncation adds 2^31 - 1 to the
  * nudge 1 - 2^30), and that quotient fits int32 except in the saturating case, so it is bits 31..62 of
  * ab + 2^30, which a logical 64-bit shift extracts. Shifts are per channel: left in 0..31 and right in
- * 0..31 (the caller checks the range; beyond it C's scalar shifts are undefined).
+ * 0..31, and no multiplier is INT32_MIN (the caller checks both; beyond the range C's scalar shifts are
+ * undefined).
  */
 #ifndef MI_REQUANTIZE_H
 #define MI_REQUANTIZE_H
@@ -25,17 +26,16 @@ typedef struct {
 #include <immintrin.h>
 #define MI_REQUANTIZE_X86 1
 
-/* SaturatingRoundingDoublingHighMul of 8 lanes. */
+/* SaturatingRoundingDoublingHighMul of 8 lanes whose multipliers b are not INT32_MIN (the callers
+ * check at bind time; TFLM's multipliers are never negative), so the one saturating case cannot occur. */
 __attribute__((target("avx2"), always_inline))
 static inline __m256i mi_srdhm_avx2(__m256i a, __m256i b)
 {
-    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30), int_min = _mm256_set1_epi32(INT32_MIN);
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
     /* 64-bit products of the even lanes, then of the odd lanes moved down */
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), half);
     __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), half);
-    __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-    __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(a, int_min), _mm256_cmpeq_epi32(b, int_min));
-    return _mm256_blendv_epi8(high, _mm256_set1_epi32(INT32_MAX), saturate);
+    return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
 }
 
 /* RoundingDivideByPOT of 8 lanes by 2^e (e in 0..31, mask = 2^e - 1): shift right, ties away from zero. */

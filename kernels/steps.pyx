@@ -31,6 +31,8 @@ from libc.string cimport memset
 
 import numpy as np
 
+INT32_MIN = -(1 << 31)
+
 from accumulate cimport store_output
 from fixedpoint cimport clamp32
 from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
@@ -145,8 +147,8 @@ cdef class _Int8Gemm:
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
-    Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift is
-    in its range (`fused` is then the parameters a GEMM may apply itself, else NULL); the rest through
+    Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift and
+    multiplier is in its domain (`fused` is then the parameters a GEMM may apply itself, else NULL); the rest through
     the reference template's store_output (same bits).
     """
     cdef const int32_t[::1] bias
@@ -164,7 +166,9 @@ cdef class _Requantize:
                  bint portable):
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         shifts = np.asarray(shift, np.int32)
-        in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31)
+        # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
+        in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31
+                                        and np.asarray(multiplier, np.int32).min() > INT32_MIN)
         self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
         self.right_mask = ((np.int64(1) << np.minimum(self.right, 31)) - 1).astype(np.int32)
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
@@ -445,7 +449,8 @@ cdef class Int8AddStep(Step):
             output_multiplier=p.output_multiplier, output_exponent=-p.output_shift,
             output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max)
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
-        in_range = all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
+        in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
+                    and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
         self.vector = mi_select_add(subtract, portable or not in_range)
 
     cdef void run(self) noexcept nogil:

@@ -72,6 +72,21 @@ def test_fully_connected_matches_template(batches, depth, units, filter_zp, port
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+def test_requantization_saturating_multiplier_matches_template(portable):
+    # SRDHM(INT32_MIN, INT32_MIN) is its one saturating case: such a multiplier keeps the scalar step
+    units = 16
+    x, w = np.zeros((1, 4), np.int8), np.zeros((units, 4), np.int8)
+    bias = np.full(units, -(1 << 31), np.int32)
+    multiplier = np.full(units, -(1 << 31), np.int32)
+    shift = np.zeros(units, np.int32)
+    expected, got = (np.zeros((1, units), np.int8) for _ in range(2))
+    fc_kernels.fully_connected[INT8](x, w, bias, expected, 0, 0, -3, multiplier, shift, -128, 127)
+    steps.Int8FullyConnectedStep(x, w, bias, got, 0, 0, -3, multiplier, shift, -128, 127, portable=portable)()
+    np.testing.assert_array_equal(got, expected)
+    assert (got == 127).all()
+
+
 def test_fully_connected_weights_leaving_int8_once_centered_are_refused():
     weights = np.array([[-128, 5]], np.int8)
     assert steps.centered_weights(weights, 1) is None
