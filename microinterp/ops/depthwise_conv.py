@@ -41,10 +41,11 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     check_bias(ctx, path, bias, out_channels)
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
-    # One accumulator per output channel lets the kernel sum a pixel's channels tap by tap.
-    accumulators = ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
     kernel = path.kernel(conv_kernels.depthwise_conv_2d)
     fast = path == INT8_PATH and multiplier == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+    # One accumulator per output channel lets the reference kernel sum a pixel's channels tap by tap (the
+    # fast step keeps its own row of them, outside the arena).
+    accumulators = None if fast else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
