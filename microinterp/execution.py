@@ -57,9 +57,9 @@ class ExecutionPlan:
         self.views = tensor_views(model, plan, arena)
         by_index = {p.op.index: p for p in prepared}
         steps = []
-        for k in plan.op_order:
-            if k in plan.skipped_ops:
-                continue
+        #: The op index of each step, in execution order (aliasing ops have no step).
+        self.step_ops = tuple(k for k in plan.op_order if k not in plan.skipped_ops)
+        for k in self.step_ops:
             p = by_index[k]
             inputs = [self.views[t] if t >= 0 else None for t in p.op.inputs]
             outputs = [self.views[t] for t in p.op.outputs]

@@ -141,6 +141,13 @@ class Interpreter:
         self._require_allocated("memory_plan")
         return self._plan
 
+    @property
+    def executed_ops(self) -> tuple[int, ...]:
+        """Op indices of the main subgraph in the order invoke() runs them: the plan's op order (which
+        the reorder and inplace strategies may change) without the ops whose output aliases their input."""
+        self._require_allocated("executed_ops")
+        return self._exec.step_ops
+
     def _require_allocated(self, what: str) -> None:
         if self._exec is None:
             raise InvocationError(f"{what}: call allocate_tensors() first")
@@ -149,8 +156,9 @@ class Interpreter:
     def invoke(self, *, op_times: list[float] | None = None) -> None:
         """Run the graph once on the inputs set with set_tensor().
 
-        op_times: a list to append each op's wall time in seconds to, in op order (profiling); None,
-        the default, runs without reading the clock.
+        op_times: a list to append each executed op's wall time in seconds to, in execution order
+        (profiling; `executed_ops` names the op of each entry); None, the default, runs without reading
+        the clock.
         """
         self._require_allocated("invoke()")
         if self._unset_inputs:
@@ -162,7 +170,7 @@ class Interpreter:
         if op_times is None:
             self._exec.run()
             return
-        for step in self._exec.steps:  # one step per op of the main subgraph, in op order
+        for step in self._exec.steps:
             start = time.perf_counter()
             step()
             op_times.append(time.perf_counter() - start)

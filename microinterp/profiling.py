@@ -62,15 +62,15 @@ class ProfileReport:
         return max((op.live_bytes for op in self.ops), default=0)
 
 
-def live_bytes_per_op(plan: MemoryPlan, num_ops: int) -> list[int]:
-    """Head bytes (aligned) of the planned buffers live while each op of the main subgraph runs: graph
-    inputs live at scope 0, op k runs at scope k + 1."""
-    return [sum(a.entry.aligned_size for a in plan.allocations if a.entry.first <= k + 1 <= a.entry.last)
-            for k in range(num_ops)]
+def live_bytes_per_op(plan: MemoryPlan) -> dict[int, int]:
+    """Head bytes live while each op of the main subgraph runs (bytes two buffers share counted once),
+    by op index: the plan's live bytes per step of its op order."""
+    return dict(zip(plan.op_order, plan.live_bytes()))
 
 
 def profile_model(model_path: str | os.PathLike, repeats: int = 10, seed: int = 0) -> ProfileReport:
-    """Profile a model on seeded random inputs: one untimed warm-up invoke, then `repeats` timed ones."""
+    """Profile a model on seeded random inputs: one untimed warm-up invoke, then `repeats` timed ones.
+    Ops are listed in execution order; an op that aliases its input (no step runs) takes 0 s."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     interp, _ = ready_interpreter(model_path, seed=seed)
@@ -80,12 +80,16 @@ def profile_model(model_path: str | os.PathLike, repeats: int = 10, seed: int = 
         runs.append([])
         interp.invoke(op_times=runs[-1])
     main = interp.model.main
-    medians = [statistics.median(times) for times in zip(*runs)]
-    total = sum(medians)
-    live = live_bytes_per_op(interp.memory_plan, len(main.operators))
-    ops = [OpProfile(op.index, op.name, s, s / total if total > 0 else 0.0, op_macs(main, op), live_bytes)
-           for op, s, live_bytes in zip(main.operators, medians, live)]
-    return ProfileReport(str(model_path), repeats, interp.memory_plan.head, ops)
+    seconds = dict(zip(interp.executed_ops, (statistics.median(times) for times in zip(*runs))))
+    total = sum(seconds.values())
+    plan = interp.memory_plan
+    live = live_bytes_per_op(plan)
+    ops = []
+    for k in plan.op_order:
+        s = seconds.get(k, 0.0)
+        ops.append(OpProfile(k, main.operators[k].name, s, s / total if total > 0 else 0.0,
+                             op_macs(main, main.operators[k]), live[k]))
+    return ProfileReport(str(model_path), repeats, plan.head, ops)
 
 
 # -- command line -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS
+from opmodels import Op, T, graph_model
 from microinterp import cli, load_model
 from microinterp.compare import CompareReport, TensorDiff, diff_arrays
 from microinterp.errors import UnsupportedOperatorError
@@ -66,11 +67,25 @@ def test_live_bytes_follow_the_plan_lifetimes():
     interp = Interpreter(model_path=REFERENCE_MODELS / "kws_ds_cnn_int8.tflite")
     interp.allocate_tensors()
     plan = interp.memory_plan
-    live = live_bytes_per_op(plan, len(interp.model.main.operators))
+    live = [live_bytes_per_op(plan)[k] for k in range(len(interp.model.main.operators))]
     # Op 0 reads the 490-byte input (496 aligned) and writes 8,000 bytes; the pooled and later
     # tensors are small, and the 12-byte softmax output is live with its 12-byte input at the end.
     assert live[0] == 496 + 8000 and live[-1] == 16 + 16
     assert max(live) <= plan.head
+
+
+def test_op_times_and_live_bytes_skip_the_ops_an_inplace_plan_aliases():
+    x, y, z, w = (T("FLOAT32", shape) for shape in ((2, 8), (2, 8), (16,), (16,)))
+    content = graph_model([(Op("RELU"), [x], [y]), (Op("RESHAPE"), [y], [z]), (Op("RELU"), [z], [w])],
+                          outputs=[w])
+    interp = Interpreter(model_content=content, memory_strategy="inplace")
+    interp.allocate_tensors()
+    assert interp.memory_plan.skipped_ops == {1} and interp.executed_ops == (0, 2)
+    interp.set_tensor(interp.get_input_details()[0]["index"], np.ones((2, 8), np.float32))
+    times: list[float] = []
+    interp.invoke(op_times=times)
+    assert len(times) == 2
+    assert sorted(live_bytes_per_op(interp.memory_plan)) == [0, 1, 2]
 
 
 def diff(index: int, op: int, worst: float | None) -> TensorDiff:
