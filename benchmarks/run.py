@@ -2,8 +2,8 @@
 printed as the Markdown table recorded in BENCHMARKS.md.
 
 Every interpreter runs the same model on the same seeded random inputs in the same run (the official
-ones in microinterp's oracle worker process), so a busy machine slows them all alike and the ratios
-stay meaningful where the absolute times do not.
+ones in microinterp's oracle worker process), in alternating rounds, so a busy machine slows them all
+alike and the ratios stay meaningful where the absolute times do not.
 
     PYTHONPATH=. python benchmarks/run.py [--budget SECONDS] [MODEL ...]
 """
@@ -41,17 +41,27 @@ def repeats_for(seconds_per_invoke: float, budget: float) -> int:
     return max(20, min(5000, int(budget / max(seconds_per_invoke, 1e-7))))
 
 
+#: Rounds per model: each times every interpreter in turn, so a change of load on a shared machine
+#: falls on all of them alike rather than on whichever ran during it.
+ROUNDS = 5
+
+
 def bench_model(path: Path, worker: OracleWorker, budget: float) -> dict[str, float | None]:
-    """Median invoke seconds per interpreter (None where an official interpreter cannot run the model)."""
+    """Median invoke seconds per interpreter over ROUNDS alternating rounds (None where an official
+    interpreter cannot run the model)."""
     interp, inputs = ready_interpreter(path)
-    repeats = repeats_for(min(time_invokes(interp, 5, warmup=1)), budget)
-    medians: dict[str, float | None] = {"microinterp": statistics.median(time_invokes(interp, repeats))}
-    for backend in BACKENDS:
-        try:
-            medians[backend] = statistics.median(worker.time_invoke(str(path), inputs, backend, repeats).times)
-        except (OracleError, OracleCrash):
-            medians[backend] = None
-    return medians
+    repeats = max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)
+    samples: dict[str, list[float] | None] = {"microinterp": [], **{b: [] for b in BACKENDS}}
+    for _ in range(ROUNDS):
+        samples["microinterp"] += time_invokes(interp, repeats)
+        for backend in BACKENDS:
+            if samples[backend] is None:
+                continue
+            try:
+                samples[backend] += worker.time_invoke(str(path), inputs, backend, repeats).times
+            except (OracleError, OracleCrash):
+                samples[backend] = None
+    return {name: None if times is None else statistics.median(times) for name, times in samples.items()}
 
 
 def cpu_name() -> str:
