@@ -46,6 +46,8 @@ CASES = [
                    padding=VALID, strides=(2, 2), input_shape=(1, 10, 9, 3)),
     depthwise_case("int8 one channel, multiplier 8, dilation 2, RELU", 3, multiplier=8,
                    input_shape=(1, 12, 12, 1), strides=(2, 2), dilation=(2, 2), activation="RELU"),
+    depthwise_case("int8 one channel, multiplier 3, SAME stride 2, batch 2 (run as a conv)", 10, multiplier=3,
+                   input_shape=(2, 11, 10, 1), strides=(2, 2)),
     depthwise_case("int8 no bias input, batch 2, 2x3 window, RELU_N1_TO_1", 4, bias="absent",
                    input_shape=(2, 7, 8, 5), kernel=(2, 3), strides=(1, 2), activation="RELU_N1_TO_1"),
     depthwise_case("int8 5x5, 32 channels", 5, kernel=(5, 5), input_shape=(1, 8, 8, 32)),

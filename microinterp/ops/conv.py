@@ -230,7 +230,7 @@ def filter_op_dims(ctx: OpContext, input: Tensor, filter: Tensor, output: Tensor
     return batches, in_channels, out_channels, filter_h, filter_w, filter_depth
 
 
-def _padded_image_fits(input: Tensor, output: Tensor, filter_h: int, filter_w: int, geometry: Window) -> bool:
+def padded_image_fits(input: Tensor, output: Tensor, filter_h: int, filter_w: int, geometry: Window) -> bool:
     """Whether the fast kernel's zero-padded int16 copy of the input stays near the input's size: a
     window reach far beyond the image (huge dilations) is left to the reference kernel, which needs no
     copy."""
@@ -258,7 +258,7 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.conv_2d)
     fast = (path == INT8_PATH and groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
-            and _padded_image_fits(input, output, filter_h, filter_w, geometry))
+            and padded_image_fits(input, output, filter_h, filter_w, geometry))
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)

@@ -5,14 +5,21 @@ Filter [1, KH, KW, IC * depth_multiplier]; output channel ic * depth_multiplier 
 channel ic. Data paths, window geometry and requantization are CONV_2D's (ops/conv.py), with the
 filter quantized along dimension 3. TFLM's 16x8 depthwise kernel always reads the bias as int64 (and
 accumulates in int64 without one), so an int32 bias is unsupported there (TFLM would misread it).
+
+int8 fast paths: depth multiplier 1 runs Int8DepthwiseStep; a single input channel (any multiplier,
+e.g. a grayscale image's first layer) is exactly a CONV_2D with filter [IC * depth_multiplier, KH, KW,
+1] and runs Int8ConvStep (integer sums are exact in any order, so the bits stay TFLM's).
 """
 from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .._kernels import conv as conv_kernels
 from .._kernels import steps
-from .conv import INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, requantization, window
+from .conv import (INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, padded_image_fits,
+                   requantization, window)
 from .registry import BindFn, OpContext, register
 
 
@@ -42,16 +49,22 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.depthwise_conv_2d)
-    fast = path == INT8_PATH and multiplier == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+    fast = path == INT8_PATH and has_fixed_weights(filter) and min(output.shape) > 0
+    as_conv = (fast and multiplier > 1 and in_channels == 1
+               and padded_image_fits(input, output, filter_h, filter_w, geometry))
+    fast = fast and multiplier == 1
     # One accumulator per output channel lets the reference kernel sum a pixel's channels tap by tap (the
-    # fast step keeps its own row of them, outside the arena).
-    accumulators = None if fast else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
+    # fast steps keep their own, outside the arena).
+    accumulators = None if fast or as_conv else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         if fast:
             return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
                                            *requant.args())
+        if as_conv:  # [1, KH, KW, OC] -> [OC, KH, KW, 1]
+            return steps.Int8ConvStep(inputs[0], np.ascontiguousarray(inputs[1].transpose(3, 1, 2, 0)),
+                                      bias_values, outputs[0], *geometry.args(), *requant.args())
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())
