@@ -116,9 +116,11 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const int16_t *const 
     }
     for (int v = 0; v < vectors; v++) {
         int64_t c = r + 8 * v;
-        if (q && c + 8 <= shape->channels)
+        if (q && c + 8 <= shape->channels) {
+            mi_requant8 k = mi_requant8_load(q, c);
             for (int i = 0; i < n; i++)
-                mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], q, c));
+                mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
+        }
         else
             for (int i = 0; i < n; i++)
                 _mm256_storeu_si256((__m256i *)(out + i * rows_padded + c), acc[i][v]);

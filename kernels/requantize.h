@@ -47,17 +47,34 @@ static inline __m256i mi_rdbpot_avx2(__m256i x, __m256i e, __m256i mask)
     return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(remainder, threshold));
 }
 
-/* Channels c..c+7 of sums `acc` requantized and clamped (still int32 lanes). */
+/* The parameters of channels c..c+7 in registers, loaded once for all the rows that share them. */
+typedef struct {
+    __m256i bias, multiplier, left, right, right_mask, output_zp, act_min, act_max;
+} mi_requant8;
+
 __attribute__((target("avx2"), always_inline))
-static inline __m256i mi_requantize8_avx2(__m256i acc, const mi_requant *q, int64_t c)
+static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
 {
-    __m256i x = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(q->bias + c)));
-    x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(q->left + c)));
-    x = mi_srdhm_avx2(x, _mm256_loadu_si256((const __m256i *)(q->multiplier + c)));
-    x = mi_rdbpot_avx2(x, _mm256_loadu_si256((const __m256i *)(q->right + c)),
-                       _mm256_loadu_si256((const __m256i *)(q->right_mask + c)));
-    x = _mm256_add_epi32(x, _mm256_set1_epi32(q->output_zp));
-    return _mm256_min_epi32(_mm256_max_epi32(x, _mm256_set1_epi32(q->act_min)), _mm256_set1_epi32(q->act_max));
+    mi_requant8 k;
+    k.bias = _mm256_loadu_si256((const __m256i *)(q->bias + c));
+    k.multiplier = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
+    k.left = _mm256_loadu_si256((const __m256i *)(q->left + c));
+    k.right = _mm256_loadu_si256((const __m256i *)(q->right + c));
+    k.right_mask = _mm256_loadu_si256((const __m256i *)(q->right_mask + c));
+    k.output_zp = _mm256_set1_epi32(q->output_zp);
+    k.act_min = _mm256_set1_epi32(q->act_min);
+    k.act_max = _mm256_set1_epi32(q->act_max);
+    return k;
+}
+
+/* 8 channels' sums requantized and clamped (still int32 lanes). */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_requantize8_avx2(__m256i acc, const mi_requant8 *k)
+{
+    __m256i x = _mm256_sllv_epi32(_mm256_add_epi32(acc, k->bias), k->left);
+    x = mi_rdbpot_avx2(mi_srdhm_avx2(x, k->multiplier), k->right, k->right_mask);
+    x = _mm256_add_epi32(x, k->output_zp);
+    return _mm256_min_epi32(_mm256_max_epi32(x, k->act_min), k->act_max);
 }
 
 /* 8 int32 lanes already inside int8's range stored as 8 bytes (the saturating packs only narrow). */
@@ -72,8 +89,10 @@ __attribute__((target("avx2")))
 static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
     int64_t c = 0;
-    for (; c + 8 <= n; c += 8)
-        mi_store8_int8_avx2(out + c, mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + c)), q, c));
+    for (; c + 8 <= n; c += 8) {
+        mi_requant8 k = mi_requant8_load(q, c);
+        mi_store8_int8_avx2(out + c, mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + c)), &k));
+    }
     return c;
 }
 #endif
