@@ -7,12 +7,14 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 KERNEL_DIR = "kernels"
+HEADERS = [f"{KERNEL_DIR}/{path.name}" for path in sorted((HERE / KERNEL_DIR).glob("*.h"))]
 
 extensions = [
     Extension(
         f"microinterp._kernels.{path.stem}",
         [f"{KERNEL_DIR}/{path.name}"],
         include_dirs=[numpy.get_include(), KERNEL_DIR],
+        depends=HEADERS,  # a header change rebuilds the modules
         extra_compile_args=["-O3", "-ffp-contract=off"],  # no FMA: float32 sums stay bit-exact with TFLM
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

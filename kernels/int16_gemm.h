@@ -30,10 +30,7 @@
 
 #include "requantize.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MI_HAVE_X86 1
-#endif
+#include "simd.h"
 
 #define MI_ROW_BLOCK 8
 /* Input rows per call: 4 rows x 2 blocks of 8 outputs keep 8 sums in registers. */
@@ -83,7 +80,7 @@ static int64_t mi_gemm_portable(const int8_t *packed, const int16_t *const *x, i
     return 0;
 }
 
-#ifdef MI_HAVE_X86
+#ifdef MI_X86
 /* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
  * each weight load serves n rows and each broadcast input pair `vectors` blocks. */
 __attribute__((target("avx2"), always_inline))
@@ -162,12 +159,7 @@ static int64_t mi_gemm_avx2(const int8_t *packed, const int16_t *const *x, int64
 /* The fastest implementation this CPU runs; force_portable selects the fallback (for tests). */
 static mi_gemm_fn mi_select_gemm(int force_portable)
 {
-#ifdef MI_HAVE_X86
-    if (!force_portable && __builtin_cpu_supports("avx2"))
-        return mi_gemm_avx2;
-#endif
-    (void)force_portable;
-    return mi_gemm_portable;
+    return MI_PICK(force_portable, mi_gemm_avx2, mi_gemm_portable);
 }
 
 #endif

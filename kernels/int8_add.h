@@ -33,7 +33,7 @@ static int64_t mi_add_none(const int8_t *x1, const int8_t *x2, int8_t *out, int6
     return 0;
 }
 
-#ifdef MI_REQUANTIZE_X86
+#ifdef MI_X86
 
 /* The parameters broadcast to every lane; each exponent comes with its RDBPOT mask 2^e - 1. */
 typedef struct {
@@ -118,12 +118,8 @@ static int64_t mi_sub_int8_avx2(const int8_t *x1, const int8_t *x2, int8_t *out,
  * element to the scalar step. */
 static mi_add_fn mi_select_add(int subtract, int force_portable)
 {
-#ifdef MI_REQUANTIZE_X86
-    if (!force_portable && __builtin_cpu_supports("avx2"))
-        return subtract ? mi_sub_int8_avx2 : mi_add_int8_avx2;
-#endif
-    (void)subtract; (void)force_portable;
-    return mi_add_none;
+    return subtract ? MI_PICK(force_portable, mi_sub_int8_avx2, mi_add_none)
+                    : MI_PICK(force_portable, mi_add_int8_avx2, mi_add_none);
 }
 
 #endif

@@ -23,10 +23,7 @@
 
 #include <stdint.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MI_DEPTHWISE_X86 1
-#endif
+#include "simd.h"
 
 typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const int16_t *,
                                 const int32_t *, int64_t, int64_t);
@@ -73,7 +70,7 @@ static void mi_depthwise_portable(int32_t *acc, const int8_t *const *taps, int64
         mi_depthwise_channels(acc + i * channels, taps, i * step, w, init, pairs, channels, 0, channels);
 }
 
-#ifdef MI_DEPTHWISE_X86
+#ifdef MI_X86
 /* 8 channels from c of the pixel at tap offset `offset`: the 8 bytes of each tap of a pair, interleaved
  * and widened to 16 int16. */
 __attribute__((target("avx2"), always_inline))
@@ -167,12 +164,7 @@ static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t s
 /* The AVX2 version if this CPU has it and force_portable is 0, else the portable one. */
 static mi_depthwise_fn mi_select_depthwise(int force_portable)
 {
-#ifdef MI_DEPTHWISE_X86
-    if (!force_portable && __builtin_cpu_supports("avx2"))
-        return mi_depthwise_avx2;
-#endif
-    (void)force_portable;
-    return mi_depthwise_portable;
+    return MI_PICK(force_portable, mi_depthwise_avx2, mi_depthwise_portable);
 }
 
 #endif

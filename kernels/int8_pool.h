@@ -11,10 +11,7 @@
 
 #include <stdint.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MI_POOL_X86 1
-#endif
+#include "simd.h"
 
 typedef void (*mi_pool_sum_fn)(int32_t *, const int8_t *, int64_t, int64_t, int64_t, int64_t, int64_t);
 
@@ -37,7 +34,7 @@ static void mi_pool_sum_portable(int32_t *acc, const int8_t *input, int64_t row_
     mi_pool_sum_channels(acc, input, row_step, col_step, rows, cols, 0, channels);
 }
 
-#ifdef MI_POOL_X86
+#ifdef MI_X86
 __attribute__((target("avx2")))
 static void mi_pool_sum_avx2(int32_t *acc, const int8_t *input, int64_t row_step, int64_t col_step,
                              int64_t rows, int64_t cols, int64_t channels)
@@ -59,12 +56,7 @@ static void mi_pool_sum_avx2(int32_t *acc, const int8_t *input, int64_t row_step
 /* The AVX2 version if this CPU has it and force_portable is 0, else the portable one. */
 static mi_pool_sum_fn mi_select_pool_sum(int force_portable)
 {
-#ifdef MI_POOL_X86
-    if (!force_portable && __builtin_cpu_supports("avx2"))
-        return mi_pool_sum_avx2;
-#endif
-    (void)force_portable;
-    return mi_pool_sum_portable;
+    return MI_PICK(force_portable, mi_pool_sum_avx2, mi_pool_sum_portable);
 }
 
 #endif

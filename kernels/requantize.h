@@ -22,10 +22,9 @@ typedef struct {
     int32_t output_zp, act_min, act_max;
 } mi_requant;
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MI_REQUANTIZE_X86 1
+#include "simd.h"
 
+#ifdef MI_X86
 /* SaturatingRoundingDoublingHighMul of 8 lanes whose multipliers b are not INT32_MIN (the callers
  * check at bind time; TFLM's multipliers are never negative), so the one saturating case cannot occur. */
 __attribute__((target("avx2"), always_inline))
@@ -110,12 +109,7 @@ static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_
  * channel to the scalar step. */
 static mi_requantize_fn mi_select_requantize(int force_portable)
 {
-#ifdef MI_REQUANTIZE_X86
-    if (!force_portable && __builtin_cpu_supports("avx2"))
-        return mi_requantize_int8_avx2;
-#endif
-    (void)force_portable;
-    return mi_requantize_none;
+    return MI_PICK(force_portable, mi_requantize_int8_avx2, mi_requantize_none);
 }
 
 #endif
