@@ -199,3 +199,129 @@ def test_average_pool_matches_template(shape, filter_size, strides, pads, activa
         pooling_kernels.average_pool["int8_t"](x, expected, *args, *map(float, activation_range))
         steps.Int8AveragePoolStep(x, got, *args, *activation_range, portable=portable)()
         np.testing.assert_array_equal(got, expected)
+
+
+FLOAT32 = ("float", "float", "float")
+FLOAT_CLAMPS = [(-np.inf, np.inf), (0.0, np.inf), (-1.0, 1.0), (0.0, 6.0)]  # none, RELU, RELU_N1_TO_1, RELU6
+
+
+def _float(rng, shape, specials=False):
+    """Values over a wide range of magnitudes (so a different summation order would round differently),
+    a tenth of them -0.0 and a tenth +0.0; with specials also infinities and NaNs."""
+    x = (rng.standard_normal(shape) * 2.0 ** rng.integers(-12, 12, shape)).astype(np.float32)
+    pick = rng.random(shape)
+    x[pick < 0.1] = -0.0
+    x[(pick >= 0.1) & (pick < 0.2)] = 0.0
+    if specials:
+        x[pick > 0.995] = np.inf
+        x[(pick > 0.99) & (pick <= 0.995)] = -np.inf
+        x[(pick > 0.985) & (pick <= 0.99)] = np.nan
+    return x
+
+
+def _assert_same_bits(got, expected):
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+FLOAT_CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads)
+    ((1, 7, 9, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((2, 6, 5, 17), 33, (1, 1), (1, 1), (1, 1), (0, 0)),
+    ((1, 8, 8, 1), 7, (3, 2), (1, 2), (2, 1), (2, 0)),
+    ((1, 4, 4, 9), 40, (2, 2), (1, 1), (1, 1), (1, 1)),
+    ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2)),
+    ((3, 5, 6, 7), 24, (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 13, 29, 5), 9, (3, 3), (1, 1), (1, 1), (1, 1)),  # runs of 27 interior columns: 12 + 12 + 2 + 1
+    ((1, 3, 4, 2), 1, (5, 5), (3, 3), (1, 1), (4, 4)),  # some pixels have no in-image tap at all
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("case", range(len(FLOAT_CONV_CASES)))
+def test_float_conv_matches_template(case, clamp, portable):
+    shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_CONV_CASES[case]
+    rng = np.random.default_rng(case)
+    x, w, bias = _float(rng, shape), _float(rng, (out_c, kh, kw, shape[3])), _float(rng, out_c)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    expected, got = (np.full((shape[0], out_h, out_w, out_c), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, dh, dw, pt, pl, 0, 0, np.zeros(out_c, np.int32),
+                                  np.zeros(out_c, np.int32), lo, hi)
+    steps.FloatConvStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
+    ((1, 9, 7, 3), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 10, 10, 37), (3, 3), (2, 2), (1, 1), (0, 1)),
+    ((1, 8, 8, 16), (3, 3), (1, 2), (2, 2), (2, 2)),
+    ((1, 6, 5, 1), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 11, 9, 33), (5, 5), (2, 1), (1, 1), (2, 2)),
+    ((2, 7, 6, 17), (1, 3), (1, 1), (1, 2), (0, 2)),
+    ((1, 5, 30, 24), (2, 2), (1, 1), (1, 1), (0, 0)),
+    ((1, 4, 3, 9), (5, 5), (1, 1), (2, 1), (4, 3)),  # pads wider than the image
+    ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3)),  # some pixels have no in-image tap at all
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("case", range(len(FLOAT_DEPTHWISE_CASES)))
+def test_float_depthwise_matches_template(case, clamp, portable):
+    shape, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_DEPTHWISE_CASES[case]
+    rng = np.random.default_rng(case)
+    channels = shape[3]
+    x, w, bias = _float(rng, shape), _float(rng, (1, kh, kw, channels)), _float(rng, channels)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    expected, got = (np.full((shape[0], out_h, out_w, channels), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    zeros = np.zeros(channels, np.int32)
+    conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(channels, np.float32), 1, sh, sw, dh, dw,
+                                            pt, pl, 0, 0, zeros, zeros, lo, hi)
+    steps.FloatDepthwiseStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("batches,depth,units", [(1, 1, 1), (1, 1, 16), (3, 33, 19), (2, 256, 64), (13, 40, 9),
+                                                 (1, 7, 3)])
+def test_float_fully_connected_matches_template(batches, depth, units, clamp, portable):
+    rng = np.random.default_rng(depth)
+    x, w, bias = _float(rng, (batches, depth)), _float(rng, (units, depth)), _float(rng, units)
+    expected, got = (np.full((batches, units), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    zeros = np.zeros(units, np.int32)
+    fc_kernels.fully_connected[FLOAT32](x, w, bias, expected, 0, 0, 0, zeros, zeros, lo, hi)
+    steps.FloatFullyConnectedStep(x, w, bias, got, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+def test_float_steps_propagate_infinities_and_nans_as_the_template(portable):
+    """inf * 0 and NaN inputs give NaNs, which the clamp lets through; a NaN's sign and payload may depend
+    on the order the compiler gives commutative operands, so NaNs are compared as NaNs."""
+    rng = np.random.default_rng(3)
+    x, w, bias = _float(rng, (1, 9, 11, 13), True), _float(rng, (17, 3, 3, 13), True), _float(rng, 17, True)
+    dw_w = _float(rng, (1, 3, 3, 13), True)
+    zeros = np.zeros(17, np.int32)
+    for lo, hi in FLOAT_CLAMPS:
+        expected, got = (np.zeros((1, 9, 11, 17), np.float32) for _ in range(2))
+        conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, 1, 1, 1, 1, 1, 1, 0, 0, zeros, zeros, lo, hi)
+        steps.FloatConvStep(x, w, bias, got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
+        np.testing.assert_array_equal(got, expected)
+        expected, got = (np.zeros((1, 9, 11, 13), np.float32) for _ in range(2))
+        conv_kernels.depthwise_conv_2d[FLOAT32](x, dw_w, bias[:13], expected, np.zeros(13, np.float32), 1, 1, 1, 1,
+                                                1, 1, 1, 0, 0, zeros[:13], zeros[:13], lo, hi)
+        steps.FloatDepthwiseStep(x, dw_w, bias[:13], got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_float_steps_reject_what_they_do_not_handle():
+    x, bias = np.zeros((1, 4, 4, 6), np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="grouped"):
+        steps.FloatConvStep(x, np.zeros((4, 1, 1, 3), np.float32), bias, np.zeros((1, 4, 4, 4), np.float32),
+                            1, 1, 1, 1, 0, 0, -np.inf, np.inf)
+    with pytest.raises(ValueError, match="depth multiplier"):
+        steps.FloatDepthwiseStep(x, np.zeros((1, 1, 1, 12), np.float32), np.zeros(12, np.float32),
+                                 np.zeros((1, 4, 4, 12), np.float32), 1, 1, 1, 1, 0, 0, -np.inf, np.inf)

@@ -12,7 +12,8 @@ import functools
 
 from .._kernels import conv as conv_kernels
 from .._kernels import steps
-from .conv import INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, requantization, window
+from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, requantization,
+                   window)
 from .registry import BindFn, OpContext, register
 
 
@@ -44,13 +45,16 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     # One accumulator per output channel lets the kernel sum a pixel's channels tap by tap.
     accumulators = ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
     kernel = path.kernel(conv_kernels.depthwise_conv_2d)
-    fast = path == INT8_PATH and multiplier == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+    compiled = multiplier == 1 and has_fixed_weights(filter) and min(output.shape) > 0
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
-        if fast:
+        if compiled and path == INT8_PATH:
             return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
                                            *requant.args())
+        if compiled and path == FLOAT32_PATH:
+            return steps.FloatDepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+                                            requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())
