@@ -559,13 +559,15 @@ def _tap_range(Py_ssize_t out, int stride, int pad, int dilation, Py_ssize_t tap
 cdef class FloatConvStep(Step):
     """CONV_2D, float32, one group (filter depth == input channels).
 
-    Each output row is summed into a row buffer, in runs of columns whose in-image filter columns are the
-    same (the borders and the interior), then copied out: the whole row's inputs are read before any of
-    its outputs is written.
+    Each output row is summed in runs of columns whose in-image filter columns are the same (the borders
+    and the interior). When the output may overlap the input (the `inplace` planner), a row goes to a
+    buffer first and is copied out once all its inputs are read; otherwise it is written in place, and a
+    1x1 conv with stride 1 and no padding is one run over the whole image (more pixels per weight load).
     """
     cdef const float[:, :, :, ::1] input
     cdef float[:, :, :, ::1] output
     cdef float[::1] row
+    cdef bint buffered
     cdef int64_t[:, ::1] rows  # per output row: first and last in-image filter row
     cdef int64_t[:, ::1] runs  # per run of columns: first column, count, first and last filter column
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
@@ -585,6 +587,10 @@ cdef class FloatConvStep(Step):
     def _bind(self, input, output, weights, bias, bint depthwise, int filter_h, int filter_w, int stride_h,
               int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left, float act_min,
               float act_max, bint portable):
+        self.buffered = np.may_share_memory(input, output)
+        pointwise = filter_h == filter_w == stride_h == stride_w == 1 and pad_top == pad_left == 0
+        if pointwise and not self.buffered and input.shape[:3] == output.shape[:3]:
+            input, output = (np.reshape(a, (1, 1, -1, a.shape[3])) for a in (input, output))
         self.input, self.output = input, output
         self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
         self.pad_top, self.pad_left = pad_top, pad_left
@@ -598,7 +604,7 @@ cdef class FloatConvStep(Step):
         starts = [ox for ox in range(out_w) if ox == 0 or columns[ox] != columns[ox - 1]]
         runs = [(ox, end - ox, *columns[ox]) for ox, end in zip(starts, starts[1:] + [out_w])]
         self.runs = np.array(runs, np.int64).reshape(-1, 4)
-        self.row = np.zeros(max(1, out_w * out_c), np.float32)
+        self.row = np.zeros(out_w * out_c if self.buffered else 1, np.float32)
         self.mac = _FloatMac(weights, bias, depthwise, filter_w, stride_w * in_c, dilation_h * in_w * in_c,
                              dilation_w * in_c, act_min, act_max, portable)
 
@@ -609,9 +615,11 @@ cdef class FloatConvStep(Step):
         cdef Py_ssize_t row_bytes = self.output.shape[2] * channels * sizeof(float)
         cdef const float* image
         cdef const float* start
+        cdef float* row
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
+                row = &self.row[0] if self.buffered else &self.output[b, oy, 0, 0]
                 ky0, ky1 = self.rows[oy, 0], self.rows[oy, 1]
                 y = oy * self.stride_h - self.pad_top + ky0 * self.dilation_h
                 for r in range(self.runs.shape[0]):
@@ -620,8 +628,9 @@ cdef class FloatConvStep(Step):
                     # the first pixel's first in-image tap; with no such tap nothing is read
                     start = image + (y * in_w + x) * in_c if ky0 < ky1 and kx0 < kx1 else image
                     self.mac.kernel(&self.mac.params, start, self.runs[r, 1], ky0, ky1, kx0, kx1,
-                                    &self.row[ox * channels])
-                memcpy(&self.output[b, oy, 0, 0], &self.row[0], row_bytes)
+                                    row + ox * channels)
+                if self.buffered:
+                    memcpy(&self.output[b, oy, 0, 0], row, row_bytes)
 
 
 cdef class FloatDepthwiseStep(FloatConvStep):

@@ -16,6 +16,7 @@ from microinterp._kernels import fully_connected as fc_kernels
 from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
 from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
+from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
@@ -325,3 +326,44 @@ def test_float_steps_reject_what_they_do_not_handle():
     with pytest.raises(ValueError, match="depth multiplier"):
         steps.FloatDepthwiseStep(x, np.zeros((1, 1, 1, 12), np.float32), np.zeros(12, np.float32),
                                  np.zeros((1, 4, 4, 12), np.float32), 1, 1, 1, 1, 0, 0, -np.inf, np.inf)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("kind,in_shape,out_c,kernel,stride,pad", [
+    ("conv", (1, 7, 9, 5), 5, (3, 3), (1, 1), (1, 1)),
+    ("conv", (2, 6, 6, 16), 8, (1, 1), (1, 1), (0, 0)),
+    ("conv", (1, 6, 6, 8), 24, (1, 1), (1, 1), (0, 0)),
+    ("conv", (1, 9, 9, 3), 16, (3, 3), (2, 2), (0, 0)),
+    ("depthwise", (1, 8, 7, 19), 19, (3, 3), (1, 1), (1, 1)),
+    ("depthwise", (2, 9, 9, 8), 8, (3, 3), (2, 2), (1, 1)),
+])
+def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, kernel, stride, pad, portable):
+    """With the output placed as far into its dying input as the planner's access pattern allows, the
+    steps still give the template's bits: they never write an output before the reference does
+    relative to the input it still reads."""
+    rng = np.random.default_rng(len(kind) + in_shape[3])
+    batches, in_h, in_w, in_c = in_shape
+    (kh, kw), (sh, sw), (pt, pl) = kernel, stride, pad
+    out_shape = (batches, (in_h + 2 * pt - kh) // sh + 1, (in_w + 2 * pl - kw) // sw + 1, out_c)
+    access = WindowAccess(kind, in_shape, out_shape, kernel, stride, (1, 1), pad, 4, 4)
+    shift = access.max_shift()
+    shift = -(int(np.prod(out_shape)) * 4) if shift is None else shift // 4 * 4  # bytes, output before input
+    x = _float(rng, in_shape)
+    w = _float(rng, (out_c, kh, kw, in_c) if kind == "conv" else (1, kh, kw, out_c))
+    bias = _float(rng, out_c)
+    zeros = np.zeros(out_c, np.int32)
+    expected = np.zeros(out_shape, np.float32)
+    if kind == "conv":
+        conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, 1, 1, pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
+    else:
+        conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(out_c, np.float32), 1, sh, sw, 1, 1,
+                                                pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
+    in_start = max(0, -shift) // 4
+    arena = np.zeros(in_start + max(x.size, shift // 4 + expected.size) + 16, np.float32)
+    arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
+    arena_out = arena[in_start + shift // 4:in_start + shift // 4 + expected.size].reshape(out_shape)
+    assert np.shares_memory(arena_in, arena_out)
+    arena_in[...] = x
+    step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
+    step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
+    _assert_same_bits(arena_out, expected)
