@@ -101,23 +101,28 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
                                      const int masked, const float *x, int64_t block, int64_t ky0, int64_t ky1,
                                      int64_t kx0, int64_t kx1, float *out)
 {
-    const int64_t block_size = m->taps * m->depth * MI_FMAC_LANES;
+    /* locals, so that the vector stores (which may alias anything) do not force reloads */
+    const int64_t depth = depthwise ? 1 : m->depth; /* a constant for depthwise: no inner loop */
+    const int64_t channels = m->channels, pixel_step = m->pixel_step, row_step = m->row_step;
+    const int64_t col_step = m->col_step, filter_w = m->filter_w;
+    const float *weights = m->weights;
+    const int64_t block_size = m->taps * depth * MI_FMAC_LANES;
     const int64_t first = block * MI_FMAC_LANES;
-    const __m256i mask = mi_fmac_mask(masked ? m->channels - first : MI_FMAC_LANES);
+    const __m256i mask = mi_fmac_mask(masked ? channels - first : MI_FMAC_LANES);
     __m256 acc[MI_FMAC_TILE_PIXELS][2];
     for (int p = 0; p < P; p++)
         for (int b = 0; b < NB; b++)
             acc[p][b] = _mm256_setzero_ps();
     for (int64_t ky = ky0; ky < ky1; ky++)
         for (int64_t kx = kx0; kx < kx1; kx++) {
-            const float *xt = x + (ky - ky0) * m->row_step + (kx - kx0) * m->col_step;
-            const float *wt = m->weights + block * block_size + (ky * m->filter_w + kx) * m->depth * MI_FMAC_LANES;
-            for (int64_t i = 0; i < m->depth; i++) {
+            const float *xt = x + (ky - ky0) * row_step + (kx - kx0) * col_step;
+            const float *wt = weights + block * block_size + (ky * filter_w + kx) * depth * MI_FMAC_LANES;
+            for (int64_t i = 0; i < depth; i++) {
                 __m256 w[2];
                 for (int b = 0; b < NB; b++)
                     w[b] = _mm256_loadu_ps(wt + b * block_size + i * MI_FMAC_LANES);
                 for (int p = 0; p < P; p++) {
-                    const float *xp = xt + p * m->pixel_step;
+                    const float *xp = xt + p * pixel_step;
                     for (int b = 0; b < NB; b++) {
                         __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
                                   : masked ? _mm256_maskload_ps(xp + first, mask)
@@ -134,7 +139,7 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
         for (int p = 0; p < P; p++) {
             /* max(lo, v) is (lo > v ? lo : v) and min(hi, v) is (hi < v ? hi : v): the template's clamp */
             __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc[p][b], bv)));
-            float *o = out + p * m->channels + first + b * MI_FMAC_LANES;
+            float *o = out + p * channels + first + b * MI_FMAC_LANES;
             if (masked)
                 _mm256_maskstore_ps(o, mask, v);
             else
