@@ -27,7 +27,7 @@ than the reference loop does and writes no earlier; an output the `inplace` plan
 dying input stays valid.
 """
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -82,6 +82,19 @@ cdef extern from "int8_add.h" nogil:
 cdef extern from "int8_pool.h" nogil:
     ctypedef void (*mi_pool_sum_fn)(int32_t*, const int8_t*, int64_t, int64_t, int64_t, int64_t, int64_t)
     mi_pool_sum_fn mi_select_pool_sum(int force_portable)
+
+
+cdef extern from "float_mac.h" nogil:
+    ctypedef struct mi_fmac:
+        const float* weights
+        const float* bias
+        int64_t filter_w, taps, depth, channels
+        int64_t pixel_step, row_step, col_step
+        float act_min, act_max
+    ctypedef void (*mi_fmac_fn)(const mi_fmac*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                float*)
+    enum: MI_FMAC_LANES
+    mi_fmac_fn mi_select_fmac(int depthwise, int force_portable)
 
 
 cdef class Step:
@@ -511,3 +524,150 @@ cdef class Int8AveragePoolStep(Step):
                     out = &self.output[b, oy, ox, 0]
                     for c in range(channels):
                         out[c] = <int8_t>clamp32(rounded_mean(acc[c], count), self.act_min, self.act_max)
+
+
+cdef class _FloatMac:
+    """float32 weights packed for float_mac.h with the bias, clamp and input geometry: one kernel call sums a
+    run of pixels sharing a tap range into their outputs (all channels)."""
+    cdef float[::1] packed
+    cdef const float[::1] bias
+    cdef mi_fmac params
+    cdef mi_fmac_fn kernel
+
+    def __init__(self, weights, bias, bint depthwise, int64_t filter_w, int64_t pixel_step, int64_t row_step,
+                 int64_t col_step, float act_min, float act_max, bint portable):
+        """weights: [channels, taps, depth] (conv, FC) or, depthwise, [taps, channels]; bias: one per channel."""
+        w = np.asarray(weights, np.float32)
+        if depthwise:
+            w = w.T[:, :, None]
+        channels, taps, depth = w.shape
+        blocks = (channels + MI_FMAC_LANES - 1) // MI_FMAC_LANES
+        padded = np.zeros((blocks * MI_FMAC_LANES, taps, depth), np.float32)
+        padded[:channels] = w
+        # [block][tap][depth][lane]: a block's 8 channels' weights for one input value are one vector
+        self.packed = np.ascontiguousarray(
+            padded.reshape(blocks, MI_FMAC_LANES, taps, depth).transpose(0, 2, 3, 1)).reshape(-1)
+        self.bias = bias
+        if self.bias.shape[0] != channels:
+            raise ValueError(f"{self.bias.shape[0]} bias values for {channels} channels")
+        self.params = mi_fmac(&self.packed[0], &self.bias[0], filter_w, taps, depth, channels, pixel_step,
+                              row_step, col_step, act_min, act_max)
+        self.kernel = mi_select_fmac(depthwise, portable)
+
+
+def _tap_range(Py_ssize_t out, int stride, int pad, int dilation, Py_ssize_t taps, Py_ssize_t size):
+    """[first, last) taps of output row/column `out` that fall inside the image (first == last if none)."""
+    inside = [k for k in range(taps) if 0 <= out * stride - pad + k * dilation < size]
+    return (min(inside), max(inside) + 1) if inside else (0, 0)
+
+
+cdef class FloatConvStep(Step):
+    """CONV_2D, float32, one group (filter depth == input channels).
+
+    Each output row is summed in runs of columns whose in-image filter columns are the same (the borders
+    and the interior). When the output may overlap the input (the `inplace` planner), a row goes to a
+    buffer first and is copied out once all its inputs are read; otherwise it is written in place, and a
+    1x1 conv with stride 1 and no padding is one run over the whole image (more pixels per weight load).
+    """
+    cdef const float[:, :, :, ::1] input
+    cdef float[:, :, :, ::1] output
+    cdef float[::1] row
+    cdef bint buffered
+    cdef int64_t[:, ::1] rows  # per output row: first and last in-image filter row
+    cdef int64_t[:, ::1] runs  # per run of columns: first column, count, first and last filter column
+    cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
+    cdef _FloatMac mac
+
+    def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h, int dilation_w,
+                 int pad_top, int pad_left, float act_min, float act_max, bint portable=False):
+        """Geometry as for conv.conv_2d, clamp [act_min, act_max]; portable forces the non-SIMD kernel (same
+        bits)."""
+        out_c, filter_h, filter_w, depth = filter.shape
+        if input.shape[3] != depth:
+            raise ValueError(f"filter depth {depth} for {input.shape[3]} input channels: grouped conv")
+        self._bind(input, output, np.reshape(filter, (out_c, filter_h * filter_w, depth)), bias, False,
+                   filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, act_min,
+                   act_max, portable)
+
+    def _bind(self, input, output, weights, bias, bint depthwise, int filter_h, int filter_w, int stride_h,
+              int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left, float act_min,
+              float act_max, bint portable):
+        self.buffered = np.may_share_memory(input, output)
+        pointwise = filter_h == filter_w == stride_h == stride_w == 1 and pad_top == pad_left == 0
+        if pointwise and not self.buffered and input.shape[:3] == output.shape[:3]:
+            input, output = (np.reshape(a, (1, 1, -1, a.shape[3])) for a in (input, output))
+        self.input, self.output = input, output
+        self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+        self.pad_top, self.pad_left = pad_top, pad_left
+        _, in_h, in_w, in_c = input.shape
+        _, out_h, out_w, out_c = output.shape
+        if weights.shape[0 if not depthwise else 1] != out_c:
+            raise ValueError(f"{out_c} output channels for filter {filter_h} x {filter_w} x {weights.shape}")
+        self.rows = np.array([_tap_range(oy, stride_h, pad_top, dilation_h, filter_h, in_h) for oy in range(out_h)],
+                             np.int64).reshape(out_h, 2)
+        columns = [_tap_range(ox, stride_w, pad_left, dilation_w, filter_w, in_w) for ox in range(out_w)]
+        starts = [ox for ox in range(out_w) if ox == 0 or columns[ox] != columns[ox - 1]]
+        runs = [(ox, end - ox, *columns[ox]) for ox, end in zip(starts, starts[1:] + [out_w])]
+        self.runs = np.array(runs, np.int64).reshape(-1, 4)
+        self.row = np.zeros(out_w * out_c if self.buffered else 1, np.float32)
+        self.mac = _FloatMac(weights, bias, depthwise, filter_w, stride_w * in_c, dilation_h * in_w * in_c,
+                             dilation_w * in_c, act_min, act_max, portable)
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
+        cdef Py_ssize_t in_w = self.input.shape[2], in_c = self.input.shape[3], channels = self.output.shape[3]
+        cdef Py_ssize_t b, oy, r, ox, y, x, ky0, ky1, kx0, kx1
+        cdef Py_ssize_t row_bytes = self.output.shape[2] * channels * sizeof(float)
+        cdef const float* image
+        cdef const float* start
+        cdef float* row
+        for b in range(batches):
+            image = &self.input[b, 0, 0, 0]
+            for oy in range(out_h):
+                row = &self.row[0] if self.buffered else &self.output[b, oy, 0, 0]
+                ky0, ky1 = self.rows[oy, 0], self.rows[oy, 1]
+                y = oy * self.stride_h - self.pad_top + ky0 * self.dilation_h
+                for r in range(self.runs.shape[0]):
+                    ox, kx0, kx1 = self.runs[r, 0], self.runs[r, 2], self.runs[r, 3]
+                    x = ox * self.stride_w - self.pad_left + kx0 * self.dilation_w
+                    # the first pixel's first in-image tap; with no such tap nothing is read
+                    start = image + (y * in_w + x) * in_c if ky0 < ky1 and kx0 < kx1 else image
+                    self.mac.kernel(&self.mac.params, start, self.runs[r, 1], ky0, ky1, kx0, kx1,
+                                    row + ox * channels)
+                if self.buffered:
+                    memcpy(&self.output[b, oy, 0, 0], row, row_bytes)
+
+
+cdef class FloatDepthwiseStep(FloatConvStep):
+    """DEPTHWISE_CONV_2D, float32, depth multiplier 1: FloatConvStep's rows and runs, each channel summing
+    its own input channel."""
+
+    def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
+                 int dilation_w, int pad_top, int pad_left, float act_min, float act_max, bint portable=False):
+        """Arguments as for FloatConvStep; filter [1, kh, kw, channels]."""
+        _, filter_h, filter_w, channels = filter.shape
+        if input.shape[3] != channels:
+            raise ValueError(f"{input.shape[3]} input channels for {channels} filter channels: depth multiplier")
+        self._bind(input, output, np.reshape(filter, (filter_h * filter_w, channels)), bias, True, filter_h,
+                   filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, act_min, act_max,
+                   portable)
+
+
+cdef class FloatFullyConnectedStep(Step):
+    """FULLY_CONNECTED, float32, on [batches, depth] views: a 1x1 conv whose pixels are the batch rows."""
+    cdef const float[:, ::1] input
+    cdef float[:, ::1] output
+    cdef _FloatMac mac
+
+    def __init__(self, input, filter, bias, output, float act_min, float act_max, bint portable=False):
+        """Arguments as for fully_connected.fully_connected on the float path; portable forces the non-SIMD
+        kernel (same bits)."""
+        self.input, self.output = input, output
+        units, depth = filter.shape
+        if self.input.shape[1] != depth or self.output.shape[1] != units or self.input.shape[0] != self.output.shape[0]:
+            raise ValueError(f"input {tuple(input.shape)}, filter {tuple(filter.shape)}, output {tuple(output.shape)}")
+        self.mac = _FloatMac(np.reshape(filter, (units, 1, depth)), bias, False, 1, depth, 0, 0, act_min, act_max,
+                             portable)
+
+    cdef void run(self) noexcept nogil:
+        self.mac.kernel(&self.mac.params, &self.input[0, 0], self.output.shape[0], 0, 1, 0, 1, &self.output[0, 0])

@@ -16,6 +16,7 @@ from microinterp._kernels import fully_connected as fc_kernels
 from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
 from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
+from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
@@ -214,3 +215,170 @@ def test_average_pool_matches_template(shape, filter_size, strides, pads, activa
         pooling_kernels.average_pool["int8_t"](x, expected, *args, *map(float, activation_range))
         steps.Int8AveragePoolStep(x, got, *args, *activation_range, portable=portable)()
         np.testing.assert_array_equal(got, expected)
+
+
+FLOAT32 = ("float", "float", "float")
+FLOAT_CLAMPS = [(-np.inf, np.inf), (0.0, np.inf), (-1.0, 1.0), (0.0, 6.0)]  # none, RELU, RELU_N1_TO_1, RELU6
+
+
+def _float(rng, shape, specials=False):
+    """Values over a wide range of magnitudes (so a different summation order would round differently),
+    a tenth of them -0.0 and a tenth +0.0; with specials also infinities and NaNs."""
+    x = (rng.standard_normal(shape) * 2.0 ** rng.integers(-12, 12, shape)).astype(np.float32)
+    pick = rng.random(shape)
+    x[pick < 0.1] = -0.0
+    x[(pick >= 0.1) & (pick < 0.2)] = 0.0
+    if specials:
+        x[pick > 0.995] = np.inf
+        x[(pick > 0.99) & (pick <= 0.995)] = -np.inf
+        x[(pick > 0.985) & (pick <= 0.99)] = np.nan
+    return x
+
+
+def _assert_same_bits(got, expected):
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+FLOAT_CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads)
+    ((1, 7, 9, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((2, 6, 5, 17), 33, (1, 1), (1, 1), (1, 1), (0, 0)),
+    ((1, 8, 8, 1), 7, (3, 2), (1, 2), (2, 1), (2, 0)),
+    ((1, 4, 4, 9), 40, (2, 2), (1, 1), (1, 1), (1, 1)),
+    ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2)),
+    ((3, 5, 6, 7), 24, (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 13, 29, 5), 9, (3, 3), (1, 1), (1, 1), (1, 1)),  # runs of 27 interior columns: 12 + 12 + 2 + 1
+    ((1, 3, 4, 2), 1, (5, 5), (3, 3), (1, 1), (4, 4)),  # some pixels have no in-image tap at all
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("case", range(len(FLOAT_CONV_CASES)))
+def test_float_conv_matches_template(case, clamp, portable):
+    shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_CONV_CASES[case]
+    rng = np.random.default_rng(case)
+    x, w, bias = _float(rng, shape), _float(rng, (out_c, kh, kw, shape[3])), _float(rng, out_c)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    expected, got = (np.full((shape[0], out_h, out_w, out_c), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, dh, dw, pt, pl, 0, 0, np.zeros(out_c, np.int32),
+                                  np.zeros(out_c, np.int32), lo, hi)
+    steps.FloatConvStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
+    ((1, 9, 7, 3), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 10, 10, 37), (3, 3), (2, 2), (1, 1), (0, 1)),
+    ((1, 8, 8, 16), (3, 3), (1, 2), (2, 2), (2, 2)),
+    ((1, 6, 5, 1), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 11, 9, 33), (5, 5), (2, 1), (1, 1), (2, 2)),
+    ((2, 7, 6, 17), (1, 3), (1, 1), (1, 2), (0, 2)),
+    ((1, 5, 30, 24), (2, 2), (1, 1), (1, 1), (0, 0)),
+    ((1, 4, 3, 9), (5, 5), (1, 1), (2, 1), (4, 3)),  # pads wider than the image
+    ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3)),  # some pixels have no in-image tap at all
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("case", range(len(FLOAT_DEPTHWISE_CASES)))
+def test_float_depthwise_matches_template(case, clamp, portable):
+    shape, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_DEPTHWISE_CASES[case]
+    rng = np.random.default_rng(case)
+    channels = shape[3]
+    x, w, bias = _float(rng, shape), _float(rng, (1, kh, kw, channels)), _float(rng, channels)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    expected, got = (np.full((shape[0], out_h, out_w, channels), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    zeros = np.zeros(channels, np.int32)
+    conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(channels, np.float32), 1, sh, sw, dh, dw,
+                                            pt, pl, 0, 0, zeros, zeros, lo, hi)
+    steps.FloatDepthwiseStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("clamp", range(len(FLOAT_CLAMPS)))
+@pytest.mark.parametrize("batches,depth,units", [(1, 1, 1), (1, 1, 16), (3, 33, 19), (2, 256, 64), (13, 40, 9),
+                                                 (1, 7, 3)])
+def test_float_fully_connected_matches_template(batches, depth, units, clamp, portable):
+    rng = np.random.default_rng(depth)
+    x, w, bias = _float(rng, (batches, depth)), _float(rng, (units, depth)), _float(rng, units)
+    expected, got = (np.full((batches, units), 7, np.float32) for _ in range(2))
+    lo, hi = FLOAT_CLAMPS[clamp]
+    zeros = np.zeros(units, np.int32)
+    fc_kernels.fully_connected[FLOAT32](x, w, bias, expected, 0, 0, 0, zeros, zeros, lo, hi)
+    steps.FloatFullyConnectedStep(x, w, bias, got, lo, hi, portable=portable)()
+    _assert_same_bits(got, expected)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+def test_float_steps_propagate_infinities_and_nans_as_the_template(portable):
+    """inf * 0 and NaN inputs give NaNs, which the clamp lets through; a NaN's sign and payload may depend
+    on the order the compiler gives commutative operands, so NaNs are compared as NaNs."""
+    rng = np.random.default_rng(3)
+    x, w, bias = _float(rng, (1, 9, 11, 13), True), _float(rng, (17, 3, 3, 13), True), _float(rng, 17, True)
+    dw_w = _float(rng, (1, 3, 3, 13), True)
+    zeros = np.zeros(17, np.int32)
+    for lo, hi in FLOAT_CLAMPS:
+        expected, got = (np.zeros((1, 9, 11, 17), np.float32) for _ in range(2))
+        conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, 1, 1, 1, 1, 1, 1, 0, 0, zeros, zeros, lo, hi)
+        steps.FloatConvStep(x, w, bias, got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
+        np.testing.assert_array_equal(got, expected)
+        expected, got = (np.zeros((1, 9, 11, 13), np.float32) for _ in range(2))
+        conv_kernels.depthwise_conv_2d[FLOAT32](x, dw_w, bias[:13], expected, np.zeros(13, np.float32), 1, 1, 1, 1,
+                                                1, 1, 1, 0, 0, zeros[:13], zeros[:13], lo, hi)
+        steps.FloatDepthwiseStep(x, dw_w, bias[:13], got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_float_steps_reject_what_they_do_not_handle():
+    x, bias = np.zeros((1, 4, 4, 6), np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="grouped"):
+        steps.FloatConvStep(x, np.zeros((4, 1, 1, 3), np.float32), bias, np.zeros((1, 4, 4, 4), np.float32),
+                            1, 1, 1, 1, 0, 0, -np.inf, np.inf)
+    with pytest.raises(ValueError, match="depth multiplier"):
+        steps.FloatDepthwiseStep(x, np.zeros((1, 1, 1, 12), np.float32), np.zeros(12, np.float32),
+                                 np.zeros((1, 4, 4, 12), np.float32), 1, 1, 1, 1, 0, 0, -np.inf, np.inf)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("kind,in_shape,out_c,kernel,stride,pad", [
+    ("conv", (1, 7, 9, 5), 5, (3, 3), (1, 1), (1, 1)),
+    ("conv", (2, 6, 6, 16), 8, (1, 1), (1, 1), (0, 0)),
+    ("conv", (1, 6, 6, 8), 24, (1, 1), (1, 1), (0, 0)),
+    ("conv", (1, 9, 9, 3), 16, (3, 3), (2, 2), (0, 0)),
+    ("depthwise", (1, 8, 7, 19), 19, (3, 3), (1, 1), (1, 1)),
+    ("depthwise", (2, 9, 9, 8), 8, (3, 3), (2, 2), (1, 1)),
+])
+def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, kernel, stride, pad, portable):
+    """With the output placed as far into its dying input as the planner's access pattern allows, the
+    steps still give the template's bits: they never write an output before the reference does
+    relative to the input it still reads."""
+    rng = np.random.default_rng(len(kind) + in_shape[3])
+    batches, in_h, in_w, in_c = in_shape
+    (kh, kw), (sh, sw), (pt, pl) = kernel, stride, pad
+    out_shape = (batches, (in_h + 2 * pt - kh) // sh + 1, (in_w + 2 * pl - kw) // sw + 1, out_c)
+    access = WindowAccess(kind, in_shape, out_shape, kernel, stride, (1, 1), pad, 4, 4)
+    shift = access.max_shift()
+    shift = -(int(np.prod(out_shape)) * 4) if shift is None else shift // 4 * 4  # bytes, output before input
+    x = _float(rng, in_shape)
+    w = _float(rng, (out_c, kh, kw, in_c) if kind == "conv" else (1, kh, kw, out_c))
+    bias = _float(rng, out_c)
+    zeros = np.zeros(out_c, np.int32)
+    expected = np.zeros(out_shape, np.float32)
+    if kind == "conv":
+        conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, 1, 1, pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
+    else:
+        conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(out_c, np.float32), 1, sh, sw, 1, 1,
+                                                pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
+    in_start = max(0, -shift) // 4
+    arena = np.zeros(in_start + max(x.size, shift // 4 + expected.size) + 16, np.float32)
+    arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
+    arena_out = arena[in_start + shift // 4:in_start + shift // 4 + expected.size].reshape(out_shape)
+    assert np.shares_memory(arena_in, arena_out)
+    arena_in[...] = x
+    step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
+    step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
+    _assert_same_bits(arena_out, expected)

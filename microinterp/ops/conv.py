@@ -257,14 +257,18 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.conv_2d)
-    fast = (path == INT8_PATH and groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
-            and padded_image_fits(input, output, filter_h, filter_w, geometry))
+    compiled = groups == 1 and has_fixed_weights(filter) and min(output.shape) > 0
+    fast = compiled and path == INT8_PATH and padded_image_fits(input, output, filter_h, filter_w, geometry)
+    fast_float = compiled and path == FLOAT32_PATH
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         if fast:
             return steps.Int8ConvStep(inputs[0], inputs[1], bias_values, outputs[0],
                                       *geometry.args(), *requant.args())
+        if fast_float:
+            return steps.FloatConvStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+                                       requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  *geometry.args(), *requant.args())
     return bind

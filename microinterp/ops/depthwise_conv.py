@@ -8,7 +8,8 @@ accumulates in int64 without one), so an int32 bias is unsupported there (TFLM w
 
 int8 fast paths: depth multiplier 1 runs Int8DepthwiseStep; a single input channel (any multiplier,
 e.g. a grayscale image's first layer) is exactly a CONV_2D with filter [IC * depth_multiplier, KH, KW,
-1] and runs Int8ConvStep (integer sums are exact in any order, so the bits stay TFLM's).
+1] and runs Int8ConvStep (integer sums are exact in any order, so the bits stay TFLM's). float32 with
+depth multiplier 1 runs FloatDepthwiseStep (each channel summed in TFLM's tap order).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import numpy as np
 
 from .._kernels import conv as conv_kernels
 from .._kernels import steps
-from .conv import (INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights, padded_image_fits,
-                   requantization, window)
+from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights,
+                   padded_image_fits, requantization, window)
 from .registry import BindFn, OpContext, register
 
 
@@ -49,13 +50,15 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     geometry = window(ctx, input, filter_h, filter_w, output)
     requant = requantization(ctx, path, input, filter, output, out_channels)
     kernel = path.kernel(conv_kernels.depthwise_conv_2d)
-    fast = path == INT8_PATH and has_fixed_weights(filter) and min(output.shape) > 0
-    as_conv = (fast and multiplier > 1 and in_channels == 1
+    compiled = has_fixed_weights(filter) and min(output.shape) > 0
+    fast = compiled and multiplier == 1 and path == INT8_PATH
+    fast_float = compiled and multiplier == 1 and path == FLOAT32_PATH
+    as_conv = (compiled and path == INT8_PATH and multiplier > 1 and in_channels == 1
                and padded_image_fits(input, output, filter_h, filter_w, geometry))
-    fast = fast and multiplier == 1
     # One accumulator per output channel lets the reference kernel sum a pixel's channels tap by tap (the
-    # fast steps keep their own, outside the arena).
-    accumulators = None if fast or as_conv else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize)
+    # compiled steps keep their own, outside the arena).
+    accumulators = (None if fast or fast_float or as_conv
+                    else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize))
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
@@ -65,6 +68,9 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
         if as_conv:  # [1, KH, KW, OC] -> [OC, KH, KW, 1]
             return steps.Int8ConvStep(inputs[0], np.ascontiguousarray(inputs[1].transpose(3, 1, 2, 0)),
                                       bias_values, outputs[0], *geometry.args(), *requant.args())
+        if fast_float:
+            return steps.FloatDepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+                                            requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())

@@ -16,8 +16,8 @@ import math
 from .._kernels import fully_connected as fc_kernels
 from .._kernels import steps
 from ..model import Tensor
-from .conv import (INT8_PATH, DataPath, Requantization, bias_view, check_bias, data_path, has_fixed_weights,
-                   requantization)
+from .conv import (FLOAT32_PATH, INT8_PATH, DataPath, Requantization, bias_view, check_bias, data_path,
+                   has_fixed_weights, requantization)
 from .registry import BindFn, OpContext, register
 
 #: TFLM's GetQuantizedConvolutionMultipler tolerance on |s_in * s_w - s_bias| / s_out.
@@ -70,6 +70,7 @@ def prepare_fully_connected(ctx: OpContext) -> BindFn:
     # the fast GEMM keeps the centered weights int8 (always so with TFLM's usual filter zero point 0)
     fast = (path == INT8_PATH and has_fixed_weights(filter) and batches * units * accum > 0
             and steps.centered_weights(filter.data, filter_zp) is not None)
+    fast_float = path == FLOAT32_PATH and has_fixed_weights(filter) and batches * units * accum > 0
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, units)
@@ -78,6 +79,10 @@ def prepare_fully_connected(ctx: OpContext) -> BindFn:
                                                 outputs[0].reshape(batches, units), requant.input_zp,
                                                 filter_zp, requant.output_zp, requant.multiplier,
                                                 requant.shift, requant.act_min, requant.act_max)
+        if fast_float:
+            return steps.FloatFullyConnectedStep(inputs[0].reshape(batches, accum), inputs[1], bias_values,
+                                                 outputs[0].reshape(batches, units), requant.act_min,
+                                                 requant.act_max)
         return functools.partial(kernel, inputs[0].reshape(batches, accum), inputs[1], bias_values,
                                  outputs[0].reshape(batches, units), requant.input_zp, filter_zp,
                                  requant.output_zp, requant.multiplier, requant.shift,

@@ -1,0 +1,211 @@
+/* The float32 fast path of CONV_2D (one group), DEPTHWISE_CONV_2D (depth multiplier 1) and
+ * FULLY_CONNECTED (a 1x1 conv over its batch rows): a run of `pixels` output pixels that share one
+ * in-image tap range, filter rows [ky0, ky1) and columns [kx0, kx1), all of their channels:
+ *   conv:      out[p * channels + c] = clamp(bias[c] + sum over ky, kx, ic of x[p, ky, kx, ic] * w[c, ky, kx, ic])
+ *   depthwise: out[p * channels + c] = clamp(bias[c] + sum over ky, kx of x[p, ky, kx, c] * w[ky, kx, c])
+ * where x[p, ky, kx, i] = x[p * pixel_step + (ky - ky0) * row_step + (kx - kx0) * col_step + i], x pointing at
+ * the first pixel's tap (ky0, kx0), and clamp is TFLM's max-then-min (a NaN passes through).
+ *
+ * Float addition is not associative, so every output is summed exactly as the reference template (and
+ * TFLM) does: from +0, one product at a time, in (ky, kx, ic) order, then the bias; products and sums stay
+ * separate roundings (no FMA). The AVX2 version keeps that order in each lane and vectorises across output
+ * channels only (8 channels per __m256: a broadcast input value times 8 channels' weights for conv, 8
+ * channels' inputs times their weights for depthwise), several pixels sharing each weight load; so it
+ * gives the portable version's bits. Out-of-image taps are skipped, not read as zeros (x * w with x = 0
+ * could turn a -0 sum into +0, or an infinite weight into NaN).
+ *
+ * Packed weights (packed at bind time): blocks of 8 output channels, [block][tap = ky * filter_w + kx]
+ * [depth][8], depth being 1 for depthwise, the last block padded with zeros.
+ */
+#ifndef MI_FLOAT_MAC_H
+#define MI_FLOAT_MAC_H
+
+#include <stdint.h>
+
+#include "simd.h"
+
+#define MI_FMAC_LANES 8
+/* The most pixels of a tile (NB <= 2 blocks of 8 channels). */
+#define MI_FMAC_TILE_PIXELS 12
+
+typedef struct {
+    const float *weights; /* packed, see above */
+    const float *bias;    /* one per channel */
+    int64_t filter_w, taps, depth, channels;
+    int64_t pixel_step, row_step, col_step;
+    float act_min, act_max;
+} mi_fmac;
+
+typedef void (*mi_fmac_fn)(const mi_fmac *, const float *, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           float *);
+
+/* The reference template's epilogue (accumulate.pxd store_output). */
+static inline float mi_fmac_finish(float acc, float bias, float lo, float hi)
+{
+    float total = acc + bias;
+    if (total < lo)
+        total = lo;
+    if (hi < total)
+        total = hi;
+    return total;
+}
+
+static inline __attribute__((always_inline))
+void mi_fmac_portable_kind(const mi_fmac *m, const int depthwise, const float *x, int64_t pixels, int64_t ky0,
+                           int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+{
+    for (int64_t p = 0; p < pixels; p++)
+        for (int64_t c = 0; c < m->channels; c++) {
+            const float *w = m->weights + c / MI_FMAC_LANES * m->taps * m->depth * MI_FMAC_LANES + c % MI_FMAC_LANES;
+            float acc = 0;
+            for (int64_t ky = ky0; ky < ky1; ky++)
+                for (int64_t kx = kx0; kx < kx1; kx++) {
+                    const float *xt = x + p * m->pixel_step + (ky - ky0) * m->row_step + (kx - kx0) * m->col_step;
+                    const float *wt = w + (ky * m->filter_w + kx) * m->depth * MI_FMAC_LANES;
+                    for (int64_t i = 0; i < m->depth; i++)
+                        acc += xt[depthwise ? c : i] * wt[i * MI_FMAC_LANES];
+                }
+            out[p * m->channels + c] = mi_fmac_finish(acc, m->bias[c], m->act_min, m->act_max);
+        }
+}
+
+static void mi_fmac_conv_portable(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
+                                  int64_t kx0, int64_t kx1, float *out)
+{
+    mi_fmac_portable_kind(m, 0, x, pixels, ky0, ky1, kx0, kx1, out);
+}
+
+static void mi_fmac_depthwise_portable(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
+                                       int64_t kx0, int64_t kx1, float *out)
+{
+    mi_fmac_portable_kind(m, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+}
+
+#ifdef MI_X86
+/* Lanes below `count` set: the channels of a partial last block. */
+__attribute__((target("avx2")))
+static inline __m256i mi_fmac_mask(int64_t count)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* P <= MI_FMAC_TILE_PIXELS pixels x NB <= 2 blocks of 8 channels from block `block`, each lane one
+ * output summed in the reference order (P, NB, depthwise and masked are constants after inlining).
+ * masked: the (single) block is the partial last one, whose inputs (depthwise), bias and outputs beyond
+ * the channel count are not touched. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, const int NB, const int P,
+                                     const int masked, const float *x, int64_t block, int64_t ky0, int64_t ky1,
+                                     int64_t kx0, int64_t kx1, float *out)
+{
+    /* locals, so that the vector stores (which may alias anything) do not force reloads */
+    const int64_t depth = depthwise ? 1 : m->depth; /* a constant for depthwise: no inner loop */
+    const int64_t channels = m->channels, pixel_step = m->pixel_step, row_step = m->row_step;
+    const int64_t col_step = m->col_step, filter_w = m->filter_w;
+    const float *weights = m->weights;
+    const int64_t block_size = m->taps * depth * MI_FMAC_LANES;
+    const int64_t first = block * MI_FMAC_LANES;
+    const __m256i mask = mi_fmac_mask(masked ? channels - first : MI_FMAC_LANES);
+    __m256 acc[MI_FMAC_TILE_PIXELS][2];
+    for (int p = 0; p < P; p++)
+        for (int b = 0; b < NB; b++)
+            acc[p][b] = _mm256_setzero_ps();
+    for (int64_t ky = ky0; ky < ky1; ky++)
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+            const float *xt = x + (ky - ky0) * row_step + (kx - kx0) * col_step;
+            const float *wt = weights + block * block_size + (ky * filter_w + kx) * depth * MI_FMAC_LANES;
+            for (int64_t i = 0; i < depth; i++) {
+                __m256 w[2];
+                for (int b = 0; b < NB; b++)
+                    w[b] = _mm256_loadu_ps(wt + b * block_size + i * MI_FMAC_LANES);
+                for (int p = 0; p < P; p++) {
+                    const float *xp = xt + p * pixel_step;
+                    for (int b = 0; b < NB; b++) {
+                        __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
+                                  : masked ? _mm256_maskload_ps(xp + first, mask)
+                                  : _mm256_loadu_ps(xp + first + b * MI_FMAC_LANES);
+                        acc[p][b] = _mm256_add_ps(acc[p][b], _mm256_mul_ps(xv, w[b]));
+                    }
+                }
+            }
+        }
+    const __m256 lo = _mm256_set1_ps(m->act_min), hi = _mm256_set1_ps(m->act_max);
+    for (int b = 0; b < NB; b++) {
+        const float *bias = m->bias + first + b * MI_FMAC_LANES;
+        __m256 bv = masked ? _mm256_maskload_ps(bias, mask) : _mm256_loadu_ps(bias);
+        for (int p = 0; p < P; p++) {
+            /* max(lo, v) is (lo > v ? lo : v) and min(hi, v) is (hi < v ? hi : v): the template's clamp */
+            __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc[p][b], bv)));
+            float *o = out + p * channels + first + b * MI_FMAC_LANES;
+            if (masked)
+                _mm256_maskstore_ps(o, mask, v);
+            else
+                _mm256_storeu_ps(o, v);
+        }
+    }
+}
+
+/* All the pixels for NB blocks from `block`: P at a time, the rest in runs of 8, 4, 2, 1 (P <= 15). */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_blocks_avx2(const mi_fmac *m, const int depthwise, const int NB, const int P,
+                                       const int masked, const float *x, int64_t pixels, int64_t block,
+                                       int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+{
+    int64_t p = 0;
+    for (; p + P <= pixels; p += P)
+        mi_fmac_tile_avx2(m, depthwise, NB, P, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, kx1,
+                          out + p * m->channels);
+    int64_t rest = pixels - p;
+#define MI_FMAC_RUN(n)                                                                                        \
+    if (n < P && (rest & n)) {                                                                                \
+        mi_fmac_tile_avx2(m, depthwise, NB, n, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, kx1,      \
+                          out + p * m->channels);                                                             \
+        p += n;                                                                                               \
+    }
+    MI_FMAC_RUN(8)
+    MI_FMAC_RUN(4)
+    MI_FMAC_RUN(2)
+    MI_FMAC_RUN(1)
+#undef MI_FMAC_RUN
+}
+
+/* Pairs of full blocks (6 pixels x 16 channels: 12 accumulators), then a full block and a partial one
+ * (12 pixels x 8 channels). */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, const float *x, int64_t pixels,
+                                     int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+{
+    const int64_t full = m->channels / MI_FMAC_LANES;
+    int64_t block = 0;
+    for (; block + 2 <= full; block += 2)
+        mi_fmac_blocks_avx2(m, depthwise, 2, 6, 0, x, pixels, block, ky0, ky1, kx0, kx1, out);
+    if (block < full)
+        mi_fmac_blocks_avx2(m, depthwise, 1, 12, 0, x, pixels, block++, ky0, ky1, kx0, kx1, out);
+    if (block * MI_FMAC_LANES < m->channels)
+        mi_fmac_blocks_avx2(m, depthwise, 1, 12, 1, x, pixels, block, ky0, ky1, kx0, kx1, out);
+}
+
+__attribute__((target("avx2")))
+static void mi_fmac_conv_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
+                              int64_t kx0, int64_t kx1, float *out)
+{
+    mi_fmac_avx2_kind(m, 0, x, pixels, ky0, ky1, kx0, kx1, out);
+}
+
+__attribute__((target("avx2")))
+static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
+                                   int64_t kx0, int64_t kx1, float *out)
+{
+    mi_fmac_avx2_kind(m, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+}
+#endif
+
+/* The AVX2 kernel of the kind (conv or depthwise) if this CPU has it and force_portable is 0, else the
+ * portable one. */
+static mi_fmac_fn mi_select_fmac(int depthwise, int force_portable)
+{
+    return depthwise ? MI_PICK(force_portable, mi_fmac_depthwise_avx2, mi_fmac_depthwise_portable)
+                     : MI_PICK(force_portable, mi_fmac_conv_avx2, mi_fmac_conv_portable);
+}
+
+#endif
