@@ -157,6 +157,20 @@ cdef class _Int8Gemm:
                 requantize.finish(&self.sums[i, 0], outputs[i], done, channels)
 
 
+def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t out_channels, int stride_h,
+                       int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left):
+    """The guard of the int8 window steps, whose loops index without bounds checks: NHWC views that agree
+    with the filter on batch and channels, positive strides and dilations, no negative padding."""
+    if input.ndim != 4 or output.ndim != 4 or input.shape[0] != output.shape[0]:
+        raise ValueError(f"{op}: input {tuple(input.shape)} and output {tuple(output.shape)} must be NHWC "
+                         f"with one batch count")
+    if input.shape[3] != in_channels or output.shape[3] != out_channels:
+        raise ValueError(f"{op}: filter needs {in_channels} input and {out_channels} output channels, views "
+                         f"have {input.shape[3]} and {output.shape[3]}")
+    if min(stride_h, stride_w, dilation_h, dilation_w) <= 0 or min(pad_top, pad_left) < 0:
+        raise ValueError(f"{op}: strides and dilations must be positive, padding non-negative")
+
+
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
@@ -176,7 +190,11 @@ cdef class _Requantize:
     cdef mi_requantize_fn vector
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
-                 bint portable):
+                 bint portable, Py_ssize_t channels):
+        """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them unchecked)."""
+        if not len(bias) == len(multiplier) == len(shift) == channels:
+            raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
+                             f"{channels} channels")
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
@@ -241,10 +259,12 @@ cdef class Int8ConvStep(Step):
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
                  multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
         """Arguments as for conv.conv_2d; portable forces the non-SIMD paths (same bits)."""
+        out_c, filter_h, filter_w, depth = filter.shape
+        _check_window_step("int8 conv step", input, output, depth, out_c, stride_h, stride_w, dilation_h,
+                           dilation_w, pad_top, pad_left)
         self.input, self.output = input, output
         self.stride_h, self.stride_w, self.pad_top, self.pad_left = stride_h, stride_w, pad_top, pad_left
         self.input_zp = <int16_t>input_zp
-        out_c, filter_h, filter_w, depth = filter.shape
         shape = conv_image_shape(input.shape, output.shape, filter_h, filter_w, stride_h, stride_w,
                                  dilation_h, dilation_w, pad_top, pad_left)
         size = int(np.prod(shape))
@@ -261,7 +281,7 @@ cdef class Int8ConvStep(Step):
         weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int8)
         weights[..., :runs.shape[2]] = runs
         self.gemm = _Int8Gemm(weights.reshape(out_c, -1), offsets, portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, out_c)
 
     cdef void fill_image(self) noexcept nogil:
         cdef Py_ssize_t batches = self.input.shape[0], in_h = self.input.shape[1]
@@ -310,9 +330,12 @@ cdef class Int8FullyConnectedStep(Step):
                  multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
         """Arguments as for fully_connected.fully_connected (centered_weights(filter, filter_zp) must not be
         None); portable forces the non-SIMD paths."""
+        units, depth = filter.shape
+        if input.shape[0] != output.shape[0] or input.shape[1] != depth or output.shape[1] != units:
+            raise ValueError(f"int8 fully connected step: input {tuple(input.shape)}, filter {tuple(filter.shape)}, "
+                             f"output {tuple(output.shape)}")
         self.input, self.output = input, output
         self.input_zp = <int16_t>input_zp
-        units, depth = filter.shape
         weights = np.zeros((units, depth + depth % 2), np.int8)  # an odd depth's last pair ends with 0
         centered = centered_weights(filter, filter_zp)
         if centered is None:
@@ -320,7 +343,7 @@ cdef class Int8FullyConnectedStep(Step):
         weights[:, :depth] = centered
         self.rows = np.zeros((MI_GEMM_ROWS, weights.shape[1]), np.int16)
         self.gemm = _Int8Gemm(weights, [0], portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, units)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
@@ -364,8 +387,8 @@ cdef class Int8DepthwiseStep(Step):
         is 1); portable forces the non-SIMD paths (same bits)."""
         if not -128 <= input_zp <= 127:
             raise ValueError(f"input zero point {input_zp} is outside int8")  # the zero-point run is int8
-        if pad_top < 0 or pad_left < 0:
-            raise ValueError(f"negative padding {pad_top}, {pad_left}")
+        _check_window_step("int8 depthwise step", input, output, filter.shape[3], filter.shape[3], stride_h,
+                           stride_w, dilation_h, dilation_w, pad_top, pad_left)
         self.input, self.output = input, output
         self.stride_h, self.stride_w, self.dilation_h, self.dilation_w = stride_h, stride_w, dilation_h, dilation_w
         self.pad_top, self.pad_left = pad_top, pad_left
@@ -392,7 +415,8 @@ cdef class Int8DepthwiseStep(Step):
         self.pixels = mi_select_depthwise(portable)
         # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable,
+                                      out_w * channels)
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:

@@ -88,6 +88,22 @@ def test_requantization_saturating_multiplier_matches_template(portable):
     assert (got == 127).all()
 
 
+def test_int8_steps_refuse_views_that_disagree_with_their_filter():
+    x, w, out = np.zeros((1, 5, 5, 4), np.int8), np.zeros((8, 3, 3, 3), np.int8), np.zeros((1, 3, 3, 8), np.int8)
+    per_channel = (np.zeros(8, np.int32), np.ones(8, np.int32), np.zeros(8, np.int32))
+    with pytest.raises(ValueError, match="filter needs 3 input and 8 output channels"):
+        steps.Int8ConvStep(x, w, per_channel[0], out, 1, 1, 1, 1, 0, 0, 0, 0, *per_channel[1:], -128, 127)
+    with pytest.raises(ValueError, match="strides and dilations must be positive"):
+        steps.Int8DepthwiseStep(x, np.zeros((1, 3, 3, 4), np.int8), per_channel[0][:4], np.zeros((1, 3, 3, 4), np.int8),
+                                0, 1, 1, 1, 0, 0, 0, 0, per_channel[1][:4], per_channel[2][:4], -128, 127)
+    with pytest.raises(ValueError, match="2 biases, 8 multipliers and 8 shifts for 8 channels"):
+        steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((8, 4), np.int8), np.zeros(2, np.int32),
+                                     np.zeros((1, 8), np.int8), 0, 0, 0, *per_channel[1:], -128, 127)
+    with pytest.raises(ValueError, match="int8 fully connected step"):
+        steps.Int8FullyConnectedStep(np.zeros((1, 5), np.int8), np.zeros((8, 4), np.int8), per_channel[0],
+                                     np.zeros((1, 8), np.int8), 0, 0, 0, *per_channel[1:], -128, 127)
+
+
 def test_fully_connected_weights_leaving_int8_once_centered_are_refused():
     weights = np.array([[-128, 5]], np.int8)
     assert steps.centered_weights(weights, 1) is None
