@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from microinterp.oracles import OracleCrash, OracleError, OracleWorker  # noqa: E402
-from microinterp.runner import ready_interpreter, time_invokes  # noqa: E402
+from microinterp.cli.runner import ready_interpreter, time_invokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models"
 #: The MLPerf Tiny int8 models: the geometric means of the targets are taken over these.

@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from microinterp.oracles import OracleCrash, OracleError, OracleWorker
-from microinterp.runner import ready_interpreter, time_invokes
+from microinterp.cli.runner import ready_interpreter, time_invokes
 
 from run import BACKENDS, MLPERF_INT8, SHARED
 

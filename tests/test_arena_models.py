@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import REFERENCE_MODELS, shared_models_dir
 from microinterp import Interpreter, UnsupportedOperatorError, load_model
-from microinterp.memory import compare_strategies, parse_size, plan_arena
+from microinterp.cli.arena_report import compare_strategies, parse_size, plan_arena
 from microinterp.planning.lifetimes import OFFLINE_METADATA
 from microinterp.writer import rewrite_model, with_offline_plan
 from opmodels import Op, T, graph_model

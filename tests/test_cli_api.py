@@ -11,12 +11,12 @@ import pytest
 from conftest import REFERENCE_MODELS
 from opmodels import Op, T, graph_model
 from microinterp import cli, load_model
-from microinterp.compare import CompareReport, TensorDiff, diff_arrays
+from microinterp.cli.compare import CompareReport, TensorDiff, diff_arrays
 from microinterp.errors import UnsupportedOperatorError
-from microinterp.inspection import inspect_model, op_macs, resolver_method, resolver_snippet
+from microinterp.cli.inspection import inspect_model, op_macs, resolver_method, resolver_snippet
 from microinterp.oracles import PIP_HINT, OracleError, OracleUnavailable
-from microinterp.profiling import live_bytes_per_op
-from microinterp.render import Column, Output, count_text, jsonable, plain_table
+from microinterp.cli.profiling import live_bytes_per_op
+from microinterp.cli.render import Column, Output, count_text, jsonable, plain_table
 from microinterp.interpreter import Interpreter
 
 MANIFEST = json.loads((REFERENCE_MODELS / "manifest.json").read_text())["models"]

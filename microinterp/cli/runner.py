@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .cli import EXIT_OK, Command
-from .inputs import random_inputs
-from .interpreter import Interpreter
+from ..inputs import random_inputs
+from ..interpreter import Interpreter
+from .command import EXIT_OK, Command
 from .render import Output, array_summary, nbytes_text, seconds_text, shape_text
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from .cli import EXIT_OK, Command
+from ..planning import MemoryPlan
+from .command import EXIT_OK, Command
 from .inspection import op_macs
-from .planning import MemoryPlan
 from .render import Column, Output, count_text, nbytes_text, seconds_text
 from .runner import ready_interpreter
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from .cli import EXIT_OK, Command, add_oracle_arguments, oracle_backend
-from .errors import MicrointerpError
-from .oracles import InvokeTimes, OracleWorker
+from ..errors import MicrointerpError
+from ..oracles import InvokeTimes, OracleWorker
+from .command import EXIT_OK, Command, add_oracle_arguments, oracle_backend
 from .render import Column, Output, seconds_text
 from .runner import ready_interpreter, time_invokes
 

@@ -10,7 +10,7 @@ import colorsys
 import html
 import os
 
-from .memory import ArenaPlan
+from .arena_report import ArenaPlan
 
 _WIDTH, _HEIGHT, _MARGIN = 900, 520, 60
 

@@ -16,15 +16,14 @@ from typing import Any, ClassVar
 from tflite.ActivationFunctionType import ActivationFunctionType
 from tflite.Padding import Padding
 
-from .cli import EXIT_OK, Command
-from .errors import UnsupportedOperatorError
-from .interpreter import Interpreter
-from .model import Operator, Subgraph, Tensor
-from .ops import REGISTRY
-from .planning import plan_memory
-from .planning.tail import estimate_tail
+from ..errors import UnsupportedOperatorError
+from ..interpreter import Interpreter
+from ..model import Operator, Subgraph, Tensor
+from ..ops import REGISTRY
+from ..planning import plan_memory
+from ..planning.tail import estimate_tail
+from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
-
 
 # -- multiply-accumulates ---------------------------------------------------------------------------
 

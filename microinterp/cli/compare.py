@@ -18,10 +18,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from .cli import EXIT_CHECK_FAILED, EXIT_OK, Command, add_oracle_arguments, oracle_backend
-from .inputs import random_inputs
-from .model import Subgraph
-from .oracles import OracleWorker
+from ..inputs import random_inputs
+from ..model import Subgraph
+from ..oracles import OracleWorker
+from .command import EXIT_CHECK_FAILED, EXIT_OK, Command, add_oracle_arguments, oracle_backend
 from .render import Column, Output, name_text, shape_text
 from .runner import ready_interpreter, set_inputs
 
