@@ -1,13 +1,29 @@
-"""Build the Cython kernels in kernels/ as private submodules microinterp._kernels.<name>."""
+"""Build the Cython kernels in kernels/ as private submodules microinterp._kernels.<name>.
+
+Both steps use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
+extension per core. Each module logs one line when it starts and when it is done (`pip install -v`,
+`python -m build`). A compiled module is kept in build/kernel-cache/, keyed by a hash of its C source,
+the headers, the compiler flags and the Python/numpy versions, so that installing again (another extra,
+an editable reinstall) copies it instead of compiling it again.
+"""
+import hashlib
+import os
+import shutil
+import sys
+import sysconfig
+import time
 from pathlib import Path
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 KERNEL_DIR = "kernels"
 HEADERS = [f"{KERNEL_DIR}/{path.name}" for path in sorted((HERE / KERNEL_DIR).glob("*.h"))]
+CACHE_DIR = HERE / "build" / "kernel-cache"
+JOBS = os.cpu_count() or 1
 
 extensions = [
     Extension(
@@ -21,11 +37,57 @@ extensions = [
     for path in sorted((HERE / KERNEL_DIR).glob("*.pyx"))
 ]
 
+
+def _log(message: str) -> None:
+    print(f"microinterp build: {message}", file=sys.stderr, flush=True)
+
+
+class CachingParallelBuildExt(build_ext):
+    """build_ext on every core, with one log line per module and a cache of compiled modules."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = JOBS
+
+    def _cache_key(self, ext: Extension) -> str:
+        digest = hashlib.sha256()
+        for name in [*ext.sources, *ext.depends]:
+            digest.update(name.encode())
+            digest.update((HERE / name).read_bytes() if not os.path.isabs(name) else Path(name).read_bytes())
+        for part in (ext.extra_compile_args, ext.define_macros, sys.version, sysconfig.get_platform(),
+                     numpy.__version__, os.environ.get("CFLAGS", ""), os.environ.get("CC", "")):
+            digest.update(repr(part).encode())
+        return digest.hexdigest()[:24]
+
+    def build_extension(self, ext: Extension) -> None:
+        target = Path(self.get_ext_fullpath(ext.name))
+        cached = CACHE_DIR / f"{ext.name}-{self._cache_key(ext)}{target.suffix}"
+        if cached.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached, target)
+            _log(f"{ext.name}: unchanged, taken from {CACHE_DIR.relative_to(HERE)}")
+            return
+        _log(f"{ext.name}: compiling")
+        start = time.perf_counter()
+        super().build_extension(ext)
+        _log(f"{ext.name}: done in {time.perf_counter() - start:.1f} s")
+        try:
+            CACHE_DIR.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(target, partial)
+            partial.replace(cached)
+        except OSError as error:  # a read-only checkout still builds; it only cannot cache
+            _log(f"{ext.name}: not cached ({error})")
+
+
 setup(
     ext_modules=cythonize(
         extensions,
         include_path=[KERNEL_DIR],
+        nthreads=JOBS,
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "initializedcheck": False, "cdivision": True},
     ),
+    cmdclass={"build_ext": CachingParallelBuildExt},
 )
