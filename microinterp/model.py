@@ -125,6 +125,8 @@ class Operator:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     options: dict[str, Any]
+    #: The raw custom_options bytes of a custom operator (a flexbuffer for TFLM's signal ops), else b"".
+    custom_options: bytes = b""
 
     @property
     def name(self) -> str:
@@ -307,6 +309,13 @@ class _ModelReader:
         is_custom = code == BuiltinOperator.CUSTOM
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
 
+    @staticmethod
+    def _custom_options(op: Any, custom: str | None) -> bytes:
+        if custom is None:
+            return b""
+        raw = op.CustomOptionsAsNumpy()
+        return raw.tobytes() if isinstance(raw, np.ndarray) else b""
+
     def _subgraph(self, sg_index: int) -> Subgraph:
         sg = self.fb.Subgraphs(sg_index)
         where = f"subgraph {sg_index}"
@@ -338,7 +347,7 @@ class _ModelReader:
                 inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
                 outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
                 intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
-                options=options)
+                options=options, custom_options=self._custom_options(op, custom))
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "

@@ -1,0 +1,49 @@
+"""Custom operator options stored as a flexbuffer map (TFLM's signal ops), decoded and validated once.
+
+TFLM reads these options by position (FlexbufferWrapper::ElementAsInt32(i) on the map's values, which
+a flexbuffer map stores in key order), so a map with other keys would be read as something else:
+here the keys must be exactly the ones the op expects, every value an integer or boolean that fits
+int32. Untrusted bytes that are not such a map raise InconsistentModelError naming the op.
+"""
+from __future__ import annotations
+
+from flatbuffers import flexbuffers
+
+from .registry import OpContext
+
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def read_options(ctx: OpContext, keys: tuple[str, ...]) -> dict[str, int]:
+    """The op's flexbuffer options as {key: int}; `keys` is the full key set, in sorted (stored) order."""
+    raw = ctx.op.custom_options
+    if not keys:
+        return {}  # TFLM's ops without options never read the buffer
+    try:
+        root = flexbuffers.GetRoot(raw)
+        if not root.IsMap:
+            ctx.fail(f"custom options must be a flexbuffer map with keys {list(keys)}")
+        options = root.AsMap
+        found = tuple(k.AsKey for k in options.Keys)
+        values = list(options.Values)
+    except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as e:
+        ctx.fail(f"custom options are not a valid flexbuffer ({len(raw)} bytes): {e}")
+    if found != keys:
+        ctx.fail(f"custom options have keys {list(found)}, expected {list(keys)}")
+    decoded = {}
+    for key, value in zip(keys, values):
+        if not (value.IsInt or value.IsBool):
+            ctx.fail(f"custom option '{key}' must be an integer or boolean")
+        number = int(value.AsInt) if value.IsInt else int(value.AsBool)
+        if not _INT32[0] <= number <= _INT32[1]:
+            ctx.fail(f"custom option '{key}' = {number} does not fit int32")
+        decoded[key] = number
+    return decoded
+
+
+def option_in_range(ctx: OpContext, options: dict[str, int], key: str, low: int, high: int) -> int:
+    """options[key], failing unless low <= value <= high (e.g. a shift the kernel applies)."""
+    value = options[key]
+    if not low <= value <= high:
+        ctx.fail(f"custom option '{key}' = {value} must be in [{low}, {high}]")
+    return value

@@ -1,0 +1,192 @@
+"""TFLM's signal library custom ops (the audio front end), bit-exact with tflite-micro across invocations:
+single-op models built in memory with flexbuffer options, and micro_speech's audio_preprocessor_int8."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microinterp import Interpreter
+from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
+from microinterp.ops import CUSTOM_REGISTRY
+from opmodels import (Case, Op, T, assert_bit_exact, compare_cases_with_tflm, compare_with_tflm, custom_op,
+                      random_values, single_op_model)
+
+SEEDS = (0, 1, 2, 3, 4)
+AUDIO_PREPROCESSOR = "tflm_examples/audio_preprocessor_int8.tflite"
+#: KISS FFT half lengths covering its radix 2, 3, 4 and 5 butterflies and their mixes.
+FFT_HALF_LENGTHS = (2, 6, 8, 9, 10, 15, 25, 256)
+FFT_TYPES = {"INT16": 7, "INT32": 2, "FLOAT32": 0}
+
+
+def small_values(rng: np.random.Generator, t: T) -> np.ndarray:
+    """Audio-like values a few hundred LSB wide (full-range values saturate fixed-point FFTs)."""
+    if np.issubdtype(t.dtype, np.floating):
+        return rng.uniform(-1, 1, tuple(t.shape)).astype(t.dtype)
+    return rng.integers(-600, 601, tuple(t.shape)).astype(t.dtype)
+
+
+def test_every_signal_op_is_registered_by_its_custom_code():
+    names = {"Window", "FftAutoScale", "Rfft", "Irfft", "Energy", "FilterBank", "FilterBankSquareRoot",
+             "FilterBankSpectralSubtraction", "FilterBankLog", "PCAN"}
+    assert {f"Signal{n}" for n in names} <= set(CUSTOM_REGISTRY)
+
+
+def test_window_and_fft_auto_scale_match_tflm(oracle):
+    rng = np.random.default_rng(7)
+    weights = rng.integers(0, 4096, 8).astype(np.int16)
+    cases = [Case(f"window shift {shift}", custom_op("SignalWindow", {"shift": shift}),
+                  [T("INT16", shape), T("INT16", (8,), data=weights)], [T("INT16", shape)])
+             for shift, shape in ((12, (1, 8)), (0, (3, 16)), (31, (2, 8)))]
+    cases.append(Case("fft auto scale", custom_op("SignalFftAutoScale"), [T("INT16", (32,))],
+                      [T("INT16", (32,)), T("INT32", ())]))
+    # Quiet frames, a frame at -32768 (TFLM's int16 maximum wraps) and silence.
+    cases += [Case(f"fft auto scale {what}", custom_op("SignalFftAutoScale"), [T("INT16", (6,))],
+                   [T("INT16", (6,)), T("INT32", ())], values=lambda rng, t, v=v: np.asarray(v, np.int16))
+              for what, v in (("quiet", [3, -5, 0, 1, -1, 2]), ("min", [5, -32768, 7, 0, 1, 2]),
+                              ("silence", [0] * 6))]
+    compare_cases_with_tflm(oracle, cases, SEEDS)
+
+
+@pytest.mark.parametrize("type_name", sorted(FFT_TYPES))
+def test_rfft_and_irfft_match_tflm_for_every_butterfly(oracle, type_name):
+    cases = []
+    for half in FFT_HALF_LENGTHS:
+        n = 2 * half
+        options = {"T": FFT_TYPES[type_name], "fft_length": n}
+        cases.append(Case(f"rfft {type_name} {n}", custom_op("SignalRfft", options),
+                          [T(type_name, (2, max(1, n - 3)))], [T(type_name, (2, 2 * (half + 1)))]))
+        cases.append(Case(f"irfft {type_name} {n}", custom_op("SignalIrfft", options),
+                          [T(type_name, (2, 2 * (half + 1)))], [T(type_name, (2, n))]))
+    compare_cases_with_tflm(oracle, cases, SEEDS[:3], values=small_values)
+
+
+@pytest.mark.parametrize("type_name", ["INT16", "INT32"])
+def test_fixed_point_rfft_wraps_like_tflm_at_full_scale(oracle, type_name):
+    options = {"T": FFT_TYPES[type_name], "fft_length": 30}
+    cases = [Case(f"rfft {type_name} full scale", custom_op("SignalRfft", options), [T(type_name, (3, 30))],
+                  [T(type_name, (3, 32))]),
+             Case(f"irfft {type_name} full scale", custom_op("SignalIrfft", options), [T(type_name, (3, 32))],
+                  [T(type_name, (3, 30))])]
+    compare_cases_with_tflm(oracle, cases, SEEDS[:3])
+
+
+def test_energy_matches_tflm_on_the_bins_it_writes(oracle):
+    cases = [Case("energy all bins", custom_op("SignalEnergy", {"end_index": 20, "start_index": 0}),
+                  [T("INT16", (40,))], [T("UINT32", (20,))])]
+    compare_cases_with_tflm(oracle, cases, SEEDS[:3])
+    # TFLM leaves the bins outside [start, end) unwritten (arena bytes): compare the written ones.
+    model = single_op_model(custom_op("SignalEnergy", {"end_index": 17, "start_index": 3}),
+                            [T("INT16", (40,))], [T("UINT32", (20,))])
+    values = [random_values(np.random.default_rng(s), T("INT16", (40,))) for s in SEEDS[:3]]
+    theirs = oracle.run(model, [[v] for v in values], backend="tflm").outputs
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    for k, v in enumerate(values):
+        interp.set_tensor(interp.get_input_details()[0]["index"], v)
+        interp.invoke()
+        ours = interp.get_tensor(interp.get_output_details()[0]["index"])
+        assert_bit_exact(ours[3:17], theirs[k][0][3:17], f"energy bins 3..16 invocation {k}")
+
+
+def filter_bank_case(rng: np.random.Generator, bins: int, channels: int) -> Case:
+    """Overlapping triangular-like channels over `bins` spectrum bins, random int16 weights."""
+    widths = rng.integers(1, 6, channels + 1).astype(np.int16)
+    freq_starts = np.minimum(np.cumsum(np.r_[0, widths[:-1] // 2]), bins - widths).astype(np.int16)
+    weight_starts = np.r_[0, np.cumsum(widths[:-1])].astype(np.int16)
+    n_weights = int(widths.sum())
+    tables = [rng.integers(-32768, 32768, n_weights).astype(np.int16),
+              rng.integers(-32768, 32768, n_weights).astype(np.int16), freq_starts, weight_starts, widths]
+    inputs = [T("UINT32", (bins,))] + [T("INT16", (t.size,), data=t) for t in tables]
+    return Case(f"filter bank {channels} channels", custom_op("SignalFilterBank", {"num_channels": channels}),
+                inputs, [T("UINT64", (channels,))])
+
+
+def test_filter_bank_square_root_log_and_pcan_match_tflm(oracle):
+    rng = np.random.default_rng(3)
+    scale_bits = T("INT32", ())
+    cases = [filter_bank_case(rng, 33, 6), filter_bank_case(rng, 12, 3),
+             Case("square root", custom_op("SignalFilterBankSquareRoot"), [T("UINT64", (16,)), scale_bits],
+                  [T("UINT32", (16,))]),
+             Case("log", custom_op("SignalFilterBankLog", {"input_correction_bits": 3, "output_scale": 64}),
+                  [T("UINT32", (16,))], [T("INT16", (16,))]),
+             Case("log large scale", custom_op("SignalFilterBankLog", {"input_correction_bits": 0,
+                                                                        "output_scale": 1 << 20}),
+                  [T("UINT32", (16,))], [T("INT16", (16,))]),
+             Case("pcan", custom_op("SignalPCAN", {"snr_shift": 6}),
+                  [T("UINT32", (16,)), T("UINT32", (16,)),
+                   T("INT16", (125,), data=rng.integers(-32768, 32768, 125).astype(np.int16))],
+                  [T("UINT32", (16,))])]
+
+    def values(rng, t):
+        if t is scale_bits:
+            return np.asarray(rng.integers(0, 16), np.int32)
+        if t.type == "UINT32":  # spread over every magnitude, as real channel energies are
+            return (rng.integers(0, 1 << 32, tuple(t.shape), dtype=np.uint64) >>
+                    rng.integers(0, 32, tuple(t.shape)).astype(np.uint64)).astype(np.uint32)
+        return random_values(rng, t)
+    compare_cases_with_tflm(oracle, cases, SEEDS, values=values)
+
+
+SUBTRACTION = {"alternate_one_minus_smoothing": 15401, "alternate_smoothing": 983, "clamping": False,
+               "min_signal_remaining": 819, "num_channels": 12, "one_minus_smoothing": 15975, "smoothing": 409,
+               "smoothing_bits": 10, "spectral_subtraction_bits": 14}
+
+
+def test_spectral_subtraction_keeps_its_noise_estimate_like_tflm_and_resets(oracle):
+    cases = [Case(f"spectral subtraction clamping {clamping}",
+                  custom_op("SignalFilterBankSpectralSubtraction", {**SUBTRACTION, "clamping": clamping}),
+                  [T("UINT32", (12,))], [T("UINT32", (12,)), T("UINT32", (12,))]) for clamping in (False, True)]
+
+    def values(rng, t):  # loud then quiet frames, so the estimate both rises and gets clamped
+        return rng.integers(0, 1 << (20 if rng.integers(2) else 8), tuple(t.shape)).astype(np.uint32)
+    compare_cases_with_tflm(oracle, cases, range(8), values=values, reset_and_repeat=True)
+
+
+def test_audio_preprocessor_matches_tflm_over_a_sequence_and_after_reset(shared_models, oracle):
+    content = (shared_models / AUDIO_PREPROCESSOR).read_bytes()
+    rng = np.random.default_rng(11)
+    frames = [rng.integers(-32768, 32768, (1, 480)).astype(np.int16) >> int(rng.integers(0, 12)) for _ in range(6)]
+    frames.insert(3, np.zeros((1, 480), np.int16))
+    compare_with_tflm(oracle, content, [[f] for f in frames], AUDIO_PREPROCESSOR, reset_and_repeat=True)
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    assert interp.memory_plan.head == oracle.tflm_arena(content).head
+
+
+@pytest.mark.parametrize("op, inputs, outputs, message", [
+    (Op("CUSTOM", custom_code="SignalWindow", custom_options=b"\xff\x01\x02"),
+     [T("INT16", (8,)), T("INT16", (8,), data=np.ones(8, np.int16))], [T("INT16", (8,))], "flexbuffer"),
+    (custom_op("SignalWindow", {"shift": 3, "extra": 1}),
+     [T("INT16", (8,)), T("INT16", (8,), data=np.ones(8, np.int16))], [T("INT16", (8,))], "keys"),
+    (custom_op("SignalWindow", {"shift": 40}),
+     [T("INT16", (8,)), T("INT16", (8,), data=np.ones(8, np.int16))], [T("INT16", (8,))], "shift"),
+    (custom_op("SignalWindow", {"shift": 3}),
+     [T("INT16", (10,)), T("INT16", (4,), data=np.ones(4, np.int16))], [T("INT16", (10,))], "divide"),
+    (custom_op("SignalRfft", {"T": 7, "fft_length": 31}), [T("INT16", (30,))], [T("INT16", (32,))], "even"),
+    (custom_op("SignalRfft", {"T": 7, "fft_length": 16}), [T("INT16", (30,))], [T("INT16", (18,))], "rows of"),
+    (custom_op("SignalRfft", {"T": 2, "fft_length": 16}), [T("INT16", (16,))], [T("INT16", (18,))], "INT32"),
+    (custom_op("SignalEnergy", {"end_index": 30, "start_index": 0}), [T("INT16", (40,))], [T("UINT32", (20,))],
+     "bins"),
+    (custom_op("SignalPCAN", {"snr_shift": 6}),
+     [T("UINT32", (4,)), T("UINT32", (4,)), T("INT16", (100,), data=np.zeros(100, np.int16))],
+     [T("UINT32", (4,))], "125"),
+    (custom_op("SignalFilterBank", {"num_channels": 1}),
+     [T("UINT32", (4,))] + [T("INT16", (2,), data=np.array(v, np.int16))
+                            for v in ([1, 1], [1, 1], [0, 3], [0, 0], [1, 2])], [T("UINT64", (1,))], "bins"),
+])
+def test_inconsistent_signal_ops_fail_at_prepare_naming_the_op(op, inputs, outputs, message):
+    interp = Interpreter(model_content=single_op_model(op, inputs, outputs))
+    with pytest.raises(InconsistentModelError, match=message) as info:
+        interp.allocate_tensors()
+    assert f"CUSTOM({op.custom_code})" in str(info.value)
+
+
+@pytest.mark.parametrize("fft_type, fft_length, message", [(9, 16, "'T' = 9"), (7, 28, "prime factor"),
+                                                            (7, 2, "prime factor")])
+def test_fft_types_and_lengths_tflm_cannot_run_are_unsupported(fft_type, fft_length, message):
+    """An unknown 'T', or a length needing KISS FFT's generic butterfly (heap memory: TFLM crashes)."""
+    op = custom_op("SignalRfft", {"T": fft_type, "fft_length": fft_length})
+    bins = 2 * (fft_length // 2 + 1)
+    with pytest.raises(UnsupportedOperatorError, match=message):
+        Interpreter(model_content=single_op_model(op, [T("INT16", (fft_length,))], [T("INT16", (bins,))])
+                    ).allocate_tensors()
