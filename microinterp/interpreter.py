@@ -178,14 +178,14 @@ class Interpreter:
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
         to its zero point, of any other variable to 0. The model's buffer data is not an initial value.
-        The state custom ops keep across invokes (TFLM's persistent buffers) is zeroed too, as the ops'
+        The state custom ops keep across invokes (TFLM's persistent buffers) is reset too, as the ops'
         Reset functions do."""
         self._require_allocated("reset_all_variables()")
         for start, stop, byte in self._variable_fills:
             self.arena[start:stop] = byte
         for p in self._prepared:
-            for state in p.state:
-                state.fill(0)
+            for state, value in p.state:
+                state.fill(value)
 
     # -- tensors ---------------------------------------------------------------------------------
     def get_input_details(self) -> list[dict[str, Any]]:

@@ -22,8 +22,8 @@ class PreparedOp:
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
     aliases: tuple[tuple[int, int], ...] = ()
-    #: Arrays the op keeps across invokes (OpContext.persistent), zeroed by reset_all_variables().
-    state: tuple[np.ndarray, ...] = ()
+    #: Arrays the op keeps across invokes, with their reset values (OpContext.persistent).
+    state: tuple[tuple[np.ndarray, int], ...] = ()
 
 
 def check_data_flow(model: Model, subgraph: int = 0) -> None:

@@ -9,7 +9,7 @@ from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
 from microinterp.ops import CUSTOM_REGISTRY
 from opmodels import (Case, Op, T, assert_bit_exact, compare_cases_with_tflm, compare_with_tflm, custom_op,
-                      random_values, single_op_model)
+                      graph_model, random_values, single_op_model)
 
 SEEDS = (0, 1, 2, 3, 4)
 AUDIO_PREPROCESSOR = "tflm_examples/audio_preprocessor_int8.tflite"
@@ -27,7 +27,7 @@ def small_values(rng: np.random.Generator, t: T) -> np.ndarray:
 
 def test_every_signal_op_is_registered_by_its_custom_code():
     names = {"Window", "FftAutoScale", "Rfft", "Irfft", "Energy", "FilterBank", "FilterBankSquareRoot",
-             "FilterBankSpectralSubtraction", "FilterBankLog", "PCAN"}
+             "FilterBankSpectralSubtraction", "FilterBankLog", "PCAN", "Framer", "Stacker", "Delay", "OverlapAdd"}
     assert {f"Signal{n}" for n in names} <= set(CUSTOM_REGISTRY)
 
 
@@ -173,6 +173,15 @@ def test_audio_preprocessor_matches_tflm_over_a_sequence_and_after_reset(shared_
     (custom_op("SignalFilterBank", {"num_channels": 1}),
      [T("UINT32", (4,))] + [T("INT16", (2,), data=np.array(v, np.int16))
                             for v in ([1, 1], [1, 1], [0, 3], [0, 0], [1, 2])], [T("UINT64", (1,))], "bins"),
+    (custom_op("SignalFramer", {"frame_size": 4, "frame_step": 3, "prefill": False}), [T("INT16", (8,))],
+     [T("INT16", (2, 4)), T("BOOL", ())], "divide"),
+    (custom_op("SignalFramer", {"frame_size": 2, "frame_step": 4, "prefill": True}), [T("INT16", (8,))],
+     [T("INT16", (2, 2)), T("BOOL", ())], "prefill"),
+    (custom_op("SignalStacker", {"num_channels": 2, "stacker_left_context": 0, "stacker_right_context": 0,
+                                 "stacker_step": 0}), [T("INT16", (2,))], [T("INT16", (2,)), T("BOOL", ())],
+     "stacker_step"),
+    (custom_op("SignalOverlapAdd", {"T": 7, "frame_step": 7}), [T("INT16", (2, 6))], [T("INT16", (14,))],
+     "frame_step"),
 ])
 def test_inconsistent_signal_ops_fail_at_prepare_naming_the_op(op, inputs, outputs, message):
     interp = Interpreter(model_content=single_op_model(op, inputs, outputs))
@@ -190,3 +199,60 @@ def test_fft_types_and_lengths_tflm_cannot_run_are_unsupported(fft_type, fft_len
     with pytest.raises(UnsupportedOperatorError, match=message):
         Interpreter(model_content=single_op_model(op, [T("INT16", (fft_length,))], [T("INT16", (bins,))])
                     ).allocate_tensors()
+
+
+def framer_case(size: int, step: int, prefill: bool, shape: tuple[int, ...]) -> Case:
+    frames = shape[-1] // step
+    return Case(f"framer {size}/{step} prefill {prefill} {shape}",
+                custom_op("SignalFramer", {"frame_size": size, "frame_step": step, "prefill": prefill}),
+                [T("INT16", shape)], [T("INT16", (*shape[:-1], frames, size)), T("BOOL", ())])
+
+
+def test_framer_delay_and_overlap_add_keep_state_like_tflm_and_reset(oracle):
+    cases = [framer_case(5, 2, True, (2, 4)), framer_case(4, 4, False, (8,)), framer_case(3, 3, True, (1, 2, 6)),
+             Case("delay 3", custom_op("SignalDelay", {"delay_length": 3}), [T("INT16", (2, 5))],
+                  [T("INT16", (2, 5))]),
+             Case("delay 7 over frames of 2", custom_op("SignalDelay", {"delay_length": 7}), [T("INT16", (2,))],
+                  [T("INT16", (2,))])]
+    cases += [Case(f"overlap add {type_name} step {step}", custom_op("SignalOverlapAdd", {"T": code, "frame_step": step}),
+                   [T(type_name, (2, 3, 6))], [T(type_name, (2, 3 * step))])
+              for type_name, code in (("INT16", 7), ("FLOAT32", 0)) for step in (2, 6)]
+    compare_cases_with_tflm(oracle, cases, SEEDS, reset_and_repeat=True)
+
+
+def test_framer_and_stacker_outputs_match_tflm_whenever_valid(oracle):
+    """Before a frame is complete TFLM leaves the output unwritten (arena bytes) and reports it invalid:
+    the valid flags must match on every invocation, the outputs whenever valid."""
+    nodes = [framer_case(5, 2, False, (2, 4)),
+             Case("stacker", custom_op("SignalStacker", {"num_channels": 3, "stacker_left_context": 2,
+                                                         "stacker_right_context": 1, "stacker_step": 2}),
+                  [T("INT16", (3,))], [T("INT16", (12,)), T("BOOL", ())]),
+             Case("stacker no context", custom_op("SignalStacker", {"num_channels": 4, "stacker_left_context": 0,
+                                                                    "stacker_right_context": 0,
+                                                                    "stacker_step": 1}),
+                  [T("INT16", (4,))], [T("INT16", (4,)), T("BOOL", ())])]
+    model = graph_model([(c.op, c.inputs, c.outputs) for c in nodes])
+    invocations = [[random_values(np.random.default_rng(s), c.inputs[0]) for c in nodes] for s in range(6)]
+    theirs = oracle.run(model, invocations, backend="tflm").outputs
+    for rerun in range(2):
+        interp = Interpreter(model_content=model)
+        interp.allocate_tensors()
+        if rerun:  # a reset after some invocations starts over like a fresh interpreter
+            run_invocations(interp, invocations[:3])
+            interp.reset_all_variables()
+        ours = run_invocations(interp, invocations)
+        for k, (mine, tflm) in enumerate(zip(ours, theirs)):
+            for j in range(0, len(mine), 2):
+                assert_bit_exact(mine[j + 1], tflm[j + 1], f"{nodes[j // 2].label} valid, invocation {k}")
+                if tflm[j + 1]:
+                    assert_bit_exact(mine[j], tflm[j], f"{nodes[j // 2].label} output, invocation {k}")
+
+
+def run_invocations(interp: Interpreter, invocations) -> list[list[np.ndarray]]:
+    outputs = []
+    for inputs in invocations:
+        for detail, value in zip(interp.get_input_details(), inputs):
+            interp.set_tensor(detail["index"], value)
+        interp.invoke()
+        outputs.append([interp.get_tensor(d["index"]) for d in interp.get_output_details()])
+    return outputs

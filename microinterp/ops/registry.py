@@ -10,7 +10,7 @@ does only arithmetic. Checks that make unchecked Cython loops safe belong in the
 Custom operators (TFLM's signal library, ...) are registered by their custom code string in
 CUSTOM_REGISTRY, beside the builtin REGISTRY. An op whose state lives across invokes (TFLM keeps it in
 persistent buffers, outside the planned head) asks for it with OpContext.persistent: the arrays are
-zeroed by Interpreter.reset_all_variables(), as TFLM's Reset does.
+set back to their reset value by Interpreter.reset_all_variables(), as the op's TFLM Reset does.
 """
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
-    #: State kept across invokes (OpContext.persistent), zeroed by reset_all_variables().
-    state: list[np.ndarray] = field(default_factory=list)
+    #: State kept across invokes (OpContext.persistent) with its reset value.
+    state: list[tuple[np.ndarray, int]] = field(default_factory=list)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -164,12 +164,12 @@ class OpContext:
         self.scratch.append((int(nbytes), like_tflm))
         return len(self.scratch) - 1
 
-    def persistent(self, count: int, dtype) -> np.ndarray:
-        """A zeroed array of `count` elements that keeps its values from one invoke to the next (TFLM's
-        AllocatePersistentBuffer state): it lives outside the arena, so the planned head stays TFLM's,
-        and reset_all_variables() zeroes it again."""
-        array = np.zeros(int(count), dtype)
-        self.state.append(array)
+    def persistent(self, shape: int | tuple[int, ...], dtype, reset: int = 0) -> np.ndarray:
+        """An array that keeps its values from one invoke to the next (TFLM's AllocatePersistentBuffer
+        state), filled with `reset` now and by every reset_all_variables(). It lives outside the arena,
+        so the planned head stays TFLM's."""
+        array = np.full(shape, reset, dtype)
+        self.state.append((array, reset))
         return array
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
