@@ -47,6 +47,18 @@ cdef inline scalar_t wneg(scalar_t a) noexcept nogil:
         return <scalar_t>(-a)
 
 
+cdef inline void cadd(scalar_t* res, const scalar_t* a, const scalar_t* b) noexcept nogil:
+    """C_ADD: res = a + b (res may be a or b)."""
+    res[0] = wadd(a[0], b[0])
+    res[1] = wadd(a[1], b[1])
+
+
+cdef inline void csub(scalar_t* res, const scalar_t* a, const scalar_t* b) noexcept nogil:
+    """C_SUB: res = a - b (res may be a or b)."""
+    res[0] = wsub(a[0], b[0])
+    res[1] = wsub(a[1], b[1])
+
+
 cdef inline scalar_t smul(scalar_t a, scalar_t b) noexcept nogil:
     """S_MUL: the product, rounded back to the scalar's fraction bits in fixed point."""
     if scalar_t is int16_t:
@@ -108,21 +120,23 @@ cdef inline scalar_t minus_half(scalar_t a, scalar_t b) noexcept nogil:
         return wsub(a, <scalar_t>(b >> 1))
 
 
+cdef inline void load_legs(scalar_t* fout, Py_ssize_t k, Py_ssize_t m, int p, scalar_t** f) noexcept nogil:
+    """Point f[j] at the butterfly's j-th input fout[k + j * m] and divide each by the radix (C_FIXDIV)."""
+    cdef int j
+    for j in range(p):
+        f[j] = fout + 2 * (k + j * m)
+        fixdiv(f[j], p)
+
+
 cdef void bfly2(scalar_t* fout, Py_ssize_t fstride, const scalar_t* tw, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t k
     cdef scalar_t t[2]
-    cdef scalar_t* a
-    cdef scalar_t* b
+    cdef scalar_t* f[2]
     for k in range(m):
-        a = fout + 2 * k
-        b = fout + 2 * (k + m)
-        fixdiv(a, 2)
-        fixdiv(b, 2)
-        cmul(t, b[0], b[1], tw + 2 * k * fstride)
-        b[0] = wsub(a[0], t[0])
-        b[1] = wsub(a[1], t[1])
-        a[0] = wadd(a[0], t[0])
-        a[1] = wadd(a[1], t[1])
+        load_legs(fout, k, m, 2, f)
+        cmul(t, f[1][0], f[1][1], tw + 2 * k * fstride)
+        csub(f[1], f[0], t)
+        cadd(f[0], f[0], t)
 
 
 cdef void bfly3(scalar_t* fout, Py_ssize_t fstride, const scalar_t* tw, Py_ssize_t m) noexcept nogil:
@@ -132,28 +146,22 @@ cdef void bfly3(scalar_t* fout, Py_ssize_t fstride, const scalar_t* tw, Py_ssize
     cdef scalar_t s2[2]
     cdef scalar_t s3[2]
     cdef scalar_t epi3 = tw[2 * fstride * m + 1]
+    cdef scalar_t* f[3]
     cdef scalar_t* f0
     cdef scalar_t* f1
     cdef scalar_t* f2
     for k in range(m):
-        f0 = fout + 2 * k
-        f1 = fout + 2 * (k + m)
-        f2 = fout + 2 * (k + 2 * m)
-        fixdiv(f0, 3)
-        fixdiv(f1, 3)
-        fixdiv(f2, 3)
+        load_legs(fout, k, m, 3, f)
+        f0, f1, f2 = f[0], f[1], f[2]
         cmul(s1, f1[0], f1[1], tw + 2 * k * fstride)
         cmul(s2, f2[0], f2[1], tw + 4 * k * fstride)
-        s3[0] = wadd(s1[0], s2[0])
-        s3[1] = wadd(s1[1], s2[1])
-        s0[0] = wsub(s1[0], s2[0])
-        s0[1] = wsub(s1[1], s2[1])
+        cadd(s3, s1, s2)
+        csub(s0, s1, s2)
         f1[0] = minus_half(f0[0], s3[0])
         f1[1] = minus_half(f0[1], s3[1])
         s0[0] = smul(s0[0], epi3)  # C_MULBYSCALAR
         s0[1] = smul(s0[1], epi3)
-        f0[0] = wadd(f0[0], s3[0])
-        f0[1] = wadd(f0[1], s3[1])
+        cadd(f0, f0, s3)
         f2[0] = wadd(f1[0], s0[1])
         f2[1] = wsub(f1[1], s0[0])
         f1[0] = wsub(f1[0], s0[1])
@@ -169,34 +177,23 @@ cdef void bfly4(scalar_t* fout, Py_ssize_t fstride, const scalar_t* tw, Py_ssize
     cdef scalar_t s3[2]
     cdef scalar_t s4[2]
     cdef scalar_t s5[2]
+    cdef scalar_t* f[4]
     cdef scalar_t* f0
     cdef scalar_t* f1
     cdef scalar_t* f2
     cdef scalar_t* f3
     for k in range(m):
-        f0 = fout + 2 * k
-        f1 = fout + 2 * (k + m)
-        f2 = fout + 2 * (k + 2 * m)
-        f3 = fout + 2 * (k + 3 * m)
-        fixdiv(f0, 4)
-        fixdiv(f1, 4)
-        fixdiv(f2, 4)
-        fixdiv(f3, 4)
+        load_legs(fout, k, m, 4, f)
+        f0, f1, f2, f3 = f[0], f[1], f[2], f[3]
         cmul(s0, f1[0], f1[1], tw + 2 * k * fstride)
         cmul(s1, f2[0], f2[1], tw + 4 * k * fstride)
         cmul(s2, f3[0], f3[1], tw + 6 * k * fstride)
-        s5[0] = wsub(f0[0], s1[0])
-        s5[1] = wsub(f0[1], s1[1])
-        f0[0] = wadd(f0[0], s1[0])
-        f0[1] = wadd(f0[1], s1[1])
-        s3[0] = wadd(s0[0], s2[0])
-        s3[1] = wadd(s0[1], s2[1])
-        s4[0] = wsub(s0[0], s2[0])
-        s4[1] = wsub(s0[1], s2[1])
-        f2[0] = wsub(f0[0], s3[0])
-        f2[1] = wsub(f0[1], s3[1])
-        f0[0] = wadd(f0[0], s3[0])
-        f0[1] = wadd(f0[1], s3[1])
+        csub(s5, f0, s1)
+        cadd(f0, f0, s1)
+        cadd(s3, s0, s2)
+        csub(s4, s0, s2)
+        csub(f2, f0, s3)
+        cadd(f0, f0, s3)
         if inverse:
             f1[0] = wsub(s5[0], s4[1])
             f1[1] = wadd(s5[1], s4[0])
@@ -219,39 +216,29 @@ cdef void bfly5(scalar_t* fout, Py_ssize_t fstride, const scalar_t* tw, Py_ssize
     cdef scalar_t ybr = tw[4 * fstride * m]
     cdef scalar_t ybi = tw[4 * fstride * m + 1]
     for u in range(m):
-        for j in range(5):
-            f[j] = fout + 2 * (u + j * m)
-            fixdiv(f[j], 5)
+        load_legs(fout, u, m, 5, f)
         s[0][0] = f[0][0]
         s[0][1] = f[0][1]
         for j in range(1, 5):
             cmul(s[j], f[j][0], f[j][1], tw + 2 * j * u * fstride)
-        s[7][0] = wadd(s[1][0], s[4][0])
-        s[7][1] = wadd(s[1][1], s[4][1])
-        s[10][0] = wsub(s[1][0], s[4][0])
-        s[10][1] = wsub(s[1][1], s[4][1])
-        s[8][0] = wadd(s[2][0], s[3][0])
-        s[8][1] = wadd(s[2][1], s[3][1])
-        s[9][0] = wsub(s[2][0], s[3][0])
-        s[9][1] = wsub(s[2][1], s[3][1])
+        cadd(s[7], s[1], s[4])
+        csub(s[10], s[1], s[4])
+        cadd(s[8], s[2], s[3])
+        csub(s[9], s[2], s[3])
         f[0][0] = wadd(f[0][0], wadd(s[7][0], s[8][0]))
         f[0][1] = wadd(f[0][1], wadd(s[7][1], s[8][1]))
         s[5][0] = wadd(wadd(s[0][0], smul(s[7][0], yar)), smul(s[8][0], ybr))
         s[5][1] = wadd(wadd(s[0][1], smul(s[7][1], yar)), smul(s[8][1], ybr))
         s[6][0] = wadd(smul(s[10][1], yai), smul(s[9][1], ybi))
         s[6][1] = wsub(wneg(smul(s[10][0], yai)), smul(s[9][0], ybi))
-        f[1][0] = wsub(s[5][0], s[6][0])
-        f[1][1] = wsub(s[5][1], s[6][1])
-        f[4][0] = wadd(s[5][0], s[6][0])
-        f[4][1] = wadd(s[5][1], s[6][1])
+        csub(f[1], s[5], s[6])
+        cadd(f[4], s[5], s[6])
         s[11][0] = wadd(wadd(s[0][0], smul(s[7][0], ybr)), smul(s[8][0], yar))
         s[11][1] = wadd(wadd(s[0][1], smul(s[7][1], ybr)), smul(s[8][1], yar))
         s[12][0] = wadd(wneg(smul(s[10][1], ybi)), smul(s[9][1], yai))
         s[12][1] = wsub(smul(s[10][0], ybi), smul(s[9][0], yai))
-        f[2][0] = wadd(s[11][0], s[12][0])
-        f[2][1] = wadd(s[11][1], s[12][1])
-        f[3][0] = wsub(s[11][0], s[12][0])
-        f[3][1] = wsub(s[11][1], s[12][1])
+        cadd(f[2], s[11], s[12])
+        csub(f[3], s[11], s[12])
 
 
 cdef void work(scalar_t* fout, const scalar_t* f, Py_ssize_t fstride, const int32_t* factors,
@@ -306,6 +293,22 @@ def make_plan(scalar_t[::1] twiddles, scalar_t[::1] super_twiddles, bint inverse
         set_twiddle(&super_twiddles[2 * i], phase)
 
 
+cdef inline void mirror_pair(const scalar_t* x, Py_ssize_t k, Py_ssize_t ncfft, const scalar_t* super_twiddle,
+                             scalar_t* total, scalar_t* rotated) noexcept nogil:
+    """What kiss_fftr and kiss_fftri both compute for bin k: a = x[k] / 2 and b = conj(x[ncfft - k]) / 2
+    (C_FIXDIV), total = a + b, rotated = (a - b) * super twiddle."""
+    cdef scalar_t a[2]
+    cdef scalar_t b[2]
+    a[0] = x[2 * k]
+    a[1] = x[2 * k + 1]
+    b[0] = x[2 * (ncfft - k)]
+    b[1] = wneg(x[2 * (ncfft - k) + 1])
+    fixdiv(a, 2)
+    fixdiv(b, 2)
+    cadd(total, a, b)
+    cmul(rotated, wsub(a[0], b[0]), wsub(a[1], b[1]), super_twiddle)
+
+
 def rfft(const scalar_t[:, ::1] input, scalar_t[:, ::1] output, scalar_t[::1] padded, scalar_t[::1] tmpbuf,
          const scalar_t[::1] twiddles, const scalar_t[::1] super_twiddles,
          const int32_t[::1] factors) -> None:
@@ -313,11 +316,8 @@ def rfft(const scalar_t[:, ::1] input, scalar_t[:, ::1] output, scalar_t[::1] pa
     through kiss_fftr: fft_length / 2 + 1 complex values per output row."""
     cdef Py_ssize_t rows = input.shape[0], length = input.shape[1], ncfft = padded.shape[0] // 2
     cdef Py_ssize_t r, k
-    cdef scalar_t tdc[2]
-    cdef scalar_t fpk[2]
-    cdef scalar_t fpnk[2]
+    cdef scalar_t dc[2]
     cdef scalar_t f1k[2]
-    cdef scalar_t f2k[2]
     cdef scalar_t tw[2]
     cdef scalar_t* out
     cdef scalar_t* tmp = &tmpbuf[0]
@@ -327,25 +327,15 @@ def rfft(const scalar_t[:, ::1] input, scalar_t[:, ::1] output, scalar_t[::1] pa
             memset(&padded[length], 0, (2 * ncfft - length) * sizeof(scalar_t))
             work(tmp, &padded[0], 1, &factors[0], &twiddles[0], False)
             out = &output[r, 0]
-            tdc[0] = tmp[0]
-            tdc[1] = tmp[1]
-            fixdiv(tdc, 2)
-            out[0] = wadd(tdc[0], tdc[1])
-            out[2 * ncfft] = wsub(tdc[0], tdc[1])
+            dc[0] = tmp[0]
+            dc[1] = tmp[1]
+            fixdiv(dc, 2)
+            out[0] = wadd(dc[0], dc[1])
+            out[2 * ncfft] = wsub(dc[0], dc[1])
             out[1] = 0
             out[2 * ncfft + 1] = 0
             for k in range(1, ncfft // 2 + 1):
-                fpk[0] = tmp[2 * k]
-                fpk[1] = tmp[2 * k + 1]
-                fpnk[0] = tmp[2 * (ncfft - k)]
-                fpnk[1] = wneg(tmp[2 * (ncfft - k) + 1])
-                fixdiv(fpk, 2)
-                fixdiv(fpnk, 2)
-                f1k[0] = wadd(fpk[0], fpnk[0])
-                f1k[1] = wadd(fpk[1], fpnk[1])
-                f2k[0] = wsub(fpk[0], fpnk[0])
-                f2k[1] = wsub(fpk[1], fpnk[1])
-                cmul(tw, f2k[0], f2k[1], &super_twiddles[2 * (k - 1)])
+                mirror_pair(tmp, k, ncfft, &super_twiddles[2 * (k - 1)], f1k, tw)
                 out[2 * k] = half_sum(f1k[0], tw[0])
                 out[2 * k + 1] = half_sum(f1k[1], tw[1])
                 out[2 * (ncfft - k)] = half_diff(f1k[0], tw[0])
@@ -358,10 +348,7 @@ def irfft(const scalar_t[:, ::1] input, scalar_t[:, ::1] output, scalar_t[::1] t
     output row length) real values; float results are divided by fft_length as TFLM does."""
     cdef Py_ssize_t rows = input.shape[0], fft_length = output.shape[1], ncfft = fft_length // 2
     cdef Py_ssize_t r, k, i
-    cdef scalar_t fk[2]
-    cdef scalar_t fnkc[2]
     cdef scalar_t fek[2]
-    cdef scalar_t diff[2]
     cdef scalar_t fok[2]
     cdef const scalar_t* freq
     cdef scalar_t* tmp = &tmpbuf[0]
@@ -372,21 +359,10 @@ def irfft(const scalar_t[:, ::1] input, scalar_t[:, ::1] output, scalar_t[::1] t
             tmp[1] = wsub(freq[0], freq[2 * ncfft])
             fixdiv(tmp, 2)
             for k in range(1, ncfft // 2 + 1):
-                fk[0] = freq[2 * k]
-                fk[1] = freq[2 * k + 1]
-                fnkc[0] = freq[2 * (ncfft - k)]
-                fnkc[1] = wneg(freq[2 * (ncfft - k) + 1])
-                fixdiv(fk, 2)
-                fixdiv(fnkc, 2)
-                fek[0] = wadd(fk[0], fnkc[0])
-                fek[1] = wadd(fk[1], fnkc[1])
-                diff[0] = wsub(fk[0], fnkc[0])
-                diff[1] = wsub(fk[1], fnkc[1])
-                cmul(fok, diff[0], diff[1], &super_twiddles[2 * (k - 1)])
-                tmp[2 * k] = wadd(fek[0], fok[0])
-                tmp[2 * k + 1] = wadd(fek[1], fok[1])
-                tmp[2 * (ncfft - k)] = wsub(fek[0], fok[0])
-                tmp[2 * (ncfft - k) + 1] = wneg(wsub(fek[1], fok[1]))
+                mirror_pair(freq, k, ncfft, &super_twiddles[2 * (k - 1)], fek, fok)
+                cadd(tmp + 2 * k, fek, fok)
+                csub(tmp + 2 * (ncfft - k), fek, fok)
+                tmp[2 * (ncfft - k) + 1] = wneg(tmp[2 * (ncfft - k) + 1])
             work(&output[r, 0], tmp, 1, &factors[0], &twiddles[0], True)
             if scalar_t is float:
                 for i in range(fft_length):

@@ -109,14 +109,18 @@ def filter_bank(const uint32_t[::1] input, const int16_t[::1] weights, const int
             output[i] = work[i + 1]
 
 
-cdef inline uint32_t sqrt32(uint32_t num) noexcept nogil:
-    """Integer square root with TFLM's rounding (Sqrt32)."""
-    if num == 0:
-        return 0
-    cdef uint32_t res = 0, bit
-    cdef int top = (32 - <int>msb32(num)) | 1
-    cdef int iterations = (31 - top) // 2 + 1
-    bit = (<uint32_t>1) << (31 - top)
+ctypedef fused unsigned_t:
+    uint32_t
+    uint64_t
+
+
+cdef inline unsigned_t isqrt(unsigned_t num, unsigned_t largest) noexcept nogil:
+    """TFLM's bit-by-bit integer square root of a non-zero num, rounded up when the remainder exceeds
+    the root (unless the root is already `largest`)."""
+    cdef int width = 8 * sizeof(unsigned_t)
+    cdef int top = (width - <int>(msb32(num) if unsigned_t is uint32_t else msb64(num))) | 1
+    cdef int iterations = (width - 1 - top) // 2 + 1
+    cdef unsigned_t res = 0, bit = (<unsigned_t>1) << (width - 1 - top)
     while iterations:
         iterations -= 1
         if num >= res + bit:
@@ -125,30 +129,18 @@ cdef inline uint32_t sqrt32(uint32_t num) noexcept nogil:
         else:
             res >>= 1
         bit >>= 2
-    if num > res and res != 0xFFFF:
+    if num > res and res != largest:
         res += 1
-    return <uint16_t>res
+    return res
 
 
 cdef inline uint32_t sqrt64(uint64_t num) noexcept nogil:
-    """Sqrt64: the 32-bit routine when the high word is clear (TFLM's shortcut), else 64-bit steps."""
+    """Sqrt64: the 32-bit routine (a uint16 result) when the high word is clear, as TFLM shortcuts."""
+    if num == 0:
+        return 0
     if (num >> 32) == 0:
-        return sqrt32(<uint32_t>num)
-    cdef uint64_t res = 0, bit
-    cdef int top = (64 - <int>msb64(num)) | 1
-    cdef int iterations = (63 - top) // 2 + 1
-    bit = (<uint64_t>1) << (63 - top)
-    while iterations:
-        iterations -= 1
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != UINT32_MAX_64:
-        res += 1
-    return <uint32_t>res
+        return <uint16_t>isqrt(<uint32_t>num, <uint32_t>0xFFFF)
+    return <uint32_t>isqrt(num, UINT32_MAX_64)
 
 
 def filter_bank_square_root(const uint64_t[::1] input, const int32_t[::1] scale_bits,

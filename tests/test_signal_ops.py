@@ -8,6 +8,7 @@ import pytest
 from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
 from microinterp.ops import CUSTOM_REGISTRY
+from oracle_checks import run_sequence
 from opmodels import (Case, Op, T, assert_bit_exact, compare_cases_with_tflm, compare_with_tflm, custom_op,
                       graph_model, random_values, single_op_model)
 
@@ -120,9 +121,10 @@ def test_filter_bank_square_root_log_and_pcan_match_tflm(oracle):
     def values(rng, t):
         if t is scale_bits:
             return np.asarray(rng.integers(0, 16), np.int32)
-        if t.type == "UINT32":  # spread over every magnitude, as real channel energies are
-            return (rng.integers(0, 1 << 32, tuple(t.shape), dtype=np.uint64) >>
-                    rng.integers(0, 32, tuple(t.shape)).astype(np.uint64)).astype(np.uint32)
+        if t.type in ("UINT32", "UINT64"):  # spread over every magnitude, as real channel energies are
+            bits = 32 if t.type == "UINT32" else 64
+            return (random_values(rng, T("UINT64", t.shape)) >> rng.integers(0, bits, tuple(t.shape)).astype(
+                np.uint64)).astype(t.dtype)
         return random_values(rng, t)
     compare_cases_with_tflm(oracle, cases, SEEDS, values=values)
 
@@ -238,21 +240,12 @@ def test_framer_and_stacker_outputs_match_tflm_whenever_valid(oracle):
         interp = Interpreter(model_content=model)
         interp.allocate_tensors()
         if rerun:  # a reset after some invocations starts over like a fresh interpreter
-            run_invocations(interp, invocations[:3])
+            run_sequence(interp, invocations[:3])
             interp.reset_all_variables()
-        ours = run_invocations(interp, invocations)
+        ours = run_sequence(interp, invocations)
         for k, (mine, tflm) in enumerate(zip(ours, theirs)):
             for j in range(0, len(mine), 2):
                 assert_bit_exact(mine[j + 1], tflm[j + 1], f"{nodes[j // 2].label} valid, invocation {k}")
                 if tflm[j + 1]:
                     assert_bit_exact(mine[j], tflm[j], f"{nodes[j // 2].label} output, invocation {k}")
 
-
-def run_invocations(interp: Interpreter, invocations) -> list[list[np.ndarray]]:
-    outputs = []
-    for inputs in invocations:
-        for detail, value in zip(interp.get_input_details(), inputs):
-            interp.set_tensor(detail["index"], value)
-        interp.invoke()
-        outputs.append([interp.get_tensor(d["index"]) for d in interp.get_output_details()])
-    return outputs

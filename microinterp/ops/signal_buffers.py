@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model import Tensor
-from .flexbuffer_options import option_in_range, read_options
+from .signal_common import option_in_range, read_options, typed_io
 from .registry import BindFn, OpContext, register_custom
 
 #: OverlapAdd's 'T' option (a TensorType code) -> tensor type name.
@@ -53,11 +53,7 @@ def _outer_rows(ctx: OpContext, input: Tensor) -> tuple[int, int]:
 @register_custom("SignalFramer")
 def prepare_framer(ctx: OpContext) -> BindFn:
     """Cut the incoming samples of each row into overlapping frames of frame_size every frame_step."""
-    ctx.expect_io(1, 2)
-    input, output, valid = ctx.input(0), ctx.output(0), ctx.output(1)
-    ctx.expect_type(input, "INT16")
-    ctx.expect_type(output, "INT16")
-    ctx.expect_type(valid, "BOOL")
+    (input,), (output, valid) = typed_io(ctx, ("INT16",), ("INT16", "BOOL"))
     ctx.expect_rank(valid, 0)
     options = read_options(ctx, ("frame_size", "frame_step", "prefill"))
     size = option_in_range(ctx, options, "frame_size", 1, 1 << 24)
@@ -94,11 +90,7 @@ def prepare_framer(ctx: OpContext) -> BindFn:
 def prepare_stacker(ctx: OpContext) -> BindFn:
     """Stack left_context + 1 + right_context frames of num_channels, every stacker_step frames; the
     first frame is repeated left_context times."""
-    ctx.expect_io(1, 2)
-    input, output, valid = ctx.input(0), ctx.output(0), ctx.output(1)
-    ctx.expect_type(input, "INT16")
-    ctx.expect_type(output, "INT16")
-    ctx.expect_type(valid, "BOOL")
+    (input,), (output, valid) = typed_io(ctx, ("INT16",), ("INT16", "BOOL"))
     ctx.expect_rank(input, 1)
     ctx.expect_rank(output, 1)
     ctx.expect_rank(valid, 0)
@@ -134,10 +126,7 @@ def prepare_stacker(ctx: OpContext) -> BindFn:
 @register_custom("SignalDelay")
 def prepare_delay(ctx: OpContext) -> BindFn:
     """Delay each row by delay_length samples (zeros first)."""
-    ctx.expect_io(1, 1)
-    input, output = ctx.input(0), ctx.output(0)
-    ctx.expect_type(input, "INT16")
-    ctx.expect_type(output, "INT16")
+    (input,), (output,) = typed_io(ctx, ("INT16",), ("INT16",))
     delay = option_in_range(ctx, read_options(ctx, ("delay_length",)), "delay_length", 0, 1 << 24)
     rows, frame = _outer_rows(ctx, input)
     if output.num_elements != input.num_elements:
@@ -158,14 +147,11 @@ def prepare_delay(ctx: OpContext) -> BindFn:
 @register_custom("SignalOverlapAdd")
 def prepare_overlap_add(ctx: OpContext) -> BindFn:
     """Overlap-add frames of frame_size every frame_step samples (int16 saturating, or float32)."""
-    ctx.expect_io(1, 1)
-    input, output = ctx.input(0), ctx.output(0)
     options = read_options(ctx, ("T", "frame_step"))
     if options["T"] not in _OVERLAP_ADD_TYPES:
         ctx.unsupported(f"custom option 'T' = {options['T']} (supported: INT16, FLOAT32 type codes)")
     type_name = _OVERLAP_ADD_TYPES[options["T"]]
-    ctx.expect_type(input, type_name)
-    ctx.expect_type(output, type_name)
+    (input,), (output,) = typed_io(ctx, (type_name,), (type_name,))
     if len(input.shape) < 2 or input.shape[-1] < 1:
         ctx.fail(f"{input.describe()} must have rank >= 2 (frames, frame_size) and non-empty frames")
     frames, size = input.shape[-2:]

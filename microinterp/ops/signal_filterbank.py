@@ -15,18 +15,19 @@ import numpy as np
 
 from .._kernels import signal_frontend
 from ..model import Tensor
-from .flexbuffer_options import option_in_range, read_options
+from .signal_common import option_in_range, read_options, typed_io
 from .registry import BindFn, OpContext, register_custom
 
 #: WideDynamicFunction reads lut[4 * 32 - 6 + 2] for the largest noise estimates.
 _PCAN_LUT_ENTRIES = 125
 
 
-def _vectors(ctx: OpContext, tensors: list[tuple[Tensor, str]]) -> None:
-    """Each tensor has rank 1 and the given type."""
-    for t, type_name in tensors:
-        ctx.expect_type(t, type_name)
+def _vectors(ctx: OpContext, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> tuple[list[Tensor], list[Tensor]]:
+    """typed_io, every tensor of rank 1."""
+    ins, outs = typed_io(ctx, inputs, outputs)
+    for t in ins + outs:
         ctx.expect_rank(t, 1)
+    return ins, outs
 
 
 def _check_channel_tables(ctx: OpContext, tables: list[np.ndarray], bins: int, weights: int,
@@ -50,10 +51,7 @@ def _check_channel_tables(ctx: OpContext, tables: list[np.ndarray], bins: int, w
 @register_custom("SignalFilterBank")
 def prepare_filter_bank(ctx: OpContext) -> BindFn:
     """Triangular mel filters over an energy spectrum: uint64 channel sums."""
-    ctx.expect_io(6, 1)
-    input, output = ctx.input(0), ctx.output(0)
-    tables = [ctx.input(i) for i in range(1, 6)]
-    _vectors(ctx, [(input, "UINT32"), (output, "UINT64")] + [(t, "INT16") for t in tables])
+    (input, *tables), (output,) = _vectors(ctx, ("UINT32",) + ("INT16",) * 5, ("UINT64",))
     channels = option_in_range(ctx, read_options(ctx, ("num_channels",)), "num_channels", 1, 1 << 20)
     if output.num_elements > channels:
         ctx.fail(f"{output.describe()} has more than num_channels = {channels} entries")
@@ -74,10 +72,9 @@ def prepare_filter_bank(ctx: OpContext) -> BindFn:
 @register_custom("SignalFilterBankSquareRoot")
 def prepare_filter_bank_square_root(ctx: OpContext) -> BindFn:
     """Integer square root of each channel, shifted right by the scale bits input (FftAutoScale's)."""
-    ctx.expect_io(2, 1)
-    input, scale_bits, output = ctx.input(0), ctx.input(1), ctx.output(0)
-    _vectors(ctx, [(input, "UINT64"), (output, "UINT32")])
-    ctx.expect_type(scale_bits, "INT32")
+    (input, scale_bits), (output,) = typed_io(ctx, ("UINT64", "INT32"), ("UINT32",))
+    ctx.expect_rank(input, 1)
+    ctx.expect_rank(output, 1)
     ctx.expect_rank(scale_bits, 0)
     if output.num_elements != input.num_elements:
         ctx.fail(f"{output.describe()} must have the {input.num_elements} channels of {input.describe()}")
@@ -96,9 +93,7 @@ _SUBTRACTION_KEYS = ("alternate_one_minus_smoothing", "alternate_smoothing", "cl
 @register_custom("SignalFilterBankSpectralSubtraction")
 def prepare_spectral_subtraction(ctx: OpContext) -> BindFn:
     """Subtract a running noise estimate per channel; output 1 is the estimate, kept across invokes."""
-    ctx.expect_io(1, 2)
-    input, output, noise_output = ctx.input(0), ctx.output(0), ctx.output(1)
-    _vectors(ctx, [(input, "UINT32"), (output, "UINT32"), (noise_output, "UINT32")])
+    (input,), (output, noise_output) = _vectors(ctx, ("UINT32",), ("UINT32", "UINT32"))
     options = read_options(ctx, _SUBTRACTION_KEYS)
     channels = options["num_channels"]
     for t in (input, output, noise_output):
@@ -120,9 +115,7 @@ def prepare_spectral_subtraction(ctx: OpContext) -> BindFn:
 @register_custom("SignalPCAN")
 def prepare_pcan(ctx: OpContext) -> BindFn:
     """Per-channel energy normalization: a gain looked up from the noise estimate, then compression."""
-    ctx.expect_io(3, 1)
-    input, noise, lut, output = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
-    _vectors(ctx, [(input, "UINT32"), (noise, "UINT32"), (lut, "INT16"), (output, "UINT32")])
+    (input, noise, lut), (output,) = _vectors(ctx, ("UINT32", "UINT32", "INT16"), ("UINT32",))
     if input.num_elements == 0 or not input.num_elements == noise.num_elements == output.num_elements:
         ctx.fail(f"{input.describe()}, noise estimate {noise.describe()} and {output.describe()} must have "
                  f"the same positive length")
@@ -138,9 +131,7 @@ def prepare_pcan(ctx: OpContext) -> BindFn:
 @register_custom("SignalFilterBankLog")
 def prepare_filter_bank_log(ctx: OpContext) -> BindFn:
     """Fixed-point natural log of each channel, times output_scale, capped at INT16_MAX."""
-    ctx.expect_io(1, 1)
-    input, output = ctx.input(0), ctx.output(0)
-    _vectors(ctx, [(input, "UINT32"), (output, "INT16")])
+    (input,), (output,) = _vectors(ctx, ("UINT32",), ("INT16",))
     if output.num_elements != input.num_elements:
         ctx.fail(f"{output.describe()} must have the {input.num_elements} channels of {input.describe()}")
     options = read_options(ctx, ("input_correction_bits", "output_scale"))

@@ -1,7 +1,7 @@
 """TFLM signal library, time to spectrum: SignalWindow, SignalFftAutoScale, SignalRfft, SignalIrfft and
 SignalEnergy (signal/micro/kernels/{window,fft_auto_scale,rfft,irfft,energy}.cc), bit-exact.
 
-Options are flexbuffer maps (flexbuffer_options.py). TFLM checks little beyond types and ranks; here
+Options are flexbuffer maps (signal_common.py). TFLM checks little beyond types and ranks; here
 every size the kernels index with is checked at prepare: a window whose length does not divide the
 input, an FFT length that is odd or shorter than the input, output rows of another length than the
 kernel writes, or energy bins outside the spectrum fail naming the op.
@@ -18,7 +18,7 @@ import numpy as np
 
 from .._kernels import kissfft, signal_frontend
 from ..model import Tensor
-from .flexbuffer_options import option_in_range, read_options
+from .signal_common import option_in_range, read_options, typed_io
 from .registry import BindFn, OpContext, register_custom
 
 #: The flexbuffer 'T' of Rfft/Irfft (a TensorType code) -> tensor type name and kernel scalar type.
@@ -33,10 +33,7 @@ def _same_size(ctx: OpContext, a: Tensor, b: Tensor) -> None:
 @register_custom("SignalWindow")
 def prepare_window(ctx: OpContext) -> BindFn:
     """Multiply each len(weights) block of the input by the window, shift right, saturate to int16."""
-    ctx.expect_io(2, 1)
-    input, weights, output = ctx.input(0), ctx.input(1), ctx.output(0)
-    for t in (input, weights, output):
-        ctx.expect_type(t, "INT16")
+    (input, weights), (output,) = typed_io(ctx, ("INT16", "INT16"), ("INT16",))
     ctx.expect_rank(weights, 1)
     if not input.shape or len(input.shape) != len(output.shape):
         ctx.fail(f"{input.describe()} and {output.describe()} must have the same rank, at least 1")
@@ -54,11 +51,7 @@ def prepare_window(ctx: OpContext) -> BindFn:
 @register_custom("SignalFftAutoScale")
 def prepare_fft_auto_scale(ctx: OpContext) -> BindFn:
     """Scale a frame up to the full int16 range; output 1 is the left shift applied."""
-    ctx.expect_io(1, 2)
-    input, output, scale_bits = ctx.input(0), ctx.output(0), ctx.output(1)
-    ctx.expect_type(input, "INT16")
-    ctx.expect_type(output, "INT16")
-    ctx.expect_type(scale_bits, "INT32")
+    (input,), (output, scale_bits) = typed_io(ctx, ("INT16",), ("INT16", "INT32"))
     ctx.expect_rank(input, 1)
     ctx.expect_rank(output, 1)
     ctx.expect_rank(scale_bits, 0)
@@ -175,10 +168,7 @@ def prepare_irfft(ctx: OpContext) -> BindFn:
 @register_custom("SignalEnergy")
 def prepare_energy(ctx: OpContext) -> BindFn:
     """|X|^2 of the complex bins start_index..end_index-1; TFLM leaves the other outputs unwritten."""
-    ctx.expect_io(1, 1)
-    input, output = ctx.input(0), ctx.output(0)
-    ctx.expect_type(input, "INT16")
-    ctx.expect_type(output, "UINT32")
+    (input,), (output,) = typed_io(ctx, ("INT16",), ("UINT32",))
     ctx.expect_rank(input, 1)
     ctx.expect_rank(output, 1)
     options = read_options(ctx, ("end_index", "start_index"))

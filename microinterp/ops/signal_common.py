@@ -1,4 +1,7 @@
-"""Custom operator options stored as a flexbuffer map (TFLM's signal ops), decoded and validated once.
+"""What TFLM's signal library ops share: their flexbuffer options, decoded and validated once, and the
+check of their input and output types.
+
+Custom operator options are stored as a flexbuffer map.
 
 TFLM reads these options by position (FlexbufferWrapper::ElementAsInt32(i) on the map's values, which
 a flexbuffer map stores in key order), so a map with other keys would be read as something else:
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from flatbuffers import flexbuffers
 
+from ..model import Tensor
 from .registry import OpContext
 
 _INT32 = (-(1 << 31), (1 << 31) - 1)
@@ -47,3 +51,13 @@ def option_in_range(ctx: OpContext, options: dict[str, int], key: str, low: int,
     if not low <= value <= high:
         ctx.fail(f"custom option '{key}' = {value} must be in [{low}, {high}]")
     return value
+
+
+def typed_io(ctx: OpContext, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> tuple[list[Tensor], list[Tensor]]:
+    """Exactly len(inputs) inputs and len(outputs) outputs of those type names; returns both lists."""
+    ctx.expect_io(len(inputs), len(outputs))
+    ins = [ctx.input(i) for i in range(len(inputs))]
+    outs = [ctx.output(i) for i in range(len(outputs))]
+    for t, type_name in zip(ins + outs, inputs + outputs):
+        ctx.expect_type(t, type_name)
+    return ins, outs
