@@ -249,3 +249,33 @@ def test_framer_and_stacker_outputs_match_tflm_whenever_valid(oracle):
                 if tflm[j + 1]:
                     assert_bit_exact(mine[j], tflm[j], f"{nodes[j // 2].label} output, invocation {k}")
 
+
+
+def test_hostile_custom_options_bytes_raise_model_errors_only(shared_models):
+    """Every signal op of the audio preprocessor with its flexbuffer options bytes mutated (flipped,
+    truncated, extended): loading either works or raises a microinterp model error, nothing else."""
+    from microinterp import MicrointerpError, load_model
+    from microinterp.prepare import prepare_model
+    from dataclasses import replace
+
+    model = load_model(shared_models / AUDIO_PREPROCESSOR)
+    rng = np.random.default_rng(5)
+    for op in model.main.operators:
+        raw = op.custom_options
+        if not raw:
+            continue
+        for trial in range(25):
+            data = bytearray(raw)
+            kind = trial % 3
+            if kind == 0:
+                data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+            elif kind == 1:
+                data = data[:rng.integers(len(data))]
+            else:
+                data += rng.integers(0, 256, int(rng.integers(1, 8))).astype(np.uint8).tobytes()
+            ops = tuple(replace(o, custom_options=bytes(data)) if o is op else o for o in model.main.operators)
+            hostile = replace(model, subgraphs=(replace(model.main, operators=ops), *model.subgraphs[1:]))
+            try:
+                prepare_model(hostile)
+            except MicrointerpError:
+                pass

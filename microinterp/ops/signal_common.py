@@ -28,12 +28,14 @@ def read_options(ctx: OpContext, keys: tuple[str, ...]) -> dict[str, int]:
         if not root.IsMap:
             ctx.fail(f"custom options must be a flexbuffer map with keys {list(keys)}")
         options = root.AsMap
+        if len(options) != len(keys):  # before reading keys: a hostile size could be huge
+            ctx.fail(f"custom options hold {len(options)} entries, expected keys {list(keys)}")
         found = tuple(k.AsKey for k in options.Keys)
         values = list(options.Values)
     except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as e:
         ctx.fail(f"custom options are not a valid flexbuffer ({len(raw)} bytes): {e}")
-    if found != keys:
-        ctx.fail(f"custom options have keys {list(found)}, expected {list(keys)}")
+    if found != keys or len(values) != len(keys):
+        ctx.fail(f"custom options have keys {list(found)} and {len(values)} values, expected keys {list(keys)}")
     decoded = {}
     for key, value in zip(keys, values):
         if not (value.IsInt or value.IsBool):
