@@ -10,12 +10,24 @@ int32. Untrusted bytes that are not such a map raise InconsistentModelError nami
 """
 from __future__ import annotations
 
+import struct
+
 from flatbuffers import flexbuffers
 
 from ..model import Tensor
 from .registry import OpContext
 
 _INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def _integer(ctx: OpContext, key: str, value: flexbuffers.Ref) -> int:
+    """An integer or boolean option value that fits int32 (what TFLM's ElementAsInt32 reads)."""
+    if not (value.IsInt or value.IsBool):
+        ctx.fail(f"custom option '{key}' must be an integer or boolean")
+    number = int(value.AsInt) if value.IsInt else int(value.AsBool)
+    if not _INT32[0] <= number <= _INT32[1]:
+        ctx.fail(f"custom option '{key}' = {number} does not fit int32")
+    return number
 
 
 def read_options(ctx: OpContext, keys: tuple[str, ...]) -> dict[str, int]:
@@ -31,19 +43,14 @@ def read_options(ctx: OpContext, keys: tuple[str, ...]) -> dict[str, int]:
         if len(options) != len(keys):  # before reading keys: a hostile size could be huge
             ctx.fail(f"custom options hold {len(options)} entries, expected keys {list(keys)}")
         found = tuple(k.AsKey for k in options.Keys)
+        if found != keys:
+            ctx.fail(f"custom options have keys {list(found)}, expected {list(keys)}")
         values = list(options.Values)
-    except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as e:
+        if len(values) != len(keys):
+            ctx.fail(f"custom options have {len(values)} values for the keys {list(keys)}")
+        decoded = {key: _integer(ctx, key, value) for key, value in zip(keys, values)}
+    except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError, struct.error) as e:
         ctx.fail(f"custom options are not a valid flexbuffer ({len(raw)} bytes): {e}")
-    if found != keys or len(values) != len(keys):
-        ctx.fail(f"custom options have keys {list(found)} and {len(values)} values, expected keys {list(keys)}")
-    decoded = {}
-    for key, value in zip(keys, values):
-        if not (value.IsInt or value.IsBool):
-            ctx.fail(f"custom option '{key}' must be an integer or boolean")
-        number = int(value.AsInt) if value.IsInt else int(value.AsBool)
-        if not _INT32[0] <= number <= _INT32[1]:
-            ctx.fail(f"custom option '{key}' = {number} does not fit int32")
-        decoded[key] = number
     return decoded
 
 
