@@ -279,3 +279,27 @@ def test_hostile_custom_options_bytes_raise_model_errors_only(shared_models):
                 prepare_model(hostile)
             except MicrointerpError:
                 pass
+
+
+@pytest.mark.parametrize("case", [
+    Case("rfft int16 512", custom_op("SignalRfft", {"T": 7, "fft_length": 512}), [T("INT16", (480,))],
+         [T("INT16", (514,))]),
+    Case("irfft float 16", custom_op("SignalIrfft", {"T": 0, "fft_length": 16}), [T("FLOAT32", (18,))],
+         [T("FLOAT32", (16,))]),
+    filter_bank_case(np.random.default_rng(0), 64, 40),
+    framer_case(400, 160, False, (3, 320)),
+    Case("delay 100", custom_op("SignalDelay", {"delay_length": 100}), [T("INT16", (3, 10))], [T("INT16", (3, 10))]),
+    Case("overlap add float", custom_op("SignalOverlapAdd", {"T": 0, "frame_step": 2}), [T("FLOAT32", (3, 3, 6))],
+         [T("FLOAT32", (3, 6))]),
+    Case("stacker", custom_op("SignalStacker", {"num_channels": 40, "stacker_left_context": 3,
+                                                "stacker_right_context": 0, "stacker_step": 1}),
+         [T("INT16", (40,))], [T("INT16", (160,)), T("BOOL", ())]),
+], ids=lambda c: c.label)
+def test_tail_estimate_counts_signal_op_state_within_2_percent_of_tflm(oracle, case):
+    from microinterp import load_model
+    from microinterp.planning.tail import estimate_tail
+
+    model = single_op_model(case.op, case.inputs, case.outputs)
+    actual = oracle.tflm_arena(model).tail
+    estimate = estimate_tail(load_model(model), pointer_size=8).total
+    assert abs(estimate - actual) <= 0.02 * actual, f"estimate {estimate}, TFLM {actual}"
