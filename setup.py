@@ -1,6 +1,7 @@
 """Build the Cython kernels in kernels/ as private submodules microinterp._kernels.<name>.
 
-Both steps use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
+Cython and numpy are needed only when extensions are built (build_ext), not to make an sdist. Both
+steps of the build use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
 extension per core. Each module logs one line when it starts and when it is done (`pip install -v`,
 `python -m build`). A compiled module is kept in build/kernel-cache/, keyed by a hash of its C source,
 the headers, the compiler flags and the Python/numpy versions, so that installing again (another extra,
@@ -14,8 +15,6 @@ import sysconfig
 import time
 from pathlib import Path
 
-import numpy
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -29,7 +28,7 @@ extensions = [
     Extension(
         f"microinterp._kernels.{path.stem}",
         [f"{KERNEL_DIR}/{path.name}"],
-        include_dirs=[numpy.get_include(), KERNEL_DIR],
+        include_dirs=[KERNEL_DIR],  # numpy's headers are added when building
         depends=HEADERS,  # a header change rebuilds the modules
         extra_compile_args=["-O3", "-ffp-contract=off"],  # no FMA: float32 sums stay bit-exact with TFLM
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -50,7 +49,21 @@ class CachingParallelBuildExt(build_ext):
         if not self.parallel:
             self.parallel = JOBS
 
+    def run(self) -> None:
+        import numpy
+        from Cython.Build import cythonize
+
+        for ext in self.extensions:
+            ext.include_dirs.insert(0, numpy.get_include())
+        self.extensions[:] = cythonize(
+            self.extensions, include_path=[KERNEL_DIR], nthreads=JOBS,
+            compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
+                                 "initializedcheck": False, "cdivision": True})
+        super().run()
+
     def _cache_key(self, ext: Extension) -> str:
+        import numpy
+
         digest = hashlib.sha256()
         for name in [*ext.sources, *ext.depends]:
             digest.update(name.encode())
@@ -81,13 +94,4 @@ class CachingParallelBuildExt(build_ext):
             _log(f"{ext.name}: not cached ({error})")
 
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        include_path=[KERNEL_DIR],
-        nthreads=JOBS,
-        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
-                             "initializedcheck": False, "cdivision": True},
-    ),
-    cmdclass={"build_ext": CachingParallelBuildExt},
-)
+setup(ext_modules=extensions, cmdclass={"build_ext": CachingParallelBuildExt})
