@@ -3,9 +3,9 @@
 Cython and numpy are needed only when extensions are built (build_ext), not to make an sdist. Both
 steps of the build use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
 extension per core. Each module logs one line when it starts and when it is done (`pip install -v`,
-`python -m build`). A compiled module is kept in build/kernel-cache/, keyed by a hash of its C source,
-the headers, the compiler flags and the Python/numpy versions, so that installing again (another extra,
-an editable reinstall) copies it instead of compiling it again.
+`python -m build`). A compiled module is kept in build/kernel-cache/ (or $MICROINTERP_BUILD_CACHE),
+keyed by a hash of its C source, the headers, the compiler flags and the Python/numpy versions, so that
+installing again (another extra, an editable reinstall) copies it instead of compiling it again.
 """
 import hashlib
 import os
@@ -21,7 +21,8 @@ from setuptools.command.build_ext import build_ext
 HERE = Path(__file__).parent
 KERNEL_DIR = "kernels"
 HEADERS = [f"{KERNEL_DIR}/{path.name}" for path in sorted((HERE / KERNEL_DIR).glob("*.h"))]
-CACHE_DIR = HERE / "build" / "kernel-cache"
+# MICROINTERP_BUILD_CACHE shares one cache between builds in other folders (an sdist unpacked by pip).
+CACHE_DIR = Path(os.environ.get("MICROINTERP_BUILD_CACHE") or HERE / "build" / "kernel-cache").resolve()
 JOBS = os.cpu_count() or 1
 
 extensions = [
@@ -55,10 +56,14 @@ class CachingParallelBuildExt(build_ext):
 
         for ext in self.extensions:
             ext.include_dirs.insert(0, numpy.get_include())
-        self.extensions[:] = cythonize(
+        translated = cythonize(
             self.extensions, include_path=[KERNEL_DIR], nthreads=JOBS,
             compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                                  "initializedcheck": False, "cdivision": True})
+        # Keep the Extension objects finalize_options prepared; take the C sources Cython wrote.
+        by_name = {ext.name: ext for ext in translated}
+        for ext in self.extensions:
+            ext.sources, ext.depends = by_name[ext.name].sources, by_name[ext.name].depends
         super().run()
 
     def _cache_key(self, ext: Extension) -> str:
@@ -79,7 +84,7 @@ class CachingParallelBuildExt(build_ext):
         if cached.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cached, target)
-            _log(f"{ext.name}: unchanged, taken from {CACHE_DIR.relative_to(HERE)}")
+            _log(f"{ext.name}: unchanged, taken from {CACHE_DIR}")
             return
         _log(f"{ext.name}: compiling")
         start = time.perf_counter()
