@@ -8,7 +8,8 @@ Strategies for the head (every plan then goes through the checker, check.py):
 * reorder: first the op order with the lowest peak of live bytes (order.py), then optimal.
 * inplace: reorder, with tensors sharing bytes (sharing.py): RESHAPE-like outputs alias their input,
   elementwise ops write over a dying input, window ops write their output over a dying input,
-  trailing it by a safe lag.
+  trailing it by a safe lag. Safe for the kernels that will run the plan (the schedule,
+  schedules.py): microinterp's own, or TFLM's reference kernels for a plan written into the model.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import PlannerEntry, align, offline_offsets, planner_entries
 from .order import Graph, OpNode, best_order
 from .packing import OverlapPair, lower_bound, pack
+from .schedules import MICROINTERP, kernel_schedule, op_access
 from .sharing import SHARING_KINDS, Candidate, candidates, declare
 
 STRATEGIES = ("tflm", "linear", "optimal", "reorder", "inplace")
@@ -67,6 +69,8 @@ class MemoryPlan:
     lower_bound: int = 0
     #: The head is the smallest possible (it reached the bound, or the search finished).
     proven_optimal: bool = False
+    #: The kernels whose read/write order made the shared bytes safe (schedules.SCHEDULES).
+    schedule: str = MICROINTERP
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -97,6 +101,28 @@ class MemoryPlan:
     def skipped_ops(self) -> frozenset[int]:
         """Ops of subgraph 0 whose output aliases their input: the copy they would make is not needed."""
         return frozenset(s.op for s in self.shared if s.kind == "alias")
+
+
+def unsafe_shared_bytes(model: Model, plan: MemoryPlan, schedule: str) -> list[str]:
+    """Each pair of tensors the plan places over each other that `schedule`'s kernels would break,
+    described with its op: an op whose order the schedule does not model, or an output byte written
+    before the input byte under it is last read. Empty when the plan is safe for those kernels."""
+    kernels = kernel_schedule(schedule)
+    problems = []
+    for s in plan.shared:
+        op = model.main.operators[s.op]
+        where = f"op {s.op} ({op.name}), tensor {s.output} over tensor {s.input} at shift {s.shift:+d}"
+        if s.kind == "alias":
+            if op.name not in kernels.alias_ops:
+                problems.append(f"{where}: {schedule} kernels are not known to copy in place")
+            continue
+        walk = op_access(model, op, op.inputs.index(s.input), kernels)
+        if walk is None:
+            problems.append(f"{where}: the {schedule} kernel's read/write order is not modelled")
+        elif (byte := walk[1].first_clobber(s.shift)) is not None:
+            problems.append(f"{where}: the {schedule} kernel writes output byte {byte} before it last reads "
+                            f"the input byte under it")
+    return problems
 
 
 def reorderable(model: Model) -> bool:
@@ -150,7 +176,8 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
 
 def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]], own_scratch: int,
                 strategy: str = "tflm", *, aliases: Mapping[int, Sequence[tuple[int, int]]] | None = None,
-                sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET) -> MemoryPlan:
+                sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET,
+                schedule: str = MICROINTERP) -> MemoryPlan:
     """Plan the arena: the head by `strategy`, then microinterp's own scratch, then variable tensors.
 
     tflm_scratch: scratch bytes TFLM's kernels request, keyed by (subgraph, op); own_scratch: the
@@ -158,16 +185,19 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     aliases: op index -> (output position, input position) pairs that op declared as byte copies.
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
     time_budget: seconds the optimal/reorder/inplace search may take.
+    schedule: whose kernels will run the plan (schedules.SCHEDULES): overlaps are safe for their
+    read/write order.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    kernel_schedule(schedule)  # an unknown name fails here, whatever the strategy
     if sharing is not None and strategy != "inplace":
         raise ValueError(f"sharing kinds apply to the inplace strategy only, not {strategy!r}")
     kinds = frozenset(SHARING_KINDS if sharing is None else sharing) if strategy == "inplace" else frozenset()
     if not kinds <= set(SHARING_KINDS):
         raise ValueError(f"unknown sharing kind(s) {sorted(kinds - set(SHARING_KINDS))}; "
                          f"choose among {', '.join(SHARING_KINDS)}")
-    found = candidates(model, aliases or {}, kinds) if kinds else []
+    found = candidates(model, aliases or {}, kinds, schedule) if kinds else []
     order = list(range(len(model.main.operators)))
     if strategy in ("reorder", "inplace") and reorderable(model):
         order = best_order(_schedule_graph(model, tflm_scratch, found))[0]
@@ -197,4 +227,4 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
     return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
-                      tuple(order), shared, bound, proven)
+                      tuple(order), shared, bound, proven, schedule)
