@@ -71,6 +71,10 @@ class MemoryPlan:
     proven_optimal: bool = False
     #: The kernels whose read/write order made the shared bytes safe (schedules.SCHEDULES).
     schedule: str = MICROINTERP
+    #: Ops of subgraph 0 whose output the model's own offline plan places over one of their inputs in an
+    #: order microinterp's kernel does not follow (a plan written for TFLM's kernels): invoke computes
+    #: their output aside and then copies it into place.
+    staged_ops: frozenset[int] = frozenset()
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -101,6 +105,29 @@ class MemoryPlan:
     def skipped_ops(self) -> frozenset[int]:
         """Ops of subgraph 0 whose output aliases their input: the copy they would make is not needed."""
         return frozenset(s.op for s in self.shared if s.kind == "alias")
+
+
+def _staged_ops(model: Model, entries: Sequence[PlannerEntry]) -> frozenset[int]:
+    """The ops whose output, at its offline offset, shares bytes with one of their inputs where the
+    microinterp schedule does not prove the overlap safe (see MemoryPlan.staged_ops)."""
+    kernels = kernel_schedule(MICROINTERP)
+    placed = {e.index: (e.offline_offset, e.nbytes) for e in entries
+              if e.kind == "tensor" and e.subgraph == 0 and e.offline_offset is not None}
+    staged = set()
+    for op in model.main.operators:
+        for t_out in (t for t in op.outputs if t in placed):
+            out_at, out_bytes = placed[t_out]
+            for p, t_in in enumerate(op.inputs):
+                if t_in not in placed or t_in == t_out:
+                    continue
+                in_at, in_bytes = placed[t_in]
+                shift = out_at - in_at
+                if shift >= in_bytes or -shift >= out_bytes or (shift == 0 and op.name in kernels.alias_ops):
+                    continue
+                walk = op_access(model, op, p, kernels) if len(op.outputs) == 1 else None
+                if walk is None or walk[1].first_clobber(shift) is not None:
+                    staged.add(op.index)
+    return frozenset(staged)
 
 
 def unsafe_shared_bytes(model: Model, plan: MemoryPlan, schedule: str) -> list[str]:
@@ -227,4 +254,4 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
     return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
-                      tuple(order), shared, bound, proven, schedule)
+                      tuple(order), shared, bound, proven, schedule, _staged_ops(model, entries))
