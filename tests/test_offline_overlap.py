@@ -120,6 +120,7 @@ def test_mlperf_tiny_int8_heads_in_tflm_are_at_least_40_percent_below_tflms_own(
         heads[name] = oracle.tflm_arena(written).head
         assert heads[name] == plan.head, name
     assert sum(heads.values()) <= MLPERF_INT8_GOAL, heads
+    # Part 1's minimal arena_size (planning/arena_size.py) of each written model is to be checked here too.
 
 
 def _one_step_too_close(model: Model, plan: MemoryPlan) -> tuple[MemoryPlan, str]:
@@ -218,7 +219,7 @@ def test_squeeze_is_not_aliased_for_tflm_whose_memcpy_onto_itself_is_undefined(o
     _, ours = plan_arena(model, "inplace")
     _, theirs = plan_arena(model, "inplace", schedule=TFLM_REFERENCE)
     assert sorted(s.op for s in ours.shared) == [0, 1, 2] and sorted(s.op for s in theirs.shared) == [1, 2]
-    with pytest.raises(ValueError, match=r"op 0 \(SQUEEZE\).*not known to copy in place"):
+    with pytest.raises(ValueError, match=r"op 0 \(SQUEEZE\).*order is not modelled"):
         with_offline_plan(model, ours)
     written = with_offline_plan(model, theirs)
     assert oracle.tflm_arena(written).head == theirs.head

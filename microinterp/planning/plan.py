@@ -23,7 +23,7 @@ from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import PlannerEntry, align, offline_offsets, planner_entries
 from .order import Graph, OpNode, best_order
 from .packing import OverlapPair, lower_bound, pack
-from .schedules import MICROINTERP, kernel_schedule, op_access
+from .schedules import MICROINTERP, kernel_schedule, overlap_problem
 from .sharing import SHARING_KINDS, Candidate, candidates, declare
 
 STRATEGIES = ("tflm", "linear", "optimal", "reorder", "inplace")
@@ -118,15 +118,10 @@ def _staged_ops(model: Model, entries: Sequence[PlannerEntry]) -> frozenset[int]
         for t_out in (t for t in op.outputs if t in placed):
             out_at, out_bytes = placed[t_out]
             for p, t_in in enumerate(op.inputs):
-                if t_in not in placed or t_in == t_out:
-                    continue
-                in_at, in_bytes = placed[t_in]
-                shift = out_at - in_at
-                if shift >= in_bytes or -shift >= out_bytes or (shift == 0 and op.name in kernels.alias_ops):
-                    continue
-                walk = op_access(model, op, p, kernels) if len(op.outputs) == 1 else None
-                if walk is None or walk[1].first_clobber(shift) is not None:
-                    staged.add(op.index)
+                if t_in in placed and t_in != t_out:
+                    shift = out_at - placed[t_in][0]
+                    if -out_bytes < shift < placed[t_in][1] and overlap_problem(model, op, p, shift, kernels):
+                        staged.add(op.index)
     return frozenset(staged)
 
 
@@ -138,17 +133,10 @@ def unsafe_shared_bytes(model: Model, plan: MemoryPlan, schedule: str) -> list[s
     problems = []
     for s in plan.shared:
         op = model.main.operators[s.op]
-        where = f"op {s.op} ({op.name}), tensor {s.output} over tensor {s.input} at shift {s.shift:+d}"
-        if s.kind == "alias":
-            if op.name not in kernels.alias_ops:
-                problems.append(f"{where}: {schedule} kernels are not known to copy in place")
-            continue
-        walk = op_access(model, op, op.inputs.index(s.input), kernels)
-        if walk is None:
-            problems.append(f"{where}: the {schedule} kernel's read/write order is not modelled")
-        elif (byte := walk[1].first_clobber(s.shift)) is not None:
-            problems.append(f"{where}: the {schedule} kernel writes output byte {byte} before it last reads "
-                            f"the input byte under it")
+        problem = overlap_problem(model, op, op.inputs.index(s.input), s.shift, kernels)
+        if problem:
+            problems.append(f"op {s.op} ({op.name}), tensor {s.output} over tensor {s.input} at shift {s.shift:+d}: "
+                            f"{problem}")
     return problems
 
 

@@ -139,3 +139,16 @@ def op_access(model: Model, op: Operator, position: int, schedule: KernelSchedul
     if schedule.broadcasts and op.name in _BINARY and _broadcasts_onto(op, x, y):
         return "elementwise", BroadcastAccess(tuple(x.shape), tuple(y.shape), _itemsize(x), _itemsize(y))
     return None
+
+
+def overlap_problem(model: Model, op: Operator, position: int, shift: int, schedule: KernelSchedule) -> str | None:
+    """Why `schedule`'s kernel for `op` would break its output placed `shift` bytes after its input
+    `position` (sharing bytes with it), or None when that placement is safe."""
+    if shift == 0 and op.name in schedule.alias_ops:
+        return None
+    walk = op_access(model, op, position, schedule) if len(op.outputs) == 1 else None
+    if walk is None:
+        return f"the {schedule.name} kernel's read/write order is not modelled"
+    byte = walk[1].first_clobber(shift)
+    return None if byte is None else (f"the {schedule.name} kernel writes output byte {byte} before it last "
+                                      f"reads the input byte under it")
