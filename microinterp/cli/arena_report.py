@@ -16,6 +16,7 @@ from ..execution import plan_prepared
 from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
+from ..planning.schedules import MICROINTERP
 from ..planning.tail import estimate_tail
 from ..prepare import prepare_model
 
@@ -77,6 +78,8 @@ class ArenaPlan:
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
+    #: Whose kernels the shared bytes are safe for (planning/schedules.py).
+    schedule: str = MICROINTERP
 
     @property
     def total(self) -> int:
@@ -152,32 +155,34 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
                      fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit)
+                     arena_limit, schedule=plan.schedule)
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
-               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None) -> tuple[ArenaPlan, MemoryPlan]:
-    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report and the
-    plan itself."""
+               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None,
+               schedule: str = MICROINTERP) -> tuple[ArenaPlan, MemoryPlan]:
+    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy, its shared bytes safe
+    for `schedule`'s kernels (planning/schedules.py): the report and the plan itself."""
     model, name = _load(model, name)
     prepared = prepare_model(model)
-    plan = plan_prepared(model, prepared, strategy, time_budget=time_budget)
+    plan = plan_prepared(model, prepared, strategy, time_budget=time_budget, schedule=schedule)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
     return describe_plan(model, plan, bound, name, arena_limit), plan
 
 
 def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float = DEFAULT_TIME_BUDGET,
-                       name: str | None = None) -> StrategyComparison:
-    """Plan the model under each of COMPARED; heads next to the fixed-order lower bound, and the savings
-    of each technique."""
+                       name: str | None = None, schedule: str = MICROINTERP) -> StrategyComparison:
+    """Plan the model under each of COMPARED (shared bytes safe for `schedule`'s kernels); heads next to
+    the fixed-order lower bound, and the savings of each technique."""
     model, name = _load(model, name)
     prepared = prepare_model(model)
     plans: dict[tuple[str, tuple[str, ...] | None], MemoryPlan] = {}
 
     def planned(strategy: str, kinds: tuple[str, ...] | None = None) -> MemoryPlan:
         if (strategy, kinds) not in plans:
-            plans[(strategy, kinds)] = plan_prepared(model, prepared, strategy, sharing=kinds, time_budget=time_budget)
+            plans[(strategy, kinds)] = plan_prepared(model, prepared, strategy, sharing=kinds, time_budget=time_budget,
+                                                     schedule=schedule)
         return plans[(strategy, kinds)]
 
     bound = planned("tflm").lower_bound

@@ -1,7 +1,8 @@
 """`microinterp plan`: print, check, draw and write a model's arena plan, or compare the strategies.
 
 The plan can be drawn (SVG, or PNG with matplotlib) and written into a copy of the model as TFLM's
-offline plan.
+offline plan; tensors placed over each other are then made safe for TFLM's reference kernels (the
+tflm-reference schedule, planning/schedules.py), and a plan that is not is refused, naming the op.
 """
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import argparse
 from pathlib import Path
 
 from ..model import load_model
-from ..planning import STRATEGIES
+from ..planning import SCHEDULES, STRATEGIES
 from ..planning.plan import DEFAULT_TIME_BUDGET
+from ..planning.schedules import MICROINTERP, TFLM_REFERENCE
 from ..writer import with_offline_plan
 from .arena_report import (
     COMPARED,
@@ -27,7 +29,8 @@ from .render import Column, Output, name_text, nbytes_text
 
 def print_plan(report: ArenaPlan, out: Output) -> None:
     """The text report of `microinterp plan`."""
-    out.fields([("model", report.model), ("strategy", report.strategy)], indent=0)
+    out.fields([("model", report.model), ("strategy", report.strategy),
+                ("schedule", f"{report.schedule} (the kernels its shared bytes are safe for)")], indent=0)
     out.table([Column("step", True), Column("op", True), Column("operator"), Column("live bytes", True),
                Column("")],
               [[str(o.step), str(o.op), o.name, nbytes_text(o.live_bytes), "<- peak" if o.peak else ""]
@@ -98,13 +101,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", type=Path, metavar="FILE", help="draw the plan as PNG (needs matplotlib)")
     parser.add_argument("--write-offline-plan", type=Path, metavar="OUT",
                         help="write a copy of the model carrying the plan as TFLM offline plan metadata")
+    parser.add_argument("--schedule", choices=SCHEDULES, metavar="|".join(SCHEDULES),
+                        help=f"whose kernels the inplace plan's overlaps must be safe for: {MICROINTERP} (this "
+                             f"interpreter) or {TFLM_REFERENCE} (TFLM's reference kernels); default "
+                             f"{TFLM_REFERENCE} with --write-offline-plan, else {MICROINTERP}")
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
                         help=f"search time per plan (default {DEFAULT_TIME_BUDGET:g})")
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.compare:
-        comparisons = [compare_strategies(m, time_budget=args.time_budget) for m in args.models]
+        comparisons = [compare_strategies(m, time_budget=args.time_budget, schedule=args.schedule or MICROINTERP)
+                       for m in args.models]
         if args.json:
             out.json(comparisons)
         else:
@@ -114,11 +122,14 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         raise ValueError(f"{len(args.models)} models given: plan one at a time, or compare several with --compare")
     path = args.models[0]
     model = load_model(path)
+    schedule = args.schedule or (TFLM_REFERENCE if args.write_offline_plan else MICROINTERP)
     report, plan = plan_arena(model, args.strategy, arena_limit=args.arena_limit, time_budget=args.time_budget,
-                              name=str(path))
+                              name=str(path), schedule=schedule)
     if args.write_offline_plan:
         written = with_offline_plan(model, plan)
         args.write_offline_plan.write_bytes(written)
+        # The written model is what the firmware runs: its TFLM figures (the head here; TFLM's minimal
+        # arena_size once planning/arena_size.py exists) are the ones to report.
         report.offline_plan_head = plan_arena(written)[1].head
     if args.svg or args.png:
         from .drawing import write_png, write_svg
