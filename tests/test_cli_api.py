@@ -166,3 +166,35 @@ def test_json_conversion_of_reports():
 
 def test_count_text_uses_si_suffixes():
     assert [count_text(n) for n in (0, 288, 2_656_768, 1.08e9)] == ["0", "288", "2.66M", "1.08G"]
+
+
+def test_lstm_and_svdf_macs_count_the_gate_and_filter_products():
+    from test_op_lstm import lstm_case
+    from test_op_svdf import svdf_int8_case
+    from opmodels import single_op_model
+    batch, steps, size, state = 2, 3, 5, 4
+    lstm = lstm_case("INT8", batch=batch, steps=steps, input_size=size, state=state)
+    model = load_model(single_op_model(lstm.op, lstm.inputs, lstm.outputs))
+    # Per step and batch row: four gates of (input + hidden) x state products, then f*c, i*g and o*tanh(c).
+    assert op_macs(model.main, model.main.operators[0]) == batch * steps * (4 * state * (size + state) + 3 * state)
+    filters, memory = 6, 3
+    svdf = svdf_int8_case(batch=batch, input_size=size, filters=filters, memory=memory, rank=2)
+    model = load_model(single_op_model(svdf.op, svdf.inputs, svdf.outputs))
+    # Per batch row: the feature FC (filters x input) and each filter's memory x time-weights dot product.
+    assert op_macs(model.main, model.main.operators[0]) == batch * filters * (size + memory)
+
+
+@pytest.mark.parametrize("dtype", ["INT8", "INT16"])
+def test_float_inputs_are_quantized_as_tflm_quantize_does(oracle, dtype):
+    from opmodels import single_op_model
+    from microinterp.inputs import quantize_input
+    scale, zero_point = 0.024575, -7
+    content = single_op_model(Op("QUANTIZE"), [T("FLOAT32", (1, 64))], [T(dtype, (1, 64), scale, zero_point)])
+    steps = np.arange(-32, 32, dtype=np.float64)
+    # Exact halves (round away from zero), near-halves, and values beyond the type's range.
+    values = np.concatenate([(steps[:40] + 0.5) * np.float32(scale), steps[40:] * 1e4]).astype(np.float32)
+    values = values.reshape(1, 64)
+    (theirs,), = oracle.run(content, [[values]], backend="tflm").outputs
+    detail = {"dtype": np.int8 if dtype == "INT8" else np.int16, "quantization": (scale, zero_point)}
+    ours = quantize_input(values.astype(np.float64), detail)
+    assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)

@@ -17,23 +17,23 @@ from .arena_report import (
     TECHNIQUES,
     ArenaPlan,
     StrategyComparison,
-    compare_strategies,
+    compare_models,
     parse_size,
     plan_arena,
 )
-from .command import EXIT_CHECK_FAILED, EXIT_OK, Command
+from .command import EXIT_CHECK_FAILED, EXIT_OK, Command, failures_exit
 from .render import Column, Output, name_text, nbytes_text
 
 
 def print_plan(report: ArenaPlan, out: Output) -> None:
     """The text report of `microinterp plan`."""
     out.fields([("model", report.model), ("strategy", report.strategy)], indent=0)
-    out.table([Column("step", True), Column("op", True), Column("operator"), Column("live bytes", True),
-               Column("")],
+    out.table([Column("position", True), Column("op", True), Column("operator"), Column("live bytes", True),
+               Column("peak")],
               [[str(o.step), str(o.op), o.name, nbytes_text(o.live_bytes), "<- peak" if o.peak else ""]
                for o in report.ops], title="ops in execution order")
     out.table([Column("tensor", True), Column("name"), Column("offset", True), Column("size", True),
-               Column("life"), Column("shares")],
+               Column("life (op positions)"), Column("shares")],
               [[str(b.index) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
                 nbytes_text(b.size), f"{b.first}..{b.last}", b.shares]
                for b in sorted(report.buffers, key=lambda b: (b.offset, b.first))], title="planned buffers")
@@ -64,8 +64,11 @@ def print_comparisons(comparisons: list[StrategyComparison], out: Output) -> Non
     def cell(head: int, bound: int) -> str:
         return f"{nbytes_text(head)} ({100.0 * (head - bound) / bound:+.1f}%)" if bound else nbytes_text(head)
 
+    failed = [c for c in comparisons if c.error is not None]
+    comparisons = [c for c in comparisons if c.error is None]
     rows = [[name_text(c.model.rsplit("/", 1)[-1]), nbytes_text(c.fixed_order_bound),
              *(cell(c.head(s), c.fixed_order_bound) for s in COMPARED)] for c in comparisons]
+    rows += [[name_text(c.model.rsplit("/", 1)[-1]), "failed", *[""] * len(COMPARED)] for c in failed]
     if len(comparisons) > 1:
         total = sum(c.fixed_order_bound for c in comparisons)
         rows.append(["sum", nbytes_text(total),
@@ -88,8 +91,8 @@ def print_comparisons(comparisons: list[StrategyComparison], out: Output) -> Non
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", type=Path, nargs="+", metavar="MODEL",
                         help=".tflite file (several with --compare)")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="tflm",
-                        help="memory strategy (default tflm, TFLM's own plan)")
+    parser.add_argument("--strategy", choices=STRATEGIES,
+                        help="memory strategy (default tflm, TFLM's own plan; not with --compare)")
     parser.add_argument("--arena-limit", type=parse_size, metavar="SIZE",
                         help="check that head + 32-bit tail estimate fit, e.g. 256K (exit 1 if not)")
     parser.add_argument("--compare", action="store_true",
@@ -104,17 +107,23 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.compare:
-        comparisons = [compare_strategies(m, time_budget=args.time_budget) for m in args.models]
+        if args.strategy is not None:
+            raise ValueError(f"--compare plans every strategy ({', '.join(COMPARED)}); "
+                             f"--strategy {args.strategy} plans one: give one or the other")
+        comparisons = compare_models(args.models, time_budget=args.time_budget)
         if args.json:
             out.json(comparisons)
         else:
             print_comparisons(comparisons, out)
-        return EXIT_OK
+        return failures_exit("plan", [(c.model, c.error) for c in comparisons if c.error is not None])
+    if args.png:
+        from .drawing import require_matplotlib
+        require_matplotlib()  # before any planning, which can take a while
     if len(args.models) > 1:
         raise ValueError(f"{len(args.models)} models given: plan one at a time, or compare several with --compare")
     path = args.models[0]
     model = load_model(path)
-    report, plan = plan_arena(model, args.strategy, arena_limit=args.arena_limit, time_budget=args.time_budget,
+    report, plan = plan_arena(model, args.strategy or "tflm", arena_limit=args.arena_limit, time_budget=args.time_budget,
                               name=str(path))
     if args.write_offline_plan:
         written = with_offline_plan(model, plan)
