@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "bench",
     "profiling",
     "plan",
+    "evaluate",
 )
 
 _MAX_MESSAGE_CHARS = 400
