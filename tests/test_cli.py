@@ -378,3 +378,17 @@ def test_plan_svg_y_labels_leave_room_for_the_axis_title(tmp_path):
     assert len(labels) == 5 and max(len(text) for _, text in labels) == len("2,097,152")
     # 11px digits are at most 7px wide; the title's glyphs take 13px right of its x.
     assert all(float(xpos) - 7 * len(text) >= title_x + 13 for xpos, text in labels)
+
+
+def test_plan_and_inspect_check_the_model_against_boards():
+    result = microinterp("plan", KWS, "--board", "nano33ble", "--board", "stm32f746")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("boards (arena = head + 32-bit tail estimate; model = .tflite bytes)") + 1].split() == [
+        "board", "SRAM", "flash", "TFLM", "arena", "(32-bit)", "model", "fits", "tightest"]
+    assert any(line.startswith("stm32f746 (unverified)") and " yes " in line for line in lines)
+    report = json.loads(microinterp("inspect", KWS, "--board", "rp2040", "--json").stdout)
+    (fit,) = report["boards"]
+    assert fit["arena_bytes"] == report["memory"]["tflm_arena"] and fit["model_bytes"] == KWS.stat().st_size
+    assert fit["fits"] and fit["sram_margin"] == 264 * 1024 - fit["arena_bytes"]
+    assert_one_line_error(microinterp("inspect", KWS, "--board", "uno"), "unknown board 'uno'")

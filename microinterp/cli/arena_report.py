@@ -85,6 +85,8 @@ class ArenaPlan:
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
+    #: With --board: how the model fits each board (cli/boards.py).
+    boards: list = field(default_factory=list)
 
     @property
     def total(self) -> int:

@@ -21,6 +21,7 @@ from .arena_report import (
     parse_size,
     plan_arena,
 )
+from .boards import add_board_argument, board_fits, print_board_fits
 from .command import EXIT_CHECK_FAILED, EXIT_OK, Command, failures_exit
 from .render import Column, Output, name_text, nbytes_text
 
@@ -55,6 +56,7 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                                f"({nbytes_text(-over)} to spare)" if over <= 0 else
                     f"does not fit the limit of {nbytes_text(report.arena_limit)} bytes: "
                     f"{nbytes_text(over)} bytes over")
+    print_board_fits(report.boards, out)
 
 
 def print_comparisons(comparisons: list[StrategyComparison], out: Output) -> None:
@@ -101,6 +103,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", type=Path, metavar="FILE", help="draw the plan as PNG (needs matplotlib)")
     parser.add_argument("--write-offline-plan", type=Path, metavar="OUT",
                         help="write a copy of the model carrying the plan as TFLM offline plan metadata")
+    add_board_argument(parser)
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
                         help=f"search time per plan (default {DEFAULT_TIME_BUDGET:g})")
 
@@ -125,6 +128,7 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     model = load_model(path)
     report, plan = plan_arena(model, args.strategy or "tflm", arena_limit=args.arena_limit, time_budget=args.time_budget,
                               name=str(path))
+    report.boards = board_fits(args.board, model, plan)
     if args.write_offline_plan:
         written = with_offline_plan(model, plan)
         args.write_offline_plan.write_bytes(written)
