@@ -241,8 +241,8 @@ class EvalReport:
     top1/topk: fraction of samples whose integer label is the largest score / among the top_k scores;
     mean_abs_error: mean |output - label| for float labels. reference_*: against the float reference
     model's first output on the same samples (its inputs dequantized when the data is integer):
-    the fraction with the same largest score, the mean |output - reference output|, and the reference's
-    own top-1 accuracy when there are class labels.
+    the fraction with the same largest score (outputs of more than one value), the mean |output -
+    reference output|, and the reference's own top-1 accuracy or mean absolute error.
     """
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("samples_per_second",)
     model: str
@@ -260,6 +260,7 @@ class EvalReport:
     reference_top1_agreement: float | None = None
     reference_mean_abs_diff: float | None = None
     reference_top1: float | None = None
+    reference_mean_abs_error: float | None = None
 
     @property
     def samples_per_second(self) -> float:
@@ -338,10 +339,13 @@ def evaluate(model: ModelSource, data: Mapping[str, np.ndarray], labels: np.ndar
     if reference is not None:
         theirs = np.concatenate(gathered[1]).astype(np.float64).reshape(samples, -1)
         report.reference = _name(reference)
-        report.reference_top1_agreement = float(np.mean(scores.argmax(1) == theirs.argmax(1)))
+        if scores.shape[1] > 1:
+            report.reference_top1_agreement = float(np.mean(scores.argmax(1) == theirs.argmax(1)))
         report.reference_mean_abs_diff = float(np.mean(np.abs(scores - theirs)))
         if kind == "classes":
             report.reference_top1 = top_k_accuracy(theirs, labels, 1)
+        elif kind == "targets":
+            report.reference_mean_abs_error = float(np.mean(np.abs(theirs - targets)))
     return report
 
 

@@ -64,14 +64,19 @@ def test_classification_scores_and_agreement_with_a_float_reference_run_in_liter
 
 def test_float_targets_give_the_mean_absolute_error_of_the_dequantized_output(oracle):
     x = np.linspace(0, 6, 9, dtype=np.float32).reshape(9, 1)
-    report = evaluate(SINE, {"serving_default_keras_tensor:0": x}, np.sin(x), workers=2)
+    report = evaluate(SINE, {"serving_default_keras_tensor:0": x}, np.sin(x), reference=SINE_FLOAT, workers=2)
     detail = input_detail(SINE)
     theirs = oracle.run(SINE.read_bytes(), [[quantize_input(v.reshape(1, 1), detail)] for v in x],
                         backend="tflm").outputs
     scale, zero_point = Interpreter(model_path=SINE).get_output_details()[0]["quantization"]
     real = np.array([(float(o[0, 0]) - zero_point) * scale for (o,) in theirs])
+    litert = np.array([float(o[0, 0]) for (o,) in oracle.run(SINE_FLOAT.read_bytes(), [[v.reshape(1, 1)] for v in x],
+                                                              backend="litert_ref").outputs])
     assert report.labels == "targets" and report.top1 is None
     assert report.mean_abs_error == pytest.approx(np.mean(np.abs(real - np.sin(x[:, 0]))), rel=1e-6)
+    assert report.reference_mean_abs_error == pytest.approx(np.mean(np.abs(litert - np.sin(x[:, 0]))), rel=1e-5)
+    assert report.reference_mean_abs_diff == pytest.approx(np.mean(np.abs(real - litert)), rel=1e-5)
+    assert report.reference_top1_agreement is None  # one output value: no class to agree on
 
 
 def test_progress_reaches_every_sample_and_workers_agree_with_one_process():

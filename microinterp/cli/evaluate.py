@@ -58,11 +58,14 @@ def print_report(report: EvalReport, out: Output) -> None:
     if report.mean_abs_error is not None:
         fields.append(("mean abs error", f"{report.mean_abs_error:.6g}"))
     if report.reference is not None:
-        fields += [("reference", report.reference),
-                   ("top-1 agreement", _percent(report.reference_top1_agreement)),
-                   ("mean abs diff", f"{report.reference_mean_abs_diff:.6g} (dequantized outputs vs reference)")]
+        fields.append(("reference", report.reference))
+        if report.reference_top1_agreement is not None:
+            fields.append(("top-1 agreement", _percent(report.reference_top1_agreement)))
+        fields.append(("mean abs diff", f"{report.reference_mean_abs_diff:.6g} (dequantized outputs vs reference)"))
         if report.reference_top1 is not None:
             fields.append(("reference top-1", _percent(report.reference_top1)))
+        if report.reference_mean_abs_error is not None:
+            fields.append(("reference error", f"{report.reference_mean_abs_error:.6g} (mean abs)"))
     out.fields(fields, indent=0)
 
 
