@@ -317,9 +317,12 @@ def test_version_prints_the_package_version():
     assert result.returncode == 0 and result.stdout.strip() == f"microinterp {package.__version__}"
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_2_and_are_json_under_json():
     assert microinterp().returncode == 2
     assert microinterp("compare", SINE, "--against", "tensorflow").returncode == 2
+    result = microinterp("run", SINE, "--repeats", "many", "--json")
+    assert result.returncode == 2 and "usage: microinterp run" in result.stderr
+    assert json.loads(result.stdout) == {"error": "argument --repeats: invalid int value: 'many'", "exit": 2}
 
 
 # -- plan -------------------------------------------------------------------------------------------

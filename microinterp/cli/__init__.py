@@ -1,4 +1,4 @@
-"""The `microinterp` command line: inspect, run, compare, bench and profile TensorFlow Lite models.
+"""The `microinterp` command line: inspect, run, compare, bench, profile, plan and evaluate TensorFlow Lite models.
 
 Each subcommand is a thin layer over a Python API that returns dataclasses; `--json` prints that data.
 Adding a subcommand is one module exposing `COMMAND` (a `Command`) and one line in `COMMAND_MODULES`.
@@ -41,13 +41,26 @@ def load_commands() -> list[Command]:
     return [importlib.import_module(f".{name}", __package__).COMMAND for name in COMMAND_MODULES]
 
 
+class UsageError(Exception):
+    """A command line argparse refused; argparse has printed the usage and the message on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising UsageError instead of exiting, so that main can also report it as JSON."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise UsageError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the whole command, one subparser per registered command."""
-    parser = argparse.ArgumentParser(prog="microinterp", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="microinterp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"microinterp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # SUPPRESS keeps a subcommand's default from overwriting `microinterp --debug CMD`.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the report as JSON")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -80,7 +93,12 @@ def error_exit(error: BaseException) -> tuple[int, str] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `microinterp` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        if "--json" in (sys.argv[1:] if argv is None else argv):
+            print(json.dumps({"error": str(e), "exit": EXIT_USAGE}))
+        return EXIT_USAGE
     try:
         return args.run(args, Output())
     except BrokenPipeError:
