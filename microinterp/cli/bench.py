@@ -130,7 +130,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, out: Output) -> int:
     backends = list(dict.fromkeys(oracle_backend(kind, args.litert) for kind in args.against))
     report = bench_models(args.models, backends, args.repeats, args.seed,
-                          progress=lambda tasks: out.progress(tasks, lambda t: f"{args.models[t[0]].name} {t[1]}"))
+                          progress=lambda tasks: out.progress(
+                              tasks, lambda t: f"{args.models[t[0]].name} {BACKEND_LABELS.get(t[1], t[1])}"))
     if args.json:
         out.json(report)
     else:

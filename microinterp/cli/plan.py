@@ -126,8 +126,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         raise ValueError(f"{len(args.models)} models given: plan one at a time, or compare several with --compare")
     path = args.models[0]
     model = load_model(path)
-    report, plan = plan_arena(model, args.strategy or "tflm", arena_limit=args.arena_limit, time_budget=args.time_budget,
-                              name=str(path))
+    report, plan = plan_arena(model, args.strategy or "tflm", arena_limit=args.arena_limit,
+                              time_budget=args.time_budget, name=str(path))
     report.boards = board_fits(args.board, model, plan)
     if args.write_offline_plan:
         written = with_offline_plan(model, plan)

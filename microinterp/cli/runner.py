@@ -136,7 +136,9 @@ def print_run(result: RunResult, out: Output, dequantized_only: bool = False) ->
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help=".tflite file")
-    parser.add_argument("--input", action="append", type=Path, help=".npy file per model input, in order (float arrays for a quantized input are quantized with its scale and zero point)")
+    parser.add_argument("--input", action="append", type=Path,
+                        help=".npy file per model input, in order (float arrays for a quantized input are "
+                             "quantized with its scale and zero point)")
     parser.add_argument("--output", type=Path, help="write the outputs to this .npz file (output_0, ...)")
     parser.add_argument("--dequantize", action="store_true",
                         help="write quantized outputs dequantized (float32) to --output, and print only "
