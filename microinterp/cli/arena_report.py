@@ -22,6 +22,7 @@ from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.tail import estimate_tail
 from ..prepare import prepare_model
+from .boards import BoardFit
 from .command import one_line
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
@@ -86,7 +87,7 @@ class ArenaPlan:
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
     #: With --board: how the model fits each board (cli/boards.py).
-    boards: list = field(default_factory=list)
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def total(self) -> int:

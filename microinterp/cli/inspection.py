@@ -22,7 +22,7 @@ from ..model import Operator, Subgraph, Tensor
 from ..ops import REGISTRY
 from ..planning import plan_memory
 from ..planning.tail import estimate_tail
-from .boards import add_board_argument, board_fits, print_board_fits
+from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -258,7 +258,7 @@ class ModelReport:
     resolver: str
     resolver_size: int
     #: With --board: how the model fits each board (cli/boards.py).
-    boards: list = field(default_factory=list)
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def macs(self) -> int:
