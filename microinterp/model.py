@@ -6,11 +6,12 @@ lengths) happen here; op-specific semantics are checked by each op's prepare.
 """
 from __future__ import annotations
 
+
 import functools
 import inspect
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -187,6 +188,23 @@ class Model:
                 if t.data is not None:
                     seen[t.buffer] = t.data.nbytes
         return sum(seen.values())
+
+
+def with_dynamic_dims(model: Model, value: int, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+    """The model with `value` written into every dim that is -1 in a tensor's shape_signature (main
+    subgraph), as the converter writes a fixed batch size; ops' prepare then checks that the new shapes
+    are consistent."""
+    tensors = []
+    for t in model.main.tensors:
+        if -1 in t.shape_signature and len(t.shape_signature) == len(t.shape) and t.data is None:
+            t = replace(t, shape=tuple(value if s == -1 else d
+                                                   for d, s in zip(t.shape, t.shape_signature)))
+            if t.nbytes > max_tensor_bytes:
+                raise ResourceLimitError(f"{t.describe()}: resized to {t.nbytes} bytes, above the limit of "
+                                         f"{max_tensor_bytes} bytes (max_tensor_bytes)")
+        tensors.append(t)
+    main = replace(model.main, tensors=tuple(tensors))
+    return replace(model, subgraphs=(main, *model.subgraphs[1:]))
 
 
 def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,

@@ -38,6 +38,8 @@ class T:
     quantized_dimension: int = 0
     name: str = ""
     is_variable: bool = False
+    #: Written as the tensor's shape_signature when given (-1 marks a dim the user may resize).
+    shape_signature: Sequence[int] | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -191,9 +193,12 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     for i, t in enumerate(tensors):
         name = b.CreateString(t.name or f"t{i}")
         shape = _vector(b, [int(d) for d in t.shape], "Int32")
+        signature = None if t.shape_signature is None else _vector(b, [int(d) for d in t.shape_signature], "Int32")
         quant = _quantization(b, t)
         tensor_mod.Start(b)
         tensor_mod.AddShape(b, shape)
+        if signature is not None:
+            tensor_mod.AddShapeSignature(b, signature)
         tensor_mod.AddType(b, _TYPE_CODES[t.type])
         tensor_mod.AddBuffer(b, buffer_of[i])
         tensor_mod.AddName(b, name)
