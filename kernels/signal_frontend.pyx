@@ -3,9 +3,10 @@
 scale, energy, filter bank, its square root, spectral subtraction, PCAN gain control and log.
 
 Integer semantics are the C code's: unsigned arithmetic wraps, an int16 result is the low 16 bits,
-shifts by a tensor's value (the square root's scale bits) act as on x86 and Arm (the count taken modulo
-32). Index ranges (energy bins, filter bank channels) and shift counts from the options are validated
-by the ops at prepare, so the loops run without bounds checks.
+a shift by a tensor's value (the square root's scale bits, out of range only in a hostile model) takes
+the count modulo 32 as x86-64, where the oracle runs, does (TFLM's C leaves it undefined). Index
+ranges (energy bins, filter bank channels) and shift counts from the options are validated by the ops
+at prepare, so the loops run without bounds checks.
 """
 from libc.stdint cimport int16_t, int32_t, int64_t, uint16_t, uint32_t, uint64_t
 
@@ -145,7 +146,7 @@ cdef inline uint32_t sqrt64(uint64_t num) noexcept nogil:
 
 def filter_bank_square_root(const uint64_t[::1] input, const int32_t[::1] scale_bits,
                             uint32_t[::1] output) -> None:
-    """sqrt of each channel, shifted right by scale_bits[0] (count modulo 32, as the hardware shifts)."""
+    """sqrt of each channel, shifted right by scale_bits[0] (the count modulo 32, as x86-64 shifts)."""
     cdef Py_ssize_t i
     cdef int shift = scale_bits[0] & 31
     with nogil:
