@@ -102,12 +102,17 @@ def convert(model: keras.Model, representative: Sequence[list[np.ndarray]], conv
     (one per model input, batch included) per calibration step.
     """
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    # Keyed by input name: the converter orders a graph's inputs by
+    # descending name, not as the Keras model lists them.
+    names = [tensor.name for tensor in model.inputs]
+    return _finish(converter, conversion, lambda: (dict(zip(names, sample, strict=True)) for sample in representative))
+
+
+def _finish(converter: tf.lite.TFLiteConverter, conversion: Conversion, representative: Callable) -> bytes:
+    """Apply ``conversion`` (calibrating on ``representative()``) and convert."""
     if conversion.quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        # Keyed by input name: the converter orders a graph's inputs by
-        # descending name, not as the Keras model lists them.
-        names = [tensor.name for tensor in model.inputs]
-        converter.representative_dataset = lambda: (dict(zip(names, sample, strict=True)) for sample in representative)
+        converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = conversion.input_type
         converter.inference_output_type = conversion.output_type
@@ -504,6 +509,146 @@ def build_single_op(spec: OpSpec) -> tuple[keras.Model, list[list[np.ndarray]]]:
 
 
 # --------------------------------------------------------------------------
+# Single-op models written as TensorFlow functions
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class FunctionSpec:
+    """One single-op model for an op Keras has no layer for: a TensorFlow function of its inputs.
+
+    ``build`` gets the model's seeded generator and returns the function, or a
+    ``tf.Module`` whose ``__call__`` is the function when the model holds
+    variables (converted with resource variables enabled).  ``ops`` is the main
+    graph's exact operator list, ``subgraph_ops`` those of the other subgraphs
+    (control-flow branches and bodies, variable initialisation).
+    """
+
+    name: str
+    inputs: tuple[tuple[int, ...], ...]
+    build: Callable[[np.random.Generator], Callable]
+    ops: tuple[str, ...]
+    conversion: Conversion = FLOAT
+    dtypes: tuple[str, ...] = ()  # per input; float32 where empty
+    subgraph_ops: tuple[tuple[str, ...], ...] = ()
+    options: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def op(self) -> str:
+        """The op the model is about: the main graph's last (the ones before it feed it)."""
+        return self.ops[-1]
+
+    @property
+    def expected_ops(self) -> tuple[str, ...]:
+        return self.ops
+
+    @property
+    def input_dtypes(self) -> tuple[str, ...]:
+        return self.dtypes or ("float32",) * len(self.inputs)
+
+
+def _fixed(function: Callable) -> Callable[[np.random.Generator], Callable]:
+    """A ``build`` for a function that draws no random constants."""
+    return lambda rng: function
+
+
+def _if_add_else_mul(pred, x):
+    return tf.cond(pred, lambda: x + 1.5, lambda: x * -0.5)
+
+
+def _while_3_steps(x):
+    _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 0.5 + 1.0), [tf.constant(0), x])
+    return y
+
+
+class _Accumulator(tf.Module):
+    """A variable (random initial value) that every call adds its input to and returns."""
+
+    def __init__(self, rng: np.random.Generator, shape: tuple[int, ...]):
+        super().__init__()
+        self.total = tf.Variable(rng.normal(0.0, 1.0, shape).astype(np.float32))
+
+    def __call__(self, x):
+        self.total.assign_add(x)
+        return self.total.read_value()
+
+
+def _dynamic_update_slice(operand, update):
+    # The converter turns XLA's op into DYNAMIC_UPDATE_SLICE; constant start indices keep it a single op.
+    from tensorflow.compiler.tf2xla.python import xla
+    return xla.dynamic_update_slice(operand, update, tf.constant([0, 1, 2]))
+
+
+SEQ = (1, 4, 6)
+
+FUNCTION_OPS = [
+    # Elementwise float ops: the converter quantizes none of them (it wraps them in DEQUANTIZE/QUANTIZE).
+    FunctionSpec("floor_float32", (SEQ,), _fixed(tf.math.floor), ("FLOOR",)),
+    FunctionSpec("ceil_float32", (SEQ,), _fixed(tf.math.ceil), ("CEIL",)),
+    FunctionSpec("round_float32", (SEQ,), _fixed(tf.math.round), ("ROUND",)),
+    FunctionSpec("sin_float32", (SEQ,), _fixed(tf.math.sin), ("SIN",)),
+    FunctionSpec("cos_float32", (SEQ,), _fixed(tf.math.cos), ("COS",)),
+    FunctionSpec("square_float32", (SEQ,), _fixed(tf.math.square), ("SQUARE",)),
+    FunctionSpec("floor_div_float32", (SEQ, SEQ), _fixed(tf.math.floordiv), ("FLOOR_DIV",)),
+    FunctionSpec("floor_mod_float32", (SEQ, SEQ), _fixed(tf.math.floormod), ("FLOOR_MOD",)),
+    FunctionSpec("add_n_3_inputs_float32", (SEQ, SEQ, SEQ), _fixed(lambda a, b, c: tf.math.add_n([a, b, c])),
+                 ("ADD_N",)),
+    FunctionSpec("cumsum_axis1_float32", (SEQ,), _fixed(lambda x: tf.math.cumsum(x, axis=1)), ("CUMSUM",)),
+    FunctionSpec("cumsum_exclusive_reverse_float32", (SEQ,),
+                 _fixed(lambda x: tf.math.cumsum(x, axis=2, exclusive=True, reverse=True)), ("CUMSUM",)),
+    # Ops the converter quantizes, int8 and float32.
+    FunctionSpec("reverse_v2_axis1", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT8),
+    FunctionSpec("reverse_v2_axis1_float32", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",)),
+    FunctionSpec("log_softmax_last_axis", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",), INT8),
+    FunctionSpec("log_softmax_last_axis_float32", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",)),
+    FunctionSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",), INT8),
+    FunctionSpec("batch_matmul_float32", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",)),
+    FunctionSpec("reduce_all_axis1", ((2, 5),), _fixed(lambda x: tf.reduce_all(x, axis=1)), ("REDUCE_ALL",),
+                 dtypes=("bool",)),
+    FunctionSpec("dynamic_update_slice_float32", (SEQ, (1, 2, 3)), _fixed(_dynamic_update_slice),
+                 ("DYNAMIC_UPDATE_SLICE",)),
+    # Control flow and resource variables: the op plus the subgraphs it runs.
+    FunctionSpec("if_add_else_mul_float32", ((), SEQ), _fixed(_if_add_else_mul), ("IF",),
+                 dtypes=("bool", "float32"), subgraph_ops=(("MUL",), ("ADD",))),
+    FunctionSpec("while_3_steps_float32", (SEQ,), _fixed(_while_3_steps), ("WHILE",),
+                 subgraph_ops=(("LESS",), ("ADD", "MUL", "ADD"))),
+    FunctionSpec("variable_accumulate_float32", (SEQ,), lambda rng: _Accumulator(rng, SEQ),
+                 ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ADD", "ASSIGN_VARIABLE", "READ_VARIABLE"),
+                 subgraph_ops=(("VAR_HANDLE", "ASSIGN_VARIABLE"),)),
+]
+
+
+def convert_function(spec: FunctionSpec) -> bytes:
+    """Trace ``spec``'s function on its input signature and convert it as its conversion says.
+
+    Float input ``i`` is calibrated on an asymmetric range that grows with
+    ``i``, as for the Keras single-op models.
+    """
+    tf.random.set_seed(seed_of(spec.name))
+    rng = np.random.default_rng(seed_of(spec.name))
+    target = spec.build(rng)
+    module = target if isinstance(target, tf.Module) else None
+    signature = [tf.TensorSpec(shape, dtype, name=f"input_{i}")
+                 for i, (shape, dtype) in enumerate(zip(spec.inputs, spec.input_dtypes, strict=True))]
+    # autograph off: the functions call tf.cond / tf.while_loop themselves.
+    function = tf.function(module.__call__ if module else target, input_signature=signature, autograph=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], module)
+    if module:
+        converter.experimental_enable_resource_variables = True
+    representative = [
+        [rng.uniform(-1.0, 2.0 + i, shape).astype(np.float32) for i, shape in enumerate(spec.inputs)]
+        for _ in range(32)
+    ]
+    return _finish(converter, spec.conversion, lambda: iter(representative))
+
+
+def check_subgraphs(spec: FunctionSpec, data: bytes) -> None:
+    """Raise unless the subgraphs other than the main one hold exactly ``spec.subgraph_ops``."""
+    found = tuple(tuple(ops) for ops in TFLiteFile(data).subgraph_ops()[1:])
+    if found != spec.subgraph_ops:
+        raise RuntimeError(f"{spec.name}: expected subgraph ops {spec.subgraph_ops}, converter emitted {found}")
+
+
+# --------------------------------------------------------------------------
 # Inspecting .tflite files
 # --------------------------------------------------------------------------
 
@@ -531,6 +676,11 @@ class TFLiteFile:
         """Builtin name of ``op``, reading whichever of the two opcode fields is set."""
         code = self.model.OperatorCodes(op.OpcodeIndex())
         return BUILTIN_NAMES[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+
+    def subgraph_ops(self) -> list[list[str]]:
+        """Builtin names of every subgraph's operators, main graph first."""
+        graphs = [self.model.Subgraphs(i) for i in range(self.model.SubgraphsLength())]
+        return [[self.op_name(g.Operators(j)) for j in range(g.OperatorsLength())] for g in graphs]
 
     def operators(self) -> list:
         """Operators in execution order (TFLM runs them in stored order)."""
@@ -604,7 +754,7 @@ class TFLiteFile:
         return self.io(self.graph.OutputsAsNumpy())
 
 
-def check_single_op(spec: OpSpec, data: bytes) -> None:
+def check_single_op(spec: OpSpec | FunctionSpec, data: bytes) -> None:
     """Raise if the converted file is not exactly the op, options and I/O types ``spec`` asked for."""
     model = TFLiteFile(data)
     ops = model.operators()
@@ -620,7 +770,8 @@ def check_single_op(spec: OpSpec, data: bytes) -> None:
     expected_io = {"input": "int8" if conv.input_type == tf.int8 and conv.quantize else "float32",
                    "output": "int8" if conv.output_type == tf.int8 and conv.quantize else "float32"}
     for kind, tensors in (("input", model.inputs()), ("output", model.outputs())):
-        if any(t["dtype"] != expected_io[kind] for t in tensors):
+        # Bool tensors (REDUCE_ALL, an IF predicate) are never quantized.
+        if any(t["dtype"] not in (expected_io[kind], "bool") for t in tensors):
             raise RuntimeError(f"{spec.name}: {kind} types {[t['dtype'] for t in tensors]}, "
                                f"wanted {expected_io[kind]}")
     if conv.quantize and spec.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
@@ -659,6 +810,8 @@ def tflm_arena(path: Path) -> dict[str, int]:
 def _random_input(rng: np.random.Generator, tensor: dict) -> np.ndarray:
     if tensor["dtype"] == "int8":
         return rng.integers(-128, 128, tensor["shape"], dtype=np.int8)
+    if tensor["dtype"] == "bool":
+        return rng.integers(0, 2, tensor["shape"]).astype(np.bool_)
     return rng.normal(0.0, 1.0, tensor["shape"]).astype(np.float32)
 
 
@@ -690,12 +843,13 @@ def describe(path: Path, description: str, kind: str) -> dict:
     """Manifest entry for one written model."""
     data = path.read_bytes()
     model = TFLiteFile(data)
-    ops = [model.op_name(op) for op in model.operators()]
-    return {
+    ops, *subgraph_ops = model.subgraph_ops()
+    entry = {
         "kind": kind,
         "description": description,
         "ops": ops,
-        "op_set": sorted(set(ops)),
+        # Every builtin the model needs, those of control-flow and initialisation subgraphs included.
+        "op_set": sorted(set(ops).union(*subgraph_ops)),
         "inputs": model.inputs(),
         "outputs": model.outputs(),
         "macs": model.macs(),
@@ -705,6 +859,9 @@ def describe(path: Path, description: str, kind: str) -> dict:
         # Arena sizes are a property of the TFLM build as much as of the model.
         "tflite_micro_version": importlib.metadata.version("tflite-micro"),
     }
+    if subgraph_ops:
+        entry["subgraph_ops"] = subgraph_ops
+    return entry
 
 
 def _single_op_description(spec: OpSpec) -> str:
@@ -716,6 +873,15 @@ def _single_op_description(spec: OpSpec) -> str:
         numeric += f", {conv.input_type.name} in, {conv.output_type.name} out"
     shapes = " + ".join("x".join(map(str, s)) for s in spec.inputs)
     return f"{' -> '.join(spec.expected_ops)} on {shapes} ({numeric})"
+
+
+def _function_description(spec: FunctionSpec) -> str:
+    dtypes = ["int8" if spec.conversion.quantize and d == "float32" else d for d in spec.input_dtypes]
+    shapes = " + ".join("x".join(map(str, s)) or "scalar" for s in spec.inputs)
+    text = f"{' -> '.join(spec.ops)} on {shapes} ({', '.join(dict.fromkeys(dtypes))})"
+    if spec.subgraph_ops:
+        text += "; subgraphs: " + ", ".join(" -> ".join(ops) for ops in spec.subgraph_ops)
+    return text
 
 
 def _selected(name: str, patterns: Sequence[str] | None) -> bool:
@@ -758,6 +924,15 @@ def generate(out_dir: Path, patterns: Sequence[str] | None) -> dict[str, dict]:
             data = convert(model, representative, spec.conversion)
         check_single_op(spec, data)
         emit(f"single_op/{spec.name}.tflite", data, _single_op_description(spec), "single_op", False)
+
+    for spec in FUNCTION_OPS:
+        if not _selected(spec.name, patterns):
+            continue
+        with quiet():
+            data = convert_function(spec)
+        check_single_op(spec, data)
+        check_subgraphs(spec, data)
+        emit(f"single_op/{spec.name}.tflite", data, _function_description(spec), "single_op", False)
     return entries
 
 
@@ -768,7 +943,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="model names or shell patterns to regenerate")
     args = parser.parse_args(argv)
 
-    known = [n.name + c.suffix for n in NETWORKS for c in n.conversions] + [s.name for s in SINGLE_OPS]
+    known = [n.name + c.suffix for n in NETWORKS for c in n.conversions] + [s.name for s in SINGLE_OPS + FUNCTION_OPS]
     for pattern in args.only or []:
         if not any(fnmatch.fnmatchcase(name, pattern) for name in known):
             parser.error(f"--only {pattern!r} matches no model; known: {', '.join(known)}")
