@@ -578,7 +578,13 @@ def _dynamic_update_slice(operand, update):
     return xla.dynamic_update_slice(operand, update, tf.constant([0, 1, 2]))
 
 
+def _matmul_by_constant(shape: tuple[int, ...]) -> Callable[[np.random.Generator], Callable]:
+    """A ``build`` multiplying the input by a random constant right-hand side of ``shape``."""
+    return lambda rng: (lambda x: tf.linalg.matmul(x, tf.constant(rng.normal(0.0, 1.0, shape).astype(np.float32))))
+
+
 SEQ = (1, 4, 6)
+_NO_ADJ = {"AdjX": False, "AdjY": False}
 
 FUNCTION_OPS = [
     # Elementwise float ops: the converter quantizes none of them (it wraps them in DEQUANTIZE/QUANTIZE).
@@ -592,17 +598,29 @@ FUNCTION_OPS = [
     FunctionSpec("floor_mod_float32", (SEQ, SEQ), _fixed(tf.math.floormod), ("FLOOR_MOD",)),
     FunctionSpec("add_n_3_inputs_float32", (SEQ, SEQ, SEQ), _fixed(lambda a, b, c: tf.math.add_n([a, b, c])),
                  ("ADD_N",)),
-    FunctionSpec("cumsum_axis1_float32", (SEQ,), _fixed(lambda x: tf.math.cumsum(x, axis=1)), ("CUMSUM",)),
+    FunctionSpec("cumsum_axis1_float32", (SEQ,), _fixed(lambda x: tf.math.cumsum(x, axis=1)), ("CUMSUM",),
+                 options={"Exclusive": False, "Reverse": False}),
     FunctionSpec("cumsum_exclusive_reverse_float32", (SEQ,),
-                 _fixed(lambda x: tf.math.cumsum(x, axis=2, exclusive=True, reverse=True)), ("CUMSUM",)),
+                 _fixed(lambda x: tf.math.cumsum(x, axis=2, exclusive=True, reverse=True)), ("CUMSUM",),
+                 options={"Exclusive": True, "Reverse": True}),
     # Ops the converter quantizes, int8 and float32.
     FunctionSpec("reverse_v2_axis1", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT8),
     FunctionSpec("reverse_v2_axis1_float32", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",)),
     FunctionSpec("log_softmax_last_axis", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",), INT8),
     FunctionSpec("log_softmax_last_axis_float32", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",)),
-    FunctionSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",), INT8),
-    FunctionSpec("batch_matmul_float32", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",)),
-    FunctionSpec("reduce_all_axis1", ((2, 5),), _fixed(lambda x: tf.reduce_all(x, axis=1)), ("REDUCE_ALL",),
+    FunctionSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",), INT8,
+                 options=_NO_ADJ),
+    FunctionSpec("batch_matmul_broadcast", ((2, 3, 4), (1, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",),
+                 INT8, options=_NO_ADJ),
+    FunctionSpec("batch_matmul_const_rhs", ((2, 3, 4),), _matmul_by_constant((2, 4, 5)), ("BATCH_MATMUL",), INT8,
+                 options=_NO_ADJ),
+    FunctionSpec("batch_matmul_float32", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",),
+                 options=_NO_ADJ),
+    FunctionSpec("batch_matmul_adj_x_float32", ((2, 4, 3), (2, 4, 5)),
+                 _fixed(lambda a, b: tf.linalg.matmul(a, b, transpose_a=True)), ("BATCH_MATMUL",),
+                 options={"AdjX": True, "AdjY": False}),
+    # Rows of two fair coins: each output is true one time in four, so outputs vary with the input.
+    FunctionSpec("reduce_all_axis1", ((4, 2),), _fixed(lambda x: tf.reduce_all(x, axis=1)), ("REDUCE_ALL",),
                  dtypes=("bool",)),
     FunctionSpec("dynamic_update_slice_float32", (SEQ, (1, 2, 3)), _fixed(_dynamic_update_slice),
                  ("DYNAMIC_UPDATE_SLICE",)),
@@ -635,7 +653,9 @@ def convert_function(spec: FunctionSpec) -> bytes:
     if module:
         converter.experimental_enable_resource_variables = True
     representative = [
-        [rng.uniform(-1.0, 2.0 + i, shape).astype(np.float32) for i, shape in enumerate(spec.inputs)]
+        [rng.integers(0, 2, shape).astype(np.bool_) if dtype == "bool"
+         else rng.uniform(-1.0, 2.0 + i, shape).astype(np.float32)
+         for i, (shape, dtype) in enumerate(zip(spec.inputs, spec.input_dtypes, strict=True))]
         for _ in range(32)
     ]
     return _finish(converter, spec.conversion, lambda: iter(representative))
@@ -659,9 +679,11 @@ _OPTION_CLASSES = {
     "MAX_POOL_2D": tflite.Pool2DOptions,
     "FULLY_CONNECTED": tflite.FullyConnectedOptions,
     "ADD": tflite.AddOptions,
+    "BATCH_MATMUL": tflite.BatchMatMulOptions,
+    "CUMSUM": tflite.CumsumOptions,
 }
 _OPTION_FIELDS = ("Padding", "StrideH", "StrideW", "DilationHFactor", "DilationWFactor", "DepthMultiplier",
-                  "FilterHeight", "FilterWidth", "FusedActivationFunction")
+                  "FilterHeight", "FilterWidth", "FusedActivationFunction", "AdjX", "AdjY", "Exclusive", "Reverse")
 _ENUM_FIELDS = {"Padding": PADDINGS, "FusedActivationFunction": ACTIVATIONS}
 
 
