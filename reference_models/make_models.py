@@ -10,13 +10,17 @@ The corpus has three parts:
 * ``single_op/``: tiny one-operator models that pin down each builtin and its
   options (padding, strides, dilation, depth multiplier, fused activation,
   per-channel or per-tensor weights, broadcasting, float32 variants and the
-  QUANTIZE / DEQUANTIZE pair).
+  QUANTIZE / DEQUANTIZE pair), from one Keras layer each; and, for ops Keras
+  has no layer for, from a TensorFlow function each: elementwise math,
+  CUMSUM, REVERSE_V2, LOG_SOFTMAX, BATCH_MATMUL, REDUCE_ALL,
+  DYNAMIC_UPDATE_SLICE, control flow (IF, WHILE and their subgraphs) and
+  resource variables (CALL_ONCE, VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE).
 
 Every model is converted with full-integer post-training quantization (int8
 weights and activations, int8 input and output) unless its entry says
 otherwise.  After conversion each file is checked (intended ops and options,
-input/output types), run once in TFLite Micro, measured for TFLM arena head and
-tail, and described in ``manifest.json``.
+every subgraph's ops, input/output types), run in TFLite Micro, measured for
+TFLM arena head and tail, and described in ``manifest.json``.
 
 Usage::
 
@@ -51,6 +55,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 import tflite
+from tensorflow.lite.tools import flatbuffer_utils
 from tflite_micro.python.tflite_micro import runtime as tflm
 
 keras = tf.keras
@@ -82,6 +87,8 @@ class Conversion:
     per_channel: bool = True
     input_type: tf.DType = tf.int8
     output_type: tf.DType = tf.int8
+    # TFLite's 16x8 mode: int16 activations, int8 weights.
+    int16_activations: bool = False
 
 
 INT8 = Conversion()
@@ -90,6 +97,7 @@ FLOAT_IO = Conversion(input_type=tf.float32, output_type=tf.float32)
 FLOAT_IN = Conversion(input_type=tf.float32)
 FLOAT_OUT = Conversion(output_type=tf.float32)
 FLOAT = Conversion(quantize=False, input_type=tf.float32, output_type=tf.float32)
+INT16 = Conversion(input_type=tf.int16, output_type=tf.int16, int16_activations=True)
 # Whole networks come in several variants, told apart by file-name suffix.
 NET_INT8 = dataclasses.replace(INT8, suffix="_int8")
 NET_FLOAT32 = dataclasses.replace(FLOAT, suffix="_float32")
@@ -113,7 +121,9 @@ def _finish(converter: tf.lite.TFLiteConverter, conversion: Conversion, represen
     if conversion.quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            if conversion.int16_activations else tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = conversion.input_type
         converter.inference_output_type = conversion.output_type
         if not conversion.per_channel:
@@ -605,6 +615,7 @@ FUNCTION_OPS = [
                  options={"Exclusive": True, "Reverse": True}),
     # Ops the converter quantizes, int8 and float32.
     FunctionSpec("reverse_v2_axis1", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT8),
+    FunctionSpec("reverse_v2_axis1_int16", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT16),
     FunctionSpec("reverse_v2_axis1_float32", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",)),
     FunctionSpec("log_softmax_last_axis", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",), INT8),
     FunctionSpec("log_softmax_last_axis_float32", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",)),
@@ -613,6 +624,8 @@ FUNCTION_OPS = [
     FunctionSpec("batch_matmul_broadcast", ((2, 3, 4), (1, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",),
                  INT8, options=_NO_ADJ),
     FunctionSpec("batch_matmul_const_rhs", ((2, 3, 4),), _matmul_by_constant((2, 4, 5)), ("BATCH_MATMUL",), INT8,
+                 options=_NO_ADJ),
+    FunctionSpec("batch_matmul_int16", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",), INT16,
                  options=_NO_ADJ),
     FunctionSpec("batch_matmul_float32", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",),
                  options=_NO_ADJ),
@@ -641,7 +654,6 @@ def convert_function(spec: FunctionSpec) -> bytes:
     Float input ``i`` is calibrated on an asymmetric range that grows with
     ``i``, as for the Keras single-op models.
     """
-    tf.random.set_seed(seed_of(spec.name))
     rng = np.random.default_rng(seed_of(spec.name))
     target = spec.build(rng)
     module = target if isinstance(target, tf.Module) else None
@@ -658,7 +670,27 @@ def convert_function(spec: FunctionSpec) -> bytes:
          for i, (shape, dtype) in enumerate(zip(spec.inputs, spec.input_dtypes, strict=True))]
         for _ in range(32)
     ]
-    return _finish(converter, spec.conversion, lambda: iter(representative))
+    return stable_names(_finish(converter, spec.conversion, lambda: iter(representative)))
+
+
+_TRACE_UID = re.compile(rb"^(cond_(?:true|false))_\d+")
+
+
+def stable_names(data: bytes) -> bytes:
+    """Drop the process-wide trace counter TensorFlow appends to tf.cond branch names.
+
+    The counter depends on what was traced earlier in the process: left in, an
+    IF model's subgraph and tensor names, so its bytes, would differ between a
+    full run and ``--only``.  Files without such names are returned untouched.
+    """
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    renamed = False
+    for subgraph in model.subgraphs:
+        for item in (subgraph, *subgraph.tensors):
+            name = _TRACE_UID.sub(rb"\1", item.name)
+            renamed |= name != item.name
+            item.name = name
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if renamed else data
 
 
 def check_subgraphs(spec: FunctionSpec, data: bytes) -> None:
@@ -789,8 +821,7 @@ def check_single_op(spec: OpSpec | FunctionSpec, data: bytes) -> None:
     if wrong:
         raise RuntimeError(f"{spec.name}: {spec.op} options (wanted, got): {wrong}")
     conv = spec.conversion
-    expected_io = {"input": "int8" if conv.input_type == tf.int8 and conv.quantize else "float32",
-                   "output": "int8" if conv.output_type == tf.int8 and conv.quantize else "float32"}
+    expected_io = {"input": conv.input_type.name, "output": conv.output_type.name}
     for kind, tensors in (("input", model.inputs()), ("output", model.outputs())):
         # Bool tensors (REDUCE_ALL, an IF predicate) are never quantized.
         if any(t["dtype"] not in (expected_io[kind], "bool") for t in tensors):
@@ -830,10 +861,11 @@ def tflm_arena(path: Path) -> dict[str, int]:
 
 
 def _random_input(rng: np.random.Generator, tensor: dict) -> np.ndarray:
-    if tensor["dtype"] == "int8":
-        return rng.integers(-128, 128, tensor["shape"], dtype=np.int8)
-    if tensor["dtype"] == "bool":
+    dtype = np.dtype(tensor["dtype"])
+    if dtype == np.bool_:
         return rng.integers(0, 2, tensor["shape"]).astype(np.bool_)
+    if dtype.kind == "i":
+        return rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max, tensor["shape"], dtype=dtype, endpoint=True)
     return rng.normal(0.0, 1.0, tensor["shape"]).astype(np.float32)
 
 
@@ -898,7 +930,7 @@ def _single_op_description(spec: OpSpec) -> str:
 
 
 def _function_description(spec: FunctionSpec) -> str:
-    dtypes = ["int8" if spec.conversion.quantize and d == "float32" else d for d in spec.input_dtypes]
+    dtypes = [spec.conversion.input_type.name if d == "float32" else d for d in spec.input_dtypes]
     shapes = " + ".join("x".join(map(str, s)) or "scalar" for s in spec.inputs)
     text = f"{' -> '.join(spec.ops)} on {shapes} ({', '.join(dict.fromkeys(dtypes))})"
     if spec.subgraph_ops:

@@ -28,13 +28,20 @@ def test_manifest_lists_exactly_the_bundled_models():
 def test_manifest_matches_the_model_file(name):
     entry = MANIFEST[name]
     model = load_model(REFERENCE_MODELS / name)
-    assert [op.name for op in model.main.operators] == entry["ops"]
+    ops = [[op.name for op in sg.operators] for sg in model.subgraphs]
+    assert ops[0] == entry["ops"]
+    assert ops[1:] == entry.get("subgraph_ops", [])
+    assert sorted({name for sg_ops in ops for name in sg_ops}) == entry["op_set"]
     for role, indices in (("inputs", model.main.inputs), ("outputs", model.main.outputs)):
         found = [(list(model.main.tensors[i].shape), model.main.tensors[i].dtype.name) for i in indices]
         assert found == [(t["shape"], t["dtype"]) for t in entry[role]], role
-    interp = Interpreter(model_content=model.content)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_head_equals_the_recorded_tflm_head(name):
+    interp = Interpreter(model_path=REFERENCE_MODELS / name)
     interp.allocate_tensors()
-    assert interp.memory_plan.head == entry["tflm_arena"]["head"]
+    assert interp.memory_plan.head == MANIFEST[name]["tflm_arena"]["head"]
 
 
 @pytest.mark.parametrize("name", MODELS)
