@@ -1,6 +1,8 @@
 """Prepare: check the graph's data flow, then run every op's prepare (validation + precomputation).
 
-Unsupported operators are collected over the whole graph and reported in one error.
+Unsupported operators are collected over the whole graph and reported in one error. Custom operators
+microinterp has no kernel for (an NPU's op such as Vela's `ethos-u`, or any unknown custom op) are
+"opaque": the model can still be inspected and planned (prepare_graph), as TFLM plans it, but not run.
 """
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from dataclasses import dataclass
 
 from .errors import InconsistentModelError, UnsupportedOperatorError
 from .model import Model, Operator
-from .ops import REGISTRY, OpContext
-from .ops.registry import BindFn
+from .ops import CUSTOM_REGISTRY, REGISTRY, OpContext
+from .ops.registry import BindFn, PrepareFn
 
 
 @dataclass(frozen=True)
@@ -22,14 +24,29 @@ class PreparedOp:
     aliases: tuple[tuple[int, int], ...] = ()
 
 
+def is_opaque(op: Operator) -> bool:
+    """A custom op microinterp has no kernel for: its tensors are planned, the model cannot run."""
+    return op.custom_code is not None and op.custom_code not in CUSTOM_REGISTRY
+
+
+def kernel_prepare(op: Operator) -> PrepareFn | None:
+    """The registered prepare function of an op's kernel, None when microinterp has none."""
+    return REGISTRY.get(op.builtin_code) if op.custom_code is None else CUSTOM_REGISTRY.get(op.custom_code)
+
+
 def check_data_flow(model: Model, subgraph: int = 0) -> None:
-    """Every tensor an op reads is a constant, a variable, a graph input or written by an earlier op."""
+    """Every tensor an op reads is a constant, a variable, a graph input or written by an earlier op.
+
+    Exception: an opaque op may read tensors nobody writes (Vela's scratch tensors): it owns their
+    contents, and TFLM plans them like any other tensor. Any other op reading them is an error.
+    """
     sg = model.subgraphs[subgraph]
     available = set(sg.inputs)
     available.update(t.index for t in sg.tensors if t.is_constant or t.is_variable)
     for op in sg.operators:
+        opaque = is_opaque(op)
         for i, t in enumerate(op.inputs):
-            if t >= 0 and t not in available:
+            if t >= 0 and t not in available and not opaque:
                 raise InconsistentModelError(
                     f"{op.describe()}: input {i} ({sg.tensors[t].describe()}) is read before any op "
                     f"writes it and is not a graph input, constant or variable")
@@ -44,15 +61,23 @@ def check_data_flow(model: Model, subgraph: int = 0) -> None:
             raise InconsistentModelError(f"subgraph {subgraph} output {sg.tensors[t].describe()} is never written")
 
 
-def prepare_model(model: Model) -> list[PreparedOp]:
-    """Prepare every operator of the main subgraph; raise one error listing all unsupported ones."""
+def _no_kernel(op: Operator) -> str:
+    if is_opaque(op):
+        return (f"{op.describe()}: custom operator '{op.custom_code}' has no kernel in microinterp "
+                f"(inspect and plan still work on this model)")
+    return f"{op.describe()}: no kernel for this operator"
+
+
+def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
+    """Prepare every operator microinterp has a kernel for: the prepared ops (enough to plan the arena,
+    where an op without a kernel requests no scratch) and one problem per op that cannot run."""
     check_data_flow(model)
     prepared: list[PreparedOp] = []
     problems: list[str] = []
     for op in model.main.operators:
-        prepare = REGISTRY.get(op.builtin_code) if op.custom_code is None else None
+        prepare = kernel_prepare(op)
         if prepare is None:
-            problems.append(f"{op.describe()}: no kernel for this operator")
+            problems.append(_no_kernel(op))
             continue
         ctx = OpContext(model, op)
         try:
@@ -66,6 +91,12 @@ def prepare_model(model: Model) -> list[PreparedOp]:
                 raise
             raise InconsistentModelError(f"{op.describe()}: {e}") from e
         prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases)))
+    return prepared, problems
+
+
+def prepare_model(model: Model) -> list[PreparedOp]:
+    """Prepare every operator; raise one error listing all that cannot run."""
+    prepared, problems = prepare_graph(model)
     if problems:
         raise UnsupportedOperatorError(problems)
     return prepared

@@ -17,7 +17,7 @@ from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.tail import estimate_tail
-from ..prepare import prepare_model
+from ..prepare import prepare_graph
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
 COMPARED = ("tflm", "optimal", "reorder", "inplace")
@@ -77,6 +77,8 @@ class ArenaPlan:
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
+    #: Ops microinterp has no kernel for (e.g. an NPU's custom op): planned without any scratch they ask for.
+    unsupported: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -160,11 +162,13 @@ def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, aren
     """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report and the
     plan itself."""
     model, name = _load(model, name)
-    prepared = prepare_model(model)
+    prepared, problems = prepare_graph(model)
     plan = plan_prepared(model, prepared, strategy, time_budget=time_budget)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
-    return describe_plan(model, plan, bound, name, arena_limit), plan
+    report = describe_plan(model, plan, bound, name, arena_limit)
+    report.unsupported = problems
+    return report, plan
 
 
 def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float = DEFAULT_TIME_BUDGET,
@@ -172,7 +176,7 @@ def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float =
     """Plan the model under each of COMPARED; heads next to the fixed-order lower bound, and the savings
     of each technique."""
     model, name = _load(model, name)
-    prepared = prepare_model(model)
+    prepared, _ = prepare_graph(model)
     plans: dict[tuple[str, tuple[str, ...] | None], MemoryPlan] = {}
 
     def planned(strategy: str, kinds: tuple[str, ...] | None = None) -> MemoryPlan:

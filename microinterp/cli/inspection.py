@@ -16,11 +16,9 @@ from typing import Any, ClassVar
 from tflite.ActivationFunctionType import ActivationFunctionType
 from tflite.Padding import Padding
 
-from ..errors import UnsupportedOperatorError
-from ..interpreter import Interpreter
-from ..model import Operator, Subgraph, Tensor
-from ..ops import REGISTRY
-from ..planning import plan_memory
+from ..execution import plan_prepared
+from ..model import Operator, Subgraph, Tensor, load_model
+from ..prepare import kernel_prepare, prepare_graph
 from ..planning.tail import estimate_tail
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
@@ -258,7 +256,7 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
     first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
     prefix = op.describe() + ":"
     problem = next((p for p in problems if p.startswith(prefix)), None)
-    if problem is None and (op.custom_code is not None or op.builtin_code not in REGISTRY):
+    if problem is None and kernel_prepare(op) is None:
         # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
         problem = f"{op.describe()}: no kernel for this operator"
     return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",
@@ -269,13 +267,9 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
 def inspect_model(model_path: str | os.PathLike) -> ModelReport:
     """Describe a model. Unsupported operators are reported, not raised; the arena figures then leave
     out the scratch those ops would need (MemoryInfo.exact is False)."""
-    interp = Interpreter(model_path=model_path)
-    model = interp.model
-    try:
-        interp.allocate_tensors()
-        plan, problems = interp.memory_plan, []
-    except UnsupportedOperatorError as e:
-        plan, problems = plan_memory(model, {}, 0), e.problems
+    model = load_model(model_path)
+    prepared, problems = prepare_graph(model)
+    plan = plan_prepared(model, prepared)
     ops = [_op_info(sg, op, problems) for sg in model.subgraphs for op in sg.operators]
     memory = MemoryInfo(len(model.content), model.constant_bytes, plan.head, estimate_tail(model, 4).total,
                         plan.arena_size, not problems)

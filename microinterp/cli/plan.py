@@ -46,6 +46,11 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                 ("tail", f"{nbytes_text(report.tail_estimate)} bytes (estimate for a 32-bit target)"),
                 ("arena", f"{nbytes_text(report.total)} bytes (head + tail)"),
                 ("constants", f"{nbytes_text(report.constant_bytes)} bytes (flash)")], indent=0)
+    if report.unsupported:
+        out.line(f"planned without the scratch buffers of {len(report.unsupported)} op(s) microinterp has no "
+                 f"kernel for:")
+        for problem in report.unsupported:
+            out.line(f"  - {problem}")
     if report.offline_plan_head is not None:
         out.fields([("offline plan", f"written; TFLM's head with it: {nbytes_text(report.offline_plan_head)} bytes")],
                    indent=0)

@@ -23,6 +23,8 @@ PrepareFn = Callable[["OpContext"], BindFn]
 
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
+#: Custom operators (by custom code) microinterp has a kernel for.
+CUSTOM_REGISTRY: dict[str, PrepareFn] = {}
 
 
 def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
