@@ -14,6 +14,7 @@ from .errors import ArenaTooSmallError, InvocationError, ResourceLimitError, Ten
 from .execution import ExecutionPlan, plan_prepared
 from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model
 from .planning import STRATEGIES, MemoryPlan
+from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS
 from .prepare import PreparedOp, prepare_model
 
 
@@ -82,22 +83,28 @@ class Interpreter:
     loaded; default 1 GiB).
     max_arena_bytes: largest arena allocate_tensors() creates, whether planned or asked for with
     arena_size (default 2 GiB).
+    max_subgraph_visits: how many times control-flow ops (IF, WHILE, CALL_ONCE) may run subgraphs in
+    one invoke(), and TFLM's lifetime walk may enter them when planning (default 100000): a WHILE
+    whose condition never turns false raises ResourceLimitError instead of hanging.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_preserve_all_tensors: bool = False, arena_size: int | None = None,
                  memory_strategy: str = "tflm", num_threads: int | None = None, *,
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
-                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES,
+                 max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
-        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes)):
+        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes),
+                            ("max_subgraph_visits", max_subgraph_visits)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if arena_size is not None and (not isinstance(arena_size, (int, np.integer)) or arena_size < 0):
             raise ValueError(f"arena_size must be a non-negative integer or None, got {arena_size!r}")
         self.max_tensor_bytes = int(max_tensor_bytes)
         self.max_arena_bytes = int(max_arena_bytes)
+        self.max_subgraph_visits = int(max_subgraph_visits)
         self.model: Model = load_model(model_path if model_path is not None else model_content,
                                        max_tensor_bytes=self.max_tensor_bytes)
         if memory_strategy not in STRATEGIES:
@@ -116,7 +123,7 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
         prepared = prepare_model(self.model)
-        plan = plan_prepared(self.model, prepared, self._strategy)
+        plan = plan_prepared(self.model, prepared, self._strategy, max_subgraph_visits=self.max_subgraph_visits)
         size = plan.arena_size if self._arena_size is None else self._arena_size
         if size < plan.arena_size:
             raise ArenaTooSmallError(plan.arena_size, size)
@@ -126,7 +133,7 @@ class Interpreter:
                                      f"bytes (max_arena_bytes)")
         arena = np.zeros(size, dtype=np.uint8)
         self._prepared, self._plan, self.arena = prepared, plan, arena
-        self._exec = ExecutionPlan(self.model, prepared, plan, arena)
+        self._exec = ExecutionPlan(self.model, prepared, plan, arena, self.max_subgraph_visits)
         main = self.model.main
         self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}

@@ -224,7 +224,8 @@ def _option_fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     """(accessor, snake_case key, kind) for every field of a generated options class."""
     fields = []
     for attr, fn in vars(cls).items():
-        if attr.startswith(("GetRootAs", "Init")) or attr.endswith(
+        # "Init" is the table's own initialiser; CallOnceOptions' InitSubgraphIndex is a field.
+        if attr == "Init" or attr.startswith("GetRootAs") or attr.endswith(
                 ("BufferHasIdentifier", "Length", "IsNone", "AsNumpy")) or not callable(fn):
             continue
         params = list(inspect.signature(fn).parameters)

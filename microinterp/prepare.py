@@ -16,12 +16,14 @@ from .ops.registry import BindFn, PrepareFn
 
 @dataclass(frozen=True)
 class PreparedOp:
-    """An operator with its validated kernel binding, its scratch requests (bytes, like_tflm) and the
-    (output, input) positions it declared byte copies of each other (OpContext.declare_alias)."""
+    """An operator with its validated kernel binding, its scratch requests (bytes, like_tflm), the
+    (output, input) positions it declared byte copies of each other (OpContext.declare_alias) and the
+    subgraphs it runs (OpContext.call)."""
     op: Operator
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
     aliases: tuple[tuple[int, int], ...] = ()
+    calls: tuple[int, ...] = ()
 
 
 def is_opaque(op: Operator) -> bool:
@@ -68,13 +70,46 @@ def _no_kernel(op: Operator) -> str:
     return f"{op.describe()}: no kernel for this operator"
 
 
+def reachable_subgraphs(model: Model) -> list[int]:
+    """Subgraph 0 and every subgraph its control-flow ops run, directly or not, in index order.
+
+    Raises InconsistentModelError when a subgraph can run itself (a WHILE whose body runs the same
+    WHILE, an IF branch calling its caller, ...): TFLM would recurse until its stack overflows.
+    """
+    state = {0: "running"}
+    stack = [(0, iter([(op, g) for op in model.subgraphs[0].operators for g in op.called_subgraphs()]))]
+    path = [0]
+    while stack:
+        g, calls = stack[-1]
+        step = next(calls, None)
+        if step is None:
+            state[g] = "done"
+            stack.pop()
+            path.pop()
+            continue
+        op, callee = step
+        if state.get(callee) == "running":
+            chain = " -> ".join(map(str, path + [callee]))
+            raise InconsistentModelError(f"{op.describe()}: calls subgraph {callee}, which is already running "
+                                         f"(subgraphs {chain}): the recursion would never end")
+        if callee not in state:
+            state[callee] = "running"
+            path.append(callee)
+            stack.append((callee, iter([(o, c) for o in model.subgraphs[callee].operators
+                                        for c in o.called_subgraphs()])))
+    return sorted(state)
+
+
 def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
-    """Prepare every operator microinterp has a kernel for: the prepared ops (enough to plan the arena,
-    where an op without a kernel requests no scratch) and one problem per op that cannot run."""
-    check_data_flow(model)
+    """Prepare every operator microinterp has a kernel for, in subgraph 0 and the subgraphs it runs: the
+    prepared ops (enough to plan the arena, where an op without a kernel requests no scratch) and one
+    problem per op that cannot run. Subgraphs nothing runs (extra signatures) are planned, not prepared."""
+    subgraphs = reachable_subgraphs(model)
+    for g in subgraphs:
+        check_data_flow(model, g)
     prepared: list[PreparedOp] = []
     problems: list[str] = []
-    for op in model.main.operators:
+    for op in (op for g in subgraphs for op in model.subgraphs[g].operators):
         prepare = kernel_prepare(op)
         if prepare is None:
             problems.append(_no_kernel(op))
@@ -90,7 +125,7 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
             if str(e).startswith(op.describe()):
                 raise
             raise InconsistentModelError(f"{op.describe()}: {e}") from e
-        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases)))
+        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.calls)))
     return prepared, problems
 
 

@@ -21,7 +21,7 @@ _WEIGHTED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_C
 def dtype_label(model: Model, op: Operator) -> str:
     """The op's data types: activation type (x weight type for 16x8), '->' output type when different."""
     tensors = model.subgraphs[op.subgraph].tensors
-    ins = [tensors[i] for i in op.inputs if i >= 0]
+    ins = [tensors[i] for i in op.inputs[1 if op.name == "IF" else 0:] if i >= 0]  # IF: not the condition
     outs = [tensors[i] for i in op.outputs]
     data_in = next((t for t in ins if not t.is_constant), ins[0] if ins else None)
     src = data_in.type_name.lower() if data_in else "none"
@@ -43,7 +43,7 @@ class Recorder:
             model = load_model(model_bytes)
         except Exception:  # a deliberately broken model: nothing to count
             return
-        for op in model.main.operators:
+        for op in (op for sg in model.subgraphs for op in sg.operators):
             self.counts[(op.name, dtype_label(model, op))] += 1
 
     def save(self) -> None:

@@ -79,6 +79,8 @@ class ArenaPlan:
     offline_plan_head: int | None = None
     #: Ops microinterp has no kernel for (e.g. an NPU's custom op): planned without any scratch they ask for.
     unsupported: list[str] = field(default_factory=list)
+    #: What the strategy could not do for this model, and why (MemoryPlan.notes).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -154,7 +156,7 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
                      fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit)
+                     arena_limit, notes=list(plan.notes))
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,

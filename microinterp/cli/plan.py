@@ -16,6 +16,7 @@ from .arena_report import (
     COMPARED,
     TECHNIQUES,
     ArenaPlan,
+    BufferPlacement,
     StrategyComparison,
     compare_strategies,
     parse_size,
@@ -25,8 +26,13 @@ from .command import EXIT_CHECK_FAILED, EXIT_OK, Command
 from .render import Column, Output, name_text, nbytes_text
 
 
+def _tensor_label(b: BufferPlacement, multi: bool) -> str:
+    return f"{b.subgraph}:{b.index}" if multi else str(b.index)
+
+
 def print_plan(report: ArenaPlan, out: Output) -> None:
-    """The text report of `microinterp plan`."""
+    """The text report of `microinterp plan` (tensors of a model with several subgraphs: subgraph:index)."""
+    multi = any(b.subgraph for b in report.buffers)
     out.fields([("model", report.model), ("strategy", report.strategy)], indent=0)
     out.table([Column("step", True), Column("op", True), Column("operator"), Column("live bytes", True),
                Column("")],
@@ -34,7 +40,7 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                for o in report.ops], title="ops in execution order")
     out.table([Column("tensor", True), Column("name"), Column("offset", True), Column("size", True),
                Column("life"), Column("shares")],
-              [[str(b.index) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
+              [[_tensor_label(b, multi) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
                 nbytes_text(b.size), f"{b.first}..{b.last}", b.shares]
                for b in sorted(report.buffers, key=lambda b: (b.offset, b.first))], title="planned buffers")
     gap = report.head - report.lower_bound
@@ -46,6 +52,8 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                 ("tail", f"{nbytes_text(report.tail_estimate)} bytes (estimate for a 32-bit target)"),
                 ("arena", f"{nbytes_text(report.total)} bytes (head + tail)"),
                 ("constants", f"{nbytes_text(report.constant_bytes)} bytes (flash)")], indent=0)
+    for note in report.notes:
+        out.line(note)
     if report.unsupported:
         out.line(f"planned without the scratch buffers of {len(report.unsupported)} op(s) microinterp has no "
                  f"kernel for:")

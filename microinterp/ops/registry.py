@@ -6,6 +6,9 @@ BindFn. Once the arena exists, bind(inputs, outputs, scratch) is called once wit
 (constants: read-only views of the model bytes; activations and scratch: views into the arena;
 omitted optional inputs: None) and returns the step: a no-argument callable run on every invoke that
 does only arithmetic. Checks that make unchecked Cython loops safe belong in the prepare function.
+
+A control-flow op names the subgraphs it runs with ctx.call(index) in prepare; its bind then receives,
+after the scratch list, one SubgraphRun per call, in call order.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
+    #: Subgraphs the op runs (ctx.call), in the order its bind receives them.
+    calls: list[int] = field(default_factory=list)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -139,7 +144,25 @@ class OpContext:
         self.scratch.append((int(nbytes), like_tflm))
         return len(self.scratch) - 1
 
+    def call(self, subgraph: int) -> Subgraph:
+        """Declare that the op runs `subgraph` (its bind receives a SubgraphRun for it); returns it."""
+        if not 0 <= subgraph < len(self.model.subgraphs):
+            self.fail(f"calls subgraph {subgraph}, the model has {len(self.model.subgraphs)}")
+        self.calls.append(subgraph)
+        return self.model.subgraphs[subgraph]
+
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
         plan may put both in the same bytes; the op's step is then skipped."""
         self.aliases.append((output, input))
+
+
+class SubgraphRun:
+    """What a control-flow op's step sees of a subgraph it runs: views of the subgraph's input and output
+    tensors in the arena, and run() (one invocation of all its ops, counted against the interpreter's
+    max_subgraph_visits)."""
+
+    def __init__(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], run: Step):
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.run = run
