@@ -15,9 +15,11 @@ from ._kernels.steps import run_steps
 from .errors import ResourceLimitError
 from .model import Model, Tensor
 from .ops.registry import SubgraphRun
+from .ops.resource_variables import ResourceBuffers
 from .planning import MemoryPlan, plan_memory
-from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS, align
+from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS, align, resource_handles
 from .prepare import PreparedOp
+from .resources import resource_table
 
 
 def plan_prepared(model: Model, prepared: Sequence[PreparedOp], strategy: str = "tflm", **options) -> MemoryPlan:
@@ -27,18 +29,20 @@ def plan_prepared(model: Model, prepared: Sequence[PreparedOp], strategy: str = 
                     for p in prepared if any(like for _, like in p.scratch)}
     own = max((sum(align(n) for n, like in p.scratch if not like) for p in prepared), default=0)
     aliases = {p.op.index: p.aliases for p in prepared if p.aliases and p.op.subgraph == 0}
-    return plan_memory(model, tflm_scratch, own, strategy, aliases=aliases, **options)
+    resource_bytes = [v.nbytes for v in resource_table(model).variables]
+    return plan_memory(model, tflm_scratch, own, strategy, aliases=aliases, resource_bytes=resource_bytes, **options)
 
 
 def _arena_view(arena: np.ndarray, offset: int, tensor: Tensor) -> np.ndarray:
-    return arena[offset:offset + tensor.nbytes].view(tensor.dtype).reshape(tensor.shape)
+    return arena[offset:offset + tensor.nbytes].view(tensor.storage_dtype).reshape(tensor.shape)
 
 
 def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray, subgraph: int = 0) -> dict[int, np.ndarray]:
     """A numpy array for every tensor of one subgraph that has storage (constants are read-only)."""
     views: dict[int, np.ndarray] = {}
+    handles = resource_handles(model)
     for t in model.subgraphs[subgraph].tensors:
-        if t.dtype is None:
+        if t.storage_dtype is None:
             continue
         if t.data is not None and not t.is_variable:  # TFLM gives a variable arena bytes even if it has data
             views[t.index] = t.data
@@ -46,8 +50,8 @@ def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray, subgraph: in
             views[t.index] = _arena_view(arena, alloc.offset, t)
         elif (offset := plan.variable_offsets.get((subgraph, t.index))) is not None:
             views[t.index] = _arena_view(arena, offset, t)
-        elif t.nbytes == 0:
-            views[t.index] = np.zeros(t.shape, t.dtype)
+        elif t.nbytes == 0 or (subgraph, t.index) in handles:  # handles: kept outside the arena, as in TFLM
+            views[t.index] = np.zeros(t.shape, t.storage_dtype)
     return views
 
 
@@ -68,6 +72,9 @@ class ExecutionPlan:
         self.views = self.subgraph_views[0]
         by_op = {(p.op.subgraph, p.op.index): p for p in prepared}
         runs = {g: self._subgraph_run(model, g) for g in subgraphs if g}
+        table = resource_table(model)
+        resources = ResourceBuffers(table, [None if o is None else arena[o:o + v.nbytes]
+                                            for o, v in zip(plan.resource_offsets, table.variables)])
         #: The op index of each step of subgraph 0, in execution order (aliasing ops have no step).
         self.step_ops = tuple(k for k in plan.op_order if k not in plan.skipped_ops)
         self._subgraph_steps: dict[int, tuple] = {}
@@ -80,7 +87,7 @@ class ExecutionPlan:
                 inputs = [views[t] if t >= 0 else None for t in p.op.inputs]
                 outputs = [views[t] for t in p.op.outputs]
                 steps.append(p.bind(inputs, outputs, self._scratch_views(p, plan, arena),
-                                    *(runs[c] for c in p.calls)))
+                                    *(runs[k] if kind == "subgraph" else resources for kind, k in p.bind_extras)))
             self._subgraph_steps[g] = tuple(steps)
         self.steps = self._subgraph_steps[0]
 

@@ -16,6 +16,7 @@ from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_mode
 from .planning import STRATEGIES, MemoryPlan
 from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS
 from .prepare import PreparedOp, prepare_model
+from .resources import resource_table
 
 
 #: Largest arena allocate_tensors() will create (plan or arena_size), so a model whose tensors are each
@@ -35,7 +36,8 @@ def _quantization_details(t: Tensor) -> tuple[tuple[float, int], dict[str, Any]]
 def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int], ...]:
     """(start, stop, byte) arena ranges of every variable tensor of every subgraph, wherever the plan put
     it (the variable region, or the head for an offline-planned one), with TFLM's reset byte: an INT8
-    variable's first zero point (memset truncates it to a byte), 0 for any other type."""
+    variable's first zero point (memset truncates it to a byte), 0 for any other type; then every
+    resource variable's buffer with its fill byte (resources.py)."""
     fills = []
     for sg in model.subgraphs:
         for t in sg.tensors:
@@ -47,6 +49,9 @@ def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int
                 continue
             zero_point = t.quantization.zero_point if t.type_name == "INT8" and t.quantization is not None else 0
             fills.append((offset, offset + t.nbytes, zero_point & 0xFF))
+    for offset, v in zip(plan.resource_offsets, resource_table(model).variables):
+        if offset is not None:
+            fills.append((offset, offset + v.nbytes, v.fill))
     return tuple(fills)
 
 

@@ -96,6 +96,12 @@ class Tensor:
         return TENSOR_TYPES[self.type_code][1]
 
     @property
+    def storage_dtype(self) -> np.dtype | None:
+        """The numpy dtype of the tensor's bytes: its dtype, or int32 for RESOURCE (TFLM keeps a
+        resource variable's id there)."""
+        return np.dtype("<i4") if self.type_code == 13 else self.dtype
+
+    @property
     def num_elements(self) -> int:
         return int(np.prod(self.shape, dtype=object)) if self.shape else 1
 

@@ -12,18 +12,19 @@ from .errors import InconsistentModelError, UnsupportedOperatorError
 from .model import Model, Operator
 from .ops import CUSTOM_REGISTRY, REGISTRY, OpContext
 from .ops.registry import BindFn, PrepareFn
+from .resources import resource_table
 
 
 @dataclass(frozen=True)
 class PreparedOp:
     """An operator with its validated kernel binding, its scratch requests (bytes, like_tflm), the
     (output, input) positions it declared byte copies of each other (OpContext.declare_alias) and the
-    subgraphs it runs (OpContext.call)."""
+    extra arguments its bind takes (OpContext.bind_extras)."""
     op: Operator
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
     aliases: tuple[tuple[int, int], ...] = ()
-    calls: tuple[int, ...] = ()
+    bind_extras: tuple[tuple[str, int], ...] = ()
 
 
 def is_opaque(op: Operator) -> bool:
@@ -109,12 +110,13 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
         check_data_flow(model, g)
     prepared: list[PreparedOp] = []
     problems: list[str] = []
+    resources = resource_table(model)
     for op in (op for g in subgraphs for op in model.subgraphs[g].operators):
         prepare = kernel_prepare(op)
         if prepare is None:
             problems.append(_no_kernel(op))
             continue
-        ctx = OpContext(model, op)
+        ctx = OpContext(model, op, resource_table=resources)
         try:
             bind = prepare(ctx)
         except UnsupportedOperatorError as e:
@@ -125,7 +127,7 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
             if str(e).startswith(op.describe()):
                 raise
             raise InconsistentModelError(f"{op.describe()}: {e}") from e
-        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.calls)))
+        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.bind_extras)))
     return prepared, problems
 
 

@@ -109,8 +109,9 @@ def _options(b: flatbuffers.Builder, op: Op) -> int | None:
     if op.options_type is None:
         return None
     mod = _module(op.options_type)
-    # Vectors must be written before the table is started.
-    values = {k: _vector(b, v, "Int32") if isinstance(v, (list, tuple)) else v for k, v in op.options.items()}
+    # Vectors and strings must be written before the table is started.
+    values = {k: _vector(b, v, "Int32") if isinstance(v, (list, tuple)) else b.CreateString(v) if isinstance(v, str)
+              else v for k, v in op.options.items()}
     mod.Start(b)
     for key, value in values.items():
         getattr(mod, f"Add{_camel(key)}")(b, value)

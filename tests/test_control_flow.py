@@ -207,3 +207,25 @@ def test_if_condition_must_be_one_bool():
     main = Graph([(if_op(1, 1), [c, x], [y])], inputs=[c, x], outputs=[y])
     with pytest.raises(InconsistentModelError, match=r"op 0 \(IF\): condition .* must be a BOOL"):
         Interpreter(model_content=multi_graph_model([main, unary_graph(Op("RELU"))])).allocate_tensors()
+
+
+def reducing_branch(kind: str) -> Graph:
+    """An int8 branch whose op requests TFLM scratch (MEAN/SUM: accumulators, rank and axis buffers)."""
+    a, r = T("INT8", (4, 8), 0.05, 3), T("INT8", (4, 1), 0.04, -2)
+    axis = T("INT32", (1,), data=np.array([1], np.int32))
+    return Graph([(Op(kind, "ReducerOptions", {"keep_dims": True}), [a, axis], [r])], inputs=[a], outputs=[r])
+
+
+def test_scratch_of_ops_inside_branches_is_planned_like_tflm(oracle):
+    c, x, y, z = T("BOOL", (1,)), T("INT8", (4, 8), 0.05, 3), T("INT8", (4, 1), 0.04, -2), T("INT8", (4, 1), 0.04, -2)
+    axis = T("INT32", (1,), data=np.array([1], np.int32))
+    main = Graph([(if_op(1, 2), [c, x], [y]), (Op("MEAN", "ReducerOptions", {"keep_dims": True}), [x, axis], [z])],
+                 inputs=[c, x], outputs=[y, z])
+    content = multi_graph_model([main, reducing_branch("MEAN"), reducing_branch("SUM")])
+    rng = np.random.default_rng(0)
+    invocations = [[np.array([flag]), rng.integers(-128, 128, (4, 8), dtype=np.int8)] for flag in (True, False)]
+    compare_with_tflm(oracle, content, invocations, "IF{MEAN|SUM}")
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    assert {a.entry.subgraph for a in interp.memory_plan.allocations if a.entry.kind == "scratch"} == {0, 1, 2}
+    assert interp.memory_plan.head == oracle.tflm_arena(content).head

@@ -16,7 +16,8 @@ from ..model import Subgraph, Tensor
 from .registry import BindFn, OpContext, SubgraphRun, register
 
 
-def _flat_bytes(a: np.ndarray) -> np.ndarray:
+def flat_bytes(a: np.ndarray) -> np.ndarray:
+    """The bytes of an array, as the flat uint8 view TFLM's memcpy sees (same memory)."""
     return a.reshape(-1).view(np.uint8)
 
 
@@ -26,7 +27,7 @@ def _copy_all(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> N
 
 
 def _byte_views(arrays: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-    return [_flat_bytes(a) for a in arrays]
+    return [flat_bytes(a) for a in arrays]
 
 
 def _check_pairs(ctx: OpContext, ours: Sequence[Tensor], sg: Subgraph, theirs: Sequence[int], what: str,
@@ -38,7 +39,7 @@ def _check_pairs(ctx: OpContext, ours: Sequence[Tensor], sg: Subgraph, theirs: S
         ctx.fail(f"subgraph {sg.index} has {len(theirs)} {what}, expected {len(ours)}")
     for k, (mine, index) in enumerate(zip(ours, theirs)):
         other = sg.tensors[index]
-        if other.dtype is None or mine.dtype is None:
+        if other.storage_dtype is None or mine.storage_dtype is None:
             ctx.unsupported(f"subgraph {sg.index} {what[:-1]} {k}: type {other.type_name}")
         if other.type_code != mine.type_code or other.nbytes != mine.nbytes:
             ctx.fail(f"subgraph {sg.index} {what[:-1]} {k} ({other.describe()}) has type {other.type_name} and "

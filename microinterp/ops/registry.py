@@ -7,8 +7,9 @@ BindFn. Once the arena exists, bind(inputs, outputs, scratch) is called once wit
 omitted optional inputs: None) and returns the step: a no-argument callable run on every invoke that
 does only arithmetic. Checks that make unchecked Cython loops safe belong in the prepare function.
 
-A control-flow op names the subgraphs it runs with ctx.call(index) in prepare; its bind then receives,
-after the scratch list, one SubgraphRun per call, in call order.
+Some binds take more arguments after the scratch list, one per request made in prepare, in request
+order: a SubgraphRun for each ctx.call(index) (control flow), the ResourceBuffers for
+ctx.use_resources() (resource variables).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..errors import InconsistentModelError, UnsupportedOperatorError
 from ..model import BUILTIN_OP_NAMES, Model, Operator, Quantization, Subgraph, Tensor
+from ..resources import ResourceTable, resource_table
 
 Step = Callable[[], object]
 BindFn = Callable[[Sequence["np.ndarray | None"], Sequence[np.ndarray], Sequence[np.ndarray]], Step]
@@ -53,8 +55,11 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
-    #: Subgraphs the op runs (ctx.call), in the order its bind receives them.
-    calls: list[int] = field(default_factory=list)
+    #: What bind receives after the scratch list: ("subgraph", index) per ctx.call, ("resources", 0) for
+    #: ctx.use_resources(), in request order.
+    bind_extras: list[tuple[str, int]] = field(default_factory=list)
+    #: The model's resource variables (computed on first use when not given).
+    resource_table: ResourceTable | None = None
 
     @property
     def subgraph(self) -> Subgraph:
@@ -148,8 +153,19 @@ class OpContext:
         """Declare that the op runs `subgraph` (its bind receives a SubgraphRun for it); returns it."""
         if not 0 <= subgraph < len(self.model.subgraphs):
             self.fail(f"calls subgraph {subgraph}, the model has {len(self.model.subgraphs)}")
-        self.calls.append(subgraph)
+        self.bind_extras.append(("subgraph", subgraph))
         return self.model.subgraphs[subgraph]
+
+    @property
+    def resources(self) -> ResourceTable:
+        """The model's resource variables, as TFLM's prepare resolves them (resources.py)."""
+        if self.resource_table is None:
+            self.resource_table = resource_table(self.model)
+        return self.resource_table
+
+    def use_resources(self) -> None:
+        """Declare that the op reads or writes resource variables: its bind receives the ResourceBuffers."""
+        self.bind_extras.append(("resources", 0))
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory

@@ -64,6 +64,13 @@ def offline_offsets(model: Model) -> list[int] | None:
     return list(words[3:])
 
 
+def resource_handles(model: Model) -> set[tuple[int, int]]:
+    """(subgraph, tensor) of every VAR_HANDLE output. TFLM does not plan them: VAR_HANDLE's Prepare points
+    them at the resource id it keeps in its persistent op data, and only tensors without data are planned."""
+    return {(sg.index, op.outputs[0]) for sg in model.subgraphs for op in sg.operators
+            if op.name == "VAR_HANDLE" and op.outputs}
+
+
 def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]],
                     order: Sequence[int] | None = None,
                     max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS
@@ -149,10 +156,12 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
     offsets = offline_offsets(model)
     entries: list[PlannerEntry] = []
     flat = 0
+    handles = resource_handles(model)
     for sg in model.subgraphs:
         for t in sg.tensors:
             offline = offsets[flat + t.index] if offsets is not None else -1
-            planned = (t.data is None and t.nbytes > 0 and (not t.is_variable or offline != -1))
+            planned = (t.data is None and t.nbytes > 0 and (not t.is_variable or offline != -1)
+                       and (sg.index, t.index) not in handles)
             if planned:
                 key = (sg.index, t.index)
                 entries.append(PlannerEntry("tensor", sg.index, t.index, 0, t.nbytes, first.get(key, -1),

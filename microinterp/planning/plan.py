@@ -1,6 +1,7 @@
 """The memory plan: where every activation, scratch buffer and variable lives in the one arena.
 
-Arena layout: [head: the planned buffers][microinterp's own kernel scratch][variable tensors].
+Arena layout: [head: the planned buffers][microinterp's own kernel scratch][variable tensors][resource
+variables] (the last two are persistent: TFLM's tail).
 Strategies for the head (every plan then goes through the checker, check.py):
 * tflm: TFLM's greedy planner, offset for offset (the head equals TFLM's).
 * linear: every buffer its own bytes, in planner order (TFLM's LinearMemoryPlanner).
@@ -71,6 +72,8 @@ class MemoryPlan:
     notes: tuple[str, ...] = ()
     #: Per op of op_order: the first and last lifetime step it spans (more than one when it runs subgraphs).
     op_spans: tuple[tuple[int, int], ...] = ()
+    #: Per resource variable id: the offset of its buffer (None: it has none).
+    resource_offsets: tuple[int | None, ...] = ()
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -161,7 +164,8 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
 def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]], own_scratch: int,
                 strategy: str = "tflm", *, aliases: Mapping[int, Sequence[tuple[int, int]]] | None = None,
                 sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET,
-                max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS) -> MemoryPlan:
+                max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS,
+                resource_bytes: Sequence[int | None] = ()) -> MemoryPlan:
     """Plan the arena: the head by `strategy`, then microinterp's own scratch, then variable tensors.
 
     tflm_scratch: scratch bytes TFLM's kernels request, keyed by (subgraph, op); own_scratch: the
@@ -170,6 +174,7 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
     time_budget: seconds the optimal/reorder/inplace search may take.
     max_subgraph_visits: bound on the subgraph entries of the lifetime walk (lifetimes.planner_entries).
+    resource_bytes: the buffer size of each resource variable by id (None: no buffer; resources.py).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -209,5 +214,10 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
             if t.is_variable and (sg.index, t.index) not in planned:
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
+    resource_offsets = []
+    for nbytes in resource_bytes:
+        resource_offsets.append(None if nbytes is None else cursor)
+        cursor = cursor if nbytes is None else align(cursor + nbytes)
     return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
-                      tuple(order), shared, bound, proven, (kept,) if kept else (), tuple(op_spans))
+                      tuple(order), shared, bound, proven, (kept,) if kept else (), tuple(op_spans),
+                      tuple(resource_offsets))
