@@ -67,7 +67,9 @@ class ExecutionPlan:
                  max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS):
         self.max_subgraph_visits = max_subgraph_visits
         self._visits = 0
-        subgraphs = sorted({0} | {p.op.subgraph for p in prepared})
+        # Every subgraph an op runs, even one without ops (an IF branch passing its inputs through).
+        subgraphs = sorted({0} | {p.op.subgraph for p in prepared}
+                           | {k for p in prepared for kind, k in p.bind_extras if kind == "subgraph"})
         self.subgraph_views = {g: tensor_views(model, plan, arena, g) for g in subgraphs}
         self.views = self.subgraph_views[0]
         by_op = {(p.op.subgraph, p.op.index): p for p in prepared}

@@ -94,6 +94,15 @@ def test_if_runs_the_branch_its_condition_picks_like_tflm(oracle, flag):
     compare_with_tflm(oracle, if_model(), invocations, f"IF({flag})")
 
 
+def test_if_branch_without_ops_passes_its_inputs_through_like_tflm(oracle):
+    c, x, y = T("BOOL", (1,)), T("FLOAT32", (5,)), T("FLOAT32", (5,))
+    main = Graph([(if_op(1, 2), [c, x], [y])], inputs=[c, x], outputs=[y])
+    a = T("FLOAT32", (5,))
+    content = multi_graph_model([main, unary_graph(Op("ABS"), (5,), steps=2), Graph([], inputs=[a], outputs=[a])])
+    invocations = [[np.array([flag]), _float_inputs(k, (5,))] for k, flag in enumerate((True, False))]
+    compare_with_tflm(oracle, content, invocations, "IF with an empty branch")
+
+
 def test_if_head_equals_tflm_multi_subgraph_plan(oracle):
     content = if_model()
     interp = Interpreter(model_content=content)
