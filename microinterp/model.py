@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import flatbuffers
 import numpy as np
 import tflite
 from tflite.BuiltinOperator import BuiltinOperator
@@ -221,6 +222,14 @@ def _zero_point_range(type_code: int) -> tuple[int, int]:
     return -(1 << 31), (1 << 31) - 1
 
 
+def _raw_builtin_code(oc: Any) -> int:
+    """OperatorCode.builtin_code as stored. The tflite package's BuiltinCode() returns the deprecated
+    field whenever the stored code is below 127, which hides CUSTOM (32) written only in builtin_code
+    (as tflite-micro's compression tool writes its DECODE op); TFLM takes the larger of the two."""
+    o = oc._tab.Offset(10)
+    return oc._tab.Get(flatbuffers.number_types.Int32Flags, o + oc._tab.Pos) if o else 0
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
@@ -309,7 +318,7 @@ class _ModelReader:
 
     def _opcode(self, i: int) -> tuple[int, str | None, int]:
         oc = self.fb.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        code = max(_raw_builtin_code(oc), oc.DeprecatedBuiltinCode())
         custom = oc.CustomCode()
         is_custom = code == BuiltinOperator.CUSTOM
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()

@@ -23,8 +23,9 @@ def dtype_label(model: Model, op: Operator) -> str:
     tensors = model.subgraphs[op.subgraph].tensors
     ins = [tensors[i] for i in op.inputs[1 if op.name == "IF" else 0:] if i >= 0]  # IF: not the condition
     outs = [tensors[i] for i in op.outputs]
-    # Resource ids are not data: READ_VARIABLE is labelled by the value it reads.
-    data = [t for t in ins if t.type_name != "RESOURCE"] or [t for t in outs if t.type_name != "RESOURCE"]
+    # Resource ids are not data: READ_VARIABLE is labelled by the value it reads; DECODE by what it decodes.
+    data = [] if op.custom_code == "TFLM_DECODE" else [t for t in ins if t.type_name != "RESOURCE"]
+    data = data or [t for t in outs if t.type_name != "RESOURCE"]
     data_in = next((t for t in data if not t.is_constant), data[0] if data else None)
     src = data_in.type_name.lower() if data_in else "none"
     if op.name in _WEIGHTED_OPS and src == "int16":

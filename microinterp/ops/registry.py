@@ -44,6 +44,17 @@ def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
     return deco
 
 
+def register_custom(*names: str) -> Callable[[PrepareFn], PrepareFn]:
+    """Register a prepare function for custom operators by custom code (e.g. "TFLM_DECODE")."""
+    def deco(fn: PrepareFn) -> PrepareFn:
+        for name in names:
+            if name in CUSTOM_REGISTRY:
+                raise RuntimeError(f"custom op {name} registered twice")
+            CUSTOM_REGISTRY[name] = fn
+        return fn
+    return deco
+
+
 @dataclass
 class OpContext:
     """What an op's prepare sees: the operator, its tensors and options, and ways to fail or ask for scratch."""

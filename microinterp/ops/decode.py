@@ -1,0 +1,135 @@
+"""TFLM_DECODE: weights compressed by tflite-micro's `compression` tool, decoded into arena tensors (TFLM
+decode.cc, decode_state_lut.cc, decode_state_prune.cc).
+
+Inputs come in pairs (encoded constant, ancillary constant), one pair per output. The ancillary data
+opens with a 16-byte header: byte 0 the decode type (0 LUT, 2 pruning), byte 1 its version (1), byte 4
+the decoder's own version (1); the decoder's data follows the header.
+* LUT: byte 5 (low 3 bits) is the index width w (1..7), byte 6 the value table stride in elements.
+  The encoded tensor is a most-significant-bit-first stream of w-bit indices; element i of channel c
+  is table[c * stride + index]. Channels come from the output's quantization: its scale count, laid
+  out as contiguous blocks (quantized dimension 0) or interleaved (the last dimension).
+* Pruning: the encoded tensor is one bit per element (set: the next table value, clear: the zero
+  point, per channel for int8).
+Both inputs are constants, so the output is decoded once here (every index and table read bounds
+checked); each invoke copies it into the arena, where TFLM's DECODE writes it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..model import Tensor
+from .registry import BindFn, OpContext, register_custom
+
+HEADER_BYTES = 16
+LUT, PRUNE = 0, 2
+#: Output types each decoder writes, by TFLM type name; values are copied as raw bytes.
+DECODED_TYPES = ("BOOL", "FLOAT32", "INT8", "INT16", "INT32", "INT64")
+
+
+def _channels(ctx: OpContext, out: Tensor) -> tuple[int, bool]:
+    """(channel count, interleaved) as TFLM's decoders read them off the output's quantization."""
+    q = out.quantization
+    if q is None:
+        return 1, False
+    count = q.scales.size
+    if q.quantized_dimension == len(out.shape) - 1 and count > 1:
+        if out.num_elements % count:
+            ctx.fail(f"{out.describe()}: {out.num_elements} elements are not a whole number of {count} channels")
+        return count, True
+    if q.quantized_dimension != 0:
+        ctx.fail(f"{out.describe()}: quantized dimension {q.quantized_dimension}, the decoder supports 0 or the last")
+    if out.num_elements % count:
+        ctx.fail(f"{out.describe()}: {out.num_elements} elements are not a whole number of {count} channels")
+    return count, False
+
+
+def _element_channels(n: int, channels: int, interleaved: bool) -> np.ndarray:
+    return np.arange(n) % channels if interleaved else np.arange(n) // (n // channels)
+
+
+def _bits(ctx: OpContext, encoded: np.ndarray, count: int, width: int, what: str) -> np.ndarray:
+    """The first count width-bit fields of the most-significant-bit-first stream, as integers."""
+    need = (count * width + 7) // 8
+    if encoded.size < need:
+        ctx.fail(f"{what}: {encoded.size} encoded bytes, {count} elements of {width} bits need {need}")
+    fields = np.unpackbits(encoded[:need])[:count * width].reshape(count, width).astype(np.int64)
+    return fields @ (1 << np.arange(width - 1, -1, -1, dtype=np.int64))
+
+
+def _table(ctx: OpContext, ancillary: np.ndarray, itemsize: int, entries: int, what: str) -> np.ndarray:
+    """The value table after the header as raw integers of the output's item size, `entries` long."""
+    have = (ancillary.size - HEADER_BYTES) // itemsize
+    if entries > have:
+        ctx.fail(f"{what}: the value table holds {have} values, the encoded data reads {entries}")
+    return ancillary[HEADER_BYTES:HEADER_BYTES + entries * itemsize].view(f"<u{itemsize}")
+
+
+def _decode_lut(ctx: OpContext, encoded: np.ndarray, ancillary: np.ndarray, out: Tensor, what: str) -> np.ndarray:
+    width, stride = int(ancillary[5]) & 0x07, int(ancillary[6])
+    if width == 0:
+        ctx.fail(f"{what}: LUT index width 0, expected 1 to 7 bits")
+    channels, interleaved = _channels(ctx, out)
+    n = out.num_elements
+    flat = _element_channels(n, channels, interleaved) * stride + _bits(ctx, encoded, n, width, what)
+    table = _table(ctx, ancillary, out.dtype.itemsize, int(flat.max(initial=-1)) + 1, what)
+    return table[flat]
+
+
+def _decode_prune(ctx: OpContext, encoded: np.ndarray, ancillary: np.ndarray, out: Tensor,
+                  what: str) -> np.ndarray:
+    channels, interleaved = _channels(ctx, out)
+    n, itemsize = out.num_elements, out.dtype.itemsize
+    q = out.quantization
+    zero_points = np.zeros(1, np.int64) if q is None else q.zero_points
+    if out.type_name == "INT8" and channels > 1:
+        if zero_points.size != channels:
+            ctx.fail(f"{out.describe()}: {zero_points.size} zero points for {channels} channels")
+        zero = zero_points[_element_channels(n, channels, interleaved)]
+    else:
+        if out.type_name != "INT8" and zero_points[0] != 0:
+            ctx.fail(f"{out.describe()}: zero point {zero_points[0]}, the pruning decoder needs 0 for "
+                     f"{out.type_name}")
+        zero = np.full(n, zero_points[0])
+    kept = _bits(ctx, encoded, n, 1, what).astype(bool)
+    values = _table(ctx, ancillary, itemsize, int(kept.sum()), what)
+    decoded = zero.astype(f"<i{itemsize}").view(f"<u{itemsize}")
+    decoded[kept] = values
+    return decoded
+
+
+_DECODERS = {LUT: _decode_lut, PRUNE: _decode_prune}
+
+
+@register_custom("TFLM_DECODE")
+def prepare_decode(ctx: OpContext) -> BindFn:
+    """Decode every (encoded, ancillary) input pair into its output, once."""
+    n_out = len(ctx.op.outputs)
+    if n_out == 0 or ctx.num_inputs != 2 * n_out:
+        ctx.fail(f"expected 2 inputs per output and at least one output, found {ctx.num_inputs} inputs "
+                 f"and {n_out} outputs")
+    decoded = []
+    for k in range(n_out):
+        encoded, ancillary, out = ctx.input(2 * k), ctx.input(2 * k + 1), ctx.output(k)
+        what = f"output {k} ({out.describe()})"
+        raw = [ctx.expect_constant(t).reshape(-1).view(np.uint8) for t in (encoded, ancillary)]
+        anc = raw[1]
+        if anc.size < HEADER_BYTES:
+            ctx.fail(f"{what}: ancillary data of {anc.size} bytes, expected a {HEADER_BYTES}-byte header")
+        kind = int(anc[0])
+        if anc[1] != 1 or anc[4] != 1:
+            ctx.fail(f"{what}: header version {anc[1]}, decoder version {anc[4]}; expected 1 and 1")
+        if kind not in _DECODERS:
+            ctx.unsupported(f"{what}: decode type {kind}; microinterp decodes 0 (LUT) and 2 (pruning)")
+        if out.type_name not in DECODED_TYPES:
+            ctx.unsupported(f"{what}: type {out.type_name}, the decoders write {', '.join(DECODED_TYPES)}")
+        values = _DECODERS[kind](ctx, raw[0], anc, out, what)
+        decoded.append(values.view(np.uint8))
+
+    def bind(inputs, outputs, scratch):
+        targets = [o.reshape(-1).view(np.uint8) for o in outputs]
+
+        def step():
+            for target, values in zip(targets, decoded):
+                np.copyto(target, values)
+        return step
+    return bind

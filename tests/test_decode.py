@@ -1,0 +1,181 @@
+"""TFLM_DECODE against TFLM, live: models compressed in memory by the `compression` tool that ships in
+the tflite-micro package (LUT: per tensor, per channel along the first axis, and interleaved along the
+last; index widths 1 to 7; int8, int32 and float32 tables), and pruning-encoded weights written here
+(the tool's pruning compressor is a stub). Outputs bit for bit, and the arena head: decoded tensors are
+ordinary arena tensors, each living from its DECODE to its consumer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microinterp import InconsistentModelError, Interpreter, load_model
+
+from opmodels import Op, T, compare_with_tflm, graph_model
+
+compression = pytest.importorskip("tflite_micro.tensorflow.lite.micro.compression")
+spec = compression.spec
+# Small test tensors grow when compressed (the tool warns); the decoding is what is under test.
+pytestmark = pytest.mark.filterwarnings("ignore:Compression of tensor")
+
+
+def lut(width: int, axis: int | None = None):
+    mode = spec.PerTensor() if axis is None else spec.PerChannel(axis=axis)
+    return [spec.LookUpTableCompression(index_bitwidth=width, mode=mode)]
+
+
+def few_values(rng, shape, width: int, dtype, axis: int | None = None) -> np.ndarray:
+    """Values drawn from 2**width distinct ones (per slice along `axis`, each slice its own set)."""
+    if np.issubdtype(dtype, np.floating):
+        pool = rng.uniform(-1, 1, (shape[axis] if axis is not None else 1, 1 << width)).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        lo, hi = max(info.min + 1, -1000), min(info.max, 1000)
+        pool = rng.integers(lo, hi, (shape[axis] if axis is not None else 1, 1 << width)).astype(dtype)
+    picks = rng.integers(0, 1 << width, shape)
+    rows = np.zeros(shape, int) if axis is None else np.moveaxis(
+        np.broadcast_to(np.arange(shape[axis]).reshape([-1] + [1] * (len(shape) - 1)),
+                        [shape[axis]] + [s for i, s in enumerate(shape) if i != axis]), 0, axis)
+    return pool[rows, picks]
+
+
+def conv_model(rng, width: int, out_ch: int = 6, in_ch: int = 5):
+    """An int8 CONV_2D with per-channel weights (each channel 2**width values) and an int32 bias."""
+    x = T("INT8", (1, 6, 6, in_ch), 0.5, 3)
+    w = few_values(rng, (out_ch, 3, 3, in_ch), width, np.int8, axis=0)
+    scales = rng.uniform(0.005, 0.02, out_ch)
+    filt = T("INT8", w.shape, scales, 0, data=w)
+    bias = T("INT32", (out_ch,), scales * 0.5, 0, data=rng.integers(-500, 500, out_ch).astype(np.int32))
+    y = T("INT8", (1, 6, 6, out_ch), 0.8, -4)
+    op = Op("CONV_2D", "Conv2DOptions", {"padding": 0, "stride_w": 1, "stride_h": 1})
+    return graph_model([(op, [x, filt, bias], [y])]), x
+
+
+def depthwise_model(rng, width: int, channels: int = 12):
+    """An int8 DEPTHWISE_CONV_2D: its filter's channels are its last axis (LUT channels interleaved)."""
+    x = T("INT8", (1, 5, 5, channels), 0.5, -1)
+    w = few_values(rng, (1, 3, 3, channels), width, np.int8, axis=3)
+    scales = rng.uniform(0.005, 0.02, channels)
+    filt = T("INT8", w.shape, scales, 0, data=w, quantized_dimension=3)
+    bias = T("INT32", (channels,), scales * 0.5, 0, data=rng.integers(-500, 500, channels).astype(np.int32))
+    y = T("INT8", (1, 5, 5, channels), 0.7, 2)
+    op = Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions",
+            {"padding": 0, "stride_w": 1, "stride_h": 1, "depth_multiplier": 1})
+    return graph_model([(op, [x, filt, bias], [y])]), x
+
+
+def float_fc_model(rng, width: int):
+    x, y = T("FLOAT32", (2, 20)), T("FLOAT32", (2, 7))
+    w = T("FLOAT32", (7, 20), data=few_values(rng, (7, 20), width, np.float32))
+    b = T("FLOAT32", (7,), data=rng.uniform(-1, 1, 7).astype(np.float32))
+    return graph_model([(Op("FULLY_CONNECTED", "FullyConnectedOptions"), [x, w, b], [y])]), x
+
+
+def _inputs(rng, t: T, count: int = 2):
+    if t.type == "FLOAT32":
+        return [[rng.uniform(-2, 2, t.shape).astype(np.float32)] for _ in range(count)]
+    return [[rng.integers(-128, 128, t.shape, dtype=np.int8)] for _ in range(count)]
+
+
+def check_against_tflm(oracle, content: bytes, x: T, what: str, rng) -> None:
+    compare_with_tflm(oracle, content, _inputs(rng, x), what)
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    assert interp.memory_plan.head == oracle.tflm_arena(content).head, what
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 6, 7])
+def test_lut_per_channel_conv_weights_and_bias_decode_like_tflm(oracle, width):
+    rng = np.random.default_rng(width)
+    model, x = conv_model(rng, width, out_ch=3 if width > 5 else 6)
+    compressed = bytes(compression.compress(model, [spec.Tensor(0, 1, lut(width, axis=0)),
+                                                    spec.Tensor(0, 2, lut(width, axis=0))]))
+    assert [op.name for op in load_model(compressed).main.operators] == ["CUSTOM(TFLM_DECODE)", "CONV_2D"]
+    check_against_tflm(oracle, compressed, x, f"conv LUT {width} bits", rng)
+
+
+@pytest.mark.parametrize("width", [2, 3, 4])
+def test_lut_interleaved_depthwise_channels_decode_like_tflm(oracle, width):
+    rng = np.random.default_rng(10 + width)
+    model, x = depthwise_model(rng, width)
+    compressed = bytes(compression.compress(model, [spec.Tensor(0, 1, lut(width, axis=3))]))
+    check_against_tflm(oracle, compressed, x, f"depthwise LUT {width} bits", rng)
+
+
+@pytest.mark.parametrize("width", [1, 4, 7])
+def test_lut_per_tensor_float_weights_decode_like_tflm(oracle, width):
+    rng = np.random.default_rng(20 + width)
+    model, x = float_fc_model(rng, width)
+    compressed = bytes(compression.compress(model, [spec.Tensor(0, 1, lut(width))]))
+    check_against_tflm(oracle, compressed, x, f"float FC LUT {width} bits", rng)
+
+
+# -- pruning: the encoding written by hand (bit mask, then the kept values) ----------------------------
+
+def prune_encode(values: np.ndarray, zero_points: np.ndarray, channel_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = values.reshape(-1)
+    kept = flat != zero_points[channel_of]
+    header = np.zeros(16, np.uint8)
+    header[[0, 1, 4]] = (2, 1, 1)
+    return np.packbits(kept), np.concatenate([header, flat[kept].view(np.uint8)])
+
+
+def decode_node(encoded: np.ndarray, ancillary: np.ndarray, out: T):
+    enc = T("UINT8", encoded.shape, data=encoded)
+    anc = T("UINT8", ancillary.shape, data=ancillary)
+    return Op("CUSTOM", custom_code="TFLM_DECODE"), [enc, anc], [out]
+
+
+@pytest.mark.parametrize("axis", [0, 3])
+def test_pruned_int8_weights_with_per_channel_zero_points_decode_like_tflm(oracle, axis):
+    rng = np.random.default_rng(30 + axis)
+    shape = (4, 3, 3, 4)
+    channels = shape[axis]
+    zps = rng.integers(-5, 5, channels)
+    w = rng.integers(-100, 100, shape).astype(np.int8)
+    channel_of = (np.arange(w.size) // (w.size // channels)) if axis == 0 else np.arange(w.size) % channels
+    w.reshape(-1)[:] = np.where(rng.random(w.size) < 0.5, zps[channel_of], w.reshape(-1))
+    encoded, ancillary = prune_encode(w, zps, channel_of)
+    scales = rng.uniform(0.005, 0.02, channels)
+    decoded = T("INT8", shape, scales, zps, quantized_dimension=axis)
+    # The decoded tensor feeds a RESHAPE to a graph output, so TFLM's values are compared directly.
+    out = T("INT8", shape, scales, zps, quantized_dimension=axis)
+    content = graph_model([decode_node(encoded, ancillary, decoded), (Op("RESHAPE"), [decoded], [out])],
+                          inputs=[], outputs=[out])
+    compare_with_tflm(oracle, content, [[]], f"pruned int8 axis {axis}")
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    interp.invoke()
+    np.testing.assert_array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), w)
+
+
+def test_pruned_float_weights_decode_like_tflm(oracle):
+    rng = np.random.default_rng(40)
+    w = rng.uniform(-1, 1, (7, 20)).astype(np.float32)
+    w[rng.random(w.shape) < 0.7] = 0
+    encoded, ancillary = prune_encode(w, np.zeros(1, np.float32), np.zeros(w.size, int))
+    x, y, decoded = T("FLOAT32", (2, 20)), T("FLOAT32", (2, 7)), T("FLOAT32", (7, 20))
+    content = graph_model([decode_node(encoded, ancillary, decoded),
+                           (Op("FULLY_CONNECTED", "FullyConnectedOptions"), [x, decoded], [y])],
+                          inputs=[x], outputs=[y])
+    check_against_tflm(oracle, content, x, "pruned float FC", rng)
+
+
+# -- hostile encodings ---------------------------------------------------------------------------------
+
+def _lut_ancillary(width: int, stride: int, table: np.ndarray) -> np.ndarray:
+    header = np.zeros(16, np.uint8)
+    header[[0, 1, 4, 5, 6]] = (0, 1, 1, width, stride)
+    return np.concatenate([header, table.view(np.uint8)])
+
+
+@pytest.mark.parametrize("encoded, ancillary, message", [
+    (np.zeros(1, np.uint8), _lut_ancillary(4, 16, np.zeros(16, np.int8)), r"1 encoded bytes, 8 elements of 4 bits need 4"),
+    (np.full(4, 0xFF, np.uint8), _lut_ancillary(4, 16, np.zeros(8, np.int8)), r"value table holds 8 values, the encoded data reads 16"),
+    (np.zeros(4, np.uint8), _lut_ancillary(0, 16, np.zeros(16, np.int8)), r"index width 0"),
+    (np.zeros(4, np.uint8), _lut_ancillary(4, 16, np.zeros(16, np.int8))[:10], r"ancillary data of 10 bytes"),
+])
+def test_malformed_encodings_are_refused_at_prepare_naming_the_output(encoded, ancillary, message):
+    out = T("INT8", (8,), 1.0, 0)
+    content = graph_model([decode_node(encoded, ancillary, out)], inputs=[], outputs=[out])
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(CUSTOM\(TFLM_DECODE\)\): output 0 .*" + message):
+        Interpreter(model_content=content).allocate_tensors()
