@@ -241,10 +241,22 @@ class Interpreter:
         self._unset_inputs.discard(t.index)
 
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
-        """A copy of the tensor's current value."""
-        if subgraph_index != 0:
-            raise TensorAccessError(f"subgraph {subgraph_index}: only subgraph 0 is executed")
-        return self._storage(tensor_index).copy()
+        """A copy of the tensor's current value. A tensor of a subgraph control flow runs holds what its
+        last run left there, unless the plan has since given its bytes to another tensor."""
+        if subgraph_index == 0:
+            return self._storage(tensor_index).copy()
+        self._require_allocated(f"subgraph {subgraph_index} tensor {tensor_index}")
+        views = self._exec.subgraph_views.get(subgraph_index) if isinstance(subgraph_index, (int, np.integer)) else None
+        if views is None:
+            raise TensorAccessError(f"subgraph {subgraph_index!r}: not a subgraph that control flow runs "
+                                    f"(the model has {len(self.model.subgraphs)})")
+        tensors = self.model.subgraphs[subgraph_index].tensors
+        if not isinstance(tensor_index, (int, np.integer)) or not 0 <= tensor_index < len(tensors):
+            raise TensorAccessError(f"subgraph {subgraph_index}: tensor index {tensor_index!r} out of range "
+                                    f"(it has {len(tensors)} tensors)")
+        if tensor_index not in views:
+            raise TensorAccessError(f"subgraph {subgraph_index} {tensors[tensor_index].describe()} has no storage")
+        return views[tensor_index].copy()
 
     def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
         """As in tf.lite: a function returning a numpy view of the tensor's current buffer."""

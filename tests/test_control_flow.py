@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microinterp import InconsistentModelError, Interpreter, ResourceLimitError
+from microinterp import InconsistentModelError, Interpreter, ResourceLimitError, TensorAccessError
 from microinterp.cli.arena_report import compare_strategies, plan_arena
 
 from opmodels import Graph, Op, T, compare_with_tflm, multi_graph_model
@@ -124,6 +124,15 @@ def test_call_once_runs_its_subgraph_on_the_first_invoke_only_like_tflm(oracle):
     interp = Interpreter(model_content=content)
     interp.allocate_tensors()
     assert interp.memory_plan.head == oracle.tflm_arena(content).head
+
+    # With every tensor in its own bytes, the init subgraph's output (NEG of its constant) stays readable.
+    kept = Interpreter(model_content=content, experimental_preserve_all_tensors=True)
+    kept.allocate_tensors()
+    kept.set_tensor(kept.get_input_details()[0]["index"], _float_inputs(0, (8,)))
+    kept.invoke()
+    np.testing.assert_array_equal(kept.get_tensor(1, subgraph_index=1), -np.linspace(-1, 1, 16, dtype=np.float32))
+    with pytest.raises(TensorAccessError, match="subgraph 2"):
+        kept.get_tensor(0, subgraph_index=2)
 
 
 def test_if_inside_while_body_matches_tflm_outputs_and_head(oracle):
