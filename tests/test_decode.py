@@ -1,7 +1,7 @@
 """TFLM_DECODE against TFLM, live: models compressed in memory by the `compression` tool that ships in
 the tflite-micro package (LUT: per tensor, per channel along the first axis, and interleaved along the
-last; index widths 1 to 7; int8, int32 and float32 tables), and pruning-encoded weights written here
-(the tool's pruning compressor is a stub). Outputs bit for bit, and the arena head: decoded tensors are
+last; index widths 1 to 7; int8, int32 and float32 tables), and pruned and Huffman-coded weights
+encoded here (the tool's pruning and Huffman compressors are stubs). Outputs bit for bit, and the arena head: decoded tensors are
 ordinary arena tensors, each living from its DECODE to its consumer."""
 from __future__ import annotations
 
@@ -173,9 +173,87 @@ def _lut_ancillary(width: int, stride: int, table: np.ndarray) -> np.ndarray:
     (np.full(4, 0xFF, np.uint8), _lut_ancillary(4, 16, np.zeros(8, np.int8)), r"value table holds 8 values, the encoded data reads 16"),
     (np.zeros(4, np.uint8), _lut_ancillary(0, 16, np.zeros(16, np.int8)), r"index width 0"),
     (np.zeros(4, np.uint8), _lut_ancillary(4, 16, np.zeros(16, np.int8))[:10], r"ancillary data of 10 bytes"),
+    # Huffman: a first table of 16 entries, of which the ancillary data holds none.
+    (np.zeros(4, np.uint8), np.array([1, 1, 0, 0, 1, 0x30] + [0] * 10, np.uint8),
+     r"Huffman tables or codewords end before 8 symbols"),
 ])
 def test_malformed_encodings_are_refused_at_prepare_naming_the_output(encoded, ancillary, message):
     out = T("INT8", (8,), 1.0, 0)
     content = graph_model([decode_node(encoded, ancillary, out)], inputs=[], outputs=[out])
     with pytest.raises(InconsistentModelError, match=r"op 0 \(CUSTOM\(TFLM_DECODE\)\): output 0 .*" + message):
         Interpreter(model_content=content).allocate_tensors()
+
+
+# -- Huffman: canonical codes and Xtensa-format decode tables written here (the tool's compressor is a stub)
+
+def huffman_lengths(counts: dict[int, int]) -> dict[int, int]:
+    """Code length per symbol of a Huffman code for these symbol counts."""
+    import heapq
+    heap = [(c, k, (s,)) for k, (s, c) in enumerate(sorted(counts.items()))]
+    heapq.heapify(heap)
+    lengths = dict.fromkeys(counts, 0)
+    tie = len(heap)
+    while len(heap) > 1:
+        c1, _, a = heapq.heappop(heap)
+        c2, _, b = heapq.heappop(heap)
+        for s in a + b:
+            lengths[s] += 1
+        heapq.heappush(heap, (c1 + c2, tie, a + b))
+        tie += 1
+    return {s: max(n, 1) for s, n in lengths.items()}
+
+
+def huffman_encode(values: np.ndarray, first_bits: int, wide: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(codewords, ancillary) for `values` with a first table of 2**first_bits entries and one subtable
+    for each first-level prefix that longer codes share."""
+    symbols, counts = np.unique(values, return_counts=True)
+    lengths = huffman_lengths(dict(zip(symbols.tolist(), counts.tolist())))
+    codes, code = {}, 0
+    for s, n in sorted(lengths.items(), key=lambda kv: (kv[1], kv[0])):  # canonical assignment
+        code <<= n - (max(len(c) for c in codes.values()) if codes else n)
+        codes[s] = format(code, f"0{n}b")
+        code += 1
+    shift, found = (27, 1 << 31) if wide else (11, 1 << 15)
+    entry = lambda symbol, bits: found | bits << shift | (int(symbol) & ((1 << shift) - 1))
+    table = [0] * (1 << first_bits)
+    for prefix in range(1 << first_bits):
+        p = format(prefix, f"0{first_bits}b")
+        short = [s for s, c in codes.items() if len(c) <= first_bits and p.startswith(c)]
+        if short:
+            table[prefix] = entry(short[0], len(codes[short[0]]))
+            continue
+        longer = {s: c[first_bits:] for s, c in codes.items() if c.startswith(p)}
+        if not longer:
+            continue
+        sub_bits = max(len(c) for c in longer.values())
+        base = len(table)
+        table[prefix] = (sub_bits - 1) << shift | (base - prefix)
+        for i in range(1 << sub_bits):
+            tail = format(i, f"0{sub_bits}b")
+            s = next(s for s, c in longer.items() if tail.startswith(c))
+            table.append(entry(s, len(longer[s])))
+    bits = "".join(codes[v] for v in values.reshape(-1).tolist())
+    bits += "0" * (-len(bits) % 32)
+    codewords = np.packbits(np.array(list(bits), np.uint8))
+    header = np.zeros(16, np.uint8)
+    header[[0, 1, 4, 5]] = (1, 1, 1, (first_bits - 1) << 4 | wide)
+    return codewords, np.concatenate([header, np.array(table, "<u4" if wide else "<u2").view(np.uint8)])
+
+
+@pytest.mark.parametrize("dtype, wide, first_bits", [("INT8", False, 2), ("INT8", False, 4), ("INT8", True, 3),
+                                                     ("INT16", True, 3)])
+def test_huffman_coded_weights_decode_like_tflm(oracle, dtype, wide, first_bits):
+    rng = np.random.default_rng(50 + first_bits)
+    np_type = np.int8 if dtype == "INT8" else np.int16
+    # A skewed distribution of 12 symbols: code lengths from 1 to several bits, some past the first table.
+    pool = rng.integers(np.iinfo(np_type).min, np.iinfo(np_type).max, 12).astype(np_type)
+    w = pool[np.minimum(rng.geometric(0.35, (6, 10)) - 1, 11)]
+    codewords, ancillary = huffman_encode(w, first_bits, wide)
+    decoded, out = T(dtype, w.shape, 1.0, 0), T(dtype, w.shape, 1.0, 0)
+    content = graph_model([decode_node(codewords, ancillary, decoded), (Op("RESHAPE"), [decoded], [out])],
+                          inputs=[], outputs=[out])
+    compare_with_tflm(oracle, content, [[]], f"Huffman {dtype} {'32' if wide else '16'}-bit tables")
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    interp.invoke()
+    np.testing.assert_array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), w)
