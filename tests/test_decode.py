@@ -5,6 +5,8 @@ encoded here (the tool's pruning and Huffman compressors are stubs). Outputs bit
 ordinary arena tensors, each living from its DECODE to its consumer."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,20 @@ def decode_node(encoded: np.ndarray, ancillary: np.ndarray, out: T):
     return Op("CUSTOM", custom_code="TFLM_DECODE"), [enc, anc], [out]
 
 
+def check_decoded_weights(oracle, encoded: np.ndarray, ancillary: np.ndarray, tensor: Callable[[], T],
+                          expected: np.ndarray, what: str) -> None:
+    """DECODE into a tensor made by `tensor()`, then RESHAPE to a graph output (a second `tensor()`), so
+    TFLM's decoded values are compared with ours directly, and ours with the values encoded."""
+    decoded, out = tensor(), tensor()
+    content = graph_model([decode_node(encoded, ancillary, decoded), (Op("RESHAPE"), [decoded], [out])],
+                          inputs=[], outputs=[out])
+    compare_with_tflm(oracle, content, [[]], what)
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    interp.invoke()
+    np.testing.assert_array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), expected)
+
+
 @pytest.mark.parametrize("axis", [0, 3])
 def test_pruned_int8_weights_with_per_channel_zero_points_decode_like_tflm(oracle, axis):
     rng = np.random.default_rng(30 + axis)
@@ -136,16 +152,8 @@ def test_pruned_int8_weights_with_per_channel_zero_points_decode_like_tflm(oracl
     w.reshape(-1)[:] = np.where(rng.random(w.size) < 0.5, zps[channel_of], w.reshape(-1))
     encoded, ancillary = prune_encode(w, zps, channel_of)
     scales = rng.uniform(0.005, 0.02, channels)
-    decoded = T("INT8", shape, scales, zps, quantized_dimension=axis)
-    # The decoded tensor feeds a RESHAPE to a graph output, so TFLM's values are compared directly.
-    out = T("INT8", shape, scales, zps, quantized_dimension=axis)
-    content = graph_model([decode_node(encoded, ancillary, decoded), (Op("RESHAPE"), [decoded], [out])],
-                          inputs=[], outputs=[out])
-    compare_with_tflm(oracle, content, [[]], f"pruned int8 axis {axis}")
-    interp = Interpreter(model_content=content)
-    interp.allocate_tensors()
-    interp.invoke()
-    np.testing.assert_array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), w)
+    check_decoded_weights(oracle, encoded, ancillary, lambda: T("INT8", shape, scales, zps, quantized_dimension=axis),
+                          w, f"pruned int8 axis {axis}")
 
 
 def test_pruned_float_weights_decode_like_tflm(oracle):
@@ -249,11 +257,5 @@ def test_huffman_coded_weights_decode_like_tflm(oracle, dtype, wide, first_bits)
     pool = rng.integers(np.iinfo(np_type).min, np.iinfo(np_type).max, 12).astype(np_type)
     w = pool[np.minimum(rng.geometric(0.35, (6, 10)) - 1, 11)]
     codewords, ancillary = huffman_encode(w, first_bits, wide)
-    decoded, out = T(dtype, w.shape, 1.0, 0), T(dtype, w.shape, 1.0, 0)
-    content = graph_model([decode_node(codewords, ancillary, decoded), (Op("RESHAPE"), [decoded], [out])],
-                          inputs=[], outputs=[out])
-    compare_with_tflm(oracle, content, [[]], f"Huffman {dtype} {'32' if wide else '16'}-bit tables")
-    interp = Interpreter(model_content=content)
-    interp.allocate_tensors()
-    interp.invoke()
-    np.testing.assert_array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), w)
+    check_decoded_weights(oracle, codewords, ancillary, lambda: T(dtype, w.shape, 1.0, 0), w,
+                          f"Huffman {dtype} {'32' if wide else '16'}-bit tables")
