@@ -127,6 +127,11 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
             if str(e).startswith(op.describe()):
                 raise
             raise InconsistentModelError(f"{op.describe()}: {e}") from e
+        for t in op.inputs:
+            if (op.subgraph, t) in model.compressed:
+                # TFLM's kernels decompress a LUT-compressed input into a scratch buffer of its own; the
+                # decoded values are already in the tensor here, so the kernel never reads it.
+                ctx.request_scratch(model.subgraphs[op.subgraph].tensors[t].nbytes, like_tflm=True)
         prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.bind_extras)))
     return prepared, problems
 

@@ -5,12 +5,13 @@ encoded here (the tool's pruning and Huffman compressors are stubs). Outputs bit
 ordinary arena tensors, each living from its DECODE to its consumer."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
+import flatbuffers
 import numpy as np
 import pytest
 
-from microinterp import InconsistentModelError, Interpreter, load_model
+from microinterp import InconsistentModelError, Interpreter, MalformedModelError, load_model
 
 from opmodels import Op, T, compare_with_tflm, graph_model
 
@@ -259,3 +260,88 @@ def test_huffman_coded_weights_decode_like_tflm(oracle, dtype, wide, first_bits)
     codewords, ancillary = huffman_encode(w, first_bits, wide)
     check_decoded_weights(oracle, codewords, ancillary, lambda: T(dtype, w.shape, 1.0, 0), w,
                           f"Huffman {dtype} {'32' if wide else '16'}-bit tables")
+
+
+# -- COMPRESSION_METADATA: constants stored LUT-compressed in place, decompressed by TFLM's kernels ------
+
+def lut_metadata(entries: Sequence[tuple[int, int, int]]) -> bytes:
+    """A COMPRESSION_METADATA flatbuffer listing (tensor, value buffer, bit width) of subgraph 0."""
+    b = flatbuffers.Builder(256)
+    luts = []
+    for tensor, buffer, width in entries:
+        b.StartObject(3)
+        b.PrependInt32Slot(0, tensor, 0)
+        b.PrependUint32Slot(1, buffer, 0)
+        b.PrependUint8Slot(2, width, 0)
+        luts.append(b.EndObject())
+
+    def vector(items):
+        b.StartVector(4, len(items), 4)
+        for item in reversed(items):
+            b.PrependUOffsetTRelative(item)
+        return b.EndVector()
+    luts_vec = vector(luts)
+    b.StartObject(1)
+    b.PrependUOffsetTRelativeSlot(0, luts_vec, 0)
+    subgraphs = vector([b.EndObject()])
+    b.StartObject(2)
+    b.PrependUint32Slot(0, 1, 1)
+    b.PrependUOffsetTRelativeSlot(1, subgraphs, 0)
+    b.Finish(b.EndObject())
+    return bytes(b.Output())
+
+
+def lut_compress(values: np.ndarray, width: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(packed indices, value tables) for values whose blocks along axis 0 have 2**width values each."""
+    blocks = values.reshape(channels, -1)
+    tables = np.zeros((channels, 1 << width), values.dtype)
+    indices = np.zeros(blocks.shape, np.int64)
+    for c, block in enumerate(blocks):
+        uniq, inverse = np.unique(block, return_inverse=True)
+        tables[c, :uniq.size] = uniq
+        indices[c] = inverse.reshape(-1)
+    bits = (indices.reshape(-1)[:, None] >> np.arange(width - 1, -1, -1)) & 1
+    return np.packbits(bits.astype(np.uint8).reshape(-1)), tables.reshape(-1)
+
+
+@pytest.mark.parametrize("width", [2, 4, 5])
+def test_compression_metadata_conv_weights_and_bias_run_and_plan_like_tflm(oracle, width):
+    rng = np.random.default_rng(60 + width)
+    out_ch = 4
+    model, x = conv_model(rng, width, out_ch=out_ch)
+    plain = load_model(model)
+    conv = plain.main.operators[0]
+    filt, bias = (plain.main.tensors[i] for i in conv.inputs[1:])
+    (f_idx, f_table), (b_idx, b_table) = (lut_compress(np.asarray(t.data), width, out_ch) for t in (filt, bias))
+    # Rebuild the same graph with the compressed buffers, the value tables as two more buffers (they
+    # follow the constants' buffers: the filter's and the bias', after the empty buffer 0).
+    x2, y2 = T("INT8", x.shape, 0.5, 3), T("INT8", (1, 6, 6, out_ch), 0.8, -4)
+    f2 = T("INT8", filt.shape, filt.quantization.scales, 0, data=f_idx.view(np.int8))
+    b2 = T("INT32", bias.shape, bias.quantization.scales, 0, data=b_idx.view(np.int32) if b_idx.size % 4 == 0
+           else np.pad(b_idx, (0, -b_idx.size % 4)).view(np.int32))
+    meta = {"filter_values": f_table.view(np.uint8).tobytes(), "bias_values": b_table.view(np.uint8).tobytes()}
+    meta["COMPRESSION_METADATA"] = lut_metadata([(1, 3, width), (2, 4, width)])
+    content = graph_model([(Op("CONV_2D", "Conv2DOptions", {"padding": 0, "stride_w": 1, "stride_h": 1}),
+                            [x2, f2, b2], [y2])], metadata=meta)
+    loaded = load_model(content)
+    assert set(loaded.compressed) == {(0, 1), (0, 2)}
+    np.testing.assert_array_equal(loaded.main.tensors[1].data, filt.data)
+    np.testing.assert_array_equal(loaded.main.tensors[2].data, bias.data)
+    assert loaded.constant_bytes < plain.constant_bytes + f_table.nbytes + b_table.nbytes
+    # The head grows by the decompressed filter and bias TFLM's CONV_2D decodes into scratch buffers.
+    check_against_tflm(oracle, content, x2, f"COMPRESSION_METADATA conv {width} bits", rng)
+
+
+@pytest.mark.parametrize("metadata, error, message", [
+    (b"\x00" * 3, MalformedModelError, r"COMPRESSION_METADATA.*outside its 3 bytes"),
+    (lut_metadata([(9, 1, 4)]), InconsistentModelError, r"LUT tensor 9: tensor index out of range"),
+    (lut_metadata([(0, 99, 4)]), InconsistentModelError, r"value buffer 99 out of range"),
+    (lut_metadata([(0, 1, 0)]), InconsistentModelError, r"LUT index width 0"),
+])
+def test_malformed_compression_metadata_is_refused_when_loading(metadata, error, message):
+    w = T("INT8", (4,), 1.0, 0, data=np.zeros(4, np.int8))
+    y = T("INT8", (4,), 1.0, 0)
+    content = graph_model([(Op("RELU"), [w], [y])], inputs=[], outputs=[y],
+                          metadata={"COMPRESSION_METADATA": metadata})
+    with pytest.raises(error, match=message):
+        load_model(content)

@@ -19,81 +19,42 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compression import DECODED_TYPES, element_channels, lut_channels, lut_decode, table_values, unpack_fields
 from ..model import Tensor
 from .registry import BindFn, OpContext, register_custom
 
 HEADER_BYTES = 16
 LUT, HUFFMAN, PRUNE = 0, 1, 2
-#: Output types each decoder writes, by TFLM type name; values are copied as raw bytes.
-DECODED_TYPES = ("BOOL", "FLOAT32", "INT8", "INT16", "INT32", "INT64")
 
 
-def _channels(ctx: OpContext, out: Tensor) -> tuple[int, bool]:
-    """(channel count, interleaved) as TFLM's decoders read them off the output's quantization."""
+def _channels(out: Tensor, what: str) -> tuple[int, bool]:
     q = out.quantization
-    if q is None:
-        return 1, False
-    count = q.scales.size
-    if q.quantized_dimension == len(out.shape) - 1 and count > 1:
-        if out.num_elements % count:
-            ctx.fail(f"{out.describe()}: {out.num_elements} elements are not a whole number of {count} channels")
-        return count, True
-    if q.quantized_dimension != 0:
-        ctx.fail(f"{out.describe()}: quantized dimension {q.quantized_dimension}, the decoder supports 0 or the last")
-    if out.num_elements % count:
-        ctx.fail(f"{out.describe()}: {out.num_elements} elements are not a whole number of {count} channels")
-    return count, False
-
-
-def _element_channels(n: int, channels: int, interleaved: bool) -> np.ndarray:
-    return np.arange(n) % channels if interleaved else np.arange(n) // (n // channels)
-
-
-def _bits(ctx: OpContext, encoded: np.ndarray, count: int, width: int, what: str) -> np.ndarray:
-    """The first count width-bit fields of the most-significant-bit-first stream, as integers."""
-    need = (count * width + 7) // 8
-    if encoded.size < need:
-        ctx.fail(f"{what}: {encoded.size} encoded bytes, {count} elements of {width} bits need {need}")
-    fields = np.unpackbits(encoded[:need])[:count * width].reshape(count, width).astype(np.int64)
-    return fields @ (1 << np.arange(width - 1, -1, -1, dtype=np.int64))
-
-
-def _table(ctx: OpContext, ancillary: np.ndarray, itemsize: int, entries: int, what: str) -> np.ndarray:
-    """The value table after the header as raw integers of the output's item size, `entries` long."""
-    have = (ancillary.size - HEADER_BYTES) // itemsize
-    if entries > have:
-        ctx.fail(f"{what}: the value table holds {have} values, the encoded data reads {entries}")
-    return ancillary[HEADER_BYTES:HEADER_BYTES + entries * itemsize].view(f"<u{itemsize}")
+    return lut_channels(out.shape, 0 if q is None else q.scales.size, 0 if q is None else q.quantized_dimension, what)
 
 
 def _decode_lut(ctx: OpContext, encoded: np.ndarray, ancillary: np.ndarray, out: Tensor, what: str) -> np.ndarray:
     width, stride = int(ancillary[5]) & 0x07, int(ancillary[6])
-    if width == 0:
-        ctx.fail(f"{what}: LUT index width 0, expected 1 to 7 bits")
-    channels, interleaved = _channels(ctx, out)
-    n = out.num_elements
-    flat = _element_channels(n, channels, interleaved) * stride + _bits(ctx, encoded, n, width, what)
-    table = _table(ctx, ancillary, out.dtype.itemsize, int(flat.max(initial=-1)) + 1, what)
-    return table[flat]
+    return lut_decode(encoded, ancillary[HEADER_BYTES:], out.num_elements, out.dtype.itemsize, width, stride,
+                      _channels(out, what), what)
 
 
 def _decode_prune(ctx: OpContext, encoded: np.ndarray, ancillary: np.ndarray, out: Tensor,
                   what: str) -> np.ndarray:
-    channels, interleaved = _channels(ctx, out)
+    channels, interleaved = _channels(out, what)
     n, itemsize = out.num_elements, out.dtype.itemsize
     q = out.quantization
     zero_points = np.zeros(1, np.int64) if q is None else q.zero_points
     if out.type_name == "INT8" and channels > 1:
         if zero_points.size != channels:
             ctx.fail(f"{out.describe()}: {zero_points.size} zero points for {channels} channels")
-        zero = zero_points[_element_channels(n, channels, interleaved)]
+        zero = zero_points[element_channels(n, channels, interleaved)]
     else:
         if out.type_name != "INT8" and zero_points[0] != 0:
             ctx.fail(f"{out.describe()}: zero point {zero_points[0]}, the pruning decoder needs 0 for "
                      f"{out.type_name}")
         zero = np.full(n, zero_points[0])
-    kept = _bits(ctx, encoded, n, 1, what).astype(bool)
-    values = _table(ctx, ancillary, itemsize, int(kept.sum()), what)
+    kept = unpack_fields(encoded, n, 1, what).astype(bool)
+    values = table_values(ancillary[HEADER_BYTES:], itemsize, int(kept.sum()), what)
     decoded = zero.astype(f"<i{itemsize}").view(f"<u{itemsize}")
     decoded[kept] = values
     return decoded
@@ -111,8 +72,8 @@ def _decode_huffman(ctx: OpContext, encoded: np.ndarray, ancillary: np.ndarray, 
     if out.type_name not in ("INT8", "INT16"):
         ctx.unsupported(f"{what}: Huffman decoding writes INT8 or INT16, the output is {out.type_name}")
     entry_bits = 32 if wide else 16
-    table = ancillary[HEADER_BYTES:HEADER_BYTES + (ancillary.size - HEADER_BYTES) // (entry_bits // 8)
-                      * (entry_bits // 8)].view(f"<u{entry_bits // 8}").astype(np.int64)
+    raw_table = ancillary[HEADER_BYTES:]
+    table = table_values(raw_table, entry_bits // 8, raw_table.size // (entry_bits // 8), what).astype(np.int64)
     found_flag, count_shift = 1 << (entry_bits - 1), entry_bits - 5
     value_mask = (1 << count_shift) - 1
     first_bits = ((int(ancillary[5]) & 0xF0) >> 4) + 1
