@@ -30,7 +30,9 @@ _OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 112, "T
             # params, sizes, cell info) + its params + 4 scratch handles.
             "SVDF": 80, "UNIDIRECTIONAL_SEQUENCE_LSTM": 736,
             # the resource id; nothing; the compression build's scratch index
-            "VAR_HANDLE": 16, "READ_VARIABLE": 0, "ASSIGN_VARIABLE": 16}
+            "VAR_HANDLE": 16, "READ_VARIABLE": 0, "ASSIGN_VARIABLE": 16,
+            # options + OpData (subgraph indices; IF also its two copy buffers, added below)
+            "IF": 48, "WHILE": 32, "CALL_ONCE": 32}
 _DEFAULT_OP_DATA = 64
 _PER_CHANNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
@@ -66,6 +68,9 @@ def estimate_tail(model: Model, pointer_size: int = 4) -> TailEstimate:
                 out = sg.tensors[op.outputs[0]]
                 channels = out.shape[-1] if out.shape else 1
                 op_data += 2 * align(4 * channels)
+            if op.name == "IF":  # persistent copies of its inputs (but the condition) and of its outputs
+                op_data += align(sum(sg.tensors[t].nbytes for t in op.inputs[1:] if t >= 0))
+                op_data += align(sum(sg.tensors[t].nbytes for t in op.outputs))
         variables += sum(align(t.nbytes) for t in sg.tensors if t.is_variable)
     resources = resource_table(model).variables
     if resources:
