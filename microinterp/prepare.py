@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InconsistentModelError, UnsupportedOperatorError
 from .model import Model, Operator
-from .ops import CUSTOM_REGISTRY, REGISTRY, OpContext
-from .ops.registry import BindFn, PrepareFn
+from .ops import CUSTOM_REGISTRY, OpContext, find_prepare
+from .ops.registry import BindFn
 from .resources import resource_table
 
 
@@ -24,17 +26,14 @@ class PreparedOp:
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
     aliases: tuple[tuple[int, int], ...] = ()
+    #: Arrays the op keeps across invokes, with their reset values (OpContext.persistent).
+    state: tuple[tuple[np.ndarray, int], ...] = ()
     bind_extras: tuple[tuple[str, int], ...] = ()
 
 
 def is_opaque(op: Operator) -> bool:
     """A custom op microinterp has no kernel for: its tensors are planned, the model cannot run."""
     return op.custom_code is not None and op.custom_code not in CUSTOM_REGISTRY
-
-
-def kernel_prepare(op: Operator) -> PrepareFn | None:
-    """The registered prepare function of an op's kernel, None when microinterp has none."""
-    return REGISTRY.get(op.builtin_code) if op.custom_code is None else CUSTOM_REGISTRY.get(op.custom_code)
 
 
 def check_data_flow(model: Model, subgraph: int = 0) -> None:
@@ -112,7 +111,7 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
     problems: list[str] = []
     resources = resource_table(model)
     for op in (op for g in subgraphs for op in model.subgraphs[g].operators):
-        prepare = kernel_prepare(op)
+        prepare = find_prepare(op)
         if prepare is None:
             problems.append(_no_kernel(op))
             continue
@@ -132,7 +131,18 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
                 # TFLM's kernels decompress a LUT-compressed input into a scratch buffer of its own; the
                 # decoded values are already in the tensor here, so the kernel never reads it.
                 ctx.request_scratch(model.subgraphs[op.subgraph].tensors[t].nbytes, like_tflm=True)
-        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.bind_extras)))
+        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.state),
+                                   tuple(ctx.bind_extras)))
+    return prepared, problems
+
+
+def prepare_for_planning(model: Model) -> tuple[list[PreparedOp], list[str]]:
+    """prepare_graph for `plan`: opaque custom ops are reported (an NPU's op is planned as TFLM plans it),
+    any other op that cannot run raises UnsupportedOperatorError listing every problem."""
+    prepared, problems = prepare_graph(model)
+    opaque = {_no_kernel(op) for sg in model.subgraphs for op in sg.operators if is_opaque(op)}
+    if any(p not in opaque for p in problems):
+        raise UnsupportedOperatorError(problems)
     return prepared, problems
 
 

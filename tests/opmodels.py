@@ -22,7 +22,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
 from microinterp.model import TENSOR_TYPES, Model, load_model
-from microinterp.ops import REGISTRY, OpContext
+from microinterp.ops import OpContext, find_prepare
 
 _TYPE_CODES = {name: code for code, (name, _, _) in TENSOR_TYPES.items()}
 
@@ -38,6 +38,8 @@ class T:
     quantized_dimension: int = 0
     name: str = ""
     is_variable: bool = False
+    #: Written as the tensor's shape_signature when given (-1 marks a dim the user may resize).
+    shape_signature: Sequence[int] | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -46,17 +48,26 @@ class T:
 
 @dataclass
 class Op:
-    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields;
-    name "CUSTOM" with a custom_code for a custom operator."""
+    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields.
+
+    A custom operator (name "CUSTOM", see custom_op) has its custom code and raw custom_options bytes.
+    """
     name: str
     options_type: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     custom_code: str | None = None
+    custom_options: bytes = b""
 
     @property
-    def key(self) -> tuple[str, str | None]:
+    def opcode_key(self) -> tuple[str, str | None]:
         """What makes two ops share an operator code."""
         return self.name, self.custom_code
+
+
+def custom_op(code: str, options: dict[str, int | bool] | None = None) -> Op:
+    """A custom operator with its options as a flexbuffer map (TFLM's signal ops read them so)."""
+    from flatbuffers import flexbuffers
+    return Op("CUSTOM", custom_code=code, custom_options=flexbuffers.Dumps(options) if options else b"")
 
 
 Node = tuple[Op, Sequence["T | None"], Sequence["T"]]
@@ -153,7 +164,7 @@ def multi_graph_model(graphs: Sequence[Graph], *, metadata: dict[str, bytes] | N
     CALL_ONCE name their callees by index in `graphs`. A T object is one tensor within a subgraph;
     used in two graphs it is a tensor of each."""
     b = flatbuffers.Builder(4096)
-    op_keys = list(dict.fromkeys(op.key for g in graphs for op, _, _ in g.nodes))
+    op_keys = list(dict.fromkeys(op.opcode_key for g in graphs for op, _, _ in g.nodes))
     buffer_mod = _module("Buffer")
     buffer_mod.Start(b)
     buffer_tables = [buffer_mod.End(b)]
@@ -241,9 +252,12 @@ def _subgraph(b: flatbuffers.Builder, graph: Graph, number: int, op_keys: list[t
     for i, t in enumerate(tensors):
         name = b.CreateString(t.name or f"t{i}")
         shape = _vector(b, [int(d) for d in t.shape], "Int32")
+        signature = None if t.shape_signature is None else _vector(b, [int(d) for d in t.shape_signature], "Int32")
         quant = _quantization(b, t)
         tensor_mod.Start(b)
         tensor_mod.AddShape(b, shape)
+        if signature is not None:
+            tensor_mod.AddShapeSignature(b, signature)
         tensor_mod.AddType(b, _TYPE_CODES[t.type])
         tensor_mod.AddBuffer(b, buffer_of[i])
         tensor_mod.AddName(b, name)
@@ -258,8 +272,11 @@ def _subgraph(b: flatbuffers.Builder, graph: Graph, number: int, op_keys: list[t
         options = _options(b, op)
         in_vec = _vector(b, ins, "Int32")
         out_vec = _vector(b, outs, "Int32")
+        custom_vec = _vector(b, op.custom_options, "Uint8") if op.custom_options else None
         operator_mod.Start(b)
-        operator_mod.AddOpcodeIndex(b, op_keys.index(op.key))
+        operator_mod.AddOpcodeIndex(b, op_keys.index(op.opcode_key))
+        if custom_vec is not None:
+            operator_mod.AddCustomOptions(b, custom_vec)
         operator_mod.AddInputs(b, in_vec)
         operator_mod.AddOutputs(b, out_vec)
         if options is not None:
@@ -288,7 +305,7 @@ def prepare_op(model: Model | bytes, op_index: int = 0):
         model = load_model(model)
     op = model.main.operators[op_index]
     ctx = OpContext(model, op)
-    return ctx, REGISTRY[op.builtin_code](ctx)
+    return ctx, find_prepare(op)(ctx)
 
 
 def run_op(model: Model | bytes, input_values: dict[int, np.ndarray], op_index: int = 0) -> list[np.ndarray]:

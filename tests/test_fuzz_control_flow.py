@@ -16,7 +16,7 @@ from fuzz.worker import Worker
 from opmodels import Graph, Op, T, multi_graph_model
 from test_control_flow import call_once_model, if_model, if_op, nested_model, while_model
 from test_decode import decode_node, prune_encode
-from test_fuzz_models import check, fuzz_settings
+from test_fuzz_models import check, flip_bits, fuzz_settings
 from test_resource_variables import accumulator_nodes
 
 
@@ -74,10 +74,5 @@ def test_fields_of_multi_subgraph_models_rewritten(worker, reproducers, data):
 @given(data=st.data())
 def test_bit_flips_in_multi_subgraph_models(worker, reproducers, data):
     index = data.draw(st.integers(0, len(CORPUS) - 1), label="model")
-    content = CORPUS[index]
-    flips = data.draw(st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 7)), min_size=1,
-                               max_size=6), label="flips")
-    out = bytearray(content)
-    for pos, bit in flips:
-        out[pos] ^= 1 << bit
-    check(worker, reproducers, bytes(out), f"control-flow model {index} bit flips {flips}")
+    out, flips = flip_bits(data, CORPUS[index], 6)
+    check(worker, reproducers, out, f"control-flow model {index} bit flips {flips}")

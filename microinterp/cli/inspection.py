@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,8 +18,10 @@ from tflite.Padding import Padding
 
 from ..execution import plan_prepared
 from ..model import Operator, Subgraph, Tensor, load_model
-from ..prepare import kernel_prepare, prepare_graph
+from ..ops import find_prepare
+from ..prepare import prepare_graph
 from ..planning.tail import estimate_tail
+from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -30,10 +32,32 @@ def _input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
     return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
 
 
+def _recurrent_macs(subgraph: Subgraph, op: Operator) -> int:
+    """MACs of the recurrent ops, as TFLM's kernels compute them per invoke.
+
+    UNIDIRECTIONAL_SEQUENCE_LSTM, per time step and batch row: four gate FCs over the input
+    (state x in) and the hidden state (state x state), then the cell update f*c + i*g and the
+    output o*tanh(c) (3 x state products). SVDF, per batch row: the feature FC (filters x in) and
+    each filter's dot product of its memory with the time weights (filters x memory)."""
+    source, weights = _input(subgraph, op, 0), _input(subgraph, op, 1 if op.name == "SVDF" else 2)
+    if source is None or weights is None or len(weights.shape) != 2 or not source.shape or not source.shape[-1]:
+        return 0
+    rows = source.num_elements // source.shape[-1]  # time steps x batch for LSTM, batch for SVDF
+    if op.name == "SVDF":
+        time_weights = _input(subgraph, op, 2)
+        memory = time_weights.shape[-1] if time_weights is not None and time_weights.shape else 0
+        return rows * weights.shape[0] * (weights.shape[1] + memory)
+    state, depth = weights.shape
+    return rows * (4 * state * (depth + state) + 3 * state)
+
+
 def op_macs(subgraph: Subgraph, op: Operator) -> int:
     """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
-    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
-    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
+    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC, LSTM and
+    SVDF as _recurrent_macs says; 0 for every other op (their arithmetic is not multiply-accumulate
+    dominated) and for malformed ones."""
+    if op.name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"):
+        return _recurrent_macs(subgraph, op)
     # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
     # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
     weights = _input(subgraph, op, 1)
@@ -232,6 +256,8 @@ class ModelReport:
     memory: MemoryInfo
     resolver: str
     resolver_size: int
+    #: With --board: how the model fits each board (cli/boards.py).
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def macs(self) -> int:
@@ -256,7 +282,7 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
     first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
     prefix = op.describe() + ":"
     problem = next((p for p in problems if p.startswith(prefix)), None)
-    if problem is None and kernel_prepare(op) is None:
+    if problem is None and find_prepare(op) is None:
         # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
         problem = f"{op.describe()}: no kernel for this operator"
     return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",
@@ -264,9 +290,10 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
                   dict(op.options), op_macs(sg, op), problem)
 
 
-def inspect_model(model_path: str | os.PathLike) -> ModelReport:
-    """Describe a model. Unsupported operators are reported, not raised; the arena figures then leave
-    out the scratch those ops would need (MemoryInfo.exact is False)."""
+def inspect_model(model_path: str | os.PathLike, boards: Sequence[str] = ()) -> ModelReport:
+    """Describe a model, and how it fits the named boards (TFLM plan). Unsupported operators are
+    reported, not raised; the arena figures then leave out the scratch those ops would need
+    (MemoryInfo.exact is False)."""
     model = load_model(model_path)
     prepared, problems = prepare_graph(model)
     plan = plan_prepared(model, prepared)
@@ -280,7 +307,8 @@ def inspect_model(model_path: str | os.PathLike) -> ModelReport:
         [SubgraphInfo(sg.index, sg.name, len(sg.tensors), len(sg.operators), list(sg.inputs), list(sg.outputs))
          for sg in model.subgraphs],
         [_tensor_info(main.tensors[i]) for i in main.inputs],
-        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size)
+        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size,
+        board_fits(list(boards), model, plan))
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -328,16 +356,18 @@ def print_report(report: ModelReport, out: Output) -> None:
             out.line(f"  - {problem}")
     else:
         out.verdict(True, "every operator is supported")
+    print_board_fits(report.boards, out)
     out.heading(f"op resolver: MicroMutableOpResolver<{report.resolver_size}>")
     out.code(report.resolver, "cpp")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help=".tflite file")
+    add_board_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
-    report = inspect_model(args.model)
+    report = inspect_model(args.model, args.board)
     if args.json:
         out.json(report)
     else:

@@ -7,6 +7,11 @@ BindFn. Once the arena exists, bind(inputs, outputs, scratch) is called once wit
 omitted optional inputs: None) and returns the step: a no-argument callable run on every invoke that
 does only arithmetic. Checks that make unchecked Cython loops safe belong in the prepare function.
 
+Custom operators (TFLM's signal library, ...) are registered by their custom code string in
+CUSTOM_REGISTRY, beside the builtin REGISTRY. An op whose state lives across invokes (TFLM keeps it in
+persistent buffers, outside the planned head) asks for it with OpContext.persistent: the arrays are
+set back to their reset value by Interpreter.reset_all_variables(), as the op's TFLM Reset does.
+
 Some binds take more arguments after the scratch list, one per request made in prepare, in request
 order: a SubgraphRun for each ctx.call(index) (control flow), the ResourceBuffers for
 ctx.use_resources() (resource variables).
@@ -28,7 +33,7 @@ PrepareFn = Callable[["OpContext"], BindFn]
 
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
-#: Custom operators (by custom code) microinterp has a kernel for.
+#: Custom operators by their custom code (the OperatorCode's custom_code string).
 CUSTOM_REGISTRY: dict[str, PrepareFn] = {}
 
 
@@ -44,15 +49,22 @@ def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
     return deco
 
 
-def register_custom(*names: str) -> Callable[[PrepareFn], PrepareFn]:
-    """Register a prepare function for custom operators by custom code (e.g. "TFLM_DECODE")."""
+def register_custom(*custom_codes: str) -> Callable[[PrepareFn], PrepareFn]:
+    """Register a prepare function for the given custom operator codes (e.g. "SignalWindow")."""
     def deco(fn: PrepareFn) -> PrepareFn:
-        for name in names:
-            if name in CUSTOM_REGISTRY:
-                raise RuntimeError(f"custom op {name} registered twice")
-            CUSTOM_REGISTRY[name] = fn
+        for code in custom_codes:
+            if code in CUSTOM_REGISTRY:
+                raise RuntimeError(f"custom op {code} registered twice")
+            CUSTOM_REGISTRY[code] = fn
         return fn
     return deco
+
+
+def find_prepare(op: Operator) -> PrepareFn | None:
+    """The registered prepare function of a builtin or custom operator, or None."""
+    if op.custom_code is not None:
+        return CUSTOM_REGISTRY.get(op.custom_code)
+    return REGISTRY.get(op.builtin_code)
 
 
 @dataclass
@@ -66,6 +78,8 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
+    #: State kept across invokes (OpContext.persistent) with its reset value.
+    state: list[tuple[np.ndarray, int]] = field(default_factory=list)
     #: What bind receives after the scratch list: ("subgraph", index) per ctx.call, ("resources", 0) for
     #: ctx.use_resources(), in request order.
     bind_extras: list[tuple[str, int]] = field(default_factory=list)
@@ -177,6 +191,14 @@ class OpContext:
     def use_resources(self) -> None:
         """Declare that the op reads or writes resource variables: its bind receives the ResourceBuffers."""
         self.bind_extras.append(("resources", 0))
+
+    def persistent(self, shape: int | tuple[int, ...], dtype, reset: int = 0) -> np.ndarray:
+        """An array that keeps its values from one invoke to the next (TFLM's AllocatePersistentBuffer
+        state), filled with `reset` now and by every reset_all_variables(). It lives outside the arena,
+        so the planned head stays TFLM's."""
+        array = np.full(shape, reset, dtype)
+        self.state.append((array, reset))
+        return array
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
