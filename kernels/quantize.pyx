@@ -8,7 +8,7 @@ double(scale) * (q - zp) to float32 to dequantize.
 from libc.math cimport roundf
 from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint32_t
 
-from fixedpoint cimport clamp32, mbqm, quantized_t
+from fixedpoint cimport clamp32, mbqm
 
 ctypedef fused quantized_out_t:
     int8_t
@@ -20,6 +20,12 @@ ctypedef fused integer_in_t:
     uint8_t
     int16_t
     int32_t
+
+# DEQUANTIZE inputs.
+ctypedef fused dequantized_t:
+    int8_t
+    uint8_t
+    int16_t
 
 ctypedef fused integer_out_t:
     int8_t
@@ -77,7 +83,7 @@ def requantize(const integer_in_t[::1] x, integer_out_t[::1] out, int32_t multip
             out[i] = <integer_out_t>clamp32(scaled, lo, hi)
 
 
-def dequantize(const quantized_t[::1] x, float[::1] out, double scale, int32_t zero_point) -> None:
+def dequantize(const dequantized_t[::1] x, float[::1] out, double scale, int32_t zero_point) -> None:
     """out = float32(scale * (q - zero_point)) with the product in double."""
     if x.shape[0] != out.shape[0]:
         raise ValueError(f"dequantize: input has {x.shape[0]} elements, output {out.shape[0]}")

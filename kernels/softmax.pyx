@@ -11,11 +11,8 @@ from libc.float cimport FLT_MAX
 from libc.math cimport expf, roundf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
-from fixedpoint cimport clamp32, mbqm, rdbpot, srdhm
+from fixedpoint cimport clamp32, count_leading_zeros, mbqm, rdbpot, srdhm
 from gemmlowp cimport exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1, wrapping_add
-
-cdef extern from *:
-    int __builtin_clz(unsigned int x) nogil
 
 ctypedef fused softmax_out_t:
     int8_t
@@ -25,11 +22,6 @@ ctypedef fused softmax_out_t:
 cdef enum:
     SCALED_DIFF_INTEGER_BITS = 5
     ACCUMULATION_INTEGER_BITS = 12
-
-
-cdef inline int _count_leading_zeros(uint32_t x) noexcept nogil:
-    # TFLM's CountLeadingZeros returns the type's width for 0 (__builtin_clz(0) is undefined).
-    return 32 if x == 0 else __builtin_clz(x)
 
 
 cdef inline int32_t _scaled_exp(int32_t input_diff, int32_t multiplier, int left_shift) noexcept nogil:
@@ -70,7 +62,7 @@ def softmax_quantized(const int8_t[:, ::1] x, softmax_out_t[:, ::1] out, int32_t
                     sum_of_exps = wrapping_add(sum_of_exps, rdbpot(
                         _scaled_exp(input_diff, input_multiplier, input_left_shift), ACCUMULATION_INTEGER_BITS))
             # GetReciprocal: normalise the sum to [1, 2), drop the leading 1, take 1 / (1 + x).
-            headroom_plus_one = _count_leading_zeros(<uint32_t>sum_of_exps)
+            headroom_plus_one = count_leading_zeros(<uint32_t>sum_of_exps)
             num_bits_over_unit = ACCUMULATION_INTEGER_BITS - headroom_plus_one
             shifted_sum_minus_one = <int32_t>(
                 (<uint32_t>sum_of_exps << headroom_plus_one if headroom_plus_one < 32 else 0) - (<uint32_t>1 << 31))
@@ -199,7 +191,7 @@ def softmax_int16(const int16_t[:, ::1] x, int16_t[:, ::1] out, int32_t input_mu
                 out[i, c] = _lut_lookup(<int16_t>clamp32(result, -32768, 32767), &exp_lut[0])
                 sum_of_exps = wrapping_add(sum_of_exps, out[i, c])
             # Normalise the Q16.15 sum to [1, 2) in Q1.15 (rounded), recentre sum - 1 for the 1/(1+x) LUT.
-            headroom_plus_one = _count_leading_zeros(<uint32_t>sum_of_exps)
+            headroom_plus_one = count_leading_zeros(<uint32_t>sum_of_exps)
             shifted_sum = <int32_t>((((<int64_t>sum_of_exps) << (headroom_plus_one - 1)) + (1 << 13)) >> 14)
             reciprocal = _lut_lookup(<int16_t>clamp32(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767),
                                      &reciprocal_lut[0])

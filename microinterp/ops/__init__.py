@@ -2,7 +2,7 @@
 from . import reshape  # noqa: F401  (importing a module registers its ops)
 from . import conv, depthwise_conv, fully_connected  # noqa: F401
 from . import pooling, quantize, softmax  # noqa: F401
-from . import activations, arithmetic, comparison, math_ops  # noqa: F401
+from . import activations, add_n, arithmetic, comparison, math_ops  # noqa: F401
 from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, shape, slice,  # noqa: F401
                space_batch, space_depth, split, transpose)
 from . import lstm, svdf  # noqa: F401
