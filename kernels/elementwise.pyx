@@ -411,6 +411,12 @@ def compare(BinaryKernel kernel, const compared_t[::1] in1, const compared_t[::1
                 _broadcast(<LogicalOrTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
 
 
+cdef inline int8_t _sum_to_output(int32_t total, const Params* p) noexcept nogil:
+    # ADD_N and CUMSUM: a sum of rescaled inputs back to the int8 output (SmallerThanOneExp), clamped.
+    return <int8_t>clamp32(wrapping_add(rdbpot(srdhm(total, p.output_multiplier), -p.output_shift), p.output_offset),
+                           p.activation_min, p.activation_max)
+
+
 def add_n_int8(list inputs, int8_t[::1] out, int32_t[::1] accumulator, dict params) -> None:
     """reference_ops::AddN (int8): each input rescaled like ADD's input 1, summed, rescaled to the output.
 
@@ -437,5 +443,27 @@ def add_n_int8(list inputs, int8_t[::1] out, int32_t[::1] accumulator, dict para
                 accumulator[i] = wrapping_add(accumulator[i], rescaled1(x[i], &p))
     with nogil:
         for i in range(n):
-            out[i] = <int8_t>clamp32(wrapping_add(rdbpot(srdhm(accumulator[i], p.output_multiplier), -p.output_shift),
-                                                  p.output_offset), p.activation_min, p.activation_max)
+            out[i] = _sum_to_output(accumulator[i], &p)
+
+
+def cumsum_int8(const int8_t[:, :, ::1] x, int8_t[:, :, ::1] out, dict params, bint exclusive, bint reverse) -> None:
+    """reference_ops::CumSum (int8) along axis 1 of (outer, axis, inner) views: inputs rescaled like ADD_N's,
+    summed from the rescaled raw value 0 in (reversed) axis order, each running sum rescaled to the output."""
+    if x.shape[0] != out.shape[0] or x.shape[1] != out.shape[1] or x.shape[2] != out.shape[2]:
+        raise ValueError("cumsum_int8: input and output views differ in shape")
+    cdef Params p = params
+    cdef int32_t start = rescaled1(0, &p), total, scaled
+    cdef Py_ssize_t i, j, k, step, depth = x.shape[1]
+    with nogil:
+        for i in range(x.shape[0]):
+            for k in range(x.shape[2]):
+                total = start
+                for step in range(depth):
+                    j = depth - 1 - step if reverse else step
+                    scaled = rescaled1(x[i, j, k], &p)
+                    if exclusive:
+                        out[i, j, k] = _sum_to_output(total, &p)
+                        total = wrapping_add(total, scaled)
+                    else:
+                        total = wrapping_add(total, scaled)
+                        out[i, j, k] = _sum_to_output(total, &p)

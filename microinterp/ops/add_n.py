@@ -11,12 +11,27 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import elementwise as elementwise_kernels
+from ..model import Tensor
 from .arithmetic import ADD_LEFT_SHIFT, checked_multiplier
 from .elementwise import binary_params, rescale_inputs
 from .registry import BindFn, OpContext, register
 
 #: sizeof(T*) in the tflite-micro package's build (x86-64); 4 on a 32-bit MCU.
 HOST_POINTER_SIZE = 8
+
+
+def int8_sum_params(ctx: OpContext, input: Tensor, output: Tensor) -> dict:
+    """The kernels' `Params` of an int8 sum (ADD_N, CUMSUM): the input rescaled like ADD's input 1 with a
+    2^20 lift and multiplier 1/2, the sum by 2 s_in / (2^20 s_out) to the output, clamped to int8."""
+    s_in, _ = ctx.per_tensor(input)
+    s_out, zp_out = ctx.per_tensor(output)
+    left_shift = ADD_LEFT_SHIFT["INT8"]
+    twice_scale = 2 * float(s_in)
+    params = rescale_inputs(ctx, input, input, left_shift, (float(s_in) / twice_scale,) * 2)
+    multiplier, shift = checked_multiplier(ctx, "output", twice_scale / ((1 << left_shift) * float(s_out)),
+                                           smaller_than_one=True)
+    return binary_params(**params, output_offset=zp_out, output_multiplier=multiplier, output_shift=shift,
+                         activation_min=-128, activation_max=127)
 
 
 @register("ADD_N")
@@ -50,14 +65,7 @@ def prepare_add_n(ctx: OpContext) -> BindFn:
         if ctx.per_tensor(t) != first:
             ctx.fail(f"{t.describe()} must have the scale and zero point of {inputs[0].describe()} "
                      f"({first[0]}, {first[1]}), found {ctx.per_tensor(t)}")
-    s_out, zp_out = ctx.per_tensor(output)
-    left_shift = ADD_LEFT_SHIFT["INT8"]
-    twice_scale = 2 * float(first[0])
-    params = rescale_inputs(ctx, inputs[0], inputs[0], left_shift, (float(first[0]) / twice_scale,) * 2)
-    multiplier, shift = checked_multiplier(ctx, "output", twice_scale / ((1 << left_shift) * float(s_out)),
-                                           smaller_than_one=True)
-    params = binary_params(**params, output_offset=zp_out, output_multiplier=multiplier, output_shift=shift,
-                           activation_min=-128, activation_max=127)
+    params = int8_sum_params(ctx, inputs[0], output)
 
     def bind(inputs, outputs, scratch):
         flat_inputs = [x.reshape(-1) for x in inputs]
