@@ -6,7 +6,7 @@ from . import activations, add_n, arithmetic, comparison, math_ops  # noqa: F401
 from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, shape, slice,  # noqa: F401
                space_batch, space_depth, split, transpose)
 from . import lstm, svdf  # noqa: F401
-from . import l2_normalization, reduce, transpose_conv  # noqa: F401
+from . import l2_normalization, log_softmax, reduce, transpose_conv  # noqa: F401
 from . import broadcast_args, cumsum, dynamic_update_slice, embedding_lookup, reverse  # noqa: F401
 from .registry import REGISTRY, OpContext, register
 
