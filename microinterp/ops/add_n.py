@@ -53,6 +53,7 @@ def prepare_add_n(ctx: OpContext) -> BindFn:
             flat_inputs = [x.reshape(-1) for x in inputs]
             out = outputs[0].reshape(-1)
 
+            @np.errstate(over="ignore", invalid="ignore")  # IEEE results, as in C
             def step() -> None:
                 out.fill(0)
                 for x in flat_inputs:

@@ -35,6 +35,7 @@ def prepare_cumsum(ctx: OpContext) -> BindFn:
             x, out = inputs[0].reshape(shape3), outputs[0].reshape(shape3)
             zeros = np.zeros((shape3[0], 1, shape3[2]), np.float32)
 
+            @np.errstate(over="ignore", invalid="ignore")  # IEEE results, as in C
             def step() -> None:
                 ordered = x[:, ::-1] if reverse else x
                 sums = np.cumsum(np.concatenate([zeros, ordered], axis=1), axis=1, dtype=np.float32)
