@@ -7,7 +7,7 @@ from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, sha
                space_batch, space_depth, split, transpose)
 from . import lstm, svdf  # noqa: F401
 from . import l2_normalization, log_softmax, reduce, transpose_conv  # noqa: F401
-from . import broadcast_args, cumsum, dynamic_update_slice, embedding_lookup, reverse  # noqa: F401
+from . import batch_matmul, broadcast_args, cumsum, dynamic_update_slice, embedding_lookup, reverse  # noqa: F401
 from .registry import REGISTRY, OpContext, register
 
 __all__ = ["REGISTRY", "OpContext", "register"]
