@@ -98,6 +98,15 @@ def _options(b: flatbuffers.Builder, op: Op) -> int | None:
     return mod.End(b)
 
 
+def pack_int4(values) -> bytes:
+    """int4 values (-8..7) packed as TFLM reads them: two per byte, the even element in the lower nibble."""
+    flat = np.asarray(values, np.int8).reshape(-1)
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    nibbles = flat.astype(np.uint8) & 0x0F
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) -> bytes:
     """A model whose only operator reads `inputs` (None = omitted optional input) and writes `outputs`.
 
@@ -157,7 +166,8 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
         if t.data is None:
             buffer_of.append(0)
             continue
-        raw = np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes()
+        raw = (pack_int4(t.data) if t.type == "INT4"
+               else np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes())
         data_vec = _vector(b, raw, "Uint8")
         buffer_mod.Start(b)
         buffer_mod.AddData(b, data_vec)

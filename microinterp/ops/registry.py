@@ -48,6 +48,8 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
+    #: Tensors the op sees in place of the model's, by tensor index (see replace_tensor).
+    replaced: dict[int, Tensor] = field(default_factory=dict)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -58,7 +60,12 @@ class OpContext:
         return self.op.options
 
     def _tensor(self, index: int) -> Tensor:
-        return self.subgraph.tensors[index]
+        return self.replaced[index] if index in self.replaced else self.subgraph.tensors[index]
+
+    def replace_tensor(self, tensor: Tensor) -> None:
+        """From now on the op's prepare sees `tensor` in place of the model's tensor of the same index
+        (e.g. an int4 filter unpacked to int8); its bind must then be given the matching data."""
+        self.replaced[tensor.index] = tensor
 
     @property
     def num_inputs(self) -> int:
