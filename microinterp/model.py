@@ -125,6 +125,8 @@ class Operator:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     options: dict[str, Any]
+    #: A custom op's options (flexbuffer bytes, read by the op), empty otherwise.
+    custom_options: bytes = b""
 
     @property
     def name(self) -> str:
@@ -338,7 +340,8 @@ class _ModelReader:
                 inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
                 outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
                 intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
-                options=options)
+                options=options,
+                custom_options=op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b"")
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "

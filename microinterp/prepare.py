@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .errors import InconsistentModelError, UnsupportedOperatorError
 from .model import Model, Operator
-from .ops import REGISTRY, OpContext
+from .ops import OpContext, prepare_function
 from .ops.registry import BindFn
 
 
@@ -50,7 +50,7 @@ def prepare_model(model: Model) -> list[PreparedOp]:
     prepared: list[PreparedOp] = []
     problems: list[str] = []
     for op in model.main.operators:
-        prepare = REGISTRY.get(op.builtin_code) if op.custom_code is None else None
+        prepare = prepare_function(op)
         if prepare is None:
             problems.append(f"{op.describe()}: no kernel for this operator")
             continue

@@ -22,7 +22,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
 from microinterp.model import TENSOR_TYPES, Model, load_model
-from microinterp.ops import REGISTRY, OpContext
+from microinterp.ops import OpContext, prepare_function
 
 _TYPE_CODES = {name: code for code, (name, _, _) in TENSOR_TYPES.items()}
 
@@ -46,10 +46,19 @@ class T:
 
 @dataclass
 class Op:
-    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields."""
+    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields.
+
+    A custom op is Op("CUSTOM", custom_code="Name", custom_options=flexbuffer bytes).
+    """
     name: str
     options_type: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    custom_code: str | None = None
+    custom_options: bytes | None = None
+
+    @property
+    def opcode_key(self) -> str:
+        return self.custom_code if self.custom_code is not None else self.name
 
 
 def _module(name: str):
@@ -149,7 +158,8 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if inputs is None else inputs)]
     graph_outputs = ([i for _, outs in node_io for i in outs] if outputs is None
                      else [tensor_index(t) for t in outputs])
-    op_names = list(dict.fromkeys(op.name for op, _, _ in nodes))
+    op_names = list(dict.fromkeys(op.opcode_key for op, _, _ in nodes))
+    custom_codes = {op.opcode_key: op.custom_code for op, _, _ in nodes}
     b = flatbuffers.Builder(4096)
 
     def offsets(items: list[int]) -> int:
@@ -201,10 +211,13 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     operator_tables = []
     for (op, _, _), (ins, outs) in zip(nodes, node_io):
         options = _options(b, op)
+        custom_options = None if op.custom_options is None else _vector(b, op.custom_options, "Uint8")
         in_vec = _vector(b, ins, "Int32")
         out_vec = _vector(b, outs, "Int32")
         operator_mod.Start(b)
-        operator_mod.AddOpcodeIndex(b, op_names.index(op.name))
+        operator_mod.AddOpcodeIndex(b, op_names.index(op.opcode_key))
+        if custom_options is not None:
+            operator_mod.AddCustomOptions(b, custom_options)
         operator_mod.AddInputs(b, in_vec)
         operator_mod.AddOutputs(b, out_vec)
         if options is not None:
@@ -228,9 +241,12 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
 
     opcode_mod = _module("OperatorCode")
     opcode_tables = []
+    custom_strings = {key: b.CreateString(code) for key, code in custom_codes.items() if code is not None}
     for name in op_names:
-        code = getattr(BuiltinOperator, name)
+        code = BuiltinOperator.CUSTOM if name in custom_strings else getattr(BuiltinOperator, name)
         opcode_mod.Start(b)
+        if name in custom_strings:
+            opcode_mod.AddCustomCode(b, custom_strings[name])
         opcode_mod.AddDeprecatedBuiltinCode(b, min(code, 127))
         opcode_mod.AddBuiltinCode(b, code)
         opcode_mod.AddVersion(b, 1)
@@ -269,7 +285,7 @@ def prepare_op(model: Model | bytes, op_index: int = 0):
         model = load_model(model)
     op = model.main.operators[op_index]
     ctx = OpContext(model, op)
-    return ctx, REGISTRY[op.builtin_code](ctx)
+    return ctx, prepare_function(op)(ctx)
 
 
 def run_op(model: Model | bytes, input_values: dict[int, np.ndarray], op_index: int = 0) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from tflite.Padding import Padding
 from ..errors import UnsupportedOperatorError
 from ..interpreter import Interpreter
 from ..model import Operator, Subgraph, Tensor
-from ..ops import REGISTRY
+from ..ops import prepare_function
 from ..planning import plan_memory
 from ..planning.tail import estimate_tail
 from .command import EXIT_OK, Command
@@ -258,7 +258,7 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
     first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
     prefix = op.describe() + ":"
     problem = next((p for p in problems if p.startswith(prefix)), None)
-    if problem is None and (op.custom_code is not None or op.builtin_code not in REGISTRY):
+    if problem is None and prepare_function(op) is None:
         # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
         problem = f"{op.describe()}: no kernel for this operator"
     return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",

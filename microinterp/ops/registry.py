@@ -23,6 +23,8 @@ PrepareFn = Callable[["OpContext"], BindFn]
 
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
+#: Custom ops by their custom_code (e.g. "TFLite_Detection_PostProcess").
+CUSTOM_REGISTRY: dict[str, PrepareFn] = {}
 
 
 def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
@@ -35,6 +37,22 @@ def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
             REGISTRY[code] = fn
         return fn
     return deco
+
+
+def register_custom(*names: str) -> Callable[[PrepareFn], PrepareFn]:
+    """Register a prepare function for custom ops of the given custom_code names."""
+    def deco(fn: PrepareFn) -> PrepareFn:
+        for name in names:
+            if name in CUSTOM_REGISTRY:
+                raise RuntimeError(f"custom op {name} registered twice")
+            CUSTOM_REGISTRY[name] = fn
+        return fn
+    return deco
+
+
+def prepare_function(op: Operator) -> PrepareFn | None:
+    """The registered prepare of a builtin or custom op, or None."""
+    return REGISTRY.get(op.builtin_code) if op.custom_code is None else CUSTOM_REGISTRY.get(op.custom_code)
 
 
 @dataclass
@@ -58,6 +76,18 @@ class OpContext:
     @property
     def options(self) -> dict:
         return self.op.options
+
+    def flexbuffer_options(self) -> dict:
+        """A custom op's options, a flexbuffer map, as a dict; fails clearly when they are not one."""
+        from flatbuffers import flexbuffers
+        try:
+            value = flexbuffers.Loads(self.op.custom_options)
+        except Exception as e:  # hostile bytes can break the decoder in many ways
+            self.fail(f"custom options ({len(self.op.custom_options)} bytes) are not a flexbuffer: "
+                      f"{type(e).__name__}: {e}")
+        if not isinstance(value, dict):
+            self.fail(f"custom options must be a flexbuffer map, found {type(value).__name__}")
+        return value
 
     def _tensor(self, index: int) -> Tensor:
         return self.replaced[index] if index in self.replaced else self.subgraph.tensors[index]
