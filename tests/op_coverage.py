@@ -19,7 +19,8 @@ _WEIGHTED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_C
 
 
 def dtype_label(model: Model, op: Operator) -> str:
-    """The op's data types: activation type (x weight type for 16x8), '->' output type when different."""
+    """The op's data types: activation type (x weight type for 16x8 and int4 weights), '->' output type when
+    different."""
     tensors = model.subgraphs[op.subgraph].tensors
     ins = [tensors[i] for i in op.inputs if i >= 0]
     outs = [tensors[i] for i in op.outputs]
@@ -27,6 +28,8 @@ def dtype_label(model: Model, op: Operator) -> str:
     src = data_in.type_name.lower() if data_in else "none"
     if op.name in _WEIGHTED_OPS and src == "int16":
         return "int16x8"
+    if op.name in _WEIGHTED_OPS and len(ins) > 1 and ins[1].type_name == "INT4":
+        return f"{src}x4"
     dst = outs[0].type_name.lower() if outs else src
     return src if dst == src or op.name not in {"QUANTIZE", "DEQUANTIZE", "CAST", "SOFTMAX"} else f"{src}->{dst}"
 

@@ -8,7 +8,7 @@ from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, sha
 from . import lstm, svdf  # noqa: F401
 from . import l2_normalization, log_softmax, reduce, transpose_conv  # noqa: F401
 from . import batch_matmul, broadcast_args, cumsum, dynamic_update_slice, embedding_lookup, reverse  # noqa: F401
-from . import detection_postprocess  # noqa: F401  (custom ops)
+from . import circular_buffer, detection_postprocess  # noqa: F401  (custom ops)
 from .registry import CUSTOM_REGISTRY, REGISTRY, OpContext, prepare_function, register, register_custom
 
 __all__ = ["CUSTOM_REGISTRY", "REGISTRY", "OpContext", "prepare_function", "register", "register_custom"]

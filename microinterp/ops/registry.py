@@ -21,6 +21,11 @@ Step = Callable[[], object]
 BindFn = Callable[[Sequence["np.ndarray | None"], Sequence[np.ndarray], Sequence[np.ndarray]], Step]
 PrepareFn = Callable[["OpContext"], BindFn]
 
+class GraphAborted(Exception):
+    """Raised by a step to end the invoke early and successfully, as TFLM's kTfLiteAbort status does
+    (CIRCULAR_BUFFER between its runs): the later ops keep their previous outputs."""
+
+
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
 #: Custom ops by their custom_code (e.g. "TFLite_Detection_PostProcess").
