@@ -359,6 +359,15 @@ def compare_with_tflm(oracle, model: bytes, invocations: Sequence[Sequence[np.nd
                 assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], where)
 
 
+def assert_head_matches_tflm(oracle, model: bytes) -> None:
+    """The planned arena head (scratch buffers included) equals the one TFLM plans for the model."""
+    from microinterp import Interpreter
+
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    assert interp.memory_plan.head == oracle.tflm_arena(model).head
+
+
 ValuesFn = Callable[[np.random.Generator, T], np.ndarray]
 
 

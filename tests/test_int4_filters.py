@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from microinterp import Interpreter
 from microinterp.errors import UnsupportedOperatorError
 from mac_layers import VALID
 from microinterp.ops.int4 import unpack_int4
-from opmodels import Case, T, compare_cases_with_tflm, pack_int4, prepare_op, single_op_model
+from opmodels import assert_head_matches_tflm, Case, T, compare_cases_with_tflm, pack_int4, prepare_op, single_op_model
 from test_op_conv import conv_case
 from test_op_depthwise_conv import depthwise_case
 from test_op_fully_connected import fc_case
@@ -53,9 +52,7 @@ def test_int4_filters_match_tflm(oracle):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
 def test_int4_scratch_gives_tflm_arena_head(oracle, case):
     model = single_op_model(case.op, case.inputs, case.outputs)
-    interp = Interpreter(model_content=model)
-    interp.allocate_tensors()
-    assert interp.memory_plan.head == oracle.tflm_arena(model).head
+    assert_head_matches_tflm(oracle, model)
 
 
 @pytest.mark.parametrize("case, why", [(with_int4_filter(fc_case("16x8", 4, dtype="INT16")), "INT16 input"),

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
-from opmodels import Case, Op, T, compare_cases_with_tflm, prepare_op, single_op_model
+from opmodels import assert_head_matches_tflm, Case, Op, T, compare_cases_with_tflm, prepare_op, single_op_model
 
 
 def add_n_case(dtype: str, shape, count: int, quant=(None, None), out_quant=(None, None)) -> Case:
@@ -29,9 +28,7 @@ def test_int8_add_n_matches_tflm_over_quantizations_and_input_counts(oracle):
 @pytest.mark.parametrize("dtype, quant", [("FLOAT32", (None, None)), ("INT8", (0.1, 2))])
 def test_add_n_scratch_gives_tflm_arena_head(oracle, dtype, quant):
     model = single_op_model(*(lambda c: (c.op, c.inputs, c.outputs))(add_n_case(dtype, (3,), 5, quant, quant)))
-    interp = Interpreter(model_content=model)
-    interp.allocate_tensors()
-    assert interp.memory_plan.head == oracle.tflm_arena(model).head
+    assert_head_matches_tflm(oracle, model)
 
 
 def _error(case: Case, error: type) -> str:

@@ -8,7 +8,7 @@ from flatbuffers import flexbuffers
 
 from microinterp import Interpreter
 from microinterp.errors import InconsistentModelError, KernelDomainError, UnsupportedOperatorError
-from opmodels import Op, T, assert_bit_exact, compare_with_tflm, prepare_op, single_op_model
+from opmodels import Op, T, assert_bit_exact, assert_head_matches_tflm, compare_with_tflm, prepare_op, single_op_model
 
 NAME = "TFLite_Detection_PostProcess"
 
@@ -84,10 +84,7 @@ def test_fast_nms_with_two_classes_per_detection_writes_tflm_offsets(oracle):
 
 def test_planned_head_with_the_eleven_scratch_buffers_equals_tflm(oracle):
     for opts in (options(), options(use_regular_nms=True, max_detections=7, num_classes=5)):
-        model = detection_model(30, opts)
-        interp = Interpreter(model_content=model)
-        interp.allocate_tensors()
-        assert interp.memory_plan.head == oracle.tflm_arena(model).head
+        assert_head_matches_tflm(oracle, detection_model(30, opts))
 
 
 def test_degenerate_anchor_raises_where_tflm_fails():
