@@ -35,3 +35,5 @@ def test_circular_buffer_refuses_what_tflm_refuses():
     op = Op("CUSTOM", custom_code="CIRCULAR_BUFFER", custom_options=bytes(flexbuffers.Dumps({"cycles_max": 1})))
     with pytest.raises(InconsistentModelError, match="batch, 1, h, depth"):
         prepare_op(single_op_model(op, [T("INT8", (1, 2, 1, 3), 0.1, 0)], [T("INT8", (1, 4, 1, 3), 0.1, 0)]))
+    with pytest.raises(InconsistentModelError, match="empty"):
+        prepare_op(single_op_model(op, [T("INT8", (1, 1, 1, 0), 0.1, 0)], [T("INT8", (1, 4, 1, 0), 0.1, 0)]))

@@ -91,6 +91,16 @@ def test_embedding_lookup_matches_tflm_including_hybrid_dequantization(oracle):
     compare_cases_with_tflm(oracle, cases, values=values)
 
 
+def test_embedding_lookup_of_no_indices_writes_nothing():
+    case = embedding_case("FLOAT32", "FLOAT32", 5, (3,), 0)
+    case.inputs[1].data = np.ones((5, 3), np.float32)
+    interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    interp.allocate_tensors()
+    interp.set_tensor(0, np.zeros(0, np.int32))
+    interp.invoke()
+    assert interp.get_tensor(interp.get_output_details()[0]["index"]).shape == (0, 3)
+
+
 def test_embedding_lookup_index_out_of_range_raises_where_tflm_fails():
     case = embedding_case("FLOAT32", "FLOAT32", 5, (3,), 2)
     interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))

@@ -29,6 +29,8 @@ def prepare_circular_buffer(ctx: OpContext) -> BindFn:
     if (input.shape[0], 1, input.shape[2], input.shape[3]) != (output.shape[0], input.shape[1], output.shape[2],
                                                                 output.shape[3]):
         ctx.fail(f"{input.describe()} must be [batch, 1, h, depth] of {output.describe()} [batch, slots, h, depth]")
+    if output.num_elements == 0:
+        ctx.fail(f"{output.describe()} is empty: TFLM's shift would move a negative byte count")
     cycles_max = int(ctx.flexbuffer_options().get("cycles_max", 0)) if ctx.op.custom_options else 0
     if cycles_max <= 0:
         cycles_max = 1 if output.shape[1] in _ONE_CYCLE_SLOTS else 2

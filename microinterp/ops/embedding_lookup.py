@@ -6,6 +6,8 @@ An index outside [0, rows) fails TFLM's invoke: IndexOutOfRangeError here.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import IndexOutOfRangeError
@@ -25,7 +27,7 @@ def prepare_embedding_lookup(ctx: OpContext) -> BindFn:
         ctx.fail(f"{value.describe()} must have rank 2 or more")
     ctx.expect_type(output, *(("FLOAT32",) if value.type_name == "FLOAT32" else ("FLOAT32", "INT8")))
     expect_shape(ctx, output, (lookup.shape[0], *value.shape[1:]), "index count, then the value rows' shape")
-    rows = value.shape[0]
+    rows, row_size = value.shape[0], math.prod(value.shape[1:])
     scale = None
     if value.type_name == "INT8" and output.type_name == "FLOAT32":
         scale, zero_point = ctx.per_tensor(value)
@@ -35,7 +37,8 @@ def prepare_embedding_lookup(ctx: OpContext) -> BindFn:
     where = ctx.op.describe()
 
     def bind(inputs, outputs, scratch):
-        indices, table, out = inputs[0], inputs[1].reshape(rows, -1), outputs[0].reshape(lookup.shape[0], -1)
+        indices, table = inputs[0], inputs[1].reshape(rows, row_size)
+        out = outputs[0].reshape(lookup.shape[0], row_size)
 
         def step() -> None:
             bad = (indices < 0) | (indices >= rows)
