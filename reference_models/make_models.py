@@ -377,6 +377,11 @@ def _then_act(layer: Callable[[], Callable], activation: str) -> Callable[[], Ca
     return lambda: (lambda x: L.Activation(activation)(layer()(x)))
 
 
+def _tf_layer(function: Callable) -> Callable[[], Callable]:
+    """A Keras layer applying a TensorFlow function (to the input, or to the list of inputs)."""
+    return lambda: L.Lambda(function)
+
+
 def _opts(padding: str | None = None, stride: int | None = None, act: str = "NONE", dilation: int | None = None,
           multiplier: int | None = None, pool: tuple[int, int] | None = None) -> dict:
     """Expected builtin options in the schema's accessor names."""
@@ -477,6 +482,25 @@ SINGLE_OPS = [
     OpSpec("softmax_3d_last_axis_float32", ((1, 5, 7),), lambda: L.Softmax(axis=-1), "SOFTMAX", conversion=FLOAT),
     OpSpec("add_broadcast_relu_float32", ((1, 4, 4, 8), (1, 4, 1, 8)), _then_act(L.Add, "relu"), "ADD",
            _opts(act="RELU"), FLOAT),
+    # Elementwise math TFLM runs in float32 only
+    *(OpSpec(f"{name}_float32", ((1, 5, 7),), _tf_layer(function), name.upper(), conversion=FLOAT)
+      for name, function in (("floor", tf.math.floor), ("ceil", tf.math.ceil), ("round", tf.math.round),
+                             ("sin", tf.math.sin), ("cos", tf.math.cos), ("square", tf.math.square))),
+    OpSpec("floor_div_float32", ((1, 4, 6), (1, 1, 6)), _tf_layer(lambda xs: tf.math.floordiv(xs[0], xs[1])),
+           "FLOOR_DIV", conversion=FLOAT),
+    OpSpec("floor_mod_float32", ((1, 4, 6), (1, 4, 6)), _tf_layer(lambda xs: tf.math.floormod(xs[0], xs[1])),
+           "FLOOR_MOD", conversion=FLOAT),
+    OpSpec("add_n_float32", ((1, 3, 5), (1, 3, 5), (1, 3, 5)), _tf_layer(tf.math.add_n), "ADD_N", conversion=FLOAT),
+    # Data movement and scans
+    OpSpec("reverse_v2_axis1", ((1, 5, 7),), _tf_layer(lambda x: tf.reverse(x, axis=[1])), "REVERSE_V2"),
+    OpSpec("cumsum_exclusive_float32", ((1, 5, 7),), _tf_layer(lambda x: tf.math.cumsum(x, axis=1, exclusive=True)),
+           "CUMSUM", conversion=FLOAT),
+    # LOG_SOFTMAX / BATCH_MATMUL
+    OpSpec("log_softmax", ((1, 10),), _tf_layer(tf.nn.log_softmax), "LOG_SOFTMAX"),
+    OpSpec("log_softmax_float32", ((2, 9),), _tf_layer(tf.nn.log_softmax), "LOG_SOFTMAX", conversion=FLOAT),
+    OpSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _tf_layer(lambda xs: tf.matmul(xs[0], xs[1])), "BATCH_MATMUL"),
+    OpSpec("batch_matmul_adj_y_float32", ((2, 3, 4), (2, 5, 4)),
+           _tf_layer(lambda xs: tf.matmul(xs[0], xs[1], transpose_b=True)), "BATCH_MATMUL", conversion=FLOAT),
 ]
 
 
