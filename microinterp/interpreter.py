@@ -14,6 +14,7 @@ from .errors import (ArenaTooSmallError, InvocationError, ResizeError, ResourceL
                      UnsupportedCallError)
 from .execution import ExecutionPlan, plan_prepared
 from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model, with_dynamic_dims
+from .ops.registry import GraphAborted
 from .planning import STRATEGIES, MemoryPlan
 from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS
 from .prepare import PreparedOp, prepare_model
@@ -226,8 +227,12 @@ class Interpreter:
             return
         for step in self._exec.steps:
             start = time.perf_counter()
-            step()
-            op_times.append(time.perf_counter() - start)
+            try:
+                step()
+            except GraphAborted:
+                return
+            finally:
+                op_times.append(time.perf_counter() - start)
 
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable

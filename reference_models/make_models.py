@@ -51,6 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 import tflite
+from tensorflow.compiler.tf2xla.python import xla as _xla
 from tflite_micro.python.tflite_micro import runtime as tflm
 
 keras = tf.keras
@@ -356,7 +357,8 @@ class OpSpec:
     ``options`` are checked against the builtin options of the first ``op`` in
     the converted graph, using the schema's accessor names (enum values by
     name).  ``ops`` is the full expected operator list when it is more than
-    ``op`` alone.
+    ``op`` alone.  ``io_dtypes`` (input, output), for float conversions only,
+    makes the inputs of that type and checks the output type (default float32).
     """
 
     name: str
@@ -366,6 +368,7 @@ class OpSpec:
     options: dict = dataclasses.field(default_factory=dict)
     conversion: Conversion = INT8
     ops: tuple[str, ...] = ()
+    io_dtypes: tuple[str, str] = ("float32", "float32")
 
     @property
     def expected_ops(self) -> tuple[str, ...]:
@@ -375,6 +378,12 @@ class OpSpec:
 def _then_act(layer: Callable[[], Callable], activation: str) -> Callable[[], Callable]:
     """Follow a layer with a separate activation layer the converter should fuse."""
     return lambda: (lambda x: L.Activation(activation)(layer()(x)))
+
+
+def _tf_layer(function: Callable, output_shape: tuple[int, ...] | None = None) -> Callable[[], Callable]:
+    """A Keras layer applying a TensorFlow function (to the input, or to the list of inputs); output_shape
+    (without the batch dim) where Keras cannot infer it."""
+    return lambda: L.Lambda(function, output_shape=output_shape)
 
 
 def _opts(padding: str | None = None, stride: int | None = None, act: str = "NONE", dilation: int | None = None,
@@ -477,6 +486,35 @@ SINGLE_OPS = [
     OpSpec("softmax_3d_last_axis_float32", ((1, 5, 7),), lambda: L.Softmax(axis=-1), "SOFTMAX", conversion=FLOAT),
     OpSpec("add_broadcast_relu_float32", ((1, 4, 4, 8), (1, 4, 1, 8)), _then_act(L.Add, "relu"), "ADD",
            _opts(act="RELU"), FLOAT),
+    # Elementwise math TFLM runs in float32 only
+    *(OpSpec(f"{name}_float32", ((1, 5, 7),), _tf_layer(function), name.upper(), conversion=FLOAT)
+      for name, function in (("floor", tf.math.floor), ("ceil", tf.math.ceil), ("round", tf.math.round),
+                             ("sin", tf.math.sin), ("cos", tf.math.cos), ("square", tf.math.square))),
+    OpSpec("floor_div_float32", ((1, 4, 6), (1, 1, 6)), _tf_layer(lambda xs: tf.math.floordiv(xs[0], xs[1])),
+           "FLOOR_DIV", conversion=FLOAT),
+    OpSpec("floor_mod_float32", ((1, 4, 6), (1, 4, 6)), _tf_layer(lambda xs: tf.math.floormod(xs[0], xs[1])),
+           "FLOOR_MOD", conversion=FLOAT),
+    OpSpec("add_n_float32", ((1, 3, 5), (1, 3, 5), (1, 3, 5)), _tf_layer(tf.math.add_n), "ADD_N", conversion=FLOAT),
+    # Data movement and scans
+    OpSpec("reverse_v2_axis1", ((1, 5, 7),), _tf_layer(lambda x: tf.reverse(x, axis=[1])), "REVERSE_V2"),
+    OpSpec("cumsum_exclusive_float32", ((1, 5, 7),), _tf_layer(lambda x: tf.math.cumsum(x, axis=1, exclusive=True)),
+           "CUMSUM", conversion=FLOAT),
+    # LOG_SOFTMAX / BATCH_MATMUL
+    OpSpec("log_softmax", ((1, 10),), _tf_layer(tf.nn.log_softmax), "LOG_SOFTMAX"),
+    OpSpec("log_softmax_float32", ((2, 9),), _tf_layer(tf.nn.log_softmax), "LOG_SOFTMAX", conversion=FLOAT),
+    OpSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _tf_layer(lambda xs: tf.matmul(xs[0], xs[1])), "BATCH_MATMUL"),
+    OpSpec("batch_matmul_adj_y_float32", ((2, 3, 4), (2, 5, 4)),
+           _tf_layer(lambda xs: tf.matmul(xs[0], xs[1], transpose_b=True)), "BATCH_MATMUL", conversion=FLOAT),
+    # Type combinations and ops the converter emits from TensorFlow functions
+    OpSpec("div_int8", ((1, 4, 5), (1, 4, 5)), _tf_layer(lambda xs: xs[0] / (xs[1] + 3.0)), "DIV",
+           ops=("ADD", "DIV")),  # the divisor stays in [2, 6], never at its zero point
+    OpSpec("maximum_int64", ((2, 5), (2, 5)), _tf_layer(lambda xs: tf.math.maximum(xs[0], xs[1])), "MAXIMUM",
+           conversion=FLOAT, io_dtypes=("int64", "int64")),
+    OpSpec("reduce_all_axis1", ((2, 5, 3),), _tf_layer(lambda x: tf.reduce_all(x, axis=1), (3,)), "REDUCE_ALL",
+           conversion=FLOAT, io_dtypes=("bool", "bool")),
+    OpSpec("dynamic_update_slice_float32", ((1, 5, 6), (1, 2, 3)),
+           _tf_layer(lambda xs: _xla.dynamic_update_slice(xs[0], xs[1], tf.constant([0, 1, 2]))),
+           "DYNAMIC_UPDATE_SLICE", conversion=FLOAT),
 ]
 
 
@@ -488,7 +526,8 @@ def build_single_op(spec: OpSpec) -> tuple[keras.Model, list[list[np.ndarray]]]:
     """
     reset_keras(seed_of(spec.name))
     rng = np.random.default_rng(seed_of(spec.name))
-    inputs = [keras.Input(shape[1:], batch_size=shape[0], name=f"input_{i}") for i, shape in enumerate(spec.inputs)]
+    inputs = [keras.Input(shape[1:], batch_size=shape[0], name=f"input_{i}", dtype=spec.io_dtypes[0])
+              for i, shape in enumerate(spec.inputs)]
     layer = spec.layer()
     outputs = layer(inputs if len(inputs) > 1 else inputs[0])
     model = keras.Model(inputs, outputs, name=spec.name)
@@ -617,8 +656,8 @@ def check_single_op(spec: OpSpec, data: bytes) -> None:
     if wrong:
         raise RuntimeError(f"{spec.name}: {spec.op} options (wanted, got): {wrong}")
     conv = spec.conversion
-    expected_io = {"input": "int8" if conv.input_type == tf.int8 and conv.quantize else "float32",
-                   "output": "int8" if conv.output_type == tf.int8 and conv.quantize else "float32"}
+    expected_io = {"input": "int8" if conv.input_type == tf.int8 and conv.quantize else spec.io_dtypes[0],
+                   "output": "int8" if conv.output_type == tf.int8 and conv.quantize else spec.io_dtypes[1]}
     for kind, tensors in (("input", model.inputs()), ("output", model.outputs())):
         if any(t["dtype"] != expected_io[kind] for t in tensors):
             raise RuntimeError(f"{spec.name}: {kind} types {[t['dtype'] for t in tensors]}, "
@@ -657,8 +696,11 @@ def tflm_arena(path: Path) -> dict[str, int]:
 
 
 def _random_input(rng: np.random.Generator, tensor: dict) -> np.ndarray:
-    if tensor["dtype"] == "int8":
-        return rng.integers(-128, 128, tensor["shape"], dtype=np.int8)
+    if tensor["dtype"] == "bool":
+        return rng.integers(0, 2, tensor["shape"]).astype(np.bool_)
+    if tensor["dtype"] in ("int8", "int32", "int64"):
+        info = np.iinfo(tensor["dtype"])
+        return rng.integers(info.min, info.max, tensor["shape"], dtype=tensor["dtype"], endpoint=True)
     return rng.normal(0.0, 1.0, tensor["shape"]).astype(np.float32)
 
 

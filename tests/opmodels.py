@@ -129,6 +129,15 @@ def _options(b: flatbuffers.Builder, op: Op) -> int | None:
     return mod.End(b)
 
 
+def pack_int4(values) -> bytes:
+    """int4 values (-8..7) packed as TFLM reads them: two per byte, the even element in the lower nibble."""
+    flat = np.asarray(values, np.int8).reshape(-1)
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    nibbles = flat.astype(np.uint8) & 0x0F
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) -> bytes:
     """A model whose only operator reads `inputs` (None = omitted optional input) and writes `outputs`.
 
@@ -244,7 +253,8 @@ def _subgraph(b: flatbuffers.Builder, graph: Graph, number: int, op_keys: list[t
     graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if graph.inputs is None else graph.inputs)]
     graph_outputs = ([i for _, outs in node_io for i in outs] if graph.outputs is None
                      else [tensor_index(t) for t in graph.outputs])
-    buffer_of = [0 if t.data is None else buffer(np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes())
+    buffer_of = [0 if t.data is None else buffer(pack_int4(t.data) if t.type == "INT4" else
+                                                      np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes())
                  for t in tensors]
 
     tensor_mod = _module("Tensor")
@@ -377,6 +387,15 @@ def compare_with_tflm(oracle, model: bytes, invocations: Sequence[Sequence[np.nd
                 label = output_labels[i] if output_labels else f"output {i}"
                 where = f"{what} {'after reset_all_variables() ' if rerun else ''}invocation {k} {label}"
                 assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], where)
+
+
+def assert_head_matches_tflm(oracle, model: bytes) -> None:
+    """The planned arena head (scratch buffers included) equals the one TFLM plans for the model."""
+    from microinterp import Interpreter
+
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    assert interp.memory_plan.head == oracle.tflm_arena(model).head
 
 
 ValuesFn = Callable[[np.random.Generator, T], np.ndarray]

@@ -8,7 +8,6 @@ model under every strategy against the fixed-order lower bound.
 from __future__ import annotations
 
 import bisect
-import functools
 import os
 import re
 from collections.abc import Sequence

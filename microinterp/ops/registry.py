@@ -31,6 +31,11 @@ Step = Callable[[], object]
 BindFn = Callable[[Sequence["np.ndarray | None"], Sequence[np.ndarray], Sequence[np.ndarray]], Step]
 PrepareFn = Callable[["OpContext"], BindFn]
 
+class GraphAborted(Exception):
+    """Raised by a step to end the invoke early and successfully, as TFLM's kTfLiteAbort status does
+    (CIRCULAR_BUFFER between its runs): the later ops keep their previous outputs."""
+
+
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
 #: Custom operators by their custom code (the OperatorCode's custom_code string).
@@ -85,6 +90,8 @@ class OpContext:
     bind_extras: list[tuple[str, int]] = field(default_factory=list)
     #: The model's resource variables (computed on first use when not given).
     resource_table: ResourceTable | None = None
+    #: Tensors the op sees in place of the model's, by tensor index (see replace_tensor).
+    replaced: dict[int, Tensor] = field(default_factory=dict)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -94,8 +101,25 @@ class OpContext:
     def options(self) -> dict:
         return self.op.options
 
+    def flexbuffer_options(self) -> dict:
+        """A custom op's options, a flexbuffer map, as a dict; fails clearly when they are not one."""
+        from flatbuffers import flexbuffers
+        try:
+            value = flexbuffers.Loads(self.op.custom_options)
+        except Exception as e:  # hostile bytes can break the decoder in many ways
+            self.fail(f"custom options ({len(self.op.custom_options)} bytes) are not a flexbuffer: "
+                      f"{type(e).__name__}: {e}")
+        if not isinstance(value, dict):
+            self.fail(f"custom options must be a flexbuffer map, found {type(value).__name__}")
+        return value
+
     def _tensor(self, index: int) -> Tensor:
-        return self.subgraph.tensors[index]
+        return self.replaced[index] if index in self.replaced else self.subgraph.tensors[index]
+
+    def replace_tensor(self, tensor: Tensor) -> None:
+        """From now on the op's prepare sees `tensor` in place of the model's tensor of the same index
+        (e.g. an int4 filter unpacked to int8); its bind must then be given the matching data."""
+        self.replaced[tensor.index] = tensor
 
     @property
     def num_inputs(self) -> int:
