@@ -9,7 +9,7 @@ is float32 with the C math library's float functions (as TFLM calls them). TFLM'
 used where TFLM uses them: ELU int8 (a 256-entry table built at prepare by `elu_int8_table`) and the
 int16 LOGISTIC/TANH sigmoid table (activations.pxd).
 """
-from libc.math cimport expf, expm1f, fabsf, logf, roundf, sqrtf, tanhf
+from libc.math cimport ceilf, cosf, expf, expm1f, fabsf, floorf, logf, roundf, sinf, sqrtf, tanhf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
@@ -34,6 +34,12 @@ cpdef enum UnaryOp:
     ABS_RESCALE = 12     # quantized int8/int16: |q - zp| rescaled to the output
     NEG = 13
     LOGICAL_NOT = 14
+    FLOOR = 15
+    CEIL = 16
+    ROUND = 17           # half to even, as TFLM's RoundToNearest
+    SIN = 18
+    COS = 19
+    SQUARE = 20
 
 
 # Compile-time op tags: a NULL pointer of the tag type selects the specialization.
@@ -67,6 +73,18 @@ cdef struct NegTag:
     char unused
 cdef struct LogicalNotTag:
     char unused
+cdef struct FloorTag:
+    char unused
+cdef struct CeilTag:
+    char unused
+cdef struct RoundTag:
+    char unused
+cdef struct SinTag:
+    char unused
+cdef struct CosTag:
+    char unused
+cdef struct SquareTag:
+    char unused
 
 ctypedef fused unary_op_t:
     ClampTag
@@ -84,6 +102,12 @@ ctypedef fused unary_op_t:
     AbsRescaleTag
     NegTag
     LogicalNotTag
+    FloorTag
+    CeilTag
+    RoundTag
+    SinTag
+    CosTag
+    SquareTag
 
 # uint8_t stands for bool.
 ctypedef fused value_t:
@@ -134,6 +158,15 @@ cdef inline int32_t _hard_swish(int32_t x, const UnaryParams* p) noexcept nogil:
     reluish = <int16_t>((<int32_t>reluish + (1 << 15)) >> 1)
     cdef int16_t output = rdbpot16(sdhm16(reluish, preshift_output), -p.shift)
     return <int16_t>(output + p.output_zero_point)
+
+
+cdef inline float _round_to_nearest(float x) noexcept nogil:
+    # TFLM's RoundToNearest: ties go to the even neighbour; NaN and infinities fall to the last branch.
+    cdef float below = floorf(x)
+    cdef float diff = x - below
+    if diff < <float>0.5 or (diff == <float>0.5 and (<int32_t>below) % 2 == 0):
+        return below
+    return below + <float>1.0
 
 
 cdef inline value_t _element(unary_op_t* op, value_t x, const UnaryParams* p, bint* failed) noexcept nogil:
@@ -224,6 +257,18 @@ cdef inline value_t _element(unary_op_t* op, value_t x, const UnaryParams* p, bi
         return <value_t>(-(<int64_t>x))
     elif unary_op_t is LogicalNotTag:
         return x == 0
+    elif unary_op_t is FloorTag and value_t is float:
+        return floorf(x)
+    elif unary_op_t is CeilTag and value_t is float:
+        return ceilf(x)
+    elif unary_op_t is RoundTag and value_t is float:
+        return _round_to_nearest(x)
+    elif unary_op_t is SinTag and value_t is float:
+        return sinf(x)
+    elif unary_op_t is CosTag and value_t is float:
+        return cosf(x)
+    elif unary_op_t is SquareTag and value_t is float:
+        return x * x
     else:
         return x
 
@@ -246,7 +291,7 @@ cdef class UnaryKernel:
     cdef UnaryParams params
 
     def __init__(self, int op, dict params):
-        if not CLAMP <= op <= LOGICAL_NOT:
+        if not CLAMP <= op <= SQUARE:
             raise ValueError(f"unknown unary op code {op}")
         self.op = op
         self.params = params
@@ -297,6 +342,18 @@ def unary(UnaryKernel kernel, const value_t[::1] x, value_t[::1] out) -> int:
                     failed_at = _unary_loop(<LogTag*>NULL, src, dst, n, p)
                 elif op == SQRT:
                     failed_at = _unary_loop(<SqrtTag*>NULL, src, dst, n, p)
+                elif op == FLOOR:
+                    failed_at = _unary_loop(<FloorTag*>NULL, src, dst, n, p)
+                elif op == CEIL:
+                    failed_at = _unary_loop(<CeilTag*>NULL, src, dst, n, p)
+                elif op == ROUND:
+                    failed_at = _unary_loop(<RoundTag*>NULL, src, dst, n, p)
+                elif op == SIN:
+                    failed_at = _unary_loop(<SinTag*>NULL, src, dst, n, p)
+                elif op == COS:
+                    failed_at = _unary_loop(<CosTag*>NULL, src, dst, n, p)
+                elif op == SQUARE:
+                    failed_at = _unary_loop(<SquareTag*>NULL, src, dst, n, p)
             else:
                 if op == RESCALE_CLAMP:
                     failed_at = _unary_loop(<RescaleClampTag*>NULL, src, dst, n, p)

@@ -13,9 +13,11 @@ quantized (rescaled through `Params`; quantized_binary.pxd), int32 and int64 are
 wrap-around, float is float32. Adding an op: a tag struct, its member in `binary_op_t`, a code in
 `BinaryOp`, its arithmetic in `_apply`, and a branch in `binary` or `compare`.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
+from libc.math cimport floor, fmodf
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
-from fixedpoint cimport mbqm
+from fixedpoint cimport clamp32, count_leading_zeros, mbqm, rdbpot, srdhm
+from gemmlowp cimport one_over_one_plus_x_for_x_in_0_1
 from gemmlowp cimport wrapping_add, wrapping_sub
 from quantized_binary cimport Params, quantized_add_sub, rescaled1, rescaled2, wrap_mul
 from walk cimport Rows, WALK_DIMS, first_row, next_row
@@ -38,6 +40,8 @@ cpdef enum BinaryOp:
     GREATER_EQUAL = 13
     LOGICAL_AND = 14
     LOGICAL_OR = 15
+    FLOOR_DIV = 16
+    FLOOR_MOD = 17
 
 
 # Compile-time op tags: a NULL pointer of the tag type selects the specialization.
@@ -73,6 +77,10 @@ cdef struct LogicalAndTag:
     char unused
 cdef struct LogicalOrTag:
     char unused
+cdef struct FloorDivTag:
+    char unused
+cdef struct FloorModTag:
+    char unused
 
 ctypedef fused binary_op_t:
     AddTag
@@ -91,12 +99,15 @@ ctypedef fused binary_op_t:
     GreaterEqualTag
     LogicalAndTag
     LogicalOrTag
+    FloorDivTag
+    FloorModTag
 
-# Arithmetic: output type = input type.
+# Arithmetic: output type = input type (int64: MAXIMUM/MINIMUM only).
 ctypedef fused element_t:
     int8_t
     int16_t
     int32_t
+    int64_t
     float
 
 # Comparison inputs (uint8_t is bool); the output is always bool.
@@ -121,6 +132,7 @@ ctypedef fused out_t:
     int8_t
     int16_t
     int32_t
+    int64_t
     float
     uint8_t
 
@@ -156,6 +168,27 @@ cdef inline int32_t _quantized(binary_op_t* op, int32_t x, int32_t y, const Para
         return mbqm(a * (y + p.input2_offset), p.output_multiplier, p.output_shift) + p.output_offset
 
 
+cdef inline int32_t _quantized_div(int32_t x, int32_t y, const Params* p, bint* failed) noexcept nogil:
+    # reference_ops::DivElementwise (int8): the quotient through the fixed-point reciprocal of the divisor.
+    # A divisor at its zero point is undefined behaviour in TFLM (a DCHECK only): reported as a failure.
+    cdef int32_t numerator = x + p.input1_offset, denominator = y + p.input2_offset
+    if denominator == 0:
+        failed[0] = True
+        return 0
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    # GetReciprocal(denominator, 31): normalise to [1, 2), take 1 / (1 + fraction) in Q0.31.
+    cdef int headroom_plus_one = count_leading_zeros(<uint32_t>denominator)
+    cdef int reciprocal_shift = 31 - headroom_plus_one
+    cdef int32_t reciprocal = one_over_one_plus_x_for_x_in_0_1(
+        <int32_t>((<uint32_t>denominator << headroom_plus_one) - (<uint32_t>1 << 31)))
+    # CountLeadingSignBits as GCC's __builtin_clrsb (31 for 0 and -1).
+    cdef int headroom = count_leading_zeros(<uint32_t>(numerator ^ (numerator >> 31))) - 1
+    cdef int32_t unscaled = srdhm(<int32_t>(<uint32_t>numerator << headroom), reciprocal)
+    return p.output_offset + rdbpot(srdhm(unscaled, p.output_multiplier),
+                                    -(p.output_shift - reciprocal_shift - headroom))
+
+
 cdef inline int32_t _integer(binary_op_t* op, int32_t x, int32_t y, bint* failed) noexcept nogil:
     # Plain int32 arithmetic, wrapping like TFLM's int32 kernels in practice. A zero divisor fails TFLM's
     # invoke and INT32_MIN / -1 traps (SIGFPE) there: both are reported instead.
@@ -189,6 +222,12 @@ cdef inline float _float(binary_op_t* op, float x, float y) noexcept nogil:
         return x * x
     elif binary_op_t is PreluTag:
         return x if x >= 0.0 else x * y
+    elif binary_op_t is FloorDivTag:
+        return <float>floor(<double>x / <double>y)
+    elif binary_op_t is FloorModTag:
+        # reference_ops::FloorMod: fmod, moved to the divisor's sign.
+        x = fmodf(x, y)
+        return x + y if x != 0 and ((y < 0) != (x < 0)) else x
 
 
 cdef inline bint _compare(binary_op_t* op, compared_value_t x, compared_value_t y) noexcept nogil:
@@ -207,7 +246,7 @@ cdef inline bint _compare(binary_op_t* op, compared_value_t x, compared_value_t 
 
 
 cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Params* p) noexcept nogil:
-    """Write op(x, y) to dst; True where TFLM fails (int32 DIV by zero, INT32_MIN / -1)."""
+    """Write op(x, y) to dst; True where TFLM fails (a zero divisor of DIV or FLOOR_DIV, INT32_MIN / -1)."""
     cdef int32_t q
     cdef float v
     cdef bint failed = False
@@ -228,6 +267,9 @@ cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Param
     elif binary_op_t is MinimumTag:
         dst[0] = <out_t>(x if x < y else y)
     elif in_t is float:
+        # FLOOR_DIV fails the invoke on a zero divisor (TFLM checks them all before dividing).
+        if binary_op_t is FloorDivTag:
+            failed = y == 0
         # ActivationFunctionWithMinMax: std::min(std::max(v, lo), hi); a NaN passes through.
         v = _float(op, x, y)
         v = p.float_min if v < p.float_min else v
@@ -235,6 +277,8 @@ cdef inline bint _apply(binary_op_t* op, in_t x, in_t y, out_t* dst, const Param
     else:
         if in_t is int32_t:
             q = _integer(op, x, y, &failed)
+        elif binary_op_t is DivTag:
+            q = _quantized_div(x, y, p, &failed)
         else:
             q = _quantized(op, x, y, p)
         q = p.activation_min if q < p.activation_min else q
@@ -272,7 +316,7 @@ cdef class BinaryKernel:
     cdef readonly Py_ssize_t size1, size2, size_out
 
     def __init__(self, int op, shape, strides1, strides2, dict params):
-        if not ADD <= op <= LOGICAL_OR:
+        if not ADD <= op <= FLOOR_MOD:
             raise ValueError(f"unknown binary op code {op}")
         if not len(shape) == len(strides1) == len(strides2) == WALK_DIMS:
             raise ValueError(f"shape and strides must have {WALK_DIMS} entries")
@@ -311,24 +355,31 @@ def binary(BinaryKernel kernel, const element_t[::1] in1, const element_t[::1] i
     cdef int op = kernel.op
     cdef Py_ssize_t failed_at = -1
     with nogil:
-        if op == ADD:
-            failed_at = _broadcast(<AddTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == SUB:
-            failed_at = _broadcast(<SubTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == MUL:
-            failed_at = _broadcast(<MulTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == SQUARED_DIFFERENCE:
-            failed_at = _broadcast(<SquaredDifferenceTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == MAXIMUM:
+        if op == MAXIMUM:
             failed_at = _broadcast(<MaximumTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
         elif op == MINIMUM:
             failed_at = _broadcast(<MinimumTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == DIV:
-            if element_t is float or element_t is int32_t:
-                failed_at = _broadcast(<DivTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
-        elif op == PRELU:
-            if element_t is not int32_t:
-                failed_at = _broadcast(<PreluTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+        if element_t is not int64_t:
+            if op == ADD:
+                failed_at = _broadcast(<AddTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == SUB:
+                failed_at = _broadcast(<SubTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == MUL:
+                failed_at = _broadcast(<MulTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == SQUARED_DIFFERENCE:
+                failed_at = _broadcast(<SquaredDifferenceTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == DIV:
+                if element_t is not int16_t:
+                    failed_at = _broadcast(<DivTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == PRELU:
+                if element_t is not int32_t:
+                    failed_at = _broadcast(<PreluTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == FLOOR_DIV:
+                if element_t is float:
+                    failed_at = _broadcast(<FloorDivTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+            elif op == FLOOR_MOD:
+                if element_t is float:
+                    failed_at = _broadcast(<FloorModTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
     return failed_at
 
 
@@ -358,3 +409,61 @@ def compare(BinaryKernel kernel, const compared_t[::1] in1, const compared_t[::1
                 _broadcast(<LogicalAndTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
             elif op == LOGICAL_OR:
                 _broadcast(<LogicalOrTag*>NULL, &in1[0], &in2[0], &out[0], g, p)
+
+
+cdef inline int8_t _sum_to_output(int32_t total, const Params* p) noexcept nogil:
+    # ADD_N and CUMSUM: a sum of rescaled inputs back to the int8 output (SmallerThanOneExp), clamped.
+    return <int8_t>clamp32(wrapping_add(rdbpot(srdhm(total, p.output_multiplier), -p.output_shift), p.output_offset),
+                           p.activation_min, p.activation_max)
+
+
+def add_n_int8(list inputs, int8_t[::1] out, int32_t[::1] accumulator, dict params) -> None:
+    """reference_ops::AddN (int8): each input rescaled like ADD's input 1, summed, rescaled to the output.
+
+    TFLM starts each sum from the rescaled raw value 0 (its `x = input1_offset`), then adds every input.
+    accumulator: one int32 per output element. params: the `Params` fields (input1_*, output_*, clamp).
+    """
+    cdef Params p = params
+    cdef Py_ssize_t i, n = out.shape[0]
+    cdef const int8_t[::1] x
+    if accumulator.shape[0] != n:
+        raise ValueError(f"add_n_int8: accumulator of {accumulator.shape[0]} elements for {n} outputs")
+    for item in inputs:
+        x = item
+        if x.shape[0] != n:
+            raise ValueError(f"add_n_int8: input of {x.shape[0]} elements for {n} outputs")
+    cdef int32_t start = rescaled1(0, &p)
+    with nogil:
+        for i in range(n):
+            accumulator[i] = start
+    for item in inputs:
+        x = item
+        with nogil:
+            for i in range(n):
+                accumulator[i] = wrapping_add(accumulator[i], rescaled1(x[i], &p))
+    with nogil:
+        for i in range(n):
+            out[i] = _sum_to_output(accumulator[i], &p)
+
+
+def cumsum_int8(const int8_t[:, :, ::1] x, int8_t[:, :, ::1] out, dict params, bint exclusive, bint reverse) -> None:
+    """reference_ops::CumSum (int8) along axis 1 of (outer, axis, inner) views: inputs rescaled like ADD_N's,
+    summed from the rescaled raw value 0 in (reversed) axis order, each running sum rescaled to the output."""
+    if x.shape[0] != out.shape[0] or x.shape[1] != out.shape[1] or x.shape[2] != out.shape[2]:
+        raise ValueError("cumsum_int8: input and output views differ in shape")
+    cdef Params p = params
+    cdef int32_t start = rescaled1(0, &p), total, scaled
+    cdef Py_ssize_t i, j, k, step, depth = x.shape[1]
+    with nogil:
+        for i in range(x.shape[0]):
+            for k in range(x.shape[2]):
+                total = start
+                for step in range(depth):
+                    j = depth - 1 - step if reverse else step
+                    scaled = rescaled1(x[i, j, k], &p)
+                    if exclusive:
+                        out[i, j, k] = _sum_to_output(total, &p)
+                        total = wrapping_add(total, scaled)
+                    else:
+                        total = wrapping_add(total, scaled)
+                        out[i, j, k] = _sum_to_output(total, &p)

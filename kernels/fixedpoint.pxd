@@ -7,6 +7,9 @@ always uses the double-rounding MultiplyByQuantizedMultiplier.
 cimport cython
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint32_t
 
+cdef extern from *:
+    int __builtin_clz(unsigned int x) nogil
+
 ctypedef fused quantized_t:
     int8_t
     int16_t
@@ -43,6 +46,11 @@ cdef inline int32_t mbqm_int64(int64_t x, int32_t multiplier, int shift) noexcep
     cdef int total_shift = 15 - shift
     cdef int64_t rounded = (x * m16 + (<int64_t>1 << (total_shift - 1))) >> total_shift
     return <int32_t>rounded
+
+
+cdef inline int count_leading_zeros(uint32_t x) noexcept nogil:
+    """TFLM's CountLeadingZeros: the type's width for 0 (__builtin_clz(0) is undefined)."""
+    return 32 if x == 0 else __builtin_clz(x)
 
 
 cdef inline int32_t clamp32(int32_t v, int32_t lo, int32_t hi) noexcept nogil:

@@ -6,9 +6,9 @@ zero) to quantize, the double-rounding MultiplyByQuantizedMultiplier to requanti
 double(scale) * (q - zp) to float32 to dequantize.
 """
 from libc.math cimport roundf
-from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint32_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
-from fixedpoint cimport clamp32, mbqm, quantized_t
+from fixedpoint cimport clamp32, mbqm, mbqm_int64
 
 ctypedef fused quantized_out_t:
     int8_t
@@ -20,6 +20,12 @@ ctypedef fused integer_in_t:
     uint8_t
     int16_t
     int32_t
+
+# DEQUANTIZE inputs.
+ctypedef fused dequantized_t:
+    int8_t
+    uint8_t
+    int16_t
 
 ctypedef fused integer_out_t:
     int8_t
@@ -77,7 +83,7 @@ def requantize(const integer_in_t[::1] x, integer_out_t[::1] out, int32_t multip
             out[i] = <integer_out_t>clamp32(scaled, lo, hi)
 
 
-def dequantize(const quantized_t[::1] x, float[::1] out, double scale, int32_t zero_point) -> None:
+def dequantize(const dequantized_t[::1] x, float[::1] out, double scale, int32_t zero_point) -> None:
     """out = float32(scale * (q - zero_point)) with the product in double."""
     if x.shape[0] != out.shape[0]:
         raise ValueError(f"dequantize: input has {x.shape[0]} elements, output {out.shape[0]}")
@@ -85,3 +91,17 @@ def dequantize(const quantized_t[::1] x, float[::1] out, double scale, int32_t z
     with nogil:
         for i in range(x.shape[0]):
             out[i] = <float>(scale * <double>(x[i] - zero_point))
+
+
+def requantize_int64(const int64_t[::1] x, int16_t[::1] out, int32_t multiplier, int shift,
+                     int32_t output_zero_point) -> None:
+    """out = clamp(MBQM(x, multiplier, shift) + output_zero_point) to int16, with TFLM's int64-input MBQM
+    (a 16-bit multiplier and one rounding): the output stage of int16 kernels that accumulate in int64."""
+    if x.shape[0] != out.shape[0]:
+        raise ValueError(f"requantize_int64: input has {x.shape[0]} elements, output {out.shape[0]}")
+    if not -31 <= shift <= 14:
+        raise ValueError(f"requantize_int64: shift {shift} outside [-31, 14]")
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            out[i] = <int16_t>clamp32(mbqm_int64(x[i], multiplier, shift) + output_zero_point, -32768, 32767)

@@ -1,5 +1,5 @@
 """The execution plan: numpy views of every tensor in the arena, and the bound kernel steps in the plan's
-op order.
+op order (subgraph 0), or the model's order (the subgraphs control-flow ops run).
 
 Tensors a plan places over each other get views of the same arena bytes: an alias (a RESHAPE-like
 output over its input) needs no copy, so that op's step is left out; an output overlapping its dying
@@ -14,10 +14,15 @@ from typing import Sequence
 import numpy as np
 
 from ._kernels.steps import run_steps
+from .errors import ResourceLimitError
 from .model import Model, Tensor
+from .ops.registry import SubgraphRun
+from .ops.resource_variables import ResourceBuffers
 from .planning import MemoryPlan, plan_memory
-from .planning.lifetimes import align
+from .ops.registry import GraphAborted
+from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS, align, resource_handles
 from .prepare import PreparedOp
+from .resources import resource_table
 
 
 def plan_prepared(model: Model, prepared: Sequence[PreparedOp], strategy: str = "tflm", **options) -> MemoryPlan:
@@ -26,28 +31,30 @@ def plan_prepared(model: Model, prepared: Sequence[PreparedOp], strategy: str = 
     tflm_scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like]
                     for p in prepared if any(like for _, like in p.scratch)}
     own = max((sum(align(n) for n, like in p.scratch if not like) for p in prepared), default=0)
-    aliases = {p.op.index: p.aliases for p in prepared if p.aliases}
-    return plan_memory(model, tflm_scratch, own, strategy, aliases=aliases, **options)
+    aliases = {p.op.index: p.aliases for p in prepared if p.aliases and p.op.subgraph == 0}
+    resource_bytes = [v.nbytes for v in resource_table(model).variables]
+    return plan_memory(model, tflm_scratch, own, strategy, aliases=aliases, resource_bytes=resource_bytes, **options)
 
 
 def _arena_view(arena: np.ndarray, offset: int, tensor: Tensor) -> np.ndarray:
-    return arena[offset:offset + tensor.nbytes].view(tensor.dtype).reshape(tensor.shape)
+    return arena[offset:offset + tensor.nbytes].view(tensor.storage_dtype).reshape(tensor.shape)
 
 
-def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray) -> dict[int, np.ndarray]:
-    """A numpy array for every tensor of the main subgraph that has storage (constants are read-only)."""
+def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray, subgraph: int = 0) -> dict[int, np.ndarray]:
+    """A numpy array for every tensor of one subgraph that has storage (constants are read-only)."""
     views: dict[int, np.ndarray] = {}
-    for t in model.main.tensors:
-        if t.dtype is None:
+    handles = resource_handles(model)
+    for t in model.subgraphs[subgraph].tensors:
+        if t.storage_dtype is None:
             continue
         if t.data is not None and not t.is_variable:  # TFLM gives a variable arena bytes even if it has data
             views[t.index] = t.data
-        elif (alloc := plan.tensor_allocation(0, t.index)) is not None:
+        elif (alloc := plan.tensor_allocation(subgraph, t.index)) is not None:
             views[t.index] = _arena_view(arena, alloc.offset, t)
-        elif (offset := plan.variable_offsets.get((0, t.index))) is not None:
+        elif (offset := plan.variable_offsets.get((subgraph, t.index))) is not None:
             views[t.index] = _arena_view(arena, offset, t)
-        elif t.nbytes == 0:
-            views[t.index] = np.zeros(t.shape, t.dtype)
+        elif t.nbytes == 0 or (subgraph, t.index) in handles:  # handles: kept outside the arena, as in TFLM
+            views[t.index] = np.zeros(t.shape, t.storage_dtype)
     return views
 
 
@@ -65,24 +72,58 @@ class _StagedStep:
 
 class ExecutionPlan:
     """Kernel steps bound to arena views once; run() is the whole invoke. A step is a compiled
-    _kernels.steps.Step (run without Python work) or any other callable (a kernel partial)."""
+    _kernels.steps.Step (run without Python work) or any other callable (a kernel partial).
 
-    def __init__(self, model: Model, prepared: list[PreparedOp], plan: MemoryPlan, arena: np.ndarray):
-        self.views = tensor_views(model, plan, arena)
-        by_index = {p.op.index: p for p in prepared}
-        steps = []
-        #: The op index of each step, in execution order (aliasing ops have no step).
+    max_subgraph_visits: how many subgraph runs (by IF, WHILE, CALL_ONCE) one invoke may make before
+    ResourceLimitError, so that a WHILE whose condition never turns false cannot hang the caller.
+    """
+
+    def __init__(self, model: Model, prepared: list[PreparedOp], plan: MemoryPlan, arena: np.ndarray,
+                 max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS):
+        self.max_subgraph_visits = max_subgraph_visits
+        self._visits = 0
+        # Every subgraph an op runs, even one without ops (an IF branch passing its inputs through).
+        subgraphs = sorted({0} | {p.op.subgraph for p in prepared}
+                           | {k for p in prepared for kind, k in p.bind_extras if kind == "subgraph"})
+        self.subgraph_views = {g: tensor_views(model, plan, arena, g) for g in subgraphs}
+        self.views = self.subgraph_views[0]
+        by_op = {(p.op.subgraph, p.op.index): p for p in prepared}
+        runs = {g: self._subgraph_run(model, g) for g in subgraphs if g}
+        table = resource_table(model)
+        resources = ResourceBuffers(table, [None if o is None else arena[o:o + v.nbytes]
+                                            for o, v in zip(plan.resource_offsets, table.variables)])
+        #: The op index of each step of subgraph 0, in execution order (aliasing ops have no step).
         self.step_ops = tuple(k for k in plan.op_order if k not in plan.skipped_ops)
-        for k in self.step_ops:
-            p = by_index[k]
-            inputs = [self.views[t] if t >= 0 else None for t in p.op.inputs]
-            outputs = [self.views[t] for t in p.op.outputs]
-            if k in plan.staged_ops:
-                aside = [np.empty_like(v) for v in outputs]
-                steps.append(_StagedStep(p.bind(inputs, aside, self._scratch_views(p, plan, arena)), aside, outputs))
-            else:
-                steps.append(p.bind(inputs, outputs, self._scratch_views(p, plan, arena)))
-        self.steps = tuple(steps)
+        self._subgraph_steps: dict[int, tuple] = {}
+        for g in subgraphs:
+            order = self.step_ops if g == 0 else range(len(model.subgraphs[g].operators))
+            views = self.subgraph_views[g]
+            steps = []
+            for k in order:
+                p = by_op[(g, k)]
+                inputs = [views[t] if t >= 0 else None for t in p.op.inputs]
+                outputs = [views[t] for t in p.op.outputs]
+                extras = [runs[c] if kind == "subgraph" else resources for kind, c in p.bind_extras]
+                scratch = self._scratch_views(p, plan, arena)
+                if g == 0 and k in plan.staged_ops:
+                    aside = [np.empty_like(v) for v in outputs]
+                    steps.append(_StagedStep(p.bind(inputs, aside, scratch, *extras), aside, outputs))
+                else:
+                    steps.append(p.bind(inputs, outputs, scratch, *extras))
+            self._subgraph_steps[g] = tuple(steps)
+        self.steps = self._subgraph_steps[0]
+
+    def _subgraph_run(self, model: Model, g: int) -> SubgraphRun:
+        sg, views = model.subgraphs[g], self.subgraph_views[g]
+
+        def run() -> None:
+            self._visits += 1
+            if self._visits > self.max_subgraph_visits:
+                raise ResourceLimitError(f"invoke(): subgraphs ran more than {self.max_subgraph_visits} times "
+                                         f"(max_subgraph_visits); subgraph {g} was about to run again "
+                                         f"(a WHILE loop that never ends?)")
+            run_steps(self._subgraph_steps[g])
+        return SubgraphRun([views.get(t) for t in sg.inputs], [views.get(t) for t in sg.outputs], run)
 
     @staticmethod
     def _scratch_views(p: PreparedOp, plan: MemoryPlan, arena: np.ndarray) -> list[np.ndarray]:
@@ -99,4 +140,8 @@ class ExecutionPlan:
         return views
 
     def run(self) -> None:
-        run_steps(self.steps)
+        self._visits = 0
+        try:
+            run_steps(self.steps)
+        except GraphAborted:
+            pass

@@ -14,8 +14,11 @@ from .errors import (ArenaTooSmallError, InvocationError, ResizeError, ResourceL
                      UnsupportedCallError)
 from .execution import ExecutionPlan, plan_prepared
 from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model, with_dynamic_dims
+from .ops.registry import GraphAborted
 from .planning import STRATEGIES, MemoryPlan
+from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS
 from .prepare import PreparedOp, prepare_model
+from .resources import resource_table
 
 
 #: Largest arena allocate_tensors() will create (plan or arena_size), so a model whose tensors are each
@@ -35,7 +38,8 @@ def _quantization_details(t: Tensor) -> tuple[tuple[float, int], dict[str, Any]]
 def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int], ...]:
     """(start, stop, byte) arena ranges of every variable tensor of every subgraph, wherever the plan put
     it (the variable region, or the head for an offline-planned one), with TFLM's reset byte: an INT8
-    variable's first zero point (memset truncates it to a byte), 0 for any other type."""
+    variable's first zero point (memset truncates it to a byte), 0 for any other type; then every
+    resource variable's buffer with its fill byte (resources.py)."""
     fills = []
     for sg in model.subgraphs:
         for t in sg.tensors:
@@ -47,6 +51,9 @@ def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int
                 continue
             zero_point = t.quantization.zero_point if t.type_name == "INT8" and t.quantization is not None else 0
             fills.append((offset, offset + t.nbytes, zero_point & 0xFF))
+    for offset, v in zip(plan.resource_offsets, resource_table(model).variables):
+        if offset is not None:
+            fills.append((offset, offset + v.nbytes, v.fill))
     return tuple(fills)
 
 
@@ -89,6 +96,9 @@ class Interpreter:
     loaded; default 1 GiB).
     max_arena_bytes: largest arena allocate_tensors() creates, whether planned or asked for with
     arena_size (default 2 GiB).
+    max_subgraph_visits: how many times control-flow ops (IF, WHILE, CALL_ONCE) may run subgraphs in
+    one invoke(), and TFLM's lifetime walk may enter them when planning (default 100000): a WHILE
+    whose condition never turns false raises ResourceLimitError instead of hanging.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
@@ -96,19 +106,22 @@ class Interpreter:
                  experimental_preserve_all_tensors: bool = False, *, arena_size: int | None = None,
                  memory_strategy: str = "tflm",
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
-                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES,
+                 max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
         if experimental_delegates:
             raise UnsupportedCallError(f"experimental_delegates: microinterp runs its own TFLM-exact kernels and takes no "
                              f"delegate (got {len(experimental_delegates)}); pass None or []")
-        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes)):
+        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes),
+                            ("max_subgraph_visits", max_subgraph_visits)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if arena_size is not None and (not isinstance(arena_size, (int, np.integer)) or arena_size < 0):
             raise ValueError(f"arena_size must be a non-negative integer or None, got {arena_size!r}")
         self.max_tensor_bytes = int(max_tensor_bytes)
         self.max_arena_bytes = int(max_arena_bytes)
+        self.max_subgraph_visits = int(max_subgraph_visits)
         self.model: Model = load_model(model_path if model_path is not None else model_content,
                                        max_tensor_bytes=self.max_tensor_bytes)
         self._loaded: Model = self.model  # the model as read; self.model has resized inputs written in
@@ -127,7 +140,7 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
         prepared = prepare_model(self.model)
-        plan = plan_prepared(self.model, prepared, self._strategy)
+        plan = plan_prepared(self.model, prepared, self._strategy, max_subgraph_visits=self.max_subgraph_visits)
         size = plan.arena_size if self._arena_size is None else self._arena_size
         if size < plan.arena_size:
             raise ArenaTooSmallError(plan.arena_size, size)
@@ -137,7 +150,7 @@ class Interpreter:
                                      f"bytes (max_arena_bytes)")
         arena = np.zeros(size, dtype=np.uint8)
         self._prepared, self._plan, self.arena = prepared, plan, arena
-        self._exec = ExecutionPlan(self.model, prepared, plan, arena)
+        self._exec = ExecutionPlan(self.model, prepared, plan, arena, self.max_subgraph_visits)
         main = self.model.main
         self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
@@ -214,8 +227,12 @@ class Interpreter:
             return
         for step in self._exec.steps:
             start = time.perf_counter()
-            step()
-            op_times.append(time.perf_counter() - start)
+            try:
+                step()
+            except GraphAborted:
+                return
+            finally:
+                op_times.append(time.perf_counter() - start)
 
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
@@ -275,10 +292,22 @@ class Interpreter:
         np.copyto(target, value)
 
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
-        """A copy of the tensor's current value."""
-        if subgraph_index != 0:
-            raise TensorAccessError(f"subgraph {subgraph_index}: only subgraph 0 is executed")
-        return self._storage(tensor_index).copy()
+        """A copy of the tensor's current value. A tensor of a subgraph control flow runs holds what its
+        last run left there, unless the plan has since given its bytes to another tensor."""
+        if subgraph_index == 0:
+            return self._storage(tensor_index).copy()
+        self._require_allocated(f"subgraph {subgraph_index} tensor {tensor_index}")
+        views = self._exec.subgraph_views.get(subgraph_index) if isinstance(subgraph_index, (int, np.integer)) else None
+        if views is None:
+            raise TensorAccessError(f"subgraph {subgraph_index!r}: not a subgraph that control flow runs "
+                                    f"(the model has {len(self.model.subgraphs)})")
+        tensors = self.model.subgraphs[subgraph_index].tensors
+        if not isinstance(tensor_index, (int, np.integer)) or not 0 <= tensor_index < len(tensors):
+            raise TensorAccessError(f"subgraph {subgraph_index}: tensor index {tensor_index!r} out of range "
+                                    f"(it has {len(tensors)} tensors)")
+        if tensor_index not in views:
+            raise TensorAccessError(f"subgraph {subgraph_index} {tensors[tensor_index].describe()} has no storage")
+        return views[tensor_index].copy()
 
     def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
         """As in tf.lite: a function returning a numpy view of the tensor's current buffer."""

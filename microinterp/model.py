@@ -14,12 +14,15 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import flatbuffers
 import numpy as np
 import tflite
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 from tflite.BuiltinOptions2 import BuiltinOptions2
 
+from .compression import METADATA_NAME as COMPRESSION_METADATA
+from .compression import DECODED_TYPES, LutTensor, lut_channels, lut_decode, read_lut_metadata
 from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
 from .flatbuffer_verify import verify_model_bytes
 
@@ -97,6 +100,12 @@ class Tensor:
         return TENSOR_TYPES[self.type_code][1]
 
     @property
+    def storage_dtype(self) -> np.dtype | None:
+        """The numpy dtype of the tensor's bytes: its dtype, or int32 for RESOURCE (TFLM keeps a
+        resource variable's id there)."""
+        return np.dtype("<i4") if self.type_code == 13 else self.dtype
+
+    @property
     def num_elements(self) -> int:
         return int(np.prod(self.shape, dtype=object)) if self.shape else 1
 
@@ -166,14 +175,25 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class CompressedConstant:
+    """A constant stored LUT-compressed (COMPRESSION_METADATA): its entry, and the bytes its indices and
+    its value table take in the model. The Tensor's `data` holds the decoded values."""
+    lut: LutTensor
+    index_bytes: int
+    value_bytes: int
+
+
+@dataclass(frozen=True)
 class Model:
-    """A validated model. `content` holds the bytes that every constant view points into."""
+    """A validated model. `content` holds the bytes that every constant view points into (except the
+    decoded values of LUT-compressed constants, listed in `compressed` by (subgraph, tensor))."""
     content: bytes
     version: int
     description: str
     subgraphs: tuple[Subgraph, ...]
     metadata: dict[str, bytes]
     signatures: tuple[Signature, ...] = field(default=())
+    compressed: dict[tuple[int, int], CompressedConstant] = field(default_factory=dict)
 
     @property
     def main(self) -> Subgraph:
@@ -185,7 +205,9 @@ class Model:
         seen: dict[int, int] = {}
         for sg in self.subgraphs:
             for t in sg.tensors:
-                if t.data is not None:
+                if (c := self.compressed.get((sg.index, t.index))) is not None:
+                    seen[t.buffer], seen[c.lut.value_buffer] = c.index_bytes, c.value_bytes
+                elif t.data is not None:
                     seen[t.buffer] = t.data.nbytes
         return sum(seen.values())
 
@@ -235,6 +257,14 @@ def _zero_point_range(type_code: int) -> tuple[int, int]:
     return -(1 << 31), (1 << 31) - 1
 
 
+def _raw_builtin_code(oc: Any) -> int:
+    """OperatorCode.builtin_code as stored. The tflite package's BuiltinCode() returns the deprecated
+    field whenever the stored code is below 127, which hides CUSTOM (32) written only in builtin_code
+    (as tflite-micro's compression tool writes its DECODE op); TFLM takes the larger of the two."""
+    o = oc._tab.Offset(10)
+    return oc._tab.Get(flatbuffers.number_types.Int32Flags, o + oc._tab.Pos) if o else 0
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
@@ -244,7 +274,8 @@ def _option_fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     """(accessor, snake_case key, kind) for every field of a generated options class."""
     fields = []
     for attr, fn in vars(cls).items():
-        if attr.startswith(("GetRootAs", "Init")) or attr.endswith(
+        # "Init" is the table's own initialiser; CallOnceOptions' InitSubgraphIndex is a field.
+        if attr == "Init" or attr.startswith("GetRootAs") or attr.endswith(
                 ("BufferHasIdentifier", "Length", "IsNone", "AsNumpy")) or not callable(fn):
             continue
         params = list(inspect.signature(fn).parameters)
@@ -294,7 +325,6 @@ class _ModelReader:
             self.fail("model", "has no subgraphs")
         self.buffers = [self._buffer_bytes(i) for i in range(fb.BuffersLength())]
         self.opcodes = [self._opcode(i) for i in range(fb.OperatorCodesLength())]
-        subgraphs = tuple(self._subgraph(i) for i in range(fb.SubgraphsLength()))
         metadata = {}
         for i in range(fb.MetadataLength()):
             m = fb.Metadata(i)
@@ -303,9 +333,26 @@ class _ModelReader:
                 self.fail(f"metadata[{i}] '{name}'", f"buffer index {m.Buffer()} out of range "
                           f"(model has {len(self.buffers)} buffers)")
             metadata[name] = bytes(self.buffers[m.Buffer()])  # later entries win, as in TFLM
+        self.luts = self._lut_tensors(metadata.get(COMPRESSION_METADATA))
+        self.compressed: dict[tuple[int, int], CompressedConstant] = {}
+        subgraphs = tuple(self._subgraph(i) for i in range(fb.SubgraphsLength()))
         description = (fb.Description() or b"").decode("utf-8", "replace")
         signatures = tuple(self._signature(i, subgraphs) for i in range(fb.SignatureDefsLength()))
-        return Model(self.content, version, description, subgraphs, metadata, signatures)
+        return Model(self.content, version, description, subgraphs, metadata, signatures, self.compressed)
+
+    def _lut_tensors(self, raw: bytes | None) -> dict[tuple[int, int], LutTensor]:
+        """COMPRESSION_METADATA's LUT tensors by (subgraph, tensor), indices checked."""
+        found: dict[tuple[int, int], LutTensor] = {}
+        for lut in read_lut_metadata(raw) if raw is not None else ():
+            where = f"metadata '{COMPRESSION_METADATA}' subgraph {lut.subgraph} LUT tensor {lut.tensor}"
+            if lut.subgraph >= self.fb.SubgraphsLength():
+                self.fail(where, f"subgraph out of range (model has {self.fb.SubgraphsLength()})")
+            if not 0 <= lut.tensor < self.fb.Subgraphs(lut.subgraph).TensorsLength():
+                self.fail(where, "tensor index out of range")
+            if lut.value_buffer >= len(self.buffers):
+                self.fail(where, f"value buffer {lut.value_buffer} out of range (model has {len(self.buffers)})")
+            found[(lut.subgraph, lut.tensor)] = lut
+        return found
 
     def _buffer_bytes(self, i: int) -> np.ndarray:
         b = self.fb.Buffers(i)
@@ -322,7 +369,7 @@ class _ModelReader:
 
     def _opcode(self, i: int) -> tuple[int, str | None, int]:
         oc = self.fb.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        code = max(_raw_builtin_code(oc), oc.DeprecatedBuiltinCode())
         custom = oc.CustomCode()
         is_custom = code == BuiltinOperator.CUSTOM
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
@@ -403,6 +450,9 @@ class _ModelReader:
         dtype = tensor.dtype
         if dtype is None:
             self.fail(where, f"constant data of type {tensor.type_name} is not supported")
+        lut = self.luts.get((sg_index, i))
+        if lut is not None:
+            return self._lut_constant(tensor, lut, raw, where)
         expected = tensor.num_elements * dtype.itemsize
         if tensor.type_code == 17:  # int4 constants are packed two per byte
             expected = (tensor.num_elements + 1) // 2
@@ -413,6 +463,27 @@ class _ModelReader:
         data.flags.writeable = False
         return Tensor(i, sg_index, name, type_code, shape, sig, buf_index, data,
                       tensor.quantization, tensor.is_variable)
+
+    def _lut_constant(self, tensor: Tensor, lut: LutTensor, raw: np.ndarray, where: str) -> Tensor:
+        """A LUT-compressed constant, decoded: channels and value table stride as TFLM's decoder reads them."""
+        if tensor.type_name not in DECODED_TYPES:
+            self.fail(where, f"LUT-compressed constant of type {tensor.type_name}, TFLM decodes "
+                      f"{', '.join(DECODED_TYPES)}")
+        q = tensor.quantization
+        channels = lut_channels(tensor.shape, 0 if q is None else q.scales.size,
+                                0 if q is None else q.quantized_dimension, where)
+        values = self.buffers[lut.value_buffer]
+        itemsize = tensor.dtype.itemsize
+        if values.size % (itemsize * channels[0]):
+            self.fail(where, f"value buffer {lut.value_buffer} holds {values.size} bytes, not {channels[0]} "
+                      f"equal tables of {tensor.type_name} values")
+        stride = values.size // itemsize // channels[0]
+        data = lut_decode(raw, values, tensor.num_elements, itemsize, lut.bit_width, stride, channels, where)
+        data = data.view(tensor.dtype).reshape(tensor.shape)
+        data.flags.writeable = False
+        self.compressed[(tensor.subgraph, tensor.index)] = CompressedConstant(lut, int(raw.size), int(values.size))
+        return Tensor(tensor.index, tensor.subgraph, tensor.name, tensor.type_code, tensor.shape,
+                      tensor.shape_signature, tensor.buffer, data, tensor.quantization, tensor.is_variable)
 
     def _quantization(self, where: str, t: Any, type_code: int) -> Quantization | None:
         q = t.Quantization()

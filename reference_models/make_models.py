@@ -386,6 +386,10 @@ class OpSpec:
     def expected_ops(self) -> tuple[str, ...]:
         return self.ops or (self.op,)
 
+    @property
+    def input_dtypes(self) -> tuple[str, ...]:
+        return ("float32",) * len(self.inputs)
+
 
 def _then_act(layer: Callable[[], Callable], activation: str) -> Callable[[], Callable]:
     """Follow a layer with a separate activation layer the converter should fuse."""
@@ -604,12 +608,14 @@ FUNCTION_OPS = [
     FunctionSpec("sin_float32", (SEQ,), _fixed(tf.math.sin), ("SIN",)),
     FunctionSpec("cos_float32", (SEQ,), _fixed(tf.math.cos), ("COS",)),
     FunctionSpec("square_float32", (SEQ,), _fixed(tf.math.square), ("SQUARE",)),
-    FunctionSpec("floor_div_float32", (SEQ, SEQ), _fixed(tf.math.floordiv), ("FLOOR_DIV",)),
+    FunctionSpec("floor_div_float32", (SEQ, (1, 1, 6)), _fixed(tf.math.floordiv), ("FLOOR_DIV",)),
     FunctionSpec("floor_mod_float32", (SEQ, SEQ), _fixed(tf.math.floormod), ("FLOOR_MOD",)),
-    FunctionSpec("add_n_3_inputs_float32", (SEQ, SEQ, SEQ), _fixed(lambda a, b, c: tf.math.add_n([a, b, c])),
+    FunctionSpec("add_n_float32", (SEQ, SEQ, SEQ), _fixed(lambda a, b, c: tf.math.add_n([a, b, c])),
                  ("ADD_N",)),
     FunctionSpec("cumsum_axis1_float32", (SEQ,), _fixed(lambda x: tf.math.cumsum(x, axis=1)), ("CUMSUM",),
                  options={"Exclusive": False, "Reverse": False}),
+    FunctionSpec("cumsum_exclusive_float32", (SEQ,), _fixed(lambda x: tf.math.cumsum(x, axis=1, exclusive=True)),
+                 ("CUMSUM",), options={"Exclusive": True, "Reverse": False}),
     FunctionSpec("cumsum_exclusive_reverse_float32", (SEQ,),
                  _fixed(lambda x: tf.math.cumsum(x, axis=2, exclusive=True, reverse=True)), ("CUMSUM",),
                  options={"Exclusive": True, "Reverse": True}),
@@ -617,8 +623,8 @@ FUNCTION_OPS = [
     FunctionSpec("reverse_v2_axis1", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT8),
     FunctionSpec("reverse_v2_axis1_int16", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",), INT16),
     FunctionSpec("reverse_v2_axis1_float32", (SEQ,), _fixed(lambda x: tf.reverse(x, [1])), ("REVERSE_V2",)),
-    FunctionSpec("log_softmax_last_axis", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",), INT8),
-    FunctionSpec("log_softmax_last_axis_float32", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",)),
+    FunctionSpec("log_softmax", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",), INT8),
+    FunctionSpec("log_softmax_float32", (SEQ,), _fixed(tf.nn.log_softmax), ("LOG_SOFTMAX",)),
     FunctionSpec("batch_matmul", ((2, 3, 4), (2, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",), INT8,
                  options=_NO_ADJ),
     FunctionSpec("batch_matmul_broadcast", ((2, 3, 4), (1, 4, 5)), _fixed(tf.linalg.matmul), ("BATCH_MATMUL",),
@@ -632,6 +638,13 @@ FUNCTION_OPS = [
     FunctionSpec("batch_matmul_adj_x_float32", ((2, 4, 3), (2, 4, 5)),
                  _fixed(lambda a, b: tf.linalg.matmul(a, b, transpose_a=True)), ("BATCH_MATMUL",),
                  options={"AdjX": True, "AdjY": False}),
+    FunctionSpec("batch_matmul_adj_y_float32", ((2, 3, 4), (2, 5, 4)),
+                 _fixed(lambda a, b: tf.linalg.matmul(a, b, transpose_b=True)), ("BATCH_MATMUL",),
+                 options={"AdjX": False, "AdjY": True}),
+    # The second input calibrates on [-1, 3], so the int8 divisor stays in [2, 6], never at its zero point.
+    FunctionSpec("div_int8", (SEQ, SEQ), _fixed(lambda a, b: a / (b + 3.0)), ("ADD", "DIV"), INT8),
+    FunctionSpec("maximum_int64", ((2, 5), (2, 5)), _fixed(tf.math.maximum), ("MAXIMUM",),
+                 dtypes=("int64", "int64")),
     # Rows of two fair coins: each output is true one time in four, so outputs vary with the input.
     FunctionSpec("reduce_all_axis1", ((4, 2),), _fixed(lambda x: tf.reduce_all(x, axis=1)), ("REDUCE_ALL",),
                  dtypes=("bool",)),
@@ -822,9 +835,10 @@ def check_single_op(spec: OpSpec | FunctionSpec, data: bytes) -> None:
         raise RuntimeError(f"{spec.name}: {spec.op} options (wanted, got): {wrong}")
     conv = spec.conversion
     expected_io = {"input": conv.input_type.name, "output": conv.output_type.name}
+    # Non-float inputs (bool predicates, int64) are never quantized and may flow through to the output.
+    untouched = set(spec.input_dtypes) - {"float32"}
     for kind, tensors in (("input", model.inputs()), ("output", model.outputs())):
-        # Bool tensors (REDUCE_ALL, an IF predicate) are never quantized.
-        if any(t["dtype"] not in (expected_io[kind], "bool") for t in tensors):
+        if any(t["dtype"] not in {expected_io[kind], *untouched} for t in tensors):
             raise RuntimeError(f"{spec.name}: {kind} types {[t['dtype'] for t in tensors]}, "
                                f"wanted {expected_io[kind]}")
     if conv.quantize and spec.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):

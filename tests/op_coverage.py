@@ -16,19 +16,32 @@ from microinterp.model import Model, Operator, load_model
 
 ENV = "MICROINTERP_OP_COVERAGE"
 _WEIGHTED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+#: Ops whose data is not their first input (EMBEDDING_LOOKUP: int32 indices, then the value table).
+_DATA_INPUT = {"EMBEDDING_LOOKUP": 1}
+#: Ops labelled "input->output" when the two types differ.
+_CONVERTING_OPS = {"QUANTIZE", "DEQUANTIZE", "CAST", "SOFTMAX", "EMBEDDING_LOOKUP"}
 
 
 def dtype_label(model: Model, op: Operator) -> str:
-    """The op's data types: activation type (x weight type for 16x8), '->' output type when different."""
+    """The op's data types: activation type (x weight type for 16x8 and int4 weights), '->' output type when
+    different."""
     tensors = model.subgraphs[op.subgraph].tensors
-    ins = [tensors[i] for i in op.inputs if i >= 0]
+    ins = [tensors[i] for i in op.inputs[1 if op.name == "IF" else 0:] if i >= 0]  # IF: not the condition
     outs = [tensors[i] for i in op.outputs]
-    data_in = next((t for t in ins if not t.is_constant), ins[0] if ins else None)
+    # Resource ids are not data: READ_VARIABLE is labelled by the value it reads; DECODE by what it decodes.
+    data = [] if op.custom_code == "TFLM_DECODE" else [t for t in ins if t.type_name != "RESOURCE"]
+    data = data or [t for t in outs if t.type_name != "RESOURCE"]
+    if op.name in _DATA_INPUT and len(ins) > _DATA_INPUT[op.name]:
+        data_in = ins[_DATA_INPUT[op.name]]
+    else:
+        data_in = next((t for t in data if not t.is_constant), data[0] if data else None)
     src = data_in.type_name.lower() if data_in else "none"
     if op.name in _WEIGHTED_OPS and src == "int16":
         return "int16x8"
+    if op.name in _WEIGHTED_OPS and len(ins) > 1 and ins[1].type_name == "INT4":
+        return f"{src}x4"
     dst = outs[0].type_name.lower() if outs else src
-    return src if dst == src or op.name not in {"QUANTIZE", "DEQUANTIZE", "CAST", "SOFTMAX"} else f"{src}->{dst}"
+    return src if dst == src or op.name not in _CONVERTING_OPS else f"{src}->{dst}"
 
 
 class Recorder:
@@ -43,7 +56,7 @@ class Recorder:
             model = load_model(model_bytes)
         except Exception:  # a deliberately broken model: nothing to count
             return
-        for op in model.main.operators:
+        for op in (op for sg in model.subgraphs for op in sg.operators):
             self.counts[(op.name, dtype_label(model, op))] += 1
 
     def save(self) -> None:

@@ -60,6 +60,7 @@ class Op:
 
     @property
     def opcode_key(self) -> tuple[str, str | None]:
+        """What makes two ops share an operator code."""
         return self.name, self.custom_code
 
 
@@ -67,6 +68,18 @@ def custom_op(code: str, options: dict[str, int | bool] | None = None) -> Op:
     """A custom operator with its options as a flexbuffer map (TFLM's signal ops read them so)."""
     from flatbuffers import flexbuffers
     return Op("CUSTOM", custom_code=code, custom_options=flexbuffers.Dumps(options) if options else b"")
+
+
+Node = tuple[Op, Sequence["T | None"], Sequence["T"]]
+
+
+@dataclass
+class Graph:
+    """One subgraph: nodes (op, inputs, outputs) run in order, and its inputs and outputs (None: as
+    graph_model() chooses them)."""
+    nodes: Sequence[Node]
+    inputs: Sequence["T"] | None = None
+    outputs: Sequence["T"] | None = None
 
 
 def _module(name: str):
@@ -107,12 +120,22 @@ def _options(b: flatbuffers.Builder, op: Op) -> int | None:
     if op.options_type is None:
         return None
     mod = _module(op.options_type)
-    # Vectors must be written before the table is started.
-    values = {k: _vector(b, v, "Int32") if isinstance(v, (list, tuple)) else v for k, v in op.options.items()}
+    # Vectors and strings must be written before the table is started.
+    values = {k: _vector(b, v, "Int32") if isinstance(v, (list, tuple)) else b.CreateString(v) if isinstance(v, str)
+              else v for k, v in op.options.items()}
     mod.Start(b)
     for key, value in values.items():
         getattr(mod, f"Add{_camel(key)}")(b, value)
     return mod.End(b)
+
+
+def pack_int4(values) -> bytes:
+    """int4 values (-8..7) packed as TFLM reads them: two per byte, the even element in the lower nibble."""
+    flat = np.asarray(values, np.int8).reshape(-1)
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    nibbles = flat.astype(np.uint8) & 0x0F
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes()
 
 
 def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) -> bytes:
@@ -123,7 +146,7 @@ def single_op_model(op: Op, inputs: Sequence[T | None], outputs: Sequence[T]) ->
     return graph_model([(op, inputs, outputs)])
 
 
-def graph_input_tensors(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]]) -> list[T]:
+def graph_input_tensors(nodes: Sequence[Node]) -> list[T]:
     """The graph inputs graph_model() makes of `nodes`, in order (variable tensors are state, not inputs)."""
     written = {id(t) for _, _, outs in nodes for t in outs}
     found: dict[int, T] = {}
@@ -134,8 +157,7 @@ def graph_input_tensors(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T
     return list(found.values())
 
 
-def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
-                inputs: Sequence[T] | None = None, outputs: Sequence[T] | None = None,
+def graph_model(nodes: Sequence[Node], *, inputs: Sequence[T] | None = None, outputs: Sequence[T] | None = None,
                 metadata: dict[str, bytes] | None = None) -> bytes:
     """A model running `nodes` (op, inputs, outputs) in order; a T object used twice is one tensor.
 
@@ -143,6 +165,80 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     Graph outputs (unless given): every node output, in order. Independent nodes let one model (one
     TFLM interpreter) cover many cases. `metadata` adds named buffers (e.g. OfflineMemoryAllocation).
     """
+    return multi_graph_model([Graph(nodes, inputs, outputs)], metadata=metadata)
+
+
+def multi_graph_model(graphs: Sequence[Graph], *, metadata: dict[str, bytes] | None = None) -> bytes:
+    """A model with one subgraph per Graph (subgraph 0 first), for control flow: IF, WHILE and
+    CALL_ONCE name their callees by index in `graphs`. A T object is one tensor within a subgraph;
+    used in two graphs it is a tensor of each."""
+    b = flatbuffers.Builder(4096)
+    op_keys = list(dict.fromkeys(op.opcode_key for g in graphs for op, _, _ in g.nodes))
+    buffer_mod = _module("Buffer")
+    buffer_mod.Start(b)
+    buffer_tables = [buffer_mod.End(b)]
+
+    def buffer(raw: bytes) -> int:
+        data_vec = _vector(b, raw, "Uint8")
+        buffer_mod.Start(b)
+        buffer_mod.AddData(b, data_vec)
+        buffer_tables.append(buffer_mod.End(b))
+        return len(buffer_tables) - 1
+
+    subgraphs = [_subgraph(b, g, k, op_keys, buffer) for k, g in enumerate(graphs)]
+    metadata_buffers = {key: buffer(raw) for key, raw in (metadata or {}).items()}
+
+    opcode_mod = _module("OperatorCode")
+    opcode_tables = []
+    for name, custom_code in op_keys:
+        code = getattr(BuiltinOperator, name)
+        custom = b.CreateString(custom_code) if custom_code is not None else None
+        opcode_mod.Start(b)
+        opcode_mod.AddDeprecatedBuiltinCode(b, min(code, 127))
+        opcode_mod.AddBuiltinCode(b, code)
+        if custom is not None:
+            opcode_mod.AddCustomCode(b, custom)
+        opcode_mod.AddVersion(b, 1)
+        opcode_tables.append(opcode_mod.End(b))
+
+    metadata_mod = _module("Metadata")
+    metadata_tables = []
+    for key, buffer_index in metadata_buffers.items():
+        name = b.CreateString(key)
+        metadata_mod.Start(b)
+        metadata_mod.AddName(b, name)
+        metadata_mod.AddBuffer(b, buffer_index)
+        metadata_tables.append(metadata_mod.End(b))
+
+    model_mod = _module("Model")
+    codes_vec = _offsets(b, opcode_tables)
+    metadata_vec = _offsets(b, metadata_tables) if metadata_tables else None
+    subgraphs_vec = _offsets(b, subgraphs)
+    buffers_vec = _offsets(b, buffer_tables)
+    description = b.CreateString("microinterp test model")
+    model_mod.Start(b)
+    model_mod.AddVersion(b, 3)
+    model_mod.AddOperatorCodes(b, codes_vec)
+    model_mod.AddSubgraphs(b, subgraphs_vec)
+    model_mod.AddDescription(b, description)
+    model_mod.AddBuffers(b, buffers_vec)
+    if metadata_vec is not None:
+        model_mod.AddMetadata(b, metadata_vec)
+    b.Finish(model_mod.End(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _offsets(b: flatbuffers.Builder, items: list[int]) -> int:
+    b.StartVector(4, len(items), 4)
+    for item in reversed(items):
+        b.PrependUOffsetTRelative(item)
+    return b.EndVector()
+
+
+def _subgraph(b: flatbuffers.Builder, graph: Graph, number: int, op_keys: list[tuple[str, str | None]],
+              buffer: Callable[[bytes], int]) -> int:
+    """Write one subgraph table; constants get their buffers through `buffer(raw) -> index`."""
+    nodes = graph.nodes
     tensors: list[T] = []
     index_of: dict[int, int] = {}
 
@@ -154,39 +250,12 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
 
     node_io = [([-1 if t is None else tensor_index(t) for t in ins], [tensor_index(t) for t in outs])
                for _, ins, outs in nodes]
-    graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if inputs is None else inputs)]
-    graph_outputs = ([i for _, outs in node_io for i in outs] if outputs is None
-                     else [tensor_index(t) for t in outputs])
-    op_keys = list(dict.fromkeys(op.opcode_key for op, _, _ in nodes))
-    b = flatbuffers.Builder(4096)
-
-    def offsets(items: list[int]) -> int:
-        b.StartVector(4, len(items), 4)
-        for item in reversed(items):
-            b.PrependUOffsetTRelative(item)
-        return b.EndVector()
-
-    buffer_mod = _module("Buffer")
-    buffer_mod.Start(b)
-    buffer_tables = [buffer_mod.End(b)]
-    buffer_of: list[int] = []
-    for t in tensors:
-        if t.data is None:
-            buffer_of.append(0)
-            continue
-        raw = np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes()
-        data_vec = _vector(b, raw, "Uint8")
-        buffer_mod.Start(b)
-        buffer_mod.AddData(b, data_vec)
-        buffer_of.append(len(buffer_tables))
-        buffer_tables.append(buffer_mod.End(b))
-    metadata_buffers = {}
-    for key, raw in (metadata or {}).items():
-        data_vec = _vector(b, raw, "Uint8")
-        buffer_mod.Start(b)
-        buffer_mod.AddData(b, data_vec)
-        metadata_buffers[key] = len(buffer_tables)
-        buffer_tables.append(buffer_mod.End(b))
+    graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if graph.inputs is None else graph.inputs)]
+    graph_outputs = ([i for _, outs in node_io for i in outs] if graph.outputs is None
+                     else [tensor_index(t) for t in graph.outputs])
+    buffer_of = [0 if t.data is None else buffer(pack_int4(t.data) if t.type == "INT4" else
+                                                      np.ascontiguousarray(np.asarray(t.data, t.dtype)).tobytes())
+                 for t in tensors]
 
     tensor_mod = _module("Tensor")
     tensor_tables = []
@@ -226,57 +295,18 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
         operator_tables.append(operator_mod.End(b))
 
     subgraph_mod = _module("SubGraph")
-    tensors_vec = offsets(tensor_tables)
-    operators_vec = offsets(operator_tables)
+    tensors_vec = _offsets(b, tensor_tables)
+    operators_vec = _offsets(b, operator_tables)
     sg_in = _vector(b, graph_inputs, "Int32")
     sg_out = _vector(b, graph_outputs, "Int32")
-    sg_name = b.CreateString("main")
+    sg_name = b.CreateString("main" if number == 0 else f"subgraph{number}")
     subgraph_mod.Start(b)
     subgraph_mod.AddTensors(b, tensors_vec)
     subgraph_mod.AddInputs(b, sg_in)
     subgraph_mod.AddOutputs(b, sg_out)
     subgraph_mod.AddOperators(b, operators_vec)
     subgraph_mod.AddName(b, sg_name)
-    subgraph = subgraph_mod.End(b)
-
-    opcode_mod = _module("OperatorCode")
-    opcode_tables = []
-    for name, custom_code in op_keys:
-        code = getattr(BuiltinOperator, name)
-        custom_name = b.CreateString(custom_code) if custom_code is not None else None
-        opcode_mod.Start(b)
-        if custom_name is not None:
-            opcode_mod.AddCustomCode(b, custom_name)
-        opcode_mod.AddDeprecatedBuiltinCode(b, min(code, 127))
-        opcode_mod.AddBuiltinCode(b, code)
-        opcode_mod.AddVersion(b, 1)
-        opcode_tables.append(opcode_mod.End(b))
-
-    metadata_mod = _module("Metadata")
-    metadata_tables = []
-    for key, buffer_index in metadata_buffers.items():
-        name = b.CreateString(key)
-        metadata_mod.Start(b)
-        metadata_mod.AddName(b, name)
-        metadata_mod.AddBuffer(b, buffer_index)
-        metadata_tables.append(metadata_mod.End(b))
-
-    model_mod = _module("Model")
-    codes_vec = offsets(opcode_tables)
-    metadata_vec = offsets(metadata_tables) if metadata_tables else None
-    subgraphs_vec = offsets([subgraph])
-    buffers_vec = offsets(buffer_tables)
-    description = b.CreateString("microinterp test model")
-    model_mod.Start(b)
-    model_mod.AddVersion(b, 3)
-    model_mod.AddOperatorCodes(b, codes_vec)
-    model_mod.AddSubgraphs(b, subgraphs_vec)
-    model_mod.AddDescription(b, description)
-    model_mod.AddBuffers(b, buffers_vec)
-    if metadata_vec is not None:
-        model_mod.AddMetadata(b, metadata_vec)
-    b.Finish(model_mod.End(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    return subgraph_mod.End(b)
 
 
 def prepare_op(model: Model | bytes, op_index: int = 0):
@@ -357,6 +387,15 @@ def compare_with_tflm(oracle, model: bytes, invocations: Sequence[Sequence[np.nd
                 label = output_labels[i] if output_labels else f"output {i}"
                 where = f"{what} {'after reset_all_variables() ' if rerun else ''}invocation {k} {label}"
                 assert_bit_exact(interp.get_tensor(detail["index"]), theirs[k][i], where)
+
+
+def assert_head_matches_tflm(oracle, model: bytes) -> None:
+    """The planned arena head (scratch buffers included) equals the one TFLM plans for the model."""
+    from microinterp import Interpreter
+
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    assert interp.memory_plan.head == oracle.tflm_arena(model).head
 
 
 ValuesFn = Callable[[np.random.Generator, T], np.ndarray]

@@ -190,18 +190,24 @@ def draw_model(data, runnable: list[int]) -> tuple[int, bytes]:
     return index, CORPUS[index]
 
 
+def flip_bits(data, content: bytes, max_flips: int) -> tuple[bytes, list[tuple[int, int]]]:
+    """The content with 1 to max_flips drawn bits flipped, and the (byte, bit) flips."""
+    flips = data.draw(st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 7)), min_size=1,
+                               max_size=max_flips), label="flips")
+    out = bytearray(content)
+    for pos, bit in flips:
+        out[pos] ^= 1 << bit
+    return bytes(out), flips
+
+
 # -- the properties ------------------------------------------------------------------------------------------
 
 @fuzz_settings(800)
 @given(data=st.data())
 def test_bit_flips(worker, runnable, reproducers, data):
     index, content = draw_model(data, runnable)
-    flips = data.draw(st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 7)), min_size=1,
-                               max_size=8), label="flips")
-    out = bytearray(content)
-    for pos, bit in flips:
-        out[pos] ^= 1 << bit
-    check(worker, reproducers, bytes(out), f"model {index} bit flips {flips}")
+    out, flips = flip_bits(data, content, 8)
+    check(worker, reproducers, out, f"model {index} bit flips {flips}")
 
 
 @fuzz_settings(800)

@@ -56,10 +56,13 @@ def test_leaky_relu_matches_tflm_for_any_alpha(oracle, alpha):
                             + float_cases("LEAKY_RELU", "LeakyReluOptions", options))
 
 
-def prelu_case(dtype: str, shape, alpha_shape, quants=((0.05, 2), (0.01, -3), (0.04, 1))) -> Case:
-    q = quants if dtype == "INT8" else ((None, None),) * 3
+def prelu_case(dtype: str, shape, alpha_shape, quants=((0.05, 2), (0.01, -3), (0.04, 1)), alpha_data=None) -> Case:
+    """int16 PRELU takes an int8 alpha, as TFLM requires; alpha_data makes alpha a constant."""
+    q = quants if dtype in ("INT8", "INT16") else ((None, None),) * 3
+    alpha_type = "INT8" if dtype == "INT16" else dtype
     return Case(f"PRELU {dtype} {list(shape)} alpha {list(alpha_shape)} quant {q}", Op("PRELU"),
-                [T(dtype, shape, *q[0]), T(dtype, alpha_shape, *q[1])], [T(dtype, shape, *q[2])])
+                [T(dtype, shape, *q[0]), T(alpha_type, alpha_shape, *q[1], data=alpha_data)],
+                [T(dtype, shape, *q[2])])
 
 
 def test_prelu_broadcasts_alpha_like_tflm(oracle):
@@ -69,6 +72,15 @@ def test_prelu_broadcasts_alpha_like_tflm(oracle):
               ((0.02, 0), (0.05, 0), (0.2, -50))]
     cases = [prelu_case("INT8", s, a, quants[i % len(quants)]) for i, (s, a) in enumerate(shapes)]
     cases += [prelu_case("FLOAT32", s, a) for s, a in shapes if len(s) <= 4]
+    compare_cases_with_tflm(oracle, cases)
+
+
+def test_int16_prelu_with_int8_alpha_matches_tflm(oracle):
+    quants = [((0.001, 0), (0.01, -3), (0.002, 0)), ((0.0005, 0), (0.002, 127), (0.0001, 0)),
+              ((0.01, 0), (0.05, -128), (0.03, 0))]
+    shapes = [((1, 4, 4, 3), (3,)), ((2, 4, 5, 3), (4, 1, 3)), ((3, 5), (3, 5))]
+    cases = [prelu_case("INT16", s, a, quants[i]) for i, (s, a) in enumerate(shapes)]
+    cases.append(prelu_case("INT16", (2, 3, 4), (4,), quants[1], alpha_data=np.array([-128, -1, 0, 127], np.int8)))
     compare_cases_with_tflm(oracle, cases)
 
 
@@ -119,3 +131,6 @@ def test_unsupported_activation_types_are_reported():
     assert "op 0 (ELU)" in _error(unary_case("ELU", "INT8", (4,), (0.1, 0), out_dtype="FLOAT32"),
                                   UnsupportedOperatorError)
     assert "rank 5" in _error(prelu_case("FLOAT32", (1, 1, 1, 2, 3), (3,)), UnsupportedOperatorError)
+    case = prelu_case("INT16", (2, 3), (3,), ((0.001, 0), (0.01, 0), (0.002, 0)))
+    case.inputs[1] = T("INT16", (3,), 0.01, 0)
+    assert "INT8 alpha" in _error(case, UnsupportedOperatorError)

@@ -1,4 +1,5 @@
-"""SUB, MUL, DIV, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM (and ADD's int32 path): bit-exact with TFLM.
+"""SUB, MUL, DIV, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, FLOOR_DIV, FLOOR_MOD (and ADD's int32 path): bit-exact
+with TFLM.
 
 Every op broadcasts up to 6-D through the shared template; each test puts all shapes, types,
 quantizations and fused activations of one op into one model run by TFLM and by microinterp.
@@ -35,9 +36,10 @@ INT16_QUANTS = [((0.001, 0), (0.0007, 0), (0.0015, 0)), ((0.0002, 0), (0.0002, 0
 INT16_OFFSET_QUANTS = [((0.001, 100), (0.0007, -300), (0.0015, 7))] + INT16_QUANTS[1:]
 
 OP_TYPES = {"ADD": ("INT32",), "SUB": ("INT8", "INT16", "INT32", "FLOAT32"),
-            "MUL": ("INT8", "INT16", "INT32", "FLOAT32"), "DIV": ("INT32", "FLOAT32"),
+            "MUL": ("INT8", "INT16", "INT32", "FLOAT32"), "DIV": ("INT8", "INT32", "FLOAT32"),
             "SQUARED_DIFFERENCE": ("INT8", "INT16", "INT32", "FLOAT32"),
-            "MAXIMUM": ("INT8", "INT16", "INT32", "FLOAT32"), "MINIMUM": ("INT8", "INT16", "INT32", "FLOAT32")}
+            "MAXIMUM": ("INT8", "INT16", "INT32", "INT64", "FLOAT32"),
+            "MINIMUM": ("INT8", "INT16", "INT32", "INT64", "FLOAT32")}
 
 
 def binary_case(op: str, dtype: str, shape1, shape2, activation: int = NONE, quants=INT8_QUANTS[0],
@@ -59,6 +61,16 @@ def _nonzero_int32(rng: np.random.Generator, t: T) -> np.ndarray:
     return values
 
 
+def _off_zero_point(rng: np.random.Generator, t: T) -> np.ndarray:
+    """int8 values that avoid the zero point (int8 DIV by a divisor at its zero point is undefined in TFLM)."""
+    values = random_values(rng, t)
+    values[values == t.zero_point] = t.zero_point + (1 if t.zero_point < 127 else -1)
+    return values
+
+
+_DIVISOR_VALUES = {("DIV", "INT32"): _nonzero_int32, ("DIV", "INT8"): _off_zero_point}
+
+
 def op_cases(op: str) -> list[Case]:
     """Every shape of SHAPES for every type of the op, with its activations and quantizations."""
     cases = []
@@ -66,7 +78,7 @@ def op_cases(op: str) -> list[Case]:
         quants = {"INT8": INT8_QUANTS,
                   "INT16": INT16_OFFSET_QUANTS if op in ("ADD", "SUB", "MAXIMUM", "MINIMUM") else INT16_QUANTS
                   }.get(dtype, INT8_QUANTS)
-        values = _nonzero_int32 if (op, dtype) == ("DIV", "INT32") else None
+        values = _DIVISOR_VALUES.get((op, dtype))
         for (shape1, shape2), activation, quant in zip(SHAPES, ACTIVATIONS, quants):
             cases.append(binary_case(op, dtype, shape1, shape2, activation, quant, values=values))
     return cases
@@ -99,7 +111,7 @@ def test_float_ops_handle_infinities_nans_and_overflow_like_tflm(oracle):
     # MAXIMUM/MINIMUM with a NaN return the second operand unless it is the NaN.
     a = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 0.0, 1.0, np.nan, 2.0, -0.0], np.float32)
     b = np.array([1.0, 1.0, 1.0, 3e38, 3e38, 0.0, np.nan, np.nan, -0.0, 0.0], np.float32)
-    ops = [(op, NONE) for op in OP_TYPES] + [("DIV", RELU6), ("MUL", RELU_N1_TO_1)]
+    ops = [(op, NONE) for op in OP_TYPES] + [("DIV", RELU6), ("MUL", RELU_N1_TO_1), ("FLOOR_MOD", NONE)]
     compare_with_tflm(oracle, shared_input_model(ops, "FLOAT32", a.size), [[a, b], [b, a]], "float specials")
 
 
@@ -112,14 +124,47 @@ def test_int32_ops_wrap_and_divide_toward_zero_like_tflm(oracle):
     compare_with_tflm(oracle, shared_input_model(ops, "INT32", a.size), [[a, b]], "int32 specials")
 
 
-def test_int32_division_by_zero_raises_instead_of_trapping():
-    case = binary_case("DIV", "INT32", (3,), (3,))
+@pytest.mark.parametrize("case, divisors, message", [
+    (binary_case("DIV", "INT32", (3,), (3,)), [1, 0, 3], r"op 0 \(DIV\).*division by zero.*index 1"),
+    (binary_case("FLOOR_DIV", "FLOAT32", (3,), (3,)), [1, -0.0, 3], r"op 0 \(FLOOR_DIV\).*by zero.*index 1"),
+    (binary_case("DIV", "INT8", (3,), (3,), quants=((0.1, 0), (0.1, 5), (0.1, 0))), [1, 5, 3],
+     r"op 0 \(DIV\).*zero point.*index 1")])
+def test_division_by_zero_raises_where_tflm_fails_or_traps(case, divisors, message):
+    """int32 DIV (TFLM fails or traps), FLOAT32 FLOOR_DIV (TFLM fails), int8 DIV by the divisor's zero point
+    (undefined in TFLM)."""
     interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
     interp.allocate_tensors()
-    interp.set_tensor(0, np.array([1, 2, 3], np.int32))
-    interp.set_tensor(1, np.array([1, 0, 3], np.int32))
-    with pytest.raises(KernelDomainError, match=r"op 0 \(DIV\).*division by zero.*index 1"):
+    dtype = case.inputs[0].dtype
+    interp.set_tensor(0, np.array([1, 2, 3], dtype))
+    interp.set_tensor(1, np.array(divisors, dtype))
+    with pytest.raises(KernelDomainError, match=message):
         interp.invoke()
+
+
+def test_int64_maximum_minimum_compare_the_full_range_like_tflm(oracle):
+    a = np.array([2**63 - 1, -2**63, 0, -1, 2**40, -2**40 - 1], np.int64)
+    b = np.array([-2**63, 2**63 - 1, -1, 0, 2**40 + 1, -2**40], np.int64)
+    ops = [("MAXIMUM", NONE), ("MINIMUM", NONE)]
+    compare_with_tflm(oracle, shared_input_model(ops, "INT64", a.size), [[a, b], [b, a]], "int64 extremes")
+
+
+def _nonzero_floats(rng: np.random.Generator, t: T) -> np.ndarray:
+    """Floats over [-6, 6) with exact multiples and negative zeros of the dividend, no zero divisor."""
+    values = rng.uniform(-6, 6, size=tuple(t.shape)).astype(np.float32)
+    flat = values.reshape(-1)
+    flat[::3] = np.round(flat[::3])
+    flat[flat == 0] = 0.5
+    flat[1::7] = -flat[1::7]
+    return values
+
+
+def test_floor_div_and_floor_mod_match_tflm(oracle):
+    """float32 (TFLM's only type), same shapes at any rank, broadcasting up to TFLM's 4-D loop."""
+    shapes = [((4, 5), (4, 5)), ((2, 3, 4, 5), (5,)), ((1, 3, 1, 5), (2, 1, 4, 1)), ((), (3, 2)),
+              ((2, 1, 3, 1, 2, 2), (2, 1, 3, 1, 2, 2)), ((7,), (1,))]
+    cases = [binary_case(op, "FLOAT32", s1, s2, values=_nonzero_floats) for op in ("FLOOR_DIV", "FLOOR_MOD")
+             for s1, s2 in shapes]
+    compare_cases_with_tflm(oracle, cases)
 
 
 def _error(case: Case, error: type) -> str:
@@ -140,6 +185,9 @@ def test_inconsistent_arithmetic_models_are_rejected():
 
 
 def test_unsupported_arithmetic_types_are_reported():
-    assert "INT8" in _error(binary_case("DIV", "INT8", (2,), (2,)), UnsupportedOperatorError)
-    assert "op 0 (MAXIMUM)" in _error(binary_case("MAXIMUM", "INT64", (2,), (2,)), UnsupportedOperatorError)
+    assert "INT16" in _error(binary_case("DIV", "INT16", (2,), (2,)), UnsupportedOperatorError)
+    assert "op 0 (MAXIMUM)" in _error(binary_case("MAXIMUM", "BOOL", (2,), (2,)), UnsupportedOperatorError)
+    assert "INT32" in _error(binary_case("FLOOR_DIV", "INT32", (2,), (2,)), UnsupportedOperatorError)
+    assert "INT8" in _error(binary_case("FLOOR_MOD", "INT8", (2,), (2,)), UnsupportedOperatorError)
+    assert "rank 5" in _error(binary_case("FLOOR_MOD", "FLOAT32", (2, 1, 1, 1, 3), (3,)), UnsupportedOperatorError)
     assert "FLOAT32" in _error(binary_case("MUL", "INT8", (2,), (2,), out_dtype="FLOAT32"), UnsupportedOperatorError)

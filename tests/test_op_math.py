@@ -1,4 +1,5 @@
-"""EXP, LOG, SQRT, RSQRT, ABS, NEG bit-exact with TFLM; NEG's integer types (absent from TFLM) against LiteRT."""
+"""EXP, LOG, SQRT, SIN, COS, SQUARE, FLOOR, CEIL, ROUND, RSQRT, ABS, NEG bit-exact with TFLM; NEG's integer
+types (absent from TFLM) against LiteRT."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,28 @@ def floats(rng: np.random.Generator, t: T) -> np.ndarray:
     return values
 
 
+FLOAT_OPS = ("EXP", "LOG", "SQRT", "RSQRT", "ABS", "NEG", "SIN", "COS", "SQUARE", "FLOOR", "CEIL", "ROUND")
+
+
 def test_float_math_matches_tflm(oracle):
-    cases = [unary_case(op, "FLOAT32", shape, values=floats)
-             for op in ("EXP", "LOG", "SQRT", "RSQRT", "ABS", "NEG") for shape in SHAPES]
+    cases = [unary_case(op, "FLOAT32", shape, values=floats) for op in FLOAT_OPS for shape in SHAPES]
+    compare_cases_with_tflm(oracle, cases)
+
+
+def halves_and_large(rng: np.random.Generator, t: T) -> np.ndarray:
+    """Ties (k + 0.5, both signs), their neighbours, values beyond 2^23 and 2^31, and the largest floats."""
+    ties = rng.integers(-1000, 1000, size=tuple(t.shape)).astype(np.float32) + np.float32(0.5)
+    flat = ties.reshape(-1)
+    flat[1::4] = np.nextafter(flat[1::4], np.float32(np.inf))
+    flat[2::4] = np.nextafter(flat[2::4], np.float32(-np.inf))
+    specials = np.array([0.5, -0.5, 1.5, -2.5, 8388609.0, -3e9, 3.4e38, -0.0], np.float32)
+    flat[:min(flat.size, specials.size)] = specials[:flat.size]
+    return ties
+
+
+def test_round_floor_ceil_match_tflm_on_ties_and_large_values(oracle):
+    cases = [unary_case(op, "FLOAT32", shape, values=halves_and_large) for op in ("ROUND", "FLOOR", "CEIL")
+             for shape in SHAPES]
     compare_cases_with_tflm(oracle, cases)
 
 
@@ -86,5 +106,7 @@ def test_inconsistent_math_models_are_rejected():
 
 def test_unsupported_math_types_are_reported():
     assert "INT8" in _error(unary_case("EXP", "INT8", (4,), (0.1, 0), (0.1, 0)), UnsupportedOperatorError)
+    for op in ("SIN", "COS", "SQUARE", "FLOOR", "CEIL", "ROUND"):
+        assert f"op 0 ({op})" in _error(unary_case(op, "INT8", (4,), (0.1, 0), (0.1, 0)), UnsupportedOperatorError)
     assert "INT16" in _error(unary_case("RSQRT", "INT16", (4,), (0.1, 0), (0.1, 0)), UnsupportedOperatorError)
     assert "op 0 (NEG)" in _error(unary_case("NEG", "INT64", (4,)), UnsupportedOperatorError)

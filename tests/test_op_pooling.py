@@ -1,5 +1,5 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: bit-exact with TFLM (int8, int16, float32) across padding, strides,
-filters and activations."""
+filters and activations; L2_POOL_2D (float32, TFLM's only type) likewise."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,6 +60,15 @@ def test_int16_pooling_matches_tflm(oracle):
     cases = [pool_case(kind, "INT16", *case[:5], in_quant=quant) for kind in POOLS
              for case, quant in zip(CASES, quants)]
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2))
+
+
+def test_l2_pool_matches_tflm_across_padding_strides_filters_and_activations(oracle):
+    cases = [pool_case("L2_POOL_2D", "FLOAT32", *case[:5]) for case in CASES]
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1))
+    model, x = pool_model("L2_POOL_2D", "FLOAT32", (1, 4, 4, 1), (2, 2), (2, 2), VALID, NONE)
+    values = np.zeros(x.shape, np.float32)
+    values[0, 0, 0, 0], values[0, 0, 2, 0], values[0, 2, 0, 0] = np.inf, 3e30, np.nan
+    compare_with_tflm(oracle, model, [[values]], "L2_POOL_2D float specials")
 
 
 def test_average_pool_rounds_halves_of_raw_values_away_from_zero(oracle):
@@ -123,3 +132,8 @@ def test_int32_and_mixed_types_are_unsupported():
     options = dict(padding=VALID, stride_h=2, stride_w=2, filter_height=2, filter_width=2)
     model = single_op_model(Op("MAX_POOL_2D", "Pool2DOptions", options), [x], [T("FLOAT32", (1, 2, 2, 1))])
     assert "FLOAT32" in _error(model, UnsupportedOperatorError)
+
+
+def test_quantized_l2_pool_is_unsupported_as_in_tflm():
+    model, _ = pool_model("L2_POOL_2D", "INT8", (1, 4, 4, 1), (2, 2), (2, 2), VALID)
+    assert "op 0 (L2_POOL_2D)" in _error(model, UnsupportedOperatorError)

@@ -74,6 +74,7 @@ def test_requantize_between_every_type_pair_tflm_supports_matches_tflm(oracle):
 def test_dequantize_matches_tflm(oracle):
     cases = [dequantize_case(q, shape=(2, N // 2)) for q in QUANTS]
     cases += [dequantize_case(q, dtype="INT16") for q in TYPE_QUANTS["INT16"]]
+    cases += [dequantize_case(q, dtype="UINT8") for q in TYPE_QUANTS["UINT8"]]
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1))
 
 

@@ -24,7 +24,7 @@ def reduced_shape(shape, axes, keep_dims: bool) -> tuple[int, ...]:
 def reduce_case(kind: str, dtype: str, shape, axes, keep_dims=False, in_quant=(0.05, 3), out_quant=None,
                 out_shape=None) -> Case:
     """A reducer over constant int32 axes; extremes default to the input's quantization (TFLM requires it)."""
-    quantized = dtype != "FLOAT32"
+    quantized = dtype in ("INT8", "INT16")
     out_q = (out_quant or (in_quant if kind.startswith("REDUCE") else (in_quant[0] * 1.3, in_quant[1] // 2))
              if quantized else (None, None))
     in_q = in_quant if quantized else (None, None)
@@ -109,13 +109,23 @@ def test_float_reductions_handle_infinities_and_nan_like_tflm(oracle):
 
 
 @pytest.mark.parametrize("kind, dtype", [("MEAN", "INT8"), ("MEAN", "FLOAT32"), ("SUM", "INT16"), ("SUM", "FLOAT32"),
-                                         ("REDUCE_MAX", "INT8"), ("REDUCE_MIN", "FLOAT32")])
+                                         ("REDUCE_MAX", "INT8"), ("REDUCE_MIN", "FLOAT32"), ("REDUCE_ALL", "BOOL")])
 def test_planned_head_with_scratch_buffers_equals_tflm(oracle, kind, dtype):
     case = reduce_case(kind, dtype, (2, 5, 4, 3), (1, 2), True, in_quant=QUANTS.get(dtype, [None])[0])
     model = single_op_model(case.op, case.inputs, case.outputs)
     interp = Interpreter(model_content=model)
     interp.allocate_tensors()
     assert interp.memory_plan.head == oracle.tflm_arena(model).head
+
+
+def mostly_true(rng: np.random.Generator, t: T) -> np.ndarray:
+    """Bools that are 95% true, so that some reductions come out true."""
+    return rng.random(tuple(t.shape)) < 0.95
+
+
+def test_reduce_all_matches_tflm_for_every_geometry(oracle):
+    cases = [reduce_case("REDUCE_ALL", "BOOL", shape, axes, keep) for shape, axes, keep in GEOMETRIES]
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2), values=mostly_true)
 
 
 def arg_case(kind: str, dtype: str, shape, axis: int, out_type="INT32", axis_type="INT32") -> Case:
@@ -194,4 +204,7 @@ def test_non_constant_axes_and_unsupported_types_are_unsupported():
         _allocate(case)
     case = arg_case("ARG_MIN", "INT16", (2, 3), 1)
     with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(ARG_MIN\).*INT16"):
+        _allocate(case)
+    case = reduce_case("REDUCE_ALL", "INT8", (2, 3), (1,))
+    with pytest.raises(UnsupportedOperatorError, match=r"op 0 \(REDUCE_ALL\).*INT8"):
         _allocate(case)

@@ -33,10 +33,11 @@ def render(rows: list[dict], registered: list[str]) -> str:
 
 
 def registered_ops() -> list[str]:
+    """Builtin op names, and custom ops as CUSTOM(name) (how the model loader names them)."""
     sys.path.insert(0, str(ROOT))
     from microinterp.model import BUILTIN_OP_NAMES
-    from microinterp.ops import REGISTRY
-    return [BUILTIN_OP_NAMES[code] for code in REGISTRY]
+    from microinterp.ops import CUSTOM_REGISTRY, REGISTRY
+    return [BUILTIN_OP_NAMES[code] for code in REGISTRY] + [f"CUSTOM({name})" for name in CUSTOM_REGISTRY]
 
 
 def main() -> int:

@@ -8,7 +8,6 @@ model under every strategy against the fixed-order lower bound.
 from __future__ import annotations
 
 import bisect
-import functools
 import os
 import re
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.schedules import MICROINTERP
 from ..planning.tail import estimate_tail
-from ..prepare import prepare_model
+from ..prepare import prepare_for_planning
 from .boards import BoardFit
 from .command import one_line
 
@@ -91,6 +90,10 @@ class ArenaPlan:
     schedule: str = MICROINTERP
     #: With --board: how the model fits each board (cli/boards.py).
     boards: list[BoardFit] = field(default_factory=list)
+    #: Ops microinterp has no kernel for (e.g. an NPU's custom op): planned without any scratch they ask for.
+    unsupported: list[str] = field(default_factory=list)
+    #: What the strategy could not do for this model, and why (MemoryPlan.notes).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -151,22 +154,6 @@ def _shares(plan: MemoryPlan) -> dict[int, str]:
                        else f"over tensor {s.input} ({s.kind}, shift {s.shift:+d})") for s in plan.shared}
 
 
-def _op_start_scopes(model: Model, op_order: Sequence[int]) -> list[int]:
-    """TFLM's lifetime scope at which each op of subgraph 0 starts, in execution order: one scope per op,
-    and one per entry into a called subgraph plus the scopes of its ops (planning/lifetimes.py)."""
-    @functools.lru_cache(maxsize=None)
-    def scopes_inside(g: int) -> int:
-        return sum(1 + sum(1 + scopes_inside(c) for c in op.called_subgraphs())
-                   for op in model.subgraphs[g].operators)
-
-    starts, scope = [], 0
-    for k in op_order:
-        scope += 1
-        starts.append(scope)
-        scope += sum(1 + scopes_inside(c) for c in model.main.operators[k].called_subgraphs())
-    return starts
-
-
 def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: str = "<model>",
                   arena_limit: int | None = None) -> ArenaPlan:
     """The report of an existing plan of `model`."""
@@ -175,7 +162,7 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
     main = model.main
     ops = [OpLive(step, k, main.operators[k].name, live[step], step == peak) for step, k in enumerate(plan.op_order)]
     shares = _shares(plan)
-    starts = _op_start_scopes(model, plan.op_order)
+    starts = [first for first, _ in plan.op_spans]  # TFLM's scope at which each op starts
 
     def position(scope: int) -> int:
         return max(bisect.bisect_right(starts, scope) - 1, 0)
@@ -190,7 +177,7 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
                      fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit, schedule=plan.schedule)
+                     arena_limit, schedule=plan.schedule, notes=list(plan.notes))
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
@@ -199,11 +186,13 @@ def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, aren
     """Plan a model (a path or a loaded Model, shown as `name`) with one strategy, its shared bytes safe
     for `schedule`'s kernels (planning/schedules.py): the report and the plan itself."""
     model, name = _load(model, name)
-    prepared = prepare_model(model)
+    prepared, problems = prepare_for_planning(model)
     plan = plan_prepared(model, prepared, strategy, time_budget=time_budget, schedule=schedule)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
-    return describe_plan(model, plan, bound, name, arena_limit), plan
+    report = describe_plan(model, plan, bound, name, arena_limit)
+    report.unsupported = problems
+    return report, plan
 
 
 def compare_models(models: Sequence[str | os.PathLike], *, time_budget: float = DEFAULT_TIME_BUDGET,
@@ -224,7 +213,7 @@ def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float =
     """Plan the model under each of COMPARED (shared bytes safe for `schedule`'s kernels); heads next to
     the fixed-order lower bound, and the savings of each technique."""
     model, name = _load(model, name)
-    prepared = prepare_model(model)
+    prepared, _ = prepare_for_planning(model)
     plans: dict[tuple[str, tuple[str, ...] | None], MemoryPlan] = {}
 
     def planned(strategy: str, kinds: tuple[str, ...] | None = None) -> MemoryPlan:

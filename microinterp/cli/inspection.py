@@ -16,11 +16,10 @@ from typing import Any, ClassVar
 from tflite.ActivationFunctionType import ActivationFunctionType
 from tflite.Padding import Padding
 
-from ..errors import UnsupportedOperatorError
-from ..interpreter import Interpreter
-from ..model import Operator, Subgraph, Tensor
+from ..execution import plan_prepared
+from ..model import Operator, Subgraph, Tensor, load_model
 from ..ops import find_prepare
-from ..planning import plan_memory
+from ..prepare import prepare_graph
 from ..planning.tail import estimate_tail
 from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .command import EXIT_OK, Command
@@ -295,13 +294,9 @@ def inspect_model(model_path: str | os.PathLike, boards: Sequence[str] = ()) -> 
     """Describe a model, and how it fits the named boards (TFLM plan). Unsupported operators are
     reported, not raised; the arena figures then leave out the scratch those ops would need
     (MemoryInfo.exact is False)."""
-    interp = Interpreter(model_path=model_path)
-    model = interp.model
-    try:
-        interp.allocate_tensors()
-        plan, problems = interp.memory_plan, []
-    except UnsupportedOperatorError as e:
-        plan, problems = plan_memory(model, {}, 0), e.problems
+    model = load_model(model_path)
+    prepared, problems = prepare_graph(model)
+    plan = plan_prepared(model, prepared)
     ops = [_op_info(sg, op, problems) for sg in model.subgraphs for op in sg.operators]
     memory = MemoryInfo(len(model.content), model.constant_bytes, plan.head, estimate_tail(model, 4).total,
                         plan.arena_size, not problems)

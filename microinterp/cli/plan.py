@@ -18,6 +18,7 @@ from .arena_report import (
     COMPARED,
     TECHNIQUES,
     ArenaPlan,
+    BufferPlacement,
     StrategyComparison,
     compare_models,
     parse_size,
@@ -28,8 +29,13 @@ from .command import EXIT_CHECK_FAILED, EXIT_OK, Command, failures_exit
 from .render import Column, Output, name_text, nbytes_text
 
 
+def _tensor_label(b: BufferPlacement, multi: bool) -> str:
+    return f"{b.subgraph}:{b.index}" if multi else str(b.index)
+
+
 def print_plan(report: ArenaPlan, out: Output) -> None:
-    """The text report of `microinterp plan`."""
+    """The text report of `microinterp plan` (tensors of a model with several subgraphs: subgraph:index)."""
+    multi = any(b.subgraph for b in report.buffers)
     out.fields([("model", report.model), ("strategy", report.strategy),
                 ("schedule", f"{report.schedule} (the kernels its shared bytes are safe for)")], indent=0)
     out.table([Column("position", True), Column("op", True), Column("operator"), Column("live bytes", True),
@@ -38,7 +44,7 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                for o in report.ops], title="ops in execution order")
     out.table([Column("tensor", True), Column("name"), Column("offset", True), Column("size", True),
                Column("life (op positions)"), Column("shares")],
-              [[str(b.index) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
+              [[_tensor_label(b, multi) if b.kind == "tensor" else "-", name_text(b.name), nbytes_text(b.offset),
                 nbytes_text(b.size), f"{b.first}..{b.last}", b.shares]
                for b in sorted(report.buffers, key=lambda b: (b.offset, b.first))], title="planned buffers")
     gap = report.head - report.lower_bound
@@ -50,6 +56,13 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
                 ("tail", f"{nbytes_text(report.tail_estimate)} bytes (estimate for a 32-bit target)"),
                 ("arena", f"{nbytes_text(report.total)} bytes (head + tail)"),
                 ("constants", f"{nbytes_text(report.constant_bytes)} bytes (flash)")], indent=0)
+    for note in report.notes:
+        out.line(note)
+    if report.unsupported:
+        out.line(f"planned without the scratch buffers of {len(report.unsupported)} op(s) microinterp has no "
+                 f"kernel for:")
+        for problem in report.unsupported:
+            out.line(f"  - {problem}")
     if report.offline_plan_head is not None:
         out.fields([("offline plan", f"written; TFLM's head with it: {nbytes_text(report.offline_plan_head)} bytes")],
                    indent=0)

@@ -2,12 +2,15 @@
 from . import reshape  # noqa: F401  (importing a module registers its ops)
 from . import conv, depthwise_conv, fully_connected  # noqa: F401
 from . import pooling, quantize, softmax  # noqa: F401
-from . import activations, arithmetic, comparison, math_ops  # noqa: F401
+from . import activations, add_n, arithmetic, comparison, math_ops  # noqa: F401
 from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, shape, slice,  # noqa: F401
                space_batch, space_depth, split, transpose)
 from . import lstm, svdf  # noqa: F401
-from . import l2_normalization, reduce, transpose_conv  # noqa: F401
-from . import signal_buffers, signal_filterbank, signal_spectrum  # noqa: F401
+from . import l2_normalization, log_softmax, reduce, transpose_conv  # noqa: F401
+from . import batch_matmul, broadcast_args, cumsum, dynamic_update_slice, embedding_lookup, reverse  # noqa: F401
+from . import signal_buffers, signal_filterbank, signal_spectrum  # noqa: F401  (custom ops)
+from . import circular_buffer, detection_postprocess  # noqa: F401  (custom ops)
+from . import control_flow, decode, resource_variables  # noqa: F401
 from .registry import CUSTOM_REGISTRY, REGISTRY, OpContext, find_prepare, register, register_custom
 
 __all__ = ["CUSTOM_REGISTRY", "REGISTRY", "OpContext", "find_prepare", "register", "register_custom"]

@@ -108,13 +108,16 @@ def prepare_leaky_relu(ctx: OpContext) -> BindFn:
 
 @register("PRELU")
 def prepare_prelu(ctx: OpContext) -> BindFn:
-    """PRELU: x >= 0 ? x : alpha x with alpha broadcast to the input; int8 (int8 alpha) and float32 (rank <= 4)."""
+    """PRELU: x >= 0 ? x : alpha x with alpha broadcast to the input; int8 (int8 alpha), int16 (int8 alpha,
+    as TFLM requires) and float32 (rank <= 4)."""
     ctx.expect_io(2)
     input, alpha, output = ctx.input(0), ctx.input(1), ctx.output(0)
-    ctx.expect_type(input, "INT8", "FLOAT32")
-    for t in (alpha, output):
-        if t.type_code != input.type_code:
-            ctx.unsupported(f"{t.describe()} with input type {input.type_name}")
+    ctx.expect_type(input, "INT8", "INT16", "FLOAT32")
+    alpha_type = "INT8" if input.type_name == "INT16" else input.type_name
+    if alpha.type_name != alpha_type:
+        ctx.unsupported(f"{alpha.describe()} with input type {input.type_name} (TFLM wants {alpha_type} alpha)")
+    if output.type_code != input.type_code:
+        ctx.unsupported(f"{output.describe()} with input type {input.type_name}")
     if input.type_name == "FLOAT32":
         # TFLM's float PRELU is a 4-D loop (BroadcastPrelu4DSlowFloat).
         return prepare_binary(ctx, BinaryOp.PRELU, max_rank=4)
@@ -122,11 +125,29 @@ def prepare_prelu(ctx: OpContext) -> BindFn:
     identity, identity_shift = quantize_multiplier(float(s_in) / float(s_out))
     product, product_shift = quantize_multiplier(float(s_in) * float(s_alpha) / float(s_out))
     # The binary kernel's PRELU reads the identity multiplier from input1_* and the alpha product's from output_*.
+    lo, hi = INT_RANGES[output.dtype]
     params = {"input1_offset": -zp_in, "input2_offset": -zp_alpha, "output_offset": zp_out,
               "input1_multiplier": identity, "input1_shift": identity_shift,
               "output_multiplier": product, "output_shift": product_shift,
-              "activation_min": -128, "activation_max": 127}
-    return prepare_binary(ctx, BinaryOp.PRELU, params)
+              "activation_min": lo, "activation_max": hi}
+    binary = prepare_binary(ctx, BinaryOp.PRELU, params)
+    if input.type_name == "INT8":
+        return binary
+    # The binary kernel takes one element type: int16 PRELU gets its int8 alpha widened to int16.
+    constant_alpha = alpha.is_constant
+
+    def bind(inputs, outputs, scratch):
+        alpha_values = inputs[1]
+        if constant_alpha:  # widened once
+            return binary([inputs[0], alpha_values.astype(np.int16)], outputs, scratch)
+        widened = np.empty(alpha_values.shape, np.int16)
+        run = binary([inputs[0], widened], outputs, scratch)
+
+        def step() -> None:
+            np.copyto(widened, alpha_values)
+            run()
+        return step
+    return bind
 
 
 def _int8_sigmoid_input(ctx: OpContext, input: Tensor) -> dict:

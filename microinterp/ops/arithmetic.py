@@ -1,5 +1,6 @@
-"""Broadcasting arithmetic: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM (TFLM add.cc, sub.cc,
-mul.cc, div.cc, squared_difference.cc, maximum_minimum.cc and their reference kernels).
+"""Broadcasting arithmetic: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, FLOOR_DIV, FLOOR_MOD
+(TFLM add.cc, sub.cc, mul.cc, div.cc, squared_difference.cc, maximum_minimum.cc, floor_div.cc,
+floor_mod.cc and their reference kernels).
 
 All run through the one broadcast template (elementwise.py, kernels/elementwise.pyx) up to 6-D. int8 and
 int16 are quantized; int32 and float32 are plain, with the fused activation as a clamp. Per TFLM:
@@ -11,8 +12,12 @@ int16 are quantized; int32 and float32 are plain, with the fused activation as a
 * SQUARED_DIFFERENCE: like SUB with a 2^7 lift (int8; int16: none and zero points 0), the squared
   difference rescaled by QuantizeMultiplier; no fused activation.
 * DIV: float32 and int32 (C truncating division; a zero divisor, which fails TFLM's invoke, and
-  INT32_MIN / -1, which traps there, raise KernelDomainError).
-* MAXIMUM/MINIMUM: raw comparisons of the stored values, no rescaling, no activation.
+  INT32_MIN / -1, which traps there, raise KernelDomainError); int8 through the fixed-point reciprocal
+  of the offset divisor, one multiplier float32(s1 / (s2 s_out)) (a divisor at its zero point, undefined
+  in TFLM, raises KernelDomainError).
+* MAXIMUM/MINIMUM: raw comparisons of the stored values (int64 too), no rescaling, no activation.
+* FLOOR_DIV/FLOOR_MOD: float32 only; floor(double(x) / double(y)), and fmodf moved to the divisor's sign.
+  FLOOR_DIV fails on any zero divisor (KernelDomainError). Broadcasting is TFLM's 4-D loop.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from .._kernels import steps
 from ..model import Tensor
 from ..quantization import (activation_range_float, activation_range_int32, activation_range_quantized,
                             quantize_multiplier, quantize_multiplier_smaller_than_one_exp)
-from .elementwise import BinaryOp, binary_params, prepare_binary, require_zero_points_zero, rescale_inputs
+from .elementwise import MAX_RANK, BinaryOp, binary_params, prepare_binary, require_zero_points_zero, rescale_inputs
 from .registry import BindFn, OpContext, register
 
 # TFLM's left_shift for ADD/SUB: headroom that keeps the rescaled inputs precise.
@@ -48,7 +53,13 @@ def _unquantized(ctx: OpContext, *tensors: Tensor) -> None:
             ctx.unsupported(f"{t.describe()} is a quantized int32 tensor; TFLM supports plain int32 only")
 
 
-def _multiplier(ctx: OpContext, name: str, real: float, smaller_than_one: bool = False) -> tuple[int, int]:
+def _broadcast_rank(input1: Tensor, input2: Tensor, broadcast_rank: int) -> int:
+    """The rank limit of a TFLM kernel that runs same-shape inputs flat and broadcasts in a fixed-rank loop."""
+    return MAX_RANK if tuple(input1.shape) == tuple(input2.shape) else broadcast_rank
+
+
+def checked_multiplier(ctx: OpContext, name: str, real: float, smaller_than_one: bool = False) -> tuple[int, int]:
+    """QuantizeMultiplier (or its SmallerThanOneExp form) of `real`; a model TFLM would abort on fails here."""
     try:
         return quantize_multiplier_smaller_than_one_exp(real) if smaller_than_one else quantize_multiplier(real)
     except ValueError as e:
@@ -86,7 +97,8 @@ def _add_sub(ctx: OpContext, op: int) -> BindFn:
     real_out = twice_max / ((1 << left_shift) * float(s_out))
     params = rescale_inputs(ctx, input1, input2, left_shift, reals)
     params["output_offset"] = zp_out
-    params["output_multiplier"], params["output_shift"] = _multiplier(ctx, "output", real_out, smaller_than_one=True)
+    params["output_multiplier"], params["output_shift"] = checked_multiplier(ctx, "output", real_out,
+                                                                             smaller_than_one=True)
     params |= _output_range(activation, output)
     reference = prepare_binary(ctx, op, params)
     if output.type_name != "INT8" or not input1.num_elements == input2.num_elements == output.num_elements:
@@ -121,7 +133,7 @@ def prepare_mul(ctx: OpContext) -> BindFn:
     (s1, zp1), (s2, zp2), (s_out, zp_out) = ctx.per_tensor(input1), ctx.per_tensor(input2), ctx.per_tensor(output)
     if output.type_name == "INT16":
         require_zero_points_zero(ctx, input1, input2, output)
-    multiplier, shift = _multiplier(ctx, "output", float(s1) * float(s2) / float(s_out))
+    multiplier, shift = checked_multiplier(ctx, "output", float(s1) * float(s2) / float(s_out))
     params = {"input1_offset": -zp1, "input2_offset": -zp2, "output_offset": zp_out,
               "output_multiplier": multiplier, "output_shift": shift}
     return prepare_binary(ctx, BinaryOp.MUL, params | _output_range(activation, output))
@@ -129,9 +141,17 @@ def prepare_mul(ctx: OpContext) -> BindFn:
 
 @register("DIV")
 def prepare_div(ctx: OpContext) -> BindFn:
-    """DIV: float32 and int32 (TFLM's int8 DIV is not implemented here)."""
-    input1, input2, output = _same_types(ctx, "INT32", "FLOAT32")
+    """DIV: float32, int32 and int8."""
+    input1, input2, output = _same_types(ctx, "INT8", "INT32", "FLOAT32")
     activation = ctx.options.get("fused_activation_function", 0)
+    if output.type_name == "INT8":
+        (s1, zp1), (s2, zp2), (s_out, zp_out) = (ctx.per_tensor(t) for t in (input1, input2, output))
+        real = float(np.float32(s1) / (np.float32(s2) * np.float32(s_out)))  # float32 in TFLM
+        multiplier, shift = checked_multiplier(ctx, "output", real)
+        params = {"input1_offset": -zp1, "input2_offset": -zp2, "output_offset": zp_out,
+                  "output_multiplier": multiplier, "output_shift": shift}
+        return prepare_binary(ctx, BinaryOp.DIV, params | _output_range(activation, output),
+                              failure="int8 division by a divisor at its zero point (undefined in TFLM)")
     if output.type_name == "INT32":
         _unquantized(ctx, input1, input2)
         return prepare_binary(ctx, BinaryOp.DIV, _output_range(activation, output),
@@ -155,22 +175,39 @@ def prepare_squared_difference(ctx: OpContext) -> BindFn:
     real_out = twice_max * twice_max / float(np.float32(1 << (2 * left_shift)) * np.float32(s_out))
     params = rescale_inputs(ctx, input1, input2, left_shift, (float(s1) / twice_max, float(s2) / twice_max))
     params["output_offset"] = zp_out
-    params["output_multiplier"], params["output_shift"] = _multiplier(ctx, "output", real_out)
+    params["output_multiplier"], params["output_shift"] = checked_multiplier(ctx, "output", real_out)
     return prepare_binary(ctx, BinaryOp.SQUARED_DIFFERENCE, params | _output_range(0, output))
 
 
 def _maximum_minimum(ctx: OpContext, op: int) -> BindFn:
-    _same_types(ctx, "INT8", "INT16", "INT32", "FLOAT32")
+    _same_types(ctx, "INT8", "INT16", "INT32", "INT64", "FLOAT32")
     return prepare_binary(ctx, op)
 
 
 @register("MAXIMUM")
 def prepare_maximum(ctx: OpContext) -> BindFn:
-    """MAXIMUM: int8, int16, int32, float32 on the stored values (x > y ? x : y)."""
+    """MAXIMUM: int8, int16, int32, int64, float32 on the stored values (x > y ? x : y)."""
     return _maximum_minimum(ctx, BinaryOp.MAXIMUM)
 
 
 @register("MINIMUM")
 def prepare_minimum(ctx: OpContext) -> BindFn:
-    """MINIMUM: int8, int16, int32, float32 on the stored values (x < y ? x : y)."""
+    """MINIMUM: int8, int16, int32, int64, float32 on the stored values (x < y ? x : y)."""
     return _maximum_minimum(ctx, BinaryOp.MINIMUM)
+
+
+def _floor_div_mod(ctx: OpContext, op: int, failure: str | None) -> BindFn:
+    input1, input2, _ = _same_types(ctx, "FLOAT32")
+    return prepare_binary(ctx, op, max_rank=_broadcast_rank(input1, input2, 4), failure=failure)
+
+
+@register("FLOOR_DIV")
+def prepare_floor_div(ctx: OpContext) -> BindFn:
+    """FLOOR_DIV: float32 (TFLM's only type); a zero divisor fails the invoke."""
+    return _floor_div_mod(ctx, BinaryOp.FLOOR_DIV, "FLOOR_DIV by zero (TFLM fails the invoke: \"Division by 0\")")
+
+
+@register("FLOOR_MOD")
+def prepare_floor_mod(ctx: OpContext) -> BindFn:
+    """FLOOR_MOD: float32 (TFLM's only type)."""
+    return _floor_div_mod(ctx, BinaryOp.FLOOR_MOD, None)

@@ -19,6 +19,7 @@ from .._kernels import steps
 from ..model import Tensor
 from ..quantization import (activation_range_float, activation_range_quantized, compute_padding,
                             computed_out_size, quantize_multipliers)
+from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
 _PADDING_NAMES = {0: "SAME", 1: "VALID"}
@@ -239,6 +240,7 @@ def padded_image_fits(input: Tensor, output: Tensor, filter_h: int, filter_w: in
 
 
 @register("CONV_2D")
+@accepts_int4_filter
 def prepare_conv_2d(ctx: OpContext) -> BindFn:
     """Validate a CONV_2D and precompute padding and per-channel requantization."""
     ctx.expect_io((2, 3))

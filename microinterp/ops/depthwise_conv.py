@@ -21,10 +21,12 @@ from .._kernels import conv as conv_kernels
 from .._kernels import steps
 from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights,
                    padded_image_fits, requantization, window)
+from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
 
 @register("DEPTHWISE_CONV_2D")
+@accepts_int4_filter
 def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     """Validate a DEPTHWISE_CONV_2D (including depth_multiplier against the shapes, which TFLM only
     debug-asserts) and precompute padding and per-channel requantization."""

@@ -18,6 +18,7 @@ from .._kernels import steps
 from ..model import Tensor
 from .conv import (FLOAT32_PATH, INT8_PATH, DataPath, Requantization, bias_view, check_bias, data_path,
                    has_fixed_weights, requantization)
+from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
 #: TFLM's GetQuantizedConvolutionMultipler tolerance on |s_in * s_w - s_bias| / s_out.
@@ -45,6 +46,7 @@ def _requantization(ctx: OpContext, path: DataPath, input: Tensor, filter: Tenso
 
 
 @register("FULLY_CONNECTED")
+@functools.partial(accepts_int4_filter, per_channel=False)
 def prepare_fully_connected(ctx: OpContext) -> BindFn:
     """Validate a FULLY_CONNECTED and precompute its requantization."""
     ctx.expect_io((2, 3))

@@ -1,6 +1,9 @@
-"""Elementwise math: EXP, LOG, SQRT, RSQRT, ABS, NEG (TFLM exp.cc, elementwise.cc, neg.cc).
+"""Elementwise math: EXP, LOG, SQRT, SIN, COS, SQUARE, FLOOR, CEIL, ROUND, RSQRT, ABS, NEG (TFLM exp.cc,
+elementwise.cc, floor.cc, ceil.cc, round.cc, neg.cc).
 
-float32 calls the C library's float functions as TFLM does (expf, logf, sqrtf, 1 / sqrtf, fabsf).
+float32 calls the C library's float functions as TFLM does (expf, logf, sqrtf, sinf, cosf, floorf,
+ceilf, 1 / sqrtf, fabsf); SQUARE is x * x and ROUND is TFLM's RoundToNearest (ties to even). The
+first nine are float32 only in TFLM.
 Quantized, per TFLM's elementwise.cc:
 * ABS int8, int16 (zero points 0): |q - zp_in| rescaled to the output (QuantizeMultiplier of
   s_in / s_out, exact when the scales are equal), clamped to the type; unquantized int16: C abs.
@@ -18,12 +21,13 @@ from .activations import prepare_int8_or_float
 from .elementwise import UnaryOp, check_unary, prepare_unary, require_zero_points_zero
 from .registry import BindFn, OpContext, register
 
-_FLOAT_ONLY = {"EXP": UnaryOp.EXP, "LOG": UnaryOp.LOG, "SQRT": UnaryOp.SQRT}
+_FLOAT_ONLY = {"EXP": UnaryOp.EXP, "LOG": UnaryOp.LOG, "SQRT": UnaryOp.SQRT, "SIN": UnaryOp.SIN, "COS": UnaryOp.COS,
+               "SQUARE": UnaryOp.SQUARE, "FLOOR": UnaryOp.FLOOR, "CEIL": UnaryOp.CEIL, "ROUND": UnaryOp.ROUND}
 
 
 @register(*_FLOAT_ONLY)
 def prepare_float_math(ctx: OpContext) -> BindFn:
-    """EXP, LOG, SQRT: float32 only, as in TFLM."""
+    """EXP, LOG, SQRT, SIN, COS, SQUARE, FLOOR, CEIL, ROUND: float32 only, as in TFLM."""
     check_unary(ctx, "FLOAT32")
     return prepare_unary(ctx, _FLOAT_ONLY[ctx.op.name])
 

@@ -3,7 +3,8 @@ requantize.h, dequantize.h).
 
 QUANTIZE: float32 -> int8/int16 (float32 division, roundf), or integer requantization with the double
 multiplier s_in / s_out between the type pairs TFLM's reference kernel dispatches (REQUANTIZE_PAIRS).
-DEQUANTIZE: int8/int16 -> float32. Quantization must be per tensor: TFLM requires it of QUANTIZE's
+DEQUANTIZE: int8/uint8/int16 -> float32 (the tflite-micro wheel accepts uint8 though prepare in newer
+sources lists int8/int16 only). Quantization must be per tensor: TFLM requires it of QUANTIZE's
 output and would silently use only the first scale of a per-channel DEQUANTIZE input. Zero points
 are used as given for every type (TFLM's requantization subtracts and adds them, int16 included).
 """
@@ -63,10 +64,10 @@ def prepare_quantize(ctx: OpContext) -> BindFn:
 
 @register("DEQUANTIZE")
 def prepare_dequantize(ctx: OpContext) -> BindFn:
-    """Validate a DEQUANTIZE (int8/int16 -> float32)."""
+    """Validate a DEQUANTIZE (int8/uint8/int16 -> float32)."""
     ctx.expect_io(1)
     input, output = ctx.input(0), ctx.output(0)
-    ctx.expect_type(input, "INT8", "INT16")
+    ctx.expect_type(input, "INT8", "UINT8", "INT16")
     ctx.expect_type(output, "FLOAT32")
     _check_shapes(ctx)
     q = ctx.quantization(input)

@@ -8,6 +8,7 @@ reduced axes dropped, whatever the output's declared shape, so only its element 
   minus input zero point x count, requantized by s_in / s_out; MEAN folds 1/count into the multiplier
   with TFLM's integer division. No fused activation.
 * REDUCE_MAX / REDUCE_MIN: float32, int8, int16; quantized input and output must share scale and zero point.
+* REDUCE_ALL: bool (logical and over the axes).
 * ARG_MAX / ARG_MIN: float32 and int8 with int32 axis and output, as in TFLM; int32 input and int64 axis or
   output follow LiteRT's reference kernel (TFLM has no kernel for them).
 Scratch buffers are requested as TFLM's reference kernels request them, so the planned head is TFLM's.
@@ -169,6 +170,24 @@ def prepare_reduce_max(ctx: OpContext) -> BindFn:
 def prepare_reduce_min(ctx: OpContext) -> BindFn:
     """Minimum over the constant axes."""
     return _prepare_extreme(ctx, take_max=False)
+
+
+@register("REDUCE_ALL")
+def prepare_reduce_all(ctx: OpContext) -> BindFn:
+    """Logical and of bool values over the constant axes."""
+    ctx.expect_io(2)
+    input, axis, output = ctx.input(0), ctx.input(1), ctx.output(0)
+    _check_input(ctx, input, ("BOOL",))
+    axes = _resolve_axes(ctx, input, axis)
+    _reduction_geometry(ctx, input, axes, output)
+    _request_index_scratch(ctx, input, axis)
+
+    kept_shape = tuple(n for d, n in enumerate(input.shape) if d not in axes)
+
+    def bind(inputs, outputs, scratch):
+        return functools.partial(np.logical_and.reduce, inputs[0], axis=tuple(axes),
+                                 out=outputs[0].reshape(kept_shape))
+    return bind
 
 
 def _prepare_arg(ctx: OpContext, take_max: bool) -> BindFn:

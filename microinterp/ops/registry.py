@@ -11,6 +11,10 @@ Custom operators (TFLM's signal library, ...) are registered by their custom cod
 CUSTOM_REGISTRY, beside the builtin REGISTRY. An op whose state lives across invokes (TFLM keeps it in
 persistent buffers, outside the planned head) asks for it with OpContext.persistent: the arrays are
 set back to their reset value by Interpreter.reset_all_variables(), as the op's TFLM Reset does.
+
+Some binds take more arguments after the scratch list, one per request made in prepare, in request
+order: a SubgraphRun for each ctx.call(index) (control flow), the ResourceBuffers for
+ctx.use_resources() (resource variables).
 """
 from __future__ import annotations
 
@@ -21,10 +25,16 @@ import numpy as np
 
 from ..errors import InconsistentModelError, UnsupportedOperatorError
 from ..model import BUILTIN_OP_NAMES, Model, Operator, Quantization, Subgraph, Tensor
+from ..resources import ResourceTable, resource_table
 
 Step = Callable[[], object]
 BindFn = Callable[[Sequence["np.ndarray | None"], Sequence[np.ndarray], Sequence[np.ndarray]], Step]
 PrepareFn = Callable[["OpContext"], BindFn]
+
+class GraphAborted(Exception):
+    """Raised by a step to end the invoke early and successfully, as TFLM's kTfLiteAbort status does
+    (CIRCULAR_BUFFER between its runs): the later ops keep their previous outputs."""
+
 
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
@@ -75,6 +85,13 @@ class OpContext:
     aliases: list[tuple[int, int]] = field(default_factory=list)
     #: State kept across invokes (OpContext.persistent) with its reset value.
     state: list[tuple[np.ndarray, int]] = field(default_factory=list)
+    #: What bind receives after the scratch list: ("subgraph", index) per ctx.call, ("resources", 0) for
+    #: ctx.use_resources(), in request order.
+    bind_extras: list[tuple[str, int]] = field(default_factory=list)
+    #: The model's resource variables (computed on first use when not given).
+    resource_table: ResourceTable | None = None
+    #: Tensors the op sees in place of the model's, by tensor index (see replace_tensor).
+    replaced: dict[int, Tensor] = field(default_factory=dict)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -84,8 +101,25 @@ class OpContext:
     def options(self) -> dict:
         return self.op.options
 
+    def flexbuffer_options(self) -> dict:
+        """A custom op's options, a flexbuffer map, as a dict; fails clearly when they are not one."""
+        from flatbuffers import flexbuffers
+        try:
+            value = flexbuffers.Loads(self.op.custom_options)
+        except Exception as e:  # hostile bytes can break the decoder in many ways
+            self.fail(f"custom options ({len(self.op.custom_options)} bytes) are not a flexbuffer: "
+                      f"{type(e).__name__}: {e}")
+        if not isinstance(value, dict):
+            self.fail(f"custom options must be a flexbuffer map, found {type(value).__name__}")
+        return value
+
     def _tensor(self, index: int) -> Tensor:
-        return self.subgraph.tensors[index]
+        return self.replaced[index] if index in self.replaced else self.subgraph.tensors[index]
+
+    def replace_tensor(self, tensor: Tensor) -> None:
+        """From now on the op's prepare sees `tensor` in place of the model's tensor of the same index
+        (e.g. an int4 filter unpacked to int8); its bind must then be given the matching data."""
+        self.replaced[tensor.index] = tensor
 
     @property
     def num_inputs(self) -> int:
@@ -164,6 +198,24 @@ class OpContext:
         self.scratch.append((int(nbytes), like_tflm))
         return len(self.scratch) - 1
 
+    def call(self, subgraph: int) -> Subgraph:
+        """Declare that the op runs `subgraph` (its bind receives a SubgraphRun for it); returns it."""
+        if not 0 <= subgraph < len(self.model.subgraphs):
+            self.fail(f"calls subgraph {subgraph}, the model has {len(self.model.subgraphs)}")
+        self.bind_extras.append(("subgraph", subgraph))
+        return self.model.subgraphs[subgraph]
+
+    @property
+    def resources(self) -> ResourceTable:
+        """The model's resource variables, as TFLM's prepare resolves them (resources.py)."""
+        if self.resource_table is None:
+            self.resource_table = resource_table(self.model)
+        return self.resource_table
+
+    def use_resources(self) -> None:
+        """Declare that the op reads or writes resource variables: its bind receives the ResourceBuffers."""
+        self.bind_extras.append(("resources", 0))
+
     def persistent(self, shape: int | tuple[int, ...], dtype, reset: int = 0) -> np.ndarray:
         """An array that keeps its values from one invoke to the next (TFLM's AllocatePersistentBuffer
         state), filled with `reset` now and by every reset_all_variables(). It lives outside the arena,
@@ -176,3 +228,14 @@ class OpContext:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
         plan may put both in the same bytes; the op's step is then skipped."""
         self.aliases.append((output, input))
+
+
+class SubgraphRun:
+    """What a control-flow op's step sees of a subgraph it runs: views of the subgraph's input and output
+    tensors in the arena, and run() (one invocation of all its ops, counted against the interpreter's
+    max_subgraph_visits)."""
+
+    def __init__(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], run: Step):
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.run = run

@@ -9,11 +9,14 @@ import struct
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..errors import InconsistentModelError
+from ..errors import InconsistentModelError, ResourceLimitError
 from ..model import Model
 
 ALIGNMENT = 16
 OFFLINE_METADATA = "OfflineMemoryAllocation"
+#: How many times subgraphs may be entered: by TFLM's lifetime walk when planning (each control-flow op
+#: enters its callees once, so nested calls multiply), and by the ops of one invoke (WHILE iterations).
+DEFAULT_MAX_SUBGRAPH_VISITS = 100_000
 
 
 def align(n: int, alignment: int = ALIGNMENT) -> int:
@@ -61,17 +64,31 @@ def offline_offsets(model: Model) -> list[int] | None:
     return list(words[3:])
 
 
+def resource_handles(model: Model) -> set[tuple[int, int]]:
+    """(subgraph, tensor) of every VAR_HANDLE output. TFLM does not plan them: VAR_HANDLE's Prepare points
+    them at the resource id it keeps in its persistent op data, and only tensors without data are planned."""
+    return {(sg.index, op.outputs[0]) for sg in model.subgraphs for op in sg.operators
+            if op.name == "VAR_HANDLE" and op.outputs}
+
+
 def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]],
-                    order: Sequence[int] | None = None) -> list[PlannerEntry]:
-    """TFLM's planner input for the model, with scratch requests (bytes) keyed by (subgraph, op).
+                    order: Sequence[int] | None = None,
+                    max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS
+                    ) -> tuple[list[PlannerEntry], list[tuple[int, int]]]:
+    """TFLM's planner input for the model, with scratch requests (bytes) keyed by (subgraph, op), and
+    the steps each op of subgraph 0 spans, in execution order: (its step, the last step of the
+    subgraphs it runs), one step for an op without control flow.
 
     order: the op indices of subgraph 0 in execution order (default: the model's order), as TFLM
     would see them in a model whose operators were stored in that order.
+    max_subgraph_visits: ResourceLimitError when the walk would enter subgraphs more often (a few
+    control-flow ops each calling the next level twice make the walk exponential).
     """
     main_order = list(range(len(model.main.operators))) if order is None else list(order)
     first: dict[tuple[int, int], int] = {}
     last: dict[tuple[int, int], int] = {}
     scratch_life: dict[tuple[int, int], tuple[int, int]] = {}
+    main_spans: list[tuple[int, int]] = []
 
     def mark_first(key, s):
         first.setdefault(key, s)
@@ -91,6 +108,7 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
     stack: list[list] = [[0, 0, None, 0]]
     enter(0)
     depth_limit = 64
+    visits = 0
     while stack:
         frame = stack[-1]
         g, k, start, callee = frame
@@ -115,6 +133,10 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
             frame[3] += 1
             if len(stack) >= depth_limit:
                 raise InconsistentModelError(f"{op.describe()}: control flow nested deeper than {depth_limit}")
+            visits += 1
+            if visits > max_subgraph_visits:
+                raise ResourceLimitError(f"{op.describe()}: planning enters subgraphs more than "
+                                         f"{max_subgraph_visits} times (max_subgraph_visits)")
             scope += 1
             enter(callees[callee])
             stack.append([callees[callee], 0, None, 0])
@@ -126,16 +148,20 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
             mark_last((g, t), scope)
         # A subgraph entered twice keeps its first start and its last end, as tensors do.
         scratch_life[(g, op.index)] = (scratch_life.get((g, op.index), (start, 0))[0], scope)
+        if g == 0:
+            main_spans.append((start, scope))
         frame[1] += 1
         frame[2] = None
 
     offsets = offline_offsets(model)
     entries: list[PlannerEntry] = []
     flat = 0
+    handles = resource_handles(model)
     for sg in model.subgraphs:
         for t in sg.tensors:
             offline = offsets[flat + t.index] if offsets is not None else -1
-            planned = (t.data is None and t.nbytes > 0 and (not t.is_variable or offline != -1))
+            planned = (t.data is None and t.nbytes > 0 and (not t.is_variable or offline != -1)
+                       and (sg.index, t.index) not in handles)
             if planned:
                 key = (sg.index, t.index)
                 entries.append(PlannerEntry("tensor", sg.index, t.index, 0, t.nbytes, first.get(key, -1),
@@ -145,4 +171,4 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
         life = scratch_life.get((g, k), (-1, -1))
         for n, nbytes in enumerate(sizes):
             entries.append(PlannerEntry("scratch", g, k, n, nbytes, life[0], life[1], None))
-    return entries
+    return entries, main_spans

@@ -1,6 +1,7 @@
 """The memory plan: where every activation, scratch buffer and variable lives in the one arena.
 
-Arena layout: [head: the planned buffers][microinterp's own kernel scratch][variable tensors].
+Arena layout: [head: the planned buffers][microinterp's own kernel scratch][variable tensors][resource
+variables] (the last two are persistent: TFLM's tail).
 Strategies for the head (every plan then goes through the checker, check.py):
 * tflm: TFLM's greedy planner, offset for offset (the head equals TFLM's).
 * linear: every buffer its own bytes, in planner order (TFLM's LinearMemoryPlanner).
@@ -20,7 +21,7 @@ from typing import Collection, Mapping, Sequence
 from ..model import Model
 from .check import Sharing, alias_roots, check_plan
 from .greedy import BufferRequest, head_size, plan_greedy
-from .lifetimes import PlannerEntry, align, offline_offsets, planner_entries
+from .lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS, PlannerEntry, align, offline_offsets, planner_entries
 from .order import Graph, OpNode, best_order
 from .packing import OverlapPair, lower_bound, pack
 from .schedules import MICROINTERP, kernel_schedule, overlap_problem
@@ -75,6 +76,12 @@ class MemoryPlan:
     #: order microinterp's kernel does not follow (a plan written for TFLM's kernels): invoke computes
     #: their output aside and then copies it into place.
     staged_ops: frozenset[int] = frozenset()
+    #: What the strategy could not do for this model, and why (e.g. reorder a model with control flow).
+    notes: tuple[str, ...] = ()
+    #: Per op of op_order: the first and last lifetime step it spans (more than one when it runs subgraphs).
+    op_spans: tuple[tuple[int, int], ...] = ()
+    #: Per resource variable id: the offset of its buffer (None: it has none).
+    resource_offsets: tuple[int | None, ...] = ()
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -90,16 +97,17 @@ class MemoryPlan:
 
     def live_bytes(self) -> list[int]:
         """Head bytes in use while each op of subgraph 0 runs, in execution order (op_order): the union
-        of the planned buffers live at its step, bytes shared by two buffers counted once."""
-        result = []
-        for step in range(1, len(self.op_order) + 1):
-            spans = sorted((a.offset, a.end) for a in self.allocations if a.entry.first <= step <= a.entry.last)
-            used, reach = 0, 0
-            for lo, hi in spans:
-                used += max(0, hi - max(lo, reach))
-                reach = max(reach, hi)
-            result.append(used)
-        return result
+        of the planned buffers live at its step, bytes shared by two buffers counted once; for a
+        control-flow op, the most at any step of the subgraphs it runs."""
+        return [max(self._live_at(t) for t in range(first, last + 1)) for first, last in self.op_spans]
+
+    def _live_at(self, step: int) -> int:
+        spans = sorted((a.offset, a.end) for a in self.allocations if a.entry.first <= step <= a.entry.last)
+        used, reach = 0, 0
+        for lo, hi in spans:
+            used += max(0, hi - max(lo, reach))
+            reach = max(reach, hi)
+        return used
 
     @property
     def skipped_ops(self) -> frozenset[int]:
@@ -140,13 +148,18 @@ def unsafe_shared_bytes(model: Model, plan: MemoryPlan, schedule: str) -> list[s
     return problems
 
 
-def reorderable(model: Model) -> bool:
-    """Whether any topological order may run subgraph 0: no control flow, no state (variables,
-    resources), no offline plan whose offsets assume the model's order, every op with outputs."""
+def fixed_order_reason(model: Model) -> str | None:
+    """Why subgraph 0 must run in the model's own op order (None: any topological order may run it)."""
     sg = model.main
-    return (len(model.subgraphs) == 1 and offline_offsets(model) is None
-            and all(op.outputs and not op.called_subgraphs() for op in sg.operators)
-            and not any(t.is_variable or t.type_name == "RESOURCE" for t in sg.tensors))
+    if len(model.subgraphs) > 1 or any(op.called_subgraphs() for op in sg.operators):
+        return ("op order kept: the model has several subgraphs (control flow), whose lifetimes TFLM "
+                "nests into the caller's steps; sharing bytes is limited to ops of subgraph 0")
+    if offline_offsets(model) is not None:
+        return "op order kept: the model's offline plan assumes it"
+    if not all(op.outputs for op in sg.operators) or any(t.is_variable or t.type_name == "RESOURCE"
+                                                        for t in sg.tensors):
+        return "op order kept: the model has state (variables, resources) or ops without outputs"
+    return None
 
 
 def _schedule_graph(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
@@ -192,7 +205,8 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
 def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]], own_scratch: int,
                 strategy: str = "tflm", *, aliases: Mapping[int, Sequence[tuple[int, int]]] | None = None,
                 sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET,
-                schedule: str = MICROINTERP) -> MemoryPlan:
+                max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS,
+                resource_bytes: Sequence[int | None] = (), schedule: str = MICROINTERP) -> MemoryPlan:
     """Plan the arena: the head by `strategy`, then microinterp's own scratch, then variable tensors.
 
     tflm_scratch: scratch bytes TFLM's kernels request, keyed by (subgraph, op); own_scratch: the
@@ -200,6 +214,8 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     aliases: op index -> (output position, input position) pairs that op declared as byte copies.
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
     time_budget: seconds the optimal/reorder/inplace search may take.
+    max_subgraph_visits: bound on the subgraph entries of the lifetime walk (lifetimes.planner_entries).
+    resource_bytes: the buffer size of each resource variable by id (None: no buffer; resources.py).
     schedule: whose kernels will run the plan (schedules.SCHEDULES): overlaps are safe for their
     read/write order.
     """
@@ -214,9 +230,10 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
                          f"choose among {', '.join(SHARING_KINDS)}")
     found = candidates(model, aliases or {}, kinds, schedule) if kinds else []
     order = list(range(len(model.main.operators)))
-    if strategy in ("reorder", "inplace") and reorderable(model):
+    kept = fixed_order_reason(model) if strategy in ("reorder", "inplace") else None
+    if strategy in ("reorder", "inplace") and kept is None:
         order = best_order(_schedule_graph(model, tflm_scratch, found))[0]
-    entries = planner_entries(model, tflm_scratch, order)
+    entries, op_spans = planner_entries(model, tflm_scratch, order, max_subgraph_visits)
     declared = declare(model, entries, found) if found else []
     requests = [BufferRequest(e.aligned_size, e.first, e.last, e.offline_offset) for e in entries]
     if strategy in ("tflm", "linear"):
@@ -241,5 +258,10 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
             if t.is_variable and (sg.index, t.index) not in planned:
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
+    resource_offsets = []
+    for nbytes in resource_bytes:
+        resource_offsets.append(None if nbytes is None else cursor)
+        cursor = cursor if nbytes is None else align(cursor + nbytes)
     return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
-                      tuple(order), shared, bound, proven, schedule, _staged_ops(model, entries))
+                      tuple(order), shared, bound, proven, schedule, _staged_ops(model, entries),
+                      (kept,) if kept else (), tuple(op_spans), tuple(resource_offsets))

@@ -2,7 +2,8 @@
 
 The tail holds TFLM's allocator objects, one TfLiteEvalTensor per tensor, one NodeAndRegistration per
 op, each op's parsed options and kernel data (conv-like ops add two int32 arrays per output channel),
-variable tensors, and a TfLiteTensor with quantization per graph input/output. Struct sizes are TFLM's
+variable tensors, resource variables (MicroResourceVariables, one record per variable, each buffer),
+and a TfLiteTensor with quantization per graph input/output. Struct sizes are TFLM's
 (x86-64 and 32-bit ABIs); per-op kernel data was fitted to the tails tflite-micro reports for its
 reference kernels (within 1% on the MLPerf Tiny and TFLM example models); TFLM's signal library ops
 add their parameters and state as signal_tail.py computes them. It is an ESTIMATE: the
@@ -13,12 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Model
+from ..resources import resource_table
 from .lifetimes import align
 from .signal_tail import signal_persistent_bytes
 
 _STRUCTS = {  # bytes on a 64-bit host / a 32-bit MCU
-    8: dict(fixed=488, eval_tensor=24, node=64, tensor=64, affine_quant=24, per_op_pointer_delta=0),
-    4: dict(fixed=192, eval_tensor=12, node=32, tensor=40, affine_quant=12, per_op_pointer_delta=16),
+    8: dict(fixed=488, eval_tensor=24, node=64, tensor=64, affine_quant=24, per_op_pointer_delta=0,
+            resource_variables=16, resource_variable=40),
+    4: dict(fixed=192, eval_tensor=12, node=32, tensor=40, affine_quant=12, per_op_pointer_delta=16,
+            resource_variables=12, resource_variable=20),
 }
 #: Options + kernel OpData per op on a 64-bit host (reference kernels); unknown ops use the default.
 _OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 112, "TRANSPOSE_CONV": 112,
@@ -26,7 +30,11 @@ _OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 112, "T
             "RESHAPE": 48, "QUANTIZE": 48, "DEQUANTIZE": 48,
             # OpDataSvdf + TfLiteSVDFParams + 2 scratch handles; OpDataLSTM (4 gates x 2 FC params, 3 Mul
             # params, sizes, cell info) + its params + 4 scratch handles.
-            "SVDF": 80, "UNIDIRECTIONAL_SEQUENCE_LSTM": 736}
+            "SVDF": 80, "UNIDIRECTIONAL_SEQUENCE_LSTM": 736,
+            # the resource id; nothing; the compression build's scratch index
+            "VAR_HANDLE": 16, "READ_VARIABLE": 0, "ASSIGN_VARIABLE": 16,
+            # options + OpData (subgraph indices; IF also its two copy buffers, added below)
+            "IF": 48, "WHILE": 32, "CALL_ONCE": 32}
 _DEFAULT_OP_DATA = 64
 _PER_CHANNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
@@ -66,7 +74,14 @@ def estimate_tail(model: Model, pointer_size: int = 4) -> TailEstimate:
                 out = sg.tensors[op.outputs[0]]
                 channels = out.shape[-1] if out.shape else 1
                 op_data += 2 * align(4 * channels)
+            if op.name == "IF":  # persistent copies of its inputs (but the condition) and of its outputs
+                op_data += align(sum(sg.tensors[t].nbytes for t in op.inputs[1:] if t >= 0))
+                op_data += align(sum(sg.tensors[t].nbytes for t in op.outputs))
         variables += sum(align(t.nbytes) for t in sg.tensors if t.is_variable)
+    resources = resource_table(model).variables
+    if resources:
+        variables += (align(s["resource_variables"]) + align(s["resource_variable"] * len(resources))
+                      + sum(align(v.nbytes or 0) for v in resources))
     main = model.main
     io = list(main.inputs) + list(main.outputs)
     io_tensors = 2 * align(pointer_size * 1) + s["tensor"] * len(io)
