@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -106,7 +107,9 @@ def test_inspect_shows_tensors_ops_memory_and_the_op_resolver():
     assert "0  CONV_2D            INT8   1x49x10x1 -> 1x25x5x64  kernel 10x4, stride 2x2, SAME, RELU" in out
     assert "MACs       2,656,768 (2.66M)" in out
     assert "scale 1.06031, zero point -3" in out  # input quantization
-    assert "arena head (TFLM plan)         16,000 bytes" in out  # manifest: TFLM's head
+    assert "arena head (TFLM plan)  16,000 bytes" in out  # manifest: TFLM's head
+    assert re.search(r"TFLM arena_size +[\d,]+ bytes \(64-bit host\) / [\d,]+ bytes \(32-bit Cortex-M\), "
+                     r"reference kernels", out)
     assert "flash (constant data)" in out and "every operator is supported" in out
     assert "tflite::MicroMutableOpResolver<5>" in out
     for method in ("AddAveragePool2D", "AddConv2D", "AddDepthwiseConv2D", "AddFullyConnected", "AddSoftmax"):

@@ -1,8 +1,9 @@
 """How a model's arena is planned, under each memory strategy: the Python API behind `microinterp plan`.
 
 For one strategy: the op order with the bytes in use during each op (the peak marked), every planned
-buffer's offset, size and lifetime, the head, TFLM's persistent tail estimated for a 32-bit target,
-the constant (flash) bytes, and whether head + tail fit a given limit. `compare_strategies` plans the
+buffer's offset, size and lifetime, the head, the minimal arena_size TFLM needs with this plan on a
+64-bit host and a 32-bit Cortex-M (planning/arena_size.py), the constant (flash) bytes, and whether
+the 32-bit arena fits a given limit. `compare_strategies` plans the
 model under every strategy against the fixed-order lower bound.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..execution import plan_prepared
 from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
-from ..planning.tail import estimate_tail
+from ..planning.arena_size import KERNEL_SETS, ArenaSize, tflm_arena
 from ..prepare import prepare_model
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
@@ -27,6 +28,54 @@ TECHNIQUES = (("optimal packing", "optimal", None), ("reordering", "reorder", No
               ("aliases", "inplace", ("alias",)), ("elementwise in place", "inplace", ("alias", "elementwise")),
               ("overlapped windows", "inplace", None))
 _SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)i?[bB]?\s*$")
+
+
+@dataclass
+class TflmArenaFigures:
+    """The minimal TFLM arena_size for one plan and kernel set, on both targets, with the 32-bit split."""
+    kernels: str
+    tflm_arena_size: int  # 64-bit host (the tflite-micro Python package)
+    tflm_arena_size_32bit: int  # 32-bit Cortex-M, alignas(16) arena
+    head: int
+    #: Head-section bytes reached while AllocateTensors plans (32-bit), above head when planning decides.
+    allocation_peak_32bit: int
+    tail_32bit: int
+    tail_64bit: int
+    tail_by_category_32bit: dict[str, int]
+    limited_by_32bit: str
+
+    @classmethod
+    def of(cls, host: ArenaSize, cortex_m: ArenaSize) -> TflmArenaFigures:
+        return cls(cortex_m.kernels, host.arena_size, cortex_m.arena_size, cortex_m.head,
+                   cortex_m.allocation_peak, cortex_m.tail, host.tail, cortex_m.tail_by_category,
+                   cortex_m.limited_by)
+
+    def line(self) -> str:
+        """The line users copy into their firmware."""
+        return (f"TFLM arena_size: {self.tflm_arena_size:,} bytes (64-bit host) / "
+                f"{self.tflm_arena_size_32bit:,} bytes (32-bit Cortex-M)")
+
+
+def tflm_figures(model: Model, prepared, plan: MemoryPlan, kernels: str = "reference") -> TflmArenaFigures:
+    """The minimal TFLM arena_size of `model` with `plan`'s head (planning/arena_size.py)."""
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"unknown kernel set {kernels!r}; choose one of {', '.join(KERNEL_SETS)}")
+    scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like] for p in prepared}
+    arena = tflm_arena(model, scratch, plan.head, len(plan.allocations), kernels)
+    return TflmArenaFigures.of(arena.host, arena.cortex_m)
+
+
+def header_text(figures: TflmArenaFigures, model: str, strategy: str) -> str:
+    """A C header declaring the tensor arena for the 32-bit figure."""
+    tail = ", ".join(f"{k} {v}" for k, v in figures.tail_by_category_32bit.items())
+    return (f"// Tensor arena for {model}, written by microinterp plan.\n"
+            f"// strategy {strategy}, kernels {figures.kernels}: head {figures.head} bytes, "
+            f"tail {figures.tail_32bit} bytes ({tail}),\n"
+            f"// allocation-time peak {figures.allocation_peak_32bit} bytes; the smallest arena_size with which\n"
+            f"// TFLM's MicroInterpreter allocates and invokes this model on a 32-bit Cortex-M.\n"
+            f"#pragma once\n#include <cstdint>\n\n"
+            f"constexpr int kTensorArenaSize = {figures.tflm_arena_size_32bit};\n"
+            f"alignas(16) static uint8_t tensor_arena[kTensorArenaSize];\n")
 
 
 @dataclass
@@ -59,7 +108,7 @@ class BufferPlacement:
 @dataclass
 class ArenaPlan:
     """The arena of one model under one strategy (see the module docstring)."""
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total", "fits")
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena_size", "tflm_arena_size_32bit", "fits")
     model: str
     strategy: str
     op_order: list[int]
@@ -71,7 +120,7 @@ class ArenaPlan:
     #: The peak of live bytes in the model's own op order without sharing: the bound for tflm and optimal.
     fixed_order_bound: int
     proven_optimal: bool
-    tail_estimate: int
+    tflm: TflmArenaFigures
     constant_bytes: int
     arena_limit: int | None = None
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
@@ -79,14 +128,19 @@ class ArenaPlan:
     offline_plan_head: int | None = None
 
     @property
-    def total(self) -> int:
-        """Head plus the 32-bit tail estimate: the arena a microcontroller would need."""
-        return self.head + self.tail_estimate
+    def tflm_arena_size(self) -> int:
+        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
+        return self.tflm.tflm_arena_size
+
+    @property
+    def tflm_arena_size_32bit(self) -> int:
+        """The minimal arena_size for a 32-bit Cortex-M: kTensorArenaSize."""
+        return self.tflm.tflm_arena_size_32bit
 
     @property
     def fits(self) -> bool | None:
-        """Whether total fits arena_limit (None without a limit)."""
-        return None if self.arena_limit is None else self.total <= self.arena_limit
+        """Whether the 32-bit arena fits arena_limit (None without a limit)."""
+        return None if self.arena_limit is None else self.tflm_arena_size_32bit <= self.arena_limit
 
 
 @dataclass
@@ -135,9 +189,9 @@ def _shares(plan: MemoryPlan) -> dict[int, str]:
                        else f"over tensor {s.input} ({s.kind}, shift {s.shift:+d})") for s in plan.shared}
 
 
-def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: str = "<model>",
-                  arena_limit: int | None = None) -> ArenaPlan:
-    """The report of an existing plan of `model`."""
+def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, figures: TflmArenaFigures,
+                  name: str = "<model>", arena_limit: int | None = None) -> ArenaPlan:
+    """The report of an existing plan of `model`, with its TFLM arena figures."""
     live = plan.live_bytes()
     peak = max(range(len(live)), key=live.__getitem__, default=-1)
     main = model.main
@@ -151,20 +205,21 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
         buffers.append(BufferPlacement(e.kind, e.subgraph, e.index, label, a.offset, e.aligned_size, e.first, e.last,
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
-                     fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit)
+                     fixed_order_bound, plan.proven_optimal, figures, model.constant_bytes, arena_limit)
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
-               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None) -> tuple[ArenaPlan, MemoryPlan]:
-    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report and the
-    plan itself."""
+               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None,
+               kernels: str = "reference") -> tuple[ArenaPlan, MemoryPlan]:
+    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report (TFLM
+    arena figures for `kernels`, "reference" or "cmsis-nn") and the plan itself."""
     model, name = _load(model, name)
     prepared = prepare_model(model)
     plan = plan_prepared(model, prepared, strategy, time_budget=time_budget)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
-    return describe_plan(model, plan, bound, name, arena_limit), plan
+    figures = tflm_figures(model, prepared, plan, kernels)
+    return describe_plan(model, plan, bound, figures, name, arena_limit), plan
 
 
 def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float = DEFAULT_TIME_BUDGET,

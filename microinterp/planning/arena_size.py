@@ -1,0 +1,454 @@
+"""The smallest `arena_size` with which TFLM allocates and invokes a model, from a model of its allocator.
+
+TFLM splits one arena into a head growing up from the start (the planned activations; while
+AllocateTensors runs, first the scratch-request records and then, as "temp", the planner's working
+arrays), and a tail growing down from the end (allocator objects, tensor and node arrays, op options,
+kernel data, variables, the interpreter's input/output tensors). AllocateTensors fails as soon as one
+allocation does not fit between them, so the minimal arena is decided by the order of allocations, the
+alignment of each, and the temp memory planning needs (often more than the final head: e.g.
+keyword_scrambled_8bit). This module replays that sequence for an arena of N bytes and bisects N.
+
+Sources (tensorflow/lite/micro/, the tflite-micro version pinned in pyproject.toml):
+micro_interpreter.cc (AllocateTensors: allocation order, input/output TfLiteTensors),
+micro_interpreter_graph.cc (Init then Prepare per op; temp reset and scratch-record resize after each),
+micro_allocator.cc (StartModelAllocation, FinishModelAllocation, CommitStaticMemoryPlan,
+InitializeTfLiteTensorFromFlatbuffer), micro_allocation_info.cc (AllocationInfo array in temp),
+arena_allocator/single_arena_buffer_allocator.cc (the bounds checks and alignments replayed here),
+memory_planner/greedy_memory_planner.cc (per-buffer working arrays), recording_micro_allocator.cc
+(the Python package's allocator), python/tflite_micro/interpreter_wrapper.cc (arena from new[]),
+tflite_bridge/flatbuffer_conversions_bridge.cc + core/api/flatbuffer_conversions.cc (parsed options),
+and each kernel's Init/Prepare (kernels/*.cc for the reference set, kernels/cmsis_nn/*.cc for CMSIS-NN).
+
+Two targets: the 64-bit host build of the `tflite-micro` Python package (RecordingMicroAllocator,
+built with USE_TFLM_COMPRESSION, arena from new[] not rounded) and a 32-bit Arm Cortex-M build
+(MicroInterpreter + MicroAllocator, `alignas(16)` arena, arm-none-eabi-gcc layouts), each with TFLM's
+reference kernels or the CMSIS-NN kernels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from ..errors import UnsupportedOperatorError
+from ..model import Model, Operator, Tensor
+from .lifetimes import ALIGNMENT, offline_offsets
+
+KERNEL_SETS = ("reference", "cmsis-nn")
+
+#: GreedyMemoryPlanner's working arrays per planned buffer (greedy_memory_planner.cc constructor):
+#: BufferRequirements (4 ints) + buffer_sizes_sorted + buffer_ids_sorted + ListEntry (3 ints) +
+#: buffer_offsets, all int-sized on both targets.
+PLANNER_BYTES_PER_BUFFER = 16 + 4 + 4 + 12 + 4
+#: kMaxScratchBuffersPerOp (micro_allocator.cc): scratch records reserved ahead of each op's Prepare.
+MAX_SCRATCH_BUFFERS_PER_OP = 12
+
+
+@dataclass(frozen=True)
+class Target:
+    """A TFLM build: pointer size, allocator flavour and the struct sizes/alignments it allocates."""
+    name: str
+    pointer: int
+    recording: bool  # RecordingMicroAllocator (the Python package) rather than MicroAllocator
+    rounds_arena_start: bool  # MicroAllocator::Create aligns the arena start up to 16
+    #: sizeof of the structs placed in the arena; alignof is min(size, pointer) unless in `aligns`.
+    sizes: Mapping[str, int]
+
+
+def _host_sizes() -> dict[str, int]:
+    return {
+        # recording_single_arena_buffer_allocator.h: SingleArenaBufferAllocator (vptr + 5 pointers +
+        # 2 counters) plus the recording counters.
+        "SingleArenaBufferAllocator": 104,
+        # greedy_memory_planner.h: vptr, 5 array pointers, counters.
+        "GreedyMemoryPlanner": 72,
+        # recording_micro_allocator.h: MicroAllocator + RecordedAllocation x 8; USE_TFLM_COMPRESSION
+        # adds 24 (micro_allocator.h's decompression members).
+        "MicroAllocator": 248 + 24,
+        # micro_allocator.cc: MicroBuiltinDataAllocator = vptr + IPersistentBufferAllocator*.
+        "MicroBuiltinDataAllocator": 16,
+        # micro_allocator.h: SubgraphAllocations {NodeAndRegistration*, TfLiteEvalTensor*} +
+        # CompressionTensorData** under USE_TFLM_COMPRESSION.
+        "SubgraphAllocations": 24,
+        "TfLiteEvalTensor": 24,  # c/common.h: data, dims pointers + type
+        "NodeAndRegistration": 64,  # micro_common.h: TfLiteNode + TFLMRegistration*
+        "TfLiteTensor": 64,  # c/common.h under TF_LITE_STATIC_MEMORY
+        "TfLiteAffineQuantization": 24,  # c/common.h: scale*, zero_point*, quantized_dimension
+        "ScratchBufferRequest": 16,  # micro_allocator.h: size_t bytes, int node_idx, int subgraph_idx
+        "ScratchBufferHandle": 8,  # micro_allocator.h: uint8_t* data
+        "AllocationInfo": 32,  # micro_allocation_info.h: size_t, void**, 3 ints, bool
+        "size_t": 8,
+        "MicroResourceVariables": 32,  # micro_resource_variable.h: pointer + 2 counts
+        "MicroResourceVariable": 40,  # micro_resource_variable.h: name*, resource buffer*, size, ...
+    }
+
+
+def _cortex_m_sizes() -> dict[str, int]:
+    # The same structs under arm-none-eabi-gcc (4-byte pointers), no USE_TFLM_COMPRESSION; the values
+    # agree with the struct_sizes measured on the Cortex-M4 build (shared/mcu/cortex_m4_tflm.json).
+    return {"SingleArenaBufferAllocator": 36, "GreedyMemoryPlanner": 44, "MicroAllocator": 36,
+            "MicroBuiltinDataAllocator": 8, "SubgraphAllocations": 8, "TfLiteEvalTensor": 12,
+            "NodeAndRegistration": 32, "TfLiteTensor": 32, "TfLiteAffineQuantization": 12,
+            "ScratchBufferRequest": 12, "ScratchBufferHandle": 4, "AllocationInfo": 24, "size_t": 4,
+            "MicroResourceVariables": 16, "MicroResourceVariable": 20}
+
+
+#: What the `tflite-micro` Python package needs on a 64-bit host.
+HOST_64 = Target("64-bit host", 8, True, False, _host_sizes())
+#: A 32-bit Arm Cortex-M firmware: MicroInterpreter(model, resolver, tensor_arena, kTensorArenaSize).
+CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, True, _cortex_m_sizes())
+TARGETS = {"64-bit": HOST_64, "32-bit": CORTEX_M_32}
+
+
+@dataclass(frozen=True)
+class OpAllocations:
+    """What TFLM allocates for one op: its parsed options (size, alignment) from the tail, the kernel's
+    persistent buffers (16-aligned each) in Init then Prepare, the tensors its Prepare holds as temp
+    TfLiteTensors at once, and its scratch requests (bytes each)."""
+    options: tuple[int, int] | None
+    persistent: tuple[int, ...]
+    temp_tensors: tuple[int, ...]
+    scratch: tuple[int, ...]
+
+
+# ---- parsed builtin options: sizeof(TfLite*Params) from c/builtin_op_data.h; all are int/float/bool
+# fields (alignment 4), identical on both targets. Ops whose parser allocates nothing are absent
+# (core/api/flatbuffer_conversions.cc: ParseQuantize, ParseDequantize, ParseLogistic, ParsePad, ...).
+_OPTIONS = {
+    "CONV_2D": 28,  # TfLiteConvParams: padding, stride w/h, activation, dilation w/h, quantized_bias_type
+    "DEPTHWISE_CONV_2D": 28,  # TfLiteDepthwiseConvParams: padding, strides, multiplier, activation, dilations
+    "AVERAGE_POOL_2D": 40, "MAX_POOL_2D": 40, "L2_POOL_2D": 40,  # TfLitePoolParams incl. computed padding
+    "SUB": 8,  # TfLiteSubParams: activation, pot_scale_int16
+    "MUL": 4, "DIV": 4,  # TfLiteMulParams/TfLiteDivParams: activation
+    "SOFTMAX": 4,  # TfLiteSoftmaxParams: beta
+    "RESHAPE": 36,  # TfLiteReshapeParams: int shape[8], num_dimensions
+    "SVDF": 12,  # TfLiteSVDFParams: rank, activation, asymmetric_quantize_inputs
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": 16,  # TfLiteUnidirectionalSequenceLSTMParams
+    "CONCATENATION": 8,  # TfLiteConcatenationParams: axis, activation
+    "STRIDED_SLICE": 24,  # TfLiteStridedSliceParams: 5 masks, offset
+    "MEAN": 1, "SUM": 1, "REDUCE_MAX": 1, "REDUCE_MIN": 1, "REDUCE_PROD": 1,  # TfLiteReducerParams
+    "LEAKY_RELU": 4,  # TfLiteLeakyReluParams: alpha
+    "TRANSPOSE_CONV": 20,  # TfLiteTransposeConvParams: padding, strides, activation, bias type
+    "SPLIT": 4, "SPLIT_V": 4, "SQUEEZE": 36, "PACK": 8, "UNPACK": 8, "GATHER": 8, "SHAPE": 4,
+    "CAST": 0, "RESIZE_NEAREST_NEIGHBOR": 4, "RESIZE_BILINEAR": 4, "DEPTH_TO_SPACE": 4,
+    "SPACE_TO_DEPTH": 4, "L2_NORMALIZATION": 4, "BATCH_MATMUL": 4, "GELU": 1, "ARG_MAX": 4, "ARG_MIN": 4,
+}
+
+
+#: Options whose tail footprint differs between the two builds. FULLY_CONNECTED: sizeof
+#: TfLiteFullyConnectedParams is 16 (activation, weights_format, 2 bools, quantized_bias_type), but the
+#: tails measured need 32 bytes per FC on the host package and 8 on the Cortex-M4 build (the M4 build is
+#: an older commit, the wheel a newer one than the sources read): these two are FITTED to the measured
+#: tails, not derived. ADD: TfLiteAddParams is 8 with pot_scale_int16 (host), 4 without it on the M4 commit.
+_OPTIONS_BY_TARGET = {8: {"FULLY_CONNECTED": 32, "ADD": 8}, 4: {"FULLY_CONNECTED": 8, "ADD": 4}}
+
+
+def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tuple[int, ...]:
+    """Bytes of each AllocatePersistentBuffer a kernel's Init and Prepare make, in call order."""
+    sg = model.subgraphs[op.subgraph]
+    host = target.pointer == 8  # the host build is also the one with USE_TFLM_COMPRESSION
+    cmsis = kernels == "cmsis-nn"
+    name = op.name
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        # conv.h OpDataConv: TfLitePaddingValues, 5 int32, 2 int32* per-channel arrays, 3 int (+2 ints of
+        # compression scratch indices on the host) -> 80 (host) / 56 (Cortex-M). cmsis_nn/conv.cc and
+        # cmsis_nn/depthwise_conv.cc wrap it as OpData {OpDataConv reference_op_data; int buffer_idx;}.
+        op_data = (80 if host else 56) + (4 if cmsis else 0)
+        # conv_common.cc ConvPrepare / depthwise_conv_common.cc: per_channel_output_multiplier and
+        # per_channel_output_shift, int32 x output channels each (filter dim 0 for conv, 3 for depthwise).
+        filt = sg.tensors[op.inputs[1]]
+        channels = filt.shape[0 if name == "CONV_2D" else 3] if filt.shape else 1
+        return (op_data, 4 * channels, 4 * channels)
+    if name == "FULLY_CONNECTED":
+        # fully_connected.h OpDataFullyConnected: 9 int32, 2 int32* per-channel arrays, bool (+2 ints of
+        # compression indices on the host) -> 72 / 48. cmsis_nn/fully_connected.cc OpData adds
+        # buffer_idx, kernel_sums pointer and counters: 24 more on the Cortex-M build.
+        op_data = (72 if host else 48) + (24 if cmsis else 0)
+        filt = sg.tensors[op.inputs[1]]
+        q = filt.quantization
+        if q is not None and q.scales.size > 1:
+            # fully_connected_common.cc: per-channel multiplier and shift arrays.
+            channels = q.scales.size
+            return (op_data, 4 * channels, 4 * channels)
+        return (op_data,)
+    if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        # pooling.h OpDataPooling: TfLitePaddingValues + 2 int32 + 2 float = 32; cmsis_nn/pooling.cc
+        # OpData {OpDataPooling reference_op_data; int buffer_idx;}.
+        return (32 + (4 if cmsis else 0),)
+    if name in ("ADD", "SUB"):
+        return (60,)  # add.h OpDataAdd / sub.h OpDataSub: bool + 14 int32/float (cmsis_nn/add.cc reuses it)
+    if name == "MUL":
+        return (36,)  # mul.h OpDataMul: 6 int32, int, 2 float
+    if name == "SOFTMAX":
+        # kernels/internal/types.h SoftmaxParams: 2 double, 5 int32/float, 5 pointers -> 80 / 56;
+        # cmsis_nn/softmax.cc CMSISNNSoftmaxParams adds num_rows and row_size.
+        return ((80 if host else 56) + (8 if cmsis else 0),)
+    if name == "LOGISTIC":
+        return (16,)  # logistic.h OpDataLogistic: 4 int32
+    if name == "QUANTIZE":
+        return (32,)  # quantize.h OpDataQuantizeReference: QuantizationParams {int32, double} + 4 int32
+    if name == "DEQUANTIZE":
+        return (32,)  # dequantize.h DequantizeOpData: QuantizationParams + 2 int32 + int32 zero point
+    if name == "SVDF":
+        return (36,)  # svdf.h OpDataSvdf: 9 int32 (effective scales, scratch indices, zero points)
+    if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        # lstm_shared.h OpDataLSTM: size info, 4 gate parameter blocks (2 FC + 1 Mul params each), inter-gate
+        # params and scratch indices, all int32: 688 on both targets.
+        if not cmsis:
+            return (688,)
+        # cmsis_nn/unidirectional_sequence_lstm.cc: the same OpData, then Prepare precomputes int32 kernel
+        # sums of the 4 input and 4 recurrent weight matrices (one per gate row: cell units each).
+        cells = sg.tensors[op.inputs[1]].shape[0]
+        return (688,) + (4 * cells,) * 8
+    if name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CAST", "TANH", "RELU", "RELU6", "PAD", "PADV2",
+                "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE", "MEAN", "LEAKY_RELU", "TRANSPOSE_CONV"):
+        return _PLAIN_KERNEL_DATA.get(name, ())
+    raise UnsupportedOperatorError([f"{op.describe()}: the TFLM arena model does not know the persistent "
+                                    f"buffers of this kernel"])
+
+
+#: Kernels whose Init allocates one fixed-size OpData (kernels/<op>.cc), or nothing (reshape.cc, cast.cc).
+_PLAIN_KERNEL_DATA = {
+    "TANH": (16,),  # activations: OpDataTanh {input_zero_point, input_range_radius, multiplier, shift}
+    "PAD": (24,),  # pad.cc OpData: PadParams + output_zero_point
+    "PADV2": (24,),
+    "CONCATENATION": (28,),  # concatenation.cc OpData: ConcatenationParams
+    "STRIDED_SLICE": (84,),  # strided_slice.cc: StridedSliceParams
+    "MEAN": (24,),  # reduce.h OpDataReduce
+    "LEAKY_RELU": (16,),  # leaky_relu.h LeakyReluOpData
+    "TRANSPOSE_CONV": (56,),  # transpose_conv.cc OpData
+}
+
+
+def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
+                   scratch: Sequence[int]) -> OpAllocations:
+    """What TFLM allocates for `op` with the given kernel set; `scratch` are its scratch requests."""
+    params = _OPTIONS_BY_TARGET[target.pointer].get(op.name, _OPTIONS.get(op.name))
+    options = (params, 4) if params else None
+    temps = tuple(t for t in op.inputs + op.outputs if t >= 0)
+    return OpAllocations(options, _kernel_data(op, target, kernels, model), temps, tuple(scratch))
+
+
+class ArenaTooSmall(Exception):
+    """Raised inside the replay when one allocation does not fit; carries what failed."""
+
+
+def _up(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
+def _down(n: int, a: int) -> int:
+    return n // a * a
+
+
+class _Allocator:
+    """SingleArenaBufferAllocator on integer addresses (single_arena_buffer_allocator.cc)."""
+
+    def __init__(self, start: int, end: int):
+        self.buffer_head, self.buffer_tail = start, end
+        self.head = self.temp = start
+        self.tail = end
+        self.peak = start  # highest temp/head address reached
+        self.by_category: dict[str, int] = {}
+
+    def persistent(self, size: int, alignment: int, category: str) -> None:
+        result = _down(self.tail - size, alignment)
+        if result < self.head:
+            raise ArenaTooSmall(f"tail allocation of {size} bytes ({category})")
+        self.by_category[category] = self.by_category.get(category, 0) + self.tail - result
+        self.tail = result
+
+    def temp_alloc(self, size: int, alignment: int, what: str) -> None:
+        result = _up(self.temp, alignment)
+        if self.tail - result < size:
+            raise ArenaTooSmall(f"temp allocation of {size} bytes ({what})")
+        self.temp = result + size
+        self.peak = max(self.peak, self.temp)
+
+    def resize_head(self, size: int, alignment: int, what: str) -> None:
+        start = _up(self.buffer_head, alignment)
+        if self.tail - start < size:
+            raise ArenaTooSmall(f"head of {size} bytes ({what})")
+        self.head = self.temp = start + size
+        self.peak = max(self.peak, self.head)
+
+    def reset_temp(self) -> None:
+        self.temp = self.head
+
+    def available(self, alignment: int) -> int:
+        return _down(self.tail, alignment) - _up(self.temp, alignment)
+
+
+@dataclass(frozen=True)
+class ArenaSize:
+    """The minimal arena_size for one target and kernel set, and how it splits at that size."""
+    target: str
+    kernels: str
+    arena_size: int
+    head: int
+    #: Bytes from the arena start the head section reached while AllocateTensors ran (scratch records,
+    #: AllocationInfo array and the planner's working arrays): above `head` when planning decides.
+    allocation_peak: int
+    tail: int
+    tail_by_category: dict[str, int] = field(default_factory=dict)
+    #: What fails one byte below arena_size.
+    limited_by: str = ""
+
+
+def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: int, planned: int,
+            arena_size: int, arena_start: int = 0) -> _Allocator:
+    """Run TFLM's AllocateTensors + Invoke allocation sequence for an arena of `arena_size` bytes."""
+    s = target.sizes
+    p = target.pointer
+    start = _up(arena_start, ALIGNMENT) if target.rounds_arena_start else arena_start
+    a = _Allocator(start, arena_start + arena_size)
+    if a.buffer_tail < start:
+        raise ArenaTooSmall("arena smaller than its alignment")
+    # (Recording)MicroAllocator::Create: the buffer allocator, the greedy planner, the MicroAllocator.
+    for struct in ("SingleArenaBufferAllocator", "GreedyMemoryPlanner", "MicroAllocator"):
+        a.persistent(s[struct], p, "allocator objects")
+    resources = _resource_variable_count(model)
+    if target.recording and resources:
+        # interpreter_wrapper.cc: MicroResourceVariables::Create(allocator, n) when VAR_HANDLE ops exist.
+        a.persistent(s["MicroResourceVariables"], p, "resource variables")
+        a.persistent(s["MicroResourceVariable"] * resources, p, "resource variables")
+    # StartModelAllocation.
+    a.persistent(s["MicroBuiltinDataAllocator"], p, "allocator objects")
+    sbr = s["ScratchBufferRequest"]
+    a.resize_head(sbr * MAX_SCRATCH_BUFFERS_PER_OP, p, "scratch buffer records")
+    a.persistent(s["SubgraphAllocations"] * len(model.subgraphs), p, "allocator objects")
+    for sg in model.subgraphs:
+        a.persistent(s["TfLiteEvalTensor"] * len(sg.tensors), p, "TfLiteEvalTensor arrays")
+    for sg in model.subgraphs:
+        a.persistent(s["NodeAndRegistration"] * len(sg.operators), p, "NodeAndRegistration arrays")
+    # PrepareNodeAndRegistrationDataFromFlatbuffer: parsed options per op.
+    for o in ops:
+        if o.options is not None:
+            a.persistent(o.options[0], o.options[1], "op options")
+    # InitSubgraphs then PrepareSubgraphs: the first persistent buffer of each kernel is its Init's OpData.
+    for o in ops:
+        if o.persistent:
+            a.persistent(o.persistent[0], ALIGNMENT, "kernel data")
+    requests = 0
+    for sg_ops in _by_subgraph(ops, model):
+        for o, tensors in sg_ops:
+            for size in o.persistent[1:]:
+                a.persistent(size, ALIGNMENT, "kernel data")
+            for t in tensors:
+                _temp_tensor(a, target, t)
+            requests += len(o.scratch)
+            a.reset_temp()
+            a.resize_head(sbr * (requests + MAX_SCRATCH_BUFFERS_PER_OP), p, "scratch buffer records")
+    # FinishModelAllocation: scratch handles, variables, then the plan.
+    if requests:
+        a.persistent(s["ScratchBufferHandle"] * requests, p, "scratch handles")
+    offsets = offline_offsets(model)
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            if t.is_variable and not (offsets is not None and sg.index == 0 and offsets[t.index] != -1):
+                a.persistent(t.nbytes, ALIGNMENT, "variable tensors")
+    tensors = sum(len(sg.tensors) for sg in model.subgraphs)
+    a.temp_alloc(s["size_t"] * len(model.subgraphs), s["size_t"], "planner subgraph offsets")
+    a.temp_alloc(s["AllocationInfo"] * (tensors + requests), p, "AllocationInfo array")
+    if a.available(ALIGNMENT) // PLANNER_BYTES_PER_BUFFER < planned:
+        raise ArenaTooSmall(f"greedy planner working arrays for {planned} buffers (Too many buffers)")
+    a.peak = max(a.peak, _up(a.temp, ALIGNMENT) + PLANNER_BYTES_PER_BUFFER * planned)
+    a.head = a.temp = a.buffer_head
+    a.resize_head(head, ALIGNMENT, "planned head")
+    # AllocateTensors: input and output pointer arrays and their persistent TfLiteTensors.
+    main = model.main
+    for group in (main.inputs, main.outputs):
+        a.persistent(p * len(group), ALIGNMENT, "input/output tensors")
+        for t in group:
+            a.persistent(s["TfLiteTensor"], p, "input/output tensors")
+            q = main.tensors[t].quantization
+            if q is not None:
+                a.persistent(s["TfLiteAffineQuantization"], p, "input/output tensors")
+                a.persistent(4 + 4 * q.scales.size, 4, "input/output tensors")
+    return a
+
+
+def _by_subgraph(ops: Sequence[OpAllocations], model: Model):
+    k = 0
+    for sg in model.subgraphs:
+        group = []
+        for _ in sg.operators:
+            group.append((ops[k], [sg.tensors[t] for t in ops[k].temp_tensors]))
+            k += 1
+        yield group
+
+
+def _temp_tensor(a: _Allocator, target: Target, tensor: Tensor) -> None:
+    """A kernel's GetTensor in Prepare: MicroAllocator::AllocateTempTfLiteTensor."""
+    s = target.sizes
+    a.temp_alloc(s["TfLiteTensor"], target.pointer, "temp TfLiteTensor")
+    if tensor.quantization is not None:
+        a.temp_alloc(s["TfLiteAffineQuantization"], target.pointer, "temp quantization")
+        a.temp_alloc(4 + 4 * tensor.quantization.scales.size, 4, "temp zero points")
+
+
+def _resource_variable_count(model: Model) -> int:
+    """Distinct shared_name of the VAR_HANDLE ops (python/tflite_micro/runtime.py)."""
+    names = {op.options.get("shared_name") for sg in model.subgraphs for op in sg.operators
+             if op.name == "VAR_HANDLE"}
+    return len(names)
+
+
+def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, planned: int,
+                       scratch: Mapping[tuple[int, int], Sequence[int]]) -> ArenaSize:
+    """The smallest arena_size for which the replay succeeds, with its breakdown.
+
+    head: the planned head (TFLM's greedy head, or an offline plan's); planned: the number of buffers
+    the planner places (planned tensors plus scratch requests); scratch: each op's scratch requests.
+    """
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"unknown kernel set {kernels!r}; choose one of {', '.join(KERNEL_SETS)}")
+    ops = [op_allocations(model, op, target, kernels, scratch.get((op.subgraph, op.index), ()))
+           for sg in model.subgraphs for op in sg.operators]
+
+    def fits(n: int) -> bool:
+        try:
+            _replay(model, target, ops, head, planned, n)
+        except ArenaTooSmall:
+            return False
+        return True
+
+    high = 1024
+    while not fits(high):
+        high *= 2
+    low = 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    # Tail allocations align down from the arena end, so a few sizes just below may pass as well.
+    best = high
+    for n in range(high - 1, max(high - 2 * ALIGNMENT, 0), -1):
+        if fits(n):
+            best = n
+    final = _replay(model, target, ops, head, planned, best)
+    try:
+        _replay(model, target, ops, head, planned, best - 1)
+        reason = ""
+    except ArenaTooSmall as e:
+        reason = str(e)
+    return ArenaSize(target.name, kernels, best, head, final.peak - final.buffer_head,
+                     final.buffer_tail - final.tail, dict(final.by_category), reason)
+
+
+@dataclass(frozen=True)
+class TflmArena:
+    """The minimal arena_size on both targets for one kernel set and one planned head."""
+    host: ArenaSize
+    cortex_m: ArenaSize
+
+
+def tflm_arena(model: Model, tflm_scratch: Mapping[tuple[int, int], Sequence[int]], head: int, planned: int,
+               kernels: str = "reference") -> TflmArena:
+    """The minimal TFLM arena_size of `model` on the 64-bit host package and a 32-bit Cortex-M build.
+
+    tflm_scratch: the scratch requests TFLM's kernels make, per (subgraph, op); head and planned: the
+    planned head and the number of buffers the planner places (a MemoryPlan's head and allocations).
+    With kernels="cmsis-nn" the kernels' persistent data is CMSIS-NN's, but their scratch requests are
+    not modelled: the head and request count are the reference kernels' (see the README).
+    """
+    return TflmArena(minimal_arena_size(model, HOST_64, kernels, head, planned, tflm_scratch),
+                     minimal_arena_size(model, CORTEX_M_32, kernels, head, planned, tflm_scratch))

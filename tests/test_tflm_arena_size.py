@@ -1,0 +1,124 @@
+"""The minimal TFLM arena_size (planning/arena_size.py): live against the pinned tflite-micro package on
+the 64-bit host, against the recorded bisection table for every other model, and against the Cortex-M4
+measurements in shared/mcu/cortex_m4_tflm.json for the 32-bit figures."""
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from conftest import REFERENCE_MODELS, ROOT, shared_models_dir
+from microinterp.errors import UnsupportedOperatorError
+from microinterp.cli.arena_report import TflmArenaFigures, tflm_figures
+from microinterp.execution import plan_prepared
+from microinterp.model import load_model
+from microinterp.prepare import prepare_model
+
+TABLE = json.loads((ROOT / "tests" / "data" / "tflm_arena_sizes.json").read_text())
+CORTEX_M4 = ROOT.parent / "shared" / "mcu" / "cortex_m4_tflm.json"
+
+#: Small heads, many tensors, variables + LSTM (dtln), float, planning-decided minima (hello_world).
+LIVE = ("tflm_examples/hello_world_int8", "tflm_examples/hello_world_float", "mlperf_tiny/kws_ref_model",
+        "mlperf_tiny/ad01_int8", "tflm_examples/micro_speech_quantized", "bench/dtln_noise_suppression",
+        "mlperf_tiny/vww_96_int8", "mlperf_tiny/pretrainedResnet_quant", "tflm_examples/simple_add_model",
+        "bench/pretrainedResnet_large_int8")
+
+#: Models whose 64-bit figure is still off the measured one (ours minus TFLM's, bytes); see the README.
+KNOWN_64BIT_GAPS = {
+    # FULLY_CONNECTED options/data fitted on the MLPerf models: +16 on these small FC models.
+    "reference/ad_fc_autoencoder_int8.tflite", "reference/hello_world_sine_int8.tflite",
+    "reference/single_op/fc_batch3_relu6.tflite", "reference/single_op/fc_nobias.tflite",
+    "reference/single_op/fc_relu.tflite", "reference/single_op/quantize_fc.tflite",
+    # -8: str_ww, the LSTMs and the models without a RESHAPE (an 8-byte alignment step not modelled).
+    "reference/ic_resnet8_float32.tflite", "reference/ic_resnet8_int8.tflite",
+    "reference/kws_ds_cnn_float32.tflite", "reference/kws_ds_cnn_int8.tflite",
+    "reference/vww_mobilenet_v1_025_int8.tflite", "shared/bench/micro_speech_lstm.tflite",
+    "shared/bench/str_ww_ref_model.tflite", "shared/bench/trained_lstm.tflite",
+    "shared/tflm_examples/trained_lstm_int8.tflite", "shared/tflm_examples/keyword_scrambled_8bit.tflite",
+    # Temp TfLiteTensors of Prepare decide these single-op minima; conv/dwconv/pad/transpose_conv/leaky
+    # relu/sub/reshape kernels fetch other tensor sets than the model assumes.
+    *(f"reference/single_op/{n}.tflite" for n in (
+        "conv2d_1x1_nobias", "conv2d_dilation2_same", "conv2d_dilation2_valid_relu_per_tensor",
+        "conv2d_same_s1_relu", "conv2d_same_s2_relu6_per_tensor", "conv2d_valid_s2", "dwconv_dilation2_same",
+        "dwconv_same_m2_relu_per_tensor", "dwconv_same_s1_relu", "dwconv_same_s2_relu6_per_tensor",
+        "dwconv_valid_s2_m2", "reshape_2d_to_3d", "reshape_4d_to_2d")),
+    "shared/bench/mobilenet_v2_quantized_1x3x224x224.tflite",
+    *(f"shared/single_op/leaky_relu__leaky_relu{k}.tflite" for k in range(0, 24, 2)),
+    *(f"shared/single_op/pad__pad{k}.tflite" for k in range(0, 20, 2)),
+    *(f"shared/single_op/sub__sub{k}.tflite" for k in (0, 2, 4)),
+    *(f"shared/single_op/transpose_conv__transpose_conv{k}.tflite" for k in (0, 2, 4)),
+}
+#: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json. Reference: the three models whose
+#: minimum is decided by planning with fully-connected layers (+8/+28). CMSIS-NN: scratch requests of
+#: CMSIS-NN's conv/FC/LSTM kernels are not modelled, so the head is the reference kernels'.
+KNOWN_32BIT_GAPS = {("ad01_int8", "reference"), ("hello_world_int8", "reference"),
+                    ("keyword_scrambled_8bit", "reference"), ("ad01_int8", "cmsis-nn"),
+                    ("hello_world_int8", "cmsis-nn"), ("keyword_scrambled_8bit", "cmsis-nn"),
+                    ("pretrainedResnet_quant", "cmsis-nn"), ("trained_lstm_int8", "cmsis-nn"),
+                    ("str_ww_ref_model", "cmsis-nn"), ("pretrainedResnet_large_int8", "cmsis-nn"),
+                    ("micro_speech_lstm", "cmsis-nn"), ("dtln_noise_suppression", "cmsis-nn")}
+
+
+def figures(path: Path, kernels: str = "reference") -> TflmArenaFigures:
+    model = load_model(path)
+    prepared = prepare_model(model)
+    return tflm_figures(model, prepared, plan_prepared(model, prepared), kernels)
+
+
+def table_path(key: str) -> Path:
+    folder, rest = key.split("/", 1)
+    return (shared_models_dir() if folder == "shared" else REFERENCE_MODELS) / rest
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_tflm_allocates_and_invokes_with_our_64bit_arena_size_but_not_16_bytes_less(shared_models, oracle, name):
+    path = shared_models / f"{name}.tflite"
+    size = figures(path).tflm_arena_size
+    at_size = oracle.tflm_fits(path, size)
+    below = oracle.tflm_fits(path, size - 16)
+    assert at_size.ok, f"TFLM fails with our {size} bytes: {at_size.log}"
+    assert not below.ok, f"TFLM still runs with {size - 16} bytes"
+
+
+def test_recorded_table_is_for_the_installed_tflite_micro():
+    assert TABLE["tflite_micro"] == version("tflite-micro")
+
+
+def check_known_gap(ours: object, measured: object, known: bool) -> None:
+    """Mark a listed gap as expected (and fail once it closes, so the list shrinks); else compare."""
+    if known:
+        if ours == measured:
+            pytest.fail(f"now exact ({ours}): remove it from the known gaps")
+        pytest.xfail(f"known gap of the allocator model: ours {ours}, measured {measured}")
+    assert ours == measured
+
+
+@pytest.mark.parametrize("key", sorted(k for k, v in TABLE["models"].items() if v["min_arena"] is not None
+                                       and not any(k.endswith(f"/{n}.tflite") for n in LIVE)))
+def test_64bit_arena_size_equals_the_recorded_bisection(key):
+    path = table_path(key)
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    try:
+        ours = figures(path).tflm_arena_size
+    except UnsupportedOperatorError as e:  # audio_preprocessor's Signal* custom ops
+        pytest.skip(f"no figure: {e}")
+    check_known_gap(ours, TABLE["models"][key]["min_arena"], key in KNOWN_64BIT_GAPS)
+
+
+def _cortex_m4_cases() -> list[tuple[str, str]]:
+    if not CORTEX_M4.exists():
+        return []
+    names = json.loads(CORTEX_M4.read_text())["models"]
+    return [(n, k) for n in names for k in ("reference", "cmsis-nn")]
+
+
+@pytest.mark.parametrize("name,kernels", _cortex_m4_cases())
+def test_32bit_arena_size_head_and_tail_equal_the_cortex_m4_measurement(shared_models, name, kernels):
+    measured = json.loads(CORTEX_M4.read_text())["models"][name][kernels.replace("-", "_")]
+    path = next(shared_models.glob(f"*/{name}.tflite"))
+    ours = figures(path, kernels)
+    check_known_gap((ours.tflm_arena_size_32bit, ours.head, ours.tail_32bit),
+                    (measured["min_arena"], measured["head"], measured["tail"]), (name, kernels) in KNOWN_32BIT_GAPS)
