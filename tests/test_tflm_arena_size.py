@@ -25,30 +25,17 @@ LIVE = ("tflm_examples/hello_world_int8", "tflm_examples/hello_world_float", "ml
         "mlperf_tiny/vww_96_int8", "mlperf_tiny/pretrainedResnet_quant", "tflm_examples/simple_add_model",
         "bench/pretrainedResnet_large_int8")
 
-#: Models whose 64-bit figure is still off the measured one (ours minus TFLM's, bytes); see the README.
+#: Models whose 64-bit figure is still off the measured one; see the README. All are 8 bytes below
+#: (16 for mobilenet_v2, 24 for keyword_scrambled_8bit): the tail at the measured minimum, whose end is
+#: not 16-aligned, keeps 8 bytes more alignment padding in TFLM than in the replay, although the tails
+#: at a 16-aligned end agree to the byte (checked with print_allocations).
 KNOWN_64BIT_GAPS = {
-    # FULLY_CONNECTED options/data fitted on the MLPerf models: +16 on these small FC models.
-    "reference/ad_fc_autoencoder_int8.tflite", "reference/hello_world_sine_int8.tflite",
-    "reference/single_op/fc_batch3_relu6.tflite", "reference/single_op/fc_nobias.tflite",
-    "reference/single_op/fc_relu.tflite", "reference/single_op/quantize_fc.tflite",
-    # -8: str_ww, the LSTMs and the models without a RESHAPE (an 8-byte alignment step not modelled).
     "reference/ic_resnet8_float32.tflite", "reference/ic_resnet8_int8.tflite",
     "reference/kws_ds_cnn_float32.tflite", "reference/kws_ds_cnn_int8.tflite",
     "reference/vww_mobilenet_v1_025_int8.tflite", "shared/bench/micro_speech_lstm.tflite",
-    "shared/bench/str_ww_ref_model.tflite", "shared/bench/trained_lstm.tflite",
-    "shared/tflm_examples/trained_lstm_int8.tflite", "shared/tflm_examples/keyword_scrambled_8bit.tflite",
-    # Temp TfLiteTensors of Prepare decide these single-op minima; conv/dwconv/pad/transpose_conv/leaky
-    # relu/sub/reshape kernels fetch other tensor sets than the model assumes.
-    *(f"reference/single_op/{n}.tflite" for n in (
-        "conv2d_1x1_nobias", "conv2d_dilation2_same", "conv2d_dilation2_valid_relu_per_tensor",
-        "conv2d_same_s1_relu", "conv2d_same_s2_relu6_per_tensor", "conv2d_valid_s2", "dwconv_dilation2_same",
-        "dwconv_same_m2_relu_per_tensor", "dwconv_same_s1_relu", "dwconv_same_s2_relu6_per_tensor",
-        "dwconv_valid_s2_m2", "reshape_2d_to_3d", "reshape_4d_to_2d")),
-    "shared/bench/mobilenet_v2_quantized_1x3x224x224.tflite",
-    *(f"shared/single_op/leaky_relu__leaky_relu{k}.tflite" for k in range(0, 24, 2)),
-    *(f"shared/single_op/pad__pad{k}.tflite" for k in range(0, 20, 2)),
-    *(f"shared/single_op/sub__sub{k}.tflite" for k in (0, 2, 4)),
-    *(f"shared/single_op/transpose_conv__transpose_conv{k}.tflite" for k in (0, 2, 4)),
+    "shared/bench/mobilenet_v2_quantized_1x3x224x224.tflite", "shared/bench/str_ww_ref_model.tflite",
+    "shared/bench/trained_lstm.tflite", "shared/tflm_examples/keyword_scrambled_8bit.tflite",
+    "shared/tflm_examples/trained_lstm_int8.tflite",
 }
 #: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json. Reference: the three models whose
 #: minimum is decided by planning with fully-connected layers (+8/+28). CMSIS-NN: scratch requests of

