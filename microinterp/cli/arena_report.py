@@ -17,7 +17,8 @@ from ..execution import plan_prepared
 from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
-from ..planning.arena_size import KERNEL_SETS, ArenaSize, tflm_arena
+from ..planning import plan_memory
+from ..planning.arena_size import KERNEL_SETS, ArenaSize, cmsis_nn_scratch, tflm_arena
 from ..prepare import prepare_model
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
@@ -61,6 +62,11 @@ def tflm_figures(model: Model, prepared, plan: MemoryPlan, kernels: str = "refer
     if kernels not in KERNEL_SETS:
         raise ValueError(f"unknown kernel set {kernels!r}; choose one of {', '.join(KERNEL_SETS)}")
     scratch = {(p.op.subgraph, p.op.index): [n for n, like in p.scratch if like] for p in prepared}
+    if kernels == "cmsis-nn":
+        # CMSIS-NN's kernels request other scratch buffers: plan the head again around them.
+        scratch.update(cmsis_nn_scratch(model))
+        aliases = {p.op.index: p.aliases for p in prepared if p.aliases}
+        plan = plan_memory(model, scratch, 0, plan.strategy, aliases=aliases)
     arena = tflm_arena(model, scratch, plan.head, len(plan.allocations), kernels)
     return TflmArenaFigures.of(arena.host, arena.cortex_m)
 

@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 
 from ..errors import UnsupportedOperatorError
 from ..model import Model, Operator, Tensor
+from ..quantization import compute_padding
 from .lifetimes import ALIGNMENT, offline_offsets
 
 KERNEL_SETS = ("reference", "cmsis-nn")
@@ -479,10 +480,56 @@ def tflm_arena(model: Model, tflm_scratch: Mapping[tuple[int, int], Sequence[int
                kernels: str = "reference") -> TflmArena:
     """The minimal TFLM arena_size of `model` on the 64-bit host package and a 32-bit Cortex-M build.
 
-    tflm_scratch: the scratch requests TFLM's kernels make, per (subgraph, op); head and planned: the
-    planned head and the number of buffers the planner places (a MemoryPlan's head and allocations).
-    With kernels="cmsis-nn" the kernels' persistent data is CMSIS-NN's, but their scratch requests are
-    not modelled: the head and request count are the reference kernels' (see the README).
+    tflm_scratch: the scratch requests the chosen kernels make, per (subgraph, op) (cmsis_nn_scratch
+    gives CMSIS-NN's where they differ); head and planned: the planned head and the number of buffers
+    the planner places (a MemoryPlan's head and allocations, planned with those requests).
     """
     return TflmArena(minimal_arena_size(model, HOST_64, kernels, head, planned, tflm_scratch),
                      minimal_arena_size(model, CORTEX_M_32, kernels, head, planned, tflm_scratch))
+
+
+def cmsis_nn_scratch(model: Model) -> dict[tuple[int, int], list[int]]:
+    """The scratch requests CMSIS-NN's kernels make on a Cortex-M with the DSP extension (no MVE), for
+    the ops where they differ from the reference kernels' (which request nothing for int8 conv,
+    depthwise conv and average pooling). Only requests of more than 0 bytes are made.
+
+    cmsis_nn/conv.cc asks arm_convolve_wrapper_s8_get_buffer_size, cmsis_nn/depthwise_conv.cc
+    arm_depthwise_conv_wrapper_s8_get_buffer_size, cmsis_nn/pooling.cc arm_avgpool_s8_get_buffer_size
+    (CMSIS-NN Source/ConvolutionFunctions/arm_*_get_buffer_sizes_s8.c, PoolingFunctions/arm_avgpool_s8.c).
+    """
+    found: dict[tuple[int, int], list[int]] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            size = _cmsis_nn_request(sg.tensors, op)
+            if size is not None:
+                found[(sg.index, op.index)] = [size] if size > 0 else []
+    return found
+
+
+def _cmsis_nn_request(tensors: Sequence[Tensor], op: Operator) -> int | None:
+    if op.name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D") or not op.inputs:
+        return None
+    inp, out = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    if inp.type_name != "INT8" or len(inp.shape) != 4:
+        return None
+    o = op.options
+    stride_h, stride_w = o.get("stride_h", 1), o.get("stride_w", 1)
+    if op.name == "AVERAGE_POOL_2D":
+        return 4 * inp.shape[3]  # arm_avgpool_s8_get_buffer_size (DSP): int32 per input channel
+    filt = tensors[op.inputs[1]]
+    filter_h, filter_w = filt.shape[1], filt.shape[2]
+    dil_h, dil_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    pad_h = compute_padding(inp.shape[1], filter_h, stride_h, dil_h, o.get("padding", 0))
+    pad_w = compute_padding(inp.shape[2], filter_w, stride_w, dil_w, o.get("padding", 0))
+    channels = inp.shape[3]
+    if op.name == "DEPTHWISE_CONV_2D":
+        if channels != out.shape[3] or inp.shape[0] != 1 or (dil_h, dil_w) != (1, 1):
+            return 0
+        if (filter_h, filter_w) == (3, 3) and pad_h <= 1 and pad_w <= 1:
+            return 0  # arm_depthwise_conv_3x3_s8 needs no buffer
+        return 2 * channels * filter_h * filter_w  # arm_depthwise_conv_s8_opt: int16 im2col
+    if (pad_h, pad_w, filter_h, filter_w, dil_h, dil_w) == (0, 0, 1, 1, 1, 1):
+        return 0  # 1x1 kernels (fast or strided) need no buffer
+    # arm_convolve_s8 (and 1xN, which uses it without MVE): two int16 im2col columns, 4-aligned.
+    cols = filter_h * filter_w * channels
+    return 2 * 2 * (cols + (-cols) % 4)
