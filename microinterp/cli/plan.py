@@ -37,8 +37,9 @@ def tflm_arena_fields(figures: TflmArenaFigures) -> list[tuple[str, str]]:
             ("  head", f"{nbytes_text(figures.head)} bytes"),
             ("  allocation-time peak", f"{nbytes_text(figures.allocation_peak_32bit)} bytes (32-bit; planner "
                                        f"working memory taken from the head side)"),
-            ("  tail", f"{nbytes_text(figures.tail_32bit)} bytes 32-bit / {nbytes_text(figures.tail_64bit)} "
-                       f"bytes 64-bit; 32-bit by category: {tail}")]
+            ("  tail", f"{nbytes_text(figures.tail_32bit)} bytes (32-bit) / {nbytes_text(figures.tail_64bit)} "
+                       f"bytes (64-bit)"),
+            ("  tail by category", f"{tail} (32-bit)")]
 
 
 def print_plan(report: ArenaPlan, out: Output) -> None:
