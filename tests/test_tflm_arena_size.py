@@ -40,10 +40,10 @@ KNOWN_64BIT_GAPS = {
 #: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json. ad01_int8, hello_world_int8 and
 #: keyword_scrambled_8bit: their minimum is decided by the planner's working arrays ("Too many
 #: buffers"), and the replay needs 8/28 bytes more than the M4 build (fully-connected models only).
-#: The LSTM models with CMSIS-NN: its LSTM kernel's scratch requests are not modelled.
+#: dtln_noise_suppression with CMSIS-NN: the measured head is 1,296 bytes above the replay's (a
+#: scratch request of CMSIS-NN's not found in the sources read; its tail agrees).
 KNOWN_32BIT_GAPS = {(name, kernels) for name in ("ad01_int8", "hello_world_int8", "keyword_scrambled_8bit")
-                    for kernels in ("reference", "cmsis-nn")} | {
-    (name, "cmsis-nn") for name in ("trained_lstm_int8", "micro_speech_lstm", "dtln_noise_suppression")}
+                    for kernels in ("reference", "cmsis-nn")} | {("dtln_noise_suppression", "cmsis-nn")}
 
 
 def figures(path: Path, kernels: str = "reference") -> TflmArenaFigures:
@@ -107,3 +107,24 @@ def test_32bit_arena_size_head_and_tail_equal_the_cortex_m4_measurement(shared_m
     ours = figures(path, kernels)
     check_known_gap((ours.tflm_arena_size_32bit, ours.head, ours.tail_32bit),
                     (measured["min_arena"], measured["head"], measured["tail"]), (name, kernels) in KNOWN_32BIT_GAPS)
+
+
+def test_plan_header_and_arena_limit_use_the_32bit_figure_of_the_chosen_kernels(shared_models, tmp_path):
+    from test_cli import microinterp
+
+    model = shared_models / "mlperf_tiny" / "pretrainedResnet_quant.tflite"
+    header = tmp_path / "arena.h"
+    result = microinterp("plan", model, "--kernels", "cmsis-nn", "--header", header, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    size = report["tflm_arena_size_32bit"]
+    assert report["tflm"]["kernels"] == "cmsis-nn" and report["tflm_arena_size"] > size
+    if CORTEX_M4.exists():  # CMSIS-NN's im2col scratch makes this head 576 bytes larger than reference
+        assert size == json.loads(CORTEX_M4.read_text())["models"]["pretrainedResnet_quant"]["cmsis_nn"]["min_arena"]
+    text = header.read_text()
+    assert f"constexpr int kTensorArenaSize = {size};" in text
+    assert "alignas(16) static uint8_t tensor_arena[kTensorArenaSize];" in text
+    assert "pretrainedResnet_quant.tflite" in text and "kernels cmsis-nn" in text
+    assert microinterp("plan", model, "--kernels", "cmsis-nn", "--arena-limit", size).returncode == 0
+    over = microinterp("plan", model, "--kernels", "cmsis-nn", "--arena-limit", size - 1)
+    assert over.returncode == 1 and "32-bit arena does not fit" in over.stdout

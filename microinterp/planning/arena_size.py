@@ -133,7 +133,7 @@ _OPTIONS = {
     # but the host package's tails need 12 (padding and strides only): FITTED to the single-op models.
     "TRANSPOSE_CONV": 12,
     "SPLIT": 4, "SPLIT_V": 4, "SQUEEZE": 36, "PACK": 8, "UNPACK": 8, "GATHER": 8, "SHAPE": 4,
-    "CAST": 0, "RESIZE_NEAREST_NEIGHBOR": 4, "RESIZE_BILINEAR": 4, "DEPTH_TO_SPACE": 4,
+    "RESIZE_NEAREST_NEIGHBOR": 4, "RESIZE_BILINEAR": 4, "DEPTH_TO_SPACE": 4,
     "SPACE_TO_DEPTH": 4, "L2_NORMALIZATION": 4, "BATCH_MATMUL": 4, "GELU": 1, "ARG_MAX": 4, "ARG_MIN": 4,
 }
 
@@ -170,7 +170,7 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         # compression indices on the host) -> 72 / 48. cmsis_nn/fully_connected.cc OpData adds
         # buffer_idx, kernel_sums pointer and counters: 24 more on the Cortex-M build.
         op_data = (72 if host else 48) + (24 if cmsis else 0)
-        extra = (_HOST_FC_EXTRA,) if host else ()
+        extra = (_HOST_FC_EXTRA,) if host and _HOST_FC_EXTRA else ()
         q = sg.tensors[op.inputs[1]].quantization
         if q is not None and q.scales.size > 1:
             # fully_connected_common.cc: per-channel multiplier and shift arrays.
@@ -181,55 +181,52 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         # pooling.h OpDataPooling: TfLitePaddingValues + 2 int32 + 2 float = 32; cmsis_nn/pooling.cc
         # OpData {OpDataPooling reference_op_data; int buffer_idx;}.
         return (32 + (4 if cmsis else 0),)
-    if name == "ADD":
-        return (60,)  # add.h OpDataAdd: bool + 14 int32/float (cmsis_nn/add.cc reuses it)
-    if name == "SUB":
-        return (52,)  # sub.h OpDataSub: bool + 12 int32
     if name == "TRANSPOSE_CONV":
         # transpose_conv.cc OpData (ConvParams, scratch indices, multiplier, 2 per-channel pointers):
         # 96 bytes on the host FITTED to the single-op models (Cortex-M: not measured, pointers 4 bytes
         # smaller assumed); then per-channel multiplier and shift arrays, int32 x output channels each.
         channels = sg.tensors[op.inputs[1]].shape[0]
         return (96 if host else 88, 4 * channels, 4 * channels)
-    if name == "MUL":
-        return (36,)  # mul.h OpDataMul: 6 int32, int, 2 float
     if name == "SOFTMAX":
         # kernels/internal/types.h SoftmaxParams: 2 double, 5 int32/float, 5 pointers -> 80 / 56;
         # cmsis_nn/softmax.cc CMSISNNSoftmaxParams adds num_rows and row_size.
         return ((80 if host else 56) + (8 if cmsis else 0),)
-    if name == "LOGISTIC":
-        return (16,)  # logistic.h OpDataLogistic: 4 int32
-    if name == "QUANTIZE":
-        return (32,)  # quantize.h OpDataQuantizeReference: QuantizationParams {int32, double} + 4 int32
-    if name == "DEQUANTIZE":
-        return (32,)  # dequantize.h DequantizeOpData: QuantizationParams + 2 int32 + int32 zero point
-    if name == "SVDF":
-        return (36,)  # svdf.h OpDataSvdf: 9 int32 (effective scales, scratch indices, zero points)
     if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         # lstm_shared.h OpDataLSTM: size info, 4 gate parameter blocks (2 FC + 1 Mul params each), inter-gate
         # params and scratch indices, all int32: 688 on both targets.
         if not cmsis:
             return (688,)
-        # cmsis_nn/unidirectional_sequence_lstm.cc: the same OpData, then Prepare precomputes int32 kernel
-        # sums of the 4 input and 4 recurrent weight matrices (one per gate row: cell units each).
+        # cmsis_nn/unidirectional_sequence_lstm.cc: OpData {OpDataLSTM; cmsis_nn_lstm_params (15 int32 +
+        # 4 cmsis_nn_lstm_gate of 6 int32-sized fields and 4 pointers)} = 688 + 224 (Cortex-M) / 688 + 320
+        # (host); Prepare then precomputes int32 kernel sums of the 4 input and 4 recurrent weight
+        # matrices (int8 activations; one per gate row: cell units each).
         cells = sg.tensors[op.inputs[1]].shape[0]
-        return (688,) + (4 * cells,) * 8
-    if name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CAST", "TANH", "RELU", "RELU6", "PAD", "PADV2",
-                "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE", "MEAN", "LEAKY_RELU"):
-        return _PLAIN_KERNEL_DATA.get(name, ())
+        sums = (4 * cells,) * 8 if sg.tensors[op.inputs[0]].type_name == "INT8" else ()
+        return (688 + (320 if host else 224),) + sums
+    if name in _FIXED_KERNEL_DATA:
+        return _FIXED_KERNEL_DATA[name]
     raise UnsupportedOperatorError([f"{op.describe()}: the TFLM arena model does not know the persistent "
                                     f"buffers of this kernel"])
 
 
-#: Kernels whose Init allocates one fixed-size OpData (kernels/<op>.cc), or nothing (reshape.cc, cast.cc).
-_PLAIN_KERNEL_DATA = {
-    "TANH": (16,),  # activations: OpDataTanh {input_zero_point, input_range_radius, multiplier, shift}
+#: Kernels whose Init allocates one OpData of a fixed size on both targets (all int32/float fields), or
+#: nothing (reshape.cc, squeeze.cc, expand_dims.cc, cast.cc, activations' RELU, transpose.cc).
+_FIXED_KERNEL_DATA = {
+    "ADD": (60,),  # add.h OpDataAdd: bool + 14 int32/float (cmsis_nn/add.cc reuses it)
+    "SUB": (52,),  # sub.h OpDataSub: bool + 12 int32
+    "MUL": (36,),  # mul.h OpDataMul: 6 int32, int, 2 float
+    "LOGISTIC": (16,),  # logistic.h OpDataLogistic: 4 int32
+    "TANH": (16,),  # activations.h OpDataTanh: zero point, range radius, multiplier, shift
+    "QUANTIZE": (32,),  # quantize.h OpDataQuantizeReference: QuantizationParams {int32, double} + 4 int32
+    "DEQUANTIZE": (32,),  # dequantize.h DequantizeOpData: QuantizationParams + 3 int32
+    "SVDF": (36,),  # svdf.h OpDataSvdf: 9 int32 (effective scales, scratch indices, zero points)
     "PAD": (56,),  # pad.cc OpData: PadParams (2 counts + 2 x int32[5] + category) + output_zero_point
     "PADV2": (56,),
     "CONCATENATION": (28,),  # concatenation.cc OpData: ConcatenationParams
     "STRIDED_SLICE": (84,),  # strided_slice.cc: StridedSliceParams
     "MEAN": (24,),  # reduce.h OpDataReduce
     "LEAKY_RELU": (24,),  # leaky_relu.h LeakyReluOpData: 2 multiplier/shift pairs, 2 zero points
+    "RESHAPE": (), "SQUEEZE": (), "EXPAND_DIMS": (), "CAST": (), "RELU": (), "RELU6": (), "TRANSPOSE": (),
 }
 
 
@@ -501,12 +498,27 @@ def cmsis_nn_scratch(model: Model) -> dict[tuple[int, int], list[int]]:
     for sg in model.subgraphs:
         for op in sg.operators:
             size = _cmsis_nn_request(sg.tensors, op)
-            if size is not None:
+            if isinstance(size, list):
+                found[(sg.index, op.index)] = size
+            elif size is not None:
                 found[(sg.index, op.index)] = [size] if size > 0 else []
     return found
 
 
-def _cmsis_nn_request(tensors: Sequence[Tensor], op: Operator) -> int | None:
+def _cmsis_nn_lstm_requests(tensors: Sequence[Tensor], op: Operator) -> list[int] | None:
+    """cmsis_nn/unidirectional_sequence_lstm.cc: int8 or int16 activations with an int16 cell state
+    request 3 buffers of batch x state x 2 bytes (the reference kernel 4); other types fall back."""
+    inp, cell = tensors[op.inputs[0]], tensors[op.inputs[19]]
+    if inp.type_name not in ("INT8", "INT16") or cell.type_name != "INT16" or len(inp.shape) < 2:
+        return None
+    batch = inp.shape[1] if op.options.get("time_major") else inp.shape[0]
+    state = tensors[op.inputs[18]].shape[-1]
+    return [batch * state * 2] * 3
+
+
+def _cmsis_nn_request(tensors: Sequence[Tensor], op: Operator) -> int | list[int] | None:
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) == 24:
+        return _cmsis_nn_lstm_requests(tensors, op)
     if op.name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D") or not op.inputs:
         return None
     inp, out = tensors[op.inputs[0]], tensors[op.outputs[0]]
