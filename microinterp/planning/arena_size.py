@@ -50,8 +50,7 @@ class Target:
     name: str
     pointer: int
     recording: bool  # RecordingMicroAllocator (the Python package) rather than MicroAllocator
-    rounds_arena_start: bool  # MicroAllocator::Create aligns the arena start up to 16
-    #: sizeof of the structs placed in the arena; alignof is min(size, pointer) unless in `aligns`.
+    #: sizeof of the structs placed in the arena (each aligned to the pointer size, their alignof).
     sizes: Mapping[str, int]
 
 
@@ -78,8 +77,9 @@ def _host_sizes() -> dict[str, int]:
         "ScratchBufferHandle": 8,  # micro_allocator.h: uint8_t* data
         "AllocationInfo": 32,  # micro_allocation_info.h: size_t, void**, 3 ints, bool
         "size_t": 8,
-        "MicroResourceVariables": 32,  # micro_resource_variable.h: pointer + 2 counts
-        "MicroResourceVariable": 40,  # micro_resource_variable.h: name*, resource buffer*, size, ...
+        # micro_resource_variable.h (no model with VAR_HANDLE ops was measured: unverified):
+        "MicroResourceVariables": 32,  # variables pointer, allocator pointer, 2 counts
+        "MicroResourceVariable": 40,  # container/shared name pointers, resource buffer, bytes, flags
     }
 
 
@@ -94,10 +94,9 @@ def _cortex_m_sizes() -> dict[str, int]:
 
 
 #: What the `tflite-micro` Python package needs on a 64-bit host.
-HOST_64 = Target("64-bit host", 8, True, False, _host_sizes())
+HOST_64 = Target("64-bit host", 8, True, _host_sizes())
 #: A 32-bit Arm Cortex-M firmware: MicroInterpreter(model, resolver, tensor_arena, kTensorArenaSize).
-CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, True, _cortex_m_sizes())
-TARGETS = {"64-bit": HOST_64, "32-bit": CORTEX_M_32}
+CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, _cortex_m_sizes())
 
 
 @dataclass(frozen=True)
@@ -268,8 +267,8 @@ def _prepare_steps(op: Operator, tail: tuple[int, ...]) -> tuple[tuple[str, int]
     return temps(*ins, *outs) + persistent
 
 
-class ArenaTooSmall(Exception):
-    """Raised inside the replay when one allocation does not fit; carries what failed."""
+class _DoesNotFit(Exception):
+    """One allocation of the replay does not fit the arena; the message says which."""
 
 
 def _up(n: int, a: int) -> int:
@@ -293,21 +292,21 @@ class _Allocator:
     def persistent(self, size: int, alignment: int, category: str) -> None:
         result = _down(self.tail - size, alignment)
         if result < self.head:
-            raise ArenaTooSmall(f"tail allocation of {size} bytes ({category})")
+            raise _DoesNotFit(f"tail allocation of {size} bytes ({category})")
         self.by_category[category] = self.by_category.get(category, 0) + self.tail - result
         self.tail = result
 
     def temp_alloc(self, size: int, alignment: int, what: str) -> None:
         result = _up(self.temp, alignment)
         if self.tail - result < size:
-            raise ArenaTooSmall(f"temp allocation of {size} bytes ({what})")
+            raise _DoesNotFit(f"temp allocation of {size} bytes ({what})")
         self.temp = result + size
         self.peak = max(self.peak, self.temp)
 
     def resize_head(self, size: int, alignment: int, what: str) -> None:
         start = _up(self.buffer_head, alignment)
         if self.tail - start < size:
-            raise ArenaTooSmall(f"head of {size} bytes ({what})")
+            raise _DoesNotFit(f"head of {size} bytes ({what})")
         self.head = self.temp = start + size
         self.peak = max(self.peak, self.head)
 
@@ -335,15 +334,14 @@ class ArenaSize:
 
 
 def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: int, planned: int,
-            arena_size: int, arena_start: int = 0) -> _Allocator:
-    """Run TFLM's AllocateTensors + Invoke allocation sequence for an arena of `arena_size` bytes."""
+            arena_size: int) -> _Allocator:
+    """Run TFLM's AllocateTensors allocation sequence for an arena of `arena_size` bytes starting at a
+    16-aligned address (alignas(16) on the MCU; new[] on the host). Invoke allocates nothing more with
+    these kernels: they fetch only TfLiteEvalTensors and scratch buffers."""
     s = target.sizes
     p = target.pointer
-    start = _up(arena_start, ALIGNMENT) if target.rounds_arena_start else arena_start
-    a = _Allocator(start, arena_start + arena_size)
+    a = _Allocator(0, arena_size)
     first_op = [sum(len(g.operators) for g in model.subgraphs[:k]) for k in range(len(model.subgraphs))]
-    if a.buffer_tail < start:
-        raise ArenaTooSmall("arena smaller than its alignment")
     # (Recording)MicroAllocator::Create: the buffer allocator, the greedy planner, the MicroAllocator.
     for struct in ("SingleArenaBufferAllocator", "GreedyMemoryPlanner", "MicroAllocator"):
         a.persistent(s[struct], p, "allocator objects")
@@ -392,7 +390,7 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
     a.temp_alloc(s["size_t"] * len(model.subgraphs), s["size_t"], "planner subgraph offsets")
     a.temp_alloc(s["AllocationInfo"] * (tensors + requests), p, "AllocationInfo array")
     if a.available(ALIGNMENT) // PLANNER_BYTES_PER_BUFFER < planned:
-        raise ArenaTooSmall(f"greedy planner working arrays for {planned} buffers (Too many buffers)")
+        raise _DoesNotFit(f"greedy planner working arrays for {planned} buffers (Too many buffers)")
     a.peak = max(a.peak, _up(a.temp, ALIGNMENT) + PLANNER_BYTES_PER_BUFFER * planned)
     a.head = a.temp = a.buffer_head
     a.resize_head(head, ALIGNMENT, "planned head")
@@ -440,7 +438,7 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
     def fits(n: int) -> bool:
         try:
             _replay(model, target, ops, head, planned, n)
-        except ArenaTooSmall:
+        except _DoesNotFit:
             return False
         return True
 
@@ -460,7 +458,7 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
     try:
         _replay(model, target, ops, head, planned, best - 1)
         reason = ""
-    except ArenaTooSmall as e:
+    except _DoesNotFit as e:
         reason = str(e)
     return ArenaSize(target.name, kernels, best, head, final.peak - final.buffer_head,
                      final.buffer_tail - final.tail, dict(final.by_category), reason)
