@@ -47,7 +47,8 @@ def minimal_arena(worker: OracleWorker, model: Path) -> tuple[int | None, str]:
         if worker.tflm_fits(model, below).ok:
             raise RuntimeError(f"{model}: {high} found by bisection, but {below} passes too")
     reason = worker.tflm_fits(model, high - 1).log if high > 1 else ""
-    return high, reason.splitlines()[-1] if reason else ""
+    # Crash reports name the model by path; the table keeps only its file name.
+    return high, reason.replace(str(model), model.name).splitlines()[-1] if reason else ""
 
 
 def model_paths() -> dict[str, Path]:
