@@ -32,13 +32,11 @@ LIVE = ("shared/tflm_examples/hello_world_int8.tflite", "shared/tflm_examples/he
 KNOWN_64BIT_GAPS: set[str] = set()
 
 
-#: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json. ad01_int8, hello_world_int8 and
-#: keyword_scrambled_8bit: their minimum is decided by the planner's working arrays ("Too many
-#: buffers"), and the replay needs 8/28 bytes more than the M4 build (fully-connected models only).
-#: dtln_noise_suppression with CMSIS-NN: the measured head is 1,296 bytes above the replay's (a
-#: scratch request of CMSIS-NN's not found in the sources read; its tail agrees).
+#: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json: ad01_int8, hello_world_int8 and
+#: keyword_scrambled_8bit, whose minimum is decided by the planner's working arrays ("Too many
+#: buffers"); the replay needs 8/28 bytes more than the M4 build (fully-connected models only).
 KNOWN_32BIT_GAPS = {(name, kernels) for name in ("ad01_int8", "hello_world_int8", "keyword_scrambled_8bit")
-                    for kernels in ("reference", "cmsis-nn")} | {("dtln_noise_suppression", "cmsis-nn")}
+                    for kernels in ("reference", "cmsis-nn")}
 
 
 def figures(path: Path, kernels: str = "reference") -> TflmArenaFigures:

@@ -519,9 +519,23 @@ def _cmsis_nn_lstm_requests(tensors: Sequence[Tensor], op: Operator) -> list[int
     return [batch * state * 2] * 3
 
 
+def _cmsis_nn_fc_request(tensors: Sequence[Tensor], op: Operator) -> int | None:
+    """cmsis_nn/fully_connected.cc runs an int8 FC whose output has more than 2 dimensions and whose
+    accumulation depth is a multiple of 4 as a 1x1 convolution, with a multiplier and a shift per
+    output channel. The version read allocates those two int32 arrays as persistent buffers; the
+    Cortex-M4 measurements (dtln_noise_suppression) show instead one scratch request of exactly their
+    size and no such tail: this follows the measurements (the 1x1 kernel itself needs no buffer)."""
+    inp, filt, out = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
+    if inp.type_name != "INT8" or len(out.shape) <= 2 or filt.shape[-1] % 4:
+        return None
+    return 2 * 4 * out.shape[-1]
+
+
 def _cmsis_nn_request(tensors: Sequence[Tensor], op: Operator) -> int | list[int] | None:
     if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) == 24:
         return _cmsis_nn_lstm_requests(tensors, op)
+    if op.name == "FULLY_CONNECTED" and len(op.inputs) >= 2:
+        return _cmsis_nn_fc_request(tensors, op)
     if op.name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D") or not op.inputs:
         return None
     inp, out = tensors[op.inputs[0]], tensors[op.outputs[0]]
