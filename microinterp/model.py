@@ -6,11 +6,12 @@ lengths) happen here; op-specific semantics are checked by each op's prepare.
 """
 from __future__ import annotations
 
+
 import functools
 import inspect
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,8 @@ class Operator:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     options: dict[str, Any]
+    #: The raw custom_options bytes of a custom operator (a flexbuffer for TFLM's signal ops), else b"".
+    custom_options: bytes = b""
 
     @property
     def name(self) -> str:
@@ -185,6 +188,23 @@ class Model:
                 if t.data is not None:
                     seen[t.buffer] = t.data.nbytes
         return sum(seen.values())
+
+
+def with_dynamic_dims(model: Model, value: int, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+    """The model with `value` written into every dim that is -1 in a tensor's shape_signature (main
+    subgraph), as the converter writes a fixed batch size; ops' prepare then checks that the new shapes
+    are consistent."""
+    tensors = []
+    for t in model.main.tensors:
+        if -1 in t.shape_signature and len(t.shape_signature) == len(t.shape) and t.data is None:
+            t = replace(t, shape=tuple(value if s == -1 else d
+                                                   for d, s in zip(t.shape, t.shape_signature)))
+            if t.nbytes > max_tensor_bytes:
+                raise ResourceLimitError(f"{t.describe()}: resized to {t.nbytes} bytes, above the limit of "
+                                         f"{max_tensor_bytes} bytes (max_tensor_bytes)")
+        tensors.append(t)
+    main = replace(model.main, tensors=tuple(tensors))
+    return replace(model, subgraphs=(main, *model.subgraphs[1:]))
 
 
 def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
@@ -307,6 +327,13 @@ class _ModelReader:
         is_custom = code == BuiltinOperator.CUSTOM
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
 
+    @staticmethod
+    def _custom_options(op: Any, custom: str | None) -> bytes:
+        if custom is None:
+            return b""
+        raw = op.CustomOptionsAsNumpy()
+        return raw.tobytes() if isinstance(raw, np.ndarray) else b""
+
     def _subgraph(self, sg_index: int) -> Subgraph:
         sg = self.fb.Subgraphs(sg_index)
         where = f"subgraph {sg_index}"
@@ -338,7 +365,7 @@ class _ModelReader:
                 inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
                 outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
                 intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
-                options=options)
+                options=options, custom_options=self._custom_options(op, custom))
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,12 +19,13 @@ from tflite.Padding import Padding
 from ..errors import UnsupportedOperatorError
 from ..interpreter import Interpreter
 from ..model import Operator, Subgraph, Tensor
-from ..ops import REGISTRY
+from ..ops import find_prepare
 from ..planning import plan_memory
-from ..prepare import prepare_model
 from ..planning.arena_size import KERNEL_SETS
-from .arena_report import TflmArenaFigures, tflm_figures
+from ..prepare import prepare_model
+from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .plan import tflm_arena_fields
+from .tflm_arena import TflmArenaFigures, tflm_figures
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -35,10 +36,32 @@ def _input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
     return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
 
 
+def _recurrent_macs(subgraph: Subgraph, op: Operator) -> int:
+    """MACs of the recurrent ops, as TFLM's kernels compute them per invoke.
+
+    UNIDIRECTIONAL_SEQUENCE_LSTM, per time step and batch row: four gate FCs over the input
+    (state x in) and the hidden state (state x state), then the cell update f*c + i*g and the
+    output o*tanh(c) (3 x state products). SVDF, per batch row: the feature FC (filters x in) and
+    each filter's dot product of its memory with the time weights (filters x memory)."""
+    source, weights = _input(subgraph, op, 0), _input(subgraph, op, 1 if op.name == "SVDF" else 2)
+    if source is None or weights is None or len(weights.shape) != 2 or not source.shape or not source.shape[-1]:
+        return 0
+    rows = source.num_elements // source.shape[-1]  # time steps x batch for LSTM, batch for SVDF
+    if op.name == "SVDF":
+        time_weights = _input(subgraph, op, 2)
+        memory = time_weights.shape[-1] if time_weights is not None and time_weights.shape else 0
+        return rows * weights.shape[0] * (weights.shape[1] + memory)
+    state, depth = weights.shape
+    return rows * (4 * state * (depth + state) + 3 * state)
+
+
 def op_macs(subgraph: Subgraph, op: Operator) -> int:
     """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
-    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
-    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
+    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC, LSTM and
+    SVDF as _recurrent_macs says; 0 for every other op (their arithmetic is not multiply-accumulate
+    dominated) and for malformed ones."""
+    if op.name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"):
+        return _recurrent_macs(subgraph, op)
     # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
     # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
     weights = _input(subgraph, op, 1)
@@ -246,6 +269,8 @@ class ModelReport:
     memory: MemoryInfo
     resolver: str
     resolver_size: int
+    #: With --board: how the model fits each board (cli/boards.py).
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def macs(self) -> int:
@@ -270,7 +295,7 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
     first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
     prefix = op.describe() + ":"
     problem = next((p for p in problems if p.startswith(prefix)), None)
-    if problem is None and (op.custom_code is not None or op.builtin_code not in REGISTRY):
+    if problem is None and find_prepare(op) is None:
         # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
         problem = f"{op.describe()}: no kernel for this operator"
     return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",
@@ -278,10 +303,11 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
                   dict(op.options), op_macs(sg, op), problem)
 
 
-def inspect_model(model_path: str | os.PathLike, kernels: str = "reference") -> ModelReport:
-    """Describe a model, with TFLM arena figures for `kernels`. Unsupported operators are reported, not
-    raised; the arena head then leaves out the scratch those ops would need (MemoryInfo.exact is False)
-    and there is no TFLM arena_size."""
+def inspect_model(model_path: str | os.PathLike, kernels: str = "reference",
+                  boards: Sequence[str] = ()) -> ModelReport:
+    """Describe a model, with TFLM arena figures for `kernels`, and how it fits the named boards (TFLM
+    plan). Unsupported operators are reported, not raised; the arena head then leaves out the scratch
+    those ops would need (MemoryInfo.exact is False) and there is no TFLM arena_size (nor board fit)."""
     interp = Interpreter(model_path=model_path)
     model = interp.model
     try:
@@ -305,7 +331,8 @@ def inspect_model(model_path: str | os.PathLike, kernels: str = "reference") -> 
         [SubgraphInfo(sg.index, sg.name, len(sg.tensors), len(sg.operators), list(sg.inputs), list(sg.outputs))
          for sg in model.subgraphs],
         [_tensor_info(main.tensors[i]) for i in main.inputs],
-        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size)
+        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size,
+        board_fits(list(boards), model, plan, kernels) if figures is not None else [])
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -353,6 +380,7 @@ def print_report(report: ModelReport, out: Output) -> None:
             out.line(f"  - {problem}")
     else:
         out.verdict(True, "every operator is supported")
+    print_board_fits(report.boards, out)
     out.heading(f"op resolver: MicroMutableOpResolver<{report.resolver_size}>")
     out.code(report.resolver, "cpp")
 
@@ -361,10 +389,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help=".tflite file")
     parser.add_argument("--kernels", choices=KERNEL_SETS, default="reference",
                         help="TFLM kernel set the arena figures are for (default reference)")
+    add_board_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
-    report = inspect_model(args.model, args.kernels)
+    report = inspect_model(args.model, args.kernels, args.board)
     if args.json:
         out.json(report)
     else:

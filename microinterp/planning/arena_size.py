@@ -33,6 +33,7 @@ from ..errors import UnsupportedOperatorError
 from ..model import Model, Operator, Tensor
 from ..quantization import compute_padding
 from .lifetimes import ALIGNMENT, offline_offsets
+from .signal_tail import signal_allocations
 
 KERNEL_SETS = ("reference", "cmsis-nn")
 
@@ -125,6 +126,7 @@ _OPTIONS = {
     "SVDF": 12,  # TfLiteSVDFParams: rank, activation, asymmetric_quantize_inputs
     "UNIDIRECTIONAL_SEQUENCE_LSTM": 16,  # TfLiteUnidirectionalSequenceLSTMParams
     "CONCATENATION": 8,  # TfLiteConcatenationParams: axis, activation
+    "CAST": 8,  # TfLiteCastParams: in and out data types (ParseCast allocates it with or without options)
     "STRIDED_SLICE": 24,  # TfLiteStridedSliceParams: 5 masks, offset
     "MEAN": 1, "SUM": 1, "REDUCE_MAX": 1, "REDUCE_MIN": 1, "REDUCE_PROD": 1,  # TfLiteReducerParams
     "LEAKY_RELU": 4,  # TfLiteLeakyReluParams: alpha
@@ -150,6 +152,13 @@ _HOST_FC_EXTRA = 8
 #: the tails print_allocations reports at arena ends 0, 4, 8 and 12 mod 16 (22 models), which only
 #: this alignment reproduces.
 _HOST_OPTIONS_ALIGNED_8 = ("FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+#: CONCATENATION's kernel data on the host package: 80 bytes, not sizeof(ConcatenationParams) = 40 as in
+#: the sources read (the package's commit is not in the mirror), and its Prepare fetches the output only
+#: once (see _prepare_steps). FITTED to the live bisection of single-op models with 2, 3 and 5 inputs and
+#: audio_preprocessor_int8, not derived.
+_HOST_CONCATENATION_DATA = 80
 
 
 def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tuple[int, ...]:
@@ -206,6 +215,14 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         cells = sg.tensors[op.inputs[1]].shape[0]
         sums = (4 * cells,) * 8 if sg.tensors[op.inputs[0]].type_name == "INT8" else ()
         return (688 + (320 if host else 224),) + sums
+    if name == "CONCATENATION":
+        # concatenation.cc OpData = types.h ConcatenationParams: int8 axis, input zero point and scale
+        # pointers, uint16 count, int32 zero point, float scale -> 40 (host) / 24 (Cortex-M); Prepare adds,
+        # for int8, a float scale and an int32 zero point per input. The host package needs 40 bytes more
+        # (_HOST_CONCATENATION_DATA).
+        quantized = sg.tensors[op.outputs[0]].type_name == "INT8"
+        return ((_HOST_CONCATENATION_DATA if host else 24,)
+                + ((4 * len(op.inputs),) * 2 if quantized else ()))
     if name in _FIXED_KERNEL_DATA:
         return _FIXED_KERNEL_DATA[name]
     raise UnsupportedOperatorError([f"{op.describe()}: the TFLM arena model does not know the persistent "
@@ -225,25 +242,33 @@ _FIXED_KERNEL_DATA = {
     "SVDF": (36,),  # svdf.h OpDataSvdf: 9 int32 (effective scales, scratch indices, zero points)
     "PAD": (56,),  # pad.cc OpData: PadParams (2 counts + 2 x int32[5] + category) + output_zero_point
     "PADV2": (56,),
-    "CONCATENATION": (28,),  # concatenation.cc OpData: ConcatenationParams
     "STRIDED_SLICE": (84,),  # strided_slice.cc: StridedSliceParams
     "MEAN": (40,),  # reduce.h OpDataReduce: multiplier, shift, 2 scratch indices, zero points, scales, counts
     "LEAKY_RELU": (24,),  # leaky_relu.h LeakyReluOpData: 2 multiplier/shift pairs, 2 zero points
+    "DIV": (28,),  # div.cc OpDataDiv: 7 int32
     "RESHAPE": (), "SQUEEZE": (), "EXPAND_DIMS": (), "CAST": (), "RELU": (), "RELU6": (), "TRANSPOSE": (),
+    "MAXIMUM": (), "MINIMUM": (),
 }
+#: Kernels registered without Init and Prepare (maximum_minimum.cc): they fetch no temp tensors.
+_NO_PREPARE = ("MAXIMUM", "MINIMUM")
 
 
 def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
                    scratch: Sequence[int]) -> OpAllocations:
     """What TFLM allocates for `op` with the given kernel set; `scratch` are its scratch requests."""
+    signal = signal_allocations(model.subgraphs[op.subgraph], op, target.pointer)
+    if signal is not None:
+        # Custom ops have no parsed options; signal_tail.py says which buffers Init and Prepare make.
+        init, prepare = signal
+        return OpAllocations(None, init, _prepare_steps(op, prepare, target), tuple(scratch))
     params = _OPTIONS_BY_TARGET[target.pointer].get(op.name, _OPTIONS.get(op.name))
     aligned = 8 if target.pointer == 8 and op.name in _HOST_OPTIONS_ALIGNED_8 else 4
     options = (params, aligned) if params else None
     data = _kernel_data(op, target, kernels, model)
-    return OpAllocations(options, data[:1], _prepare_steps(op, data[1:]), tuple(scratch))
+    return OpAllocations(options, data[:1], _prepare_steps(op, data[1:], target), tuple(scratch))
 
 
-def _prepare_steps(op: Operator, tail: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+def _prepare_steps(op: Operator, tail: tuple[int, ...], target: Target) -> tuple[tuple[str, int], ...]:
     """A kernel's Prepare: the tensors it fetches as temp TfLiteTensors and its persistent buffers, in
     order. DeallocateTemp does not move the temp pointer back (single_arena_buffer_allocator.cc), so a
     tensor fetched twice takes space twice until the allocator resets temp after the op; a persistent
@@ -254,11 +279,19 @@ def _prepare_steps(op: Operator, tail: tuple[int, ...]) -> tuple[tuple[str, int]
         return tuple(("temp", t) for t in indices if t >= 0)
 
     persistent = tuple(("tail", n) for n in tail)
+    if op.name in _NO_PREPARE:
+        return ()
     if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(ins) >= 2:
         # conv_common.cc ConvPrepare (depthwise_conv_common.cc likewise): output, input, filter; the
         # per-channel arrays; then CalculateOpDataConv fetches input, filter, bias and output again.
         bias = ins[2] if len(ins) > 2 else -1
         return temps(outs[0], ins[0], ins[1]) + persistent + temps(ins[0], ins[1], bias, outs[0])
+    if op.name == "CONCATENATION":
+        # concatenation.cc Prepare: input 0 and the output for their types, every input for its rank, the
+        # output again (not on the host package: FITTED with _HOST_CONCATENATION_DATA); for int8 the
+        # scale/zero-point arrays and every input once more.
+        first = temps(ins[0], outs[0]) + temps(*ins) + (temps(outs[0]) if target.pointer == 4 else ())
+        return first + (persistent + temps(*ins) if persistent else ())
     if op.name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
         return temps(ins[0], outs[0]) + persistent  # reshape.cc: the shape input is not fetched
     if op.name == "FULLY_CONNECTED" and len(persistent) == 3:
