@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import struct
 from pathlib import Path
@@ -173,7 +174,7 @@ def test_one_step_less_than_the_smallest_safe_lag_changes_tflms_outputs(shared_m
         assert_written_model_gives_the_original_outputs(oracle, model.content, too_close, inputs, "one step too close")
 
 
-def test_plans_for_microinterps_kernels_that_tflms_would_break_are_refused_naming_the_op(tmp_path):
+def test_plans_tflms_kernels_would_break_are_refused_naming_the_op_safe_ones_written_with_their_header(tmp_path):
     # Depthwise with multiplier 2: microinterp reads a whole pixel before writing it; TFLM writes
     # output channel 2c before it reads input channel c + 1 of the same pixel.
     case = depthwise_case("multiplier 2", 1, input_shape=(1, 4, 4, 16), multiplier=2, kernel=(1, 1))
@@ -189,7 +190,14 @@ def test_plans_for_microinterps_kernels_that_tflms_would_break_are_refused_namin
     refused = microinterp(path, "--strategy", "inplace", "--schedule", "microinterp", "--write-offline-plan",
                           tmp_path / "out.tflite")
     assert refused.returncode == 2 and "op 0 (DEPTHWISE_CONV_2D)" in refused.stderr
-    assert microinterp(path, "--strategy", "inplace", "--write-offline-plan", tmp_path / "out.tflite").returncode == 0
+    written = microinterp(path, "--strategy", "inplace", "--write-offline-plan", tmp_path / "out.tflite",
+                          "--header", tmp_path / "arena.h", "--json")
+    assert written.returncode == 0, written.stderr
+    # The header and the report size the firmware's arena for the written model, not the original.
+    figures = plan_arena(load_model(tmp_path / "out.tflite"))[0].tflm
+    assert json.loads(written.stdout)["offline_plan_tflm"] == dataclasses.asdict(figures)
+    header = (tmp_path / "arena.h").read_text()
+    assert f"kTensorArenaSize = {figures.tflm_arena_size_32bit};" in header and "out.tflite" in header
 
 
 @pytest.mark.parametrize("dtype", ["INT8", "FLOAT32"])

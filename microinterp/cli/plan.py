@@ -169,7 +169,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         report.offline_plan_tflm = written_report.tflm
     report.boards = board_fits(args.board, model, plan, args.kernels)
     if args.header:
-        args.header.write_text(header_text(report.deployed, path.name, args.strategy))
+        firmware_model = args.write_offline_plan or path
+        args.header.write_text(header_text(report.deployed, firmware_model.name, args.strategy))
     if args.svg or args.png:
         from .drawing import write_png, write_svg
         if args.svg:

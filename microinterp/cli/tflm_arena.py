@@ -2,8 +2,8 @@
 one kernel set, the 32-bit split, and the C header declaring the arena."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..model import Model
 from ..planning import MemoryPlan, plan_memory
