@@ -53,6 +53,9 @@ class Target:
     recording: bool  # RecordingMicroAllocator (the Python package) rather than MicroAllocator
     #: sizeof of the structs placed in the arena (each aligned to the pointer size, their alignof).
     sizes: Mapping[str, int]
+    #: sizeof of a C enum: 4 on the host; 1 for the small enums TFLM's option structs hold under
+    #: arm-none-eabi-gcc, whose bare-metal AAPCS default is -fshort-enums.
+    enum_size: int
 
 
 def _host_sizes() -> dict[str, int]:
@@ -95,9 +98,9 @@ def _cortex_m_sizes() -> dict[str, int]:
 
 
 #: What the `tflite-micro` Python package needs on a 64-bit host.
-HOST_64 = Target("64-bit host", 8, True, _host_sizes())
+HOST_64 = Target("64-bit host", 8, True, _host_sizes(), 4)
 #: A 32-bit Arm Cortex-M firmware: MicroInterpreter(model, resolver, tensor_arena, kTensorArenaSize).
-CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, _cortex_m_sizes())
+CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, _cortex_m_sizes(), 1)
 
 
 @dataclass(frozen=True)
@@ -111,39 +114,59 @@ class OpAllocations:
     scratch: tuple[int, ...]
 
 
-# ---- parsed builtin options: sizeof(TfLite*Params) from c/builtin_op_data.h; all are int/float/bool
-# fields (alignment 4), identical on both targets. Ops whose parser allocates nothing are absent
-# (core/api/flatbuffer_conversions.cc: ParseQuantize, ParseDequantize, ParseLogistic, ParsePad, ...).
-_OPTIONS = {
-    "CONV_2D": 28,  # TfLiteConvParams: padding, stride w/h, activation, dilation w/h, quantized_bias_type
-    "DEPTHWISE_CONV_2D": 28,  # TfLiteDepthwiseConvParams: padding, strides, multiplier, activation, dilations
-    "AVERAGE_POOL_2D": 40, "MAX_POOL_2D": 40, "L2_POOL_2D": 40,  # TfLitePoolParams incl. computed padding
-    "FULLY_CONNECTED": 16,  # TfLiteFullyConnectedParams: activation, weights_format, 2 bools, bias type
-    "ADD": 8, "SUB": 8,  # TfLiteAddParams/TfLiteSubParams: activation, pot_scale_int16
-    "MUL": 4, "DIV": 4,  # TfLiteMulParams/TfLiteDivParams: activation
-    "SOFTMAX": 4,  # TfLiteSoftmaxParams: beta
-    "RESHAPE": 36,  # TfLiteReshapeParams: int shape[8], num_dimensions
-    "SVDF": 12,  # TfLiteSVDFParams: rank, activation, asymmetric_quantize_inputs
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": 16,  # TfLiteUnidirectionalSequenceLSTMParams
-    "CONCATENATION": 8,  # TfLiteConcatenationParams: axis, activation
-    "CAST": 8,  # TfLiteCastParams: in and out data types (ParseCast allocates it with or without options)
-    "STRIDED_SLICE": 24,  # TfLiteStridedSliceParams: 5 masks, offset
-    "MEAN": 1, "SUM": 1, "REDUCE_MAX": 1, "REDUCE_MIN": 1, "REDUCE_PROD": 1,  # TfLiteReducerParams
-    "LEAKY_RELU": 4,  # TfLiteLeakyReluParams: alpha
-    # TfLiteTransposeConvParams is 20 bytes (padding, strides, activation, bias type) in the sources read,
-    # but the host package's tails need 12 (padding and strides only): FITTED to the single-op models.
-    "TRANSPOSE_CONV": 12,
-    "SPLIT": 4, "SPLIT_V": 4, "SQUEEZE": 36, "PACK": 8, "UNPACK": 8, "GATHER": 8, "SHAPE": 4,
-    "RESIZE_NEAREST_NEIGHBOR": 4, "RESIZE_BILINEAR": 4, "DEPTH_TO_SPACE": 4,
-    "SPACE_TO_DEPTH": 4, "L2_NORMALIZATION": 4, "BATCH_MATMUL": 4, "GELU": 1, "ARG_MAX": 4, "ARG_MIN": 4,
+# ---- parsed builtin options: the TfLite*Params structs of c/builtin_op_data.h, as their fields' C types:
+# "i" int/int32/float, "b" bool, "e" an enum (TfLitePadding, TfLiteFusedActivation, TfLiteType, ...).
+# Ops whose parser allocates nothing are absent (core/api/flatbuffer_conversions.cc: ParseQuantize,
+# ParseDequantize, ParseLogistic, ParsePad, ...). MicroBuiltinDataAllocator places each with alignof.
+_OPTION_FIELDS = {
+    "CONV_2D": "eiieiie",  # TfLiteConvParams: padding, strides, activation, dilations, quantized_bias_type
+    "DEPTHWISE_CONV_2D": "eiiieii",  # padding, strides, depth_multiplier, activation, dilations
+    # TfLitePoolParams: padding, strides, filter size, activation, computed TfLitePaddingValues (4 ints).
+    "AVERAGE_POOL_2D": "eiiiieiiii", "MAX_POOL_2D": "eiiiieiiii", "L2_POOL_2D": "eiiiieiiii",
+    # TfLiteFullyConnectedParams: activation, weights_format, keep_num_dims, asymmetric_quantize_inputs,
+    # quantized_bias_type.
+    "FULLY_CONNECTED": "eebbe",
+    "ADD": "eb", "SUB": "eb",  # TfLiteAddParams/TfLiteSubParams: activation, pot_scale_int16
+    "MUL": "e", "DIV": "e",  # TfLiteMulParams/TfLiteDivParams: activation
+    "SOFTMAX": "i",  # TfLiteSoftmaxParams: beta
+    "RESHAPE": "i" * 9, "SQUEEZE": "i" * 9,  # int shape[8] / squeeze_dims[8], and their count
+    "SVDF": "ieb",  # TfLiteSVDFParams: rank, activation, asymmetric_quantize_inputs
+    # TfLiteUnidirectionalSequenceLSTMParams: activation, cell/proj clip, time_major, asymmetric, diagonal.
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "eiibbb",
+    "CONCATENATION": "ie",  # TfLiteConcatenationParams: axis, activation
+    "CAST": "ee",  # TfLiteCastParams: in and out data types (ParseCast allocates it with or without options)
+    "STRIDED_SLICE": "iiiiib",  # TfLiteStridedSliceParams: 5 masks, offset
+    "MEAN": "b", "SUM": "b", "REDUCE_MAX": "b", "REDUCE_MIN": "b", "REDUCE_PROD": "b",  # keep_dims
+    "LEAKY_RELU": "i",  # TfLiteLeakyReluParams: alpha
+    "TRANSPOSE_CONV": "eiiee",  # TfLiteTransposeConvParams: padding, strides, activation, bias type
+    "SPLIT": "i", "SPLIT_V": "i", "PACK": "ii", "UNPACK": "ii", "GATHER": "ii", "SHAPE": "e",
+    "RESIZE_NEAREST_NEIGHBOR": "bb", "RESIZE_BILINEAR": "bb",  # align_corners, half_pixel_centers
+    "DEPTH_TO_SPACE": "i", "SPACE_TO_DEPTH": "i", "L2_NORMALIZATION": "e", "BATCH_MATMUL": "bbb",
+    "GELU": "b", "ARG_MAX": "e", "ARG_MIN": "e",
 }
 
 
-#: Options whose tail footprint differs between the two builds. FULLY_CONNECTED on the Cortex-M4 build
-#: (an older commit than the sources read): the measured tails need 8 bytes per FC, not
-#: sizeof(TfLiteFullyConnectedParams) = 16 -- FITTED to cortex_m4_tflm.json, not derived. ADD:
-#: TfLiteAddParams is 8 with pot_scale_int16 (host), 4 without it on the M4 commit.
-_OPTIONS_BY_TARGET = {8: {}, 4: {"FULLY_CONNECTED": 8, "ADD": 4}}
+def _options_layout(op_name: str, target: Target) -> tuple[int, int] | None:
+    """sizeof and alignof of an op's parsed options on `target`, or None if its parser allocates none."""
+    fields = _OPTION_FIELDS.get(op_name)
+    if fields is None:
+        return None
+    size, align = 0, 1
+    for f in fields:
+        n = target.enum_size if f == "e" else (1 if f == "b" else 4)
+        size = _up(size, n) + n
+        align = max(align, n)
+    if target.pointer == 8:
+        if op_name == "TRANSPOSE_CONV":
+            return _HOST_TRANSPOSE_CONV_OPTIONS, 4
+        if op_name in _HOST_OPTIONS_ALIGNED_8:
+            align = 8
+    return _up(size, align), align
+
+
+#: TfLiteTransposeConvParams is 20 bytes (padding, strides, activation, bias type) in the sources read,
+#: but the host package's tails need 12 (padding and strides only): FITTED to the single-op models.
+_HOST_TRANSPOSE_CONV_OPTIONS = 12
 #: The host package's FULLY_CONNECTED needs one more 16-byte tail slot than the sources read explain
 #: (spec/arena-planning.md §5 saw the same "+16 B per FULLY_CONNECTED"): FITTED to the live bisection of
 #: every FC model in the recorded table, not derived.
@@ -261,9 +284,7 @@ def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
         # Custom ops have no parsed options; signal_tail.py says which buffers Init and Prepare make.
         init, prepare = signal
         return OpAllocations(None, init, _prepare_steps(op, prepare, target), tuple(scratch))
-    params = _OPTIONS_BY_TARGET[target.pointer].get(op.name, _OPTIONS.get(op.name))
-    aligned = 8 if target.pointer == 8 and op.name in _HOST_OPTIONS_ALIGNED_8 else 4
-    options = (params, aligned) if params else None
+    options = _options_layout(op.name, target)
     data = _kernel_data(op, target, kernels, model)
     return OpAllocations(options, data[:1], _prepare_steps(op, data[1:], target), tuple(scratch))
 
