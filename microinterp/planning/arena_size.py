@@ -26,8 +26,8 @@ reference kernels or the CMSIS-NN kernels.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from ..errors import UnsupportedOperatorError
 from ..model import Model, Operator, Tensor
@@ -248,8 +248,8 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
                 + ((4 * len(op.inputs),) * 2 if quantized else ()))
     if name in _FIXED_KERNEL_DATA:
         return _FIXED_KERNEL_DATA[name]
-    raise UnsupportedOperatorError([f"{op.describe()}: the TFLM arena model does not know the persistent "
-                                    f"buffers of this kernel"])
+    raise UnsupportedOperatorError([(f"{op.describe()}: the TFLM arena model does not know the persistent "
+                                     f"buffers of this kernel")])
 
 
 #: Kernels whose Init allocates one OpData of a fixed size on both targets (all int32/float fields), or
