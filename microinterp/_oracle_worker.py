@@ -6,7 +6,7 @@ and replies travel as length-prefixed pickles over those two inherited pipe desc
 stdout or stderr, so whatever the native libraries print cannot corrupt the protocol.  The official
 interpreters are imported on first use only, which keeps a fresh worker cheap to start.
 
-A request is a dict with an ``op`` ("run", "arena" or "time"), the model bytes, the backend name and
+A request is a dict with an ``op`` ("run", "arena", "fits" or "time"), the model bytes, the backend name and
 the op's own fields.  A reply is one of ``("ok", value)``, ``("error", text)`` or
 ``("unavailable", package, reason)``.  Values are plain tuples, lists, dicts and numpy arrays so this
 module needs nothing from the rest of microinterp.
@@ -177,6 +177,24 @@ def arena(request: dict[str, Any]) -> str:
     return capture_stderr(interpreter.print_allocations)
 
 
+def fits(request: dict[str, Any]) -> tuple[bool, str]:
+    """Whether TFLM allocates and invokes the model with an arena of exactly ``arena_size`` bytes, and
+    what TFLM printed.  Inputs stay as the arena left them: only whether the allocation holds matters."""
+    runtime = import_backend_module(TFLM_RUNTIME)
+    outcome = [False]
+
+    def allocate_and_invoke() -> None:
+        # The constructor runs AllocateTensors; it and invoke raise RuntimeError when TFLM fails.
+        try:
+            runtime.Interpreter.from_bytes(request["model"], arena_size=request["arena_size"]).invoke()
+        except RuntimeError:
+            return
+        outcome[0] = True
+
+    log = capture_stderr(allocate_and_invoke)
+    return outcome[0], log
+
+
 def time_invoke(request: dict[str, Any]) -> list[float]:
     """Return the wall time in seconds of each of ``repeats`` invokes after one untimed warm-up."""
     session = open_session(request["backend"], request["model"], False)
@@ -206,7 +224,8 @@ def capture_stderr(action: Callable[[], None]) -> str:
         return sink.read().decode("utf-8", errors="replace")
 
 
-OPERATIONS: dict[str, Callable[[dict[str, Any]], Any]] = {"run": run, "arena": arena, "time": time_invoke}
+OPERATIONS: dict[str, Callable[[dict[str, Any]], Any]] = {"run": run, "arena": arena, "fits": fits,
+                                                           "time": time_invoke}
 
 
 def handle(request: dict[str, Any]) -> tuple[Any, ...]:

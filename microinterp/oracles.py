@@ -98,6 +98,16 @@ class ArenaReport:
 
 
 @dataclass(frozen=True)
+class ArenaProbe:
+    """One allocation attempt: the arena size tried, whether AllocateTensors and Invoke succeeded, and
+    what TFLM printed (its reason when it failed, e.g. "Too many buffers (max is 3)")."""
+
+    arena_size: int
+    ok: bool
+    log: str
+
+
+@dataclass(frozen=True)
 class InvokeTimes:
     """Wall times in seconds of repeated invokes, measured inside the worker."""
 
@@ -183,6 +193,18 @@ class OracleWorker:
         """Report the head and tail TFLM allocates for ``model`` in a 64 MiB arena."""
         text = self._request("arena", model, "tflm")
         return _parse_allocations(text, _model_name(model))
+
+    def tflm_fits(self, model: ModelSource, arena_size: int) -> ArenaProbe:
+        """Whether TFLM (the RecordingMicroAllocator of the Python package) allocates and invokes
+        ``model`` in an arena of exactly ``arena_size`` bytes.  TFLM crashing on a too-small arena
+        (it does, e.g. when a kernel's persistent buffer comes back null) counts as not fitting."""
+        if arena_size < 1:
+            raise ValueError(f"arena_size must be at least 1, got {arena_size}")
+        try:
+            ok, log = self._request("fits", model, "tflm", arena_size=int(arena_size))
+        except OracleCrash as crash:
+            return ArenaProbe(arena_size, False, str(crash))
+        return ArenaProbe(arena_size, ok, log.strip())
 
     def time_invoke(self, model: ModelSource, inputs: Sequence[np.ndarray], backend: str = "tflm",
                     repeats: int = 20) -> InvokeTimes:

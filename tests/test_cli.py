@@ -127,7 +127,9 @@ def test_inspect_shows_tensors_ops_memory_and_the_op_resolver():
     assert "0  CONV_2D            INT8   1x49x10x1 -> 1x25x5x64  kernel 10x4, stride 2x2, SAME, RELU" in out
     assert "MACs       2,656,768 (2.66M)" in out
     assert "scale 1.06031, zero point -3" in out  # input quantization
-    assert "arena head (TFLM plan)         16,000 bytes" in out  # manifest: TFLM's head
+    assert "arena head (TFLM plan)  16,000 bytes" in out  # manifest: TFLM's head
+    assert re.search(r"TFLM arena_size +[\d,]+ bytes \(64-bit host\) / [\d,]+ bytes \(32-bit Cortex-M\), "
+                     r"reference kernels", out)
     assert "flash (constant data)" in out and "every operator is supported" in out
     assert "tflite::MicroMutableOpResolver<5>" in out
     for method in ("AddAveragePool2D", "AddConv2D", "AddDepthwiseConv2D", "AddFullyConnected", "AddSoftmax"):
@@ -387,11 +389,11 @@ def test_plan_and_inspect_check_the_model_against_boards():
     result = microinterp("plan", KWS, "--board", "nano33ble", "--board", "stm32f746")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[lines.index("boards (arena = head + 32-bit tail estimate; model = .tflite bytes)") + 1].split() == [
+    assert lines[lines.index("boards (arena = minimal 32-bit TFLM arena_size; model = .tflite bytes)") + 1].split() == [
         "board", "SRAM", "flash", "TFLM", "arena", "(32-bit)", "model", "fits", "tightest"]
     assert any(line.startswith("stm32f746 (unverified)") and " yes " in line for line in lines)
     report = json.loads(microinterp("inspect", KWS, "--board", "rp2040", "--json").stdout)
     (fit,) = report["boards"]
-    assert fit["arena_bytes"] == report["memory"]["tflm_arena"] and fit["model_bytes"] == KWS.stat().st_size
+    assert fit["arena_bytes"] == report["memory"]["tflm_arena_size_32bit"] and fit["model_bytes"] == KWS.stat().st_size
     assert fit["fits"] and fit["sram_margin"] == 264 * 1024 - fit["arena_bytes"]
     assert_one_line_error(microinterp("inspect", KWS, "--board", "uno"), "unknown board 'uno'")

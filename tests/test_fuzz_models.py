@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 
 from fuzz.mutations import corpus_paths, field_slots
 from fuzz.worker import Worker, save_reproducer
-from opmodels import Op, T, graph_model
+from flatbuffers import flexbuffers
+
+from opmodels import Op, T, custom_op, graph_model
 
 _SCALE = float(os.environ.get("MICROINTERP_FUZZ_SCALE", "1"))
 
@@ -85,6 +87,41 @@ def _templates() -> list[tuple[Op, list[T | None], list[T]]]:
         (Op("DEQUANTIZE"), [T("INT8", (2, 3), **q)], [T("FLOAT32", (2, 3))]),
         (Op("RESHAPE", "ReshapeOptions", {"new_shape": [3, 2]}), [T("INT8", (2, 3), **q)],
          [T("INT8", (3, 2), **q)]),
+        # The operators of issue 14: builtins, int4 filters, and custom ops with flexbuffer options.
+        (Op("ADD_N"), [T("INT8", (2, 3), **q), T("INT8", (2, 3), 0.25, 0), T("INT8", (2, 3), **q)],
+         [T("INT8", (2, 3), 1.0, 0)]),
+        (Op("BATCH_MATMUL", "BatchMatMulOptions", {"adj_x": False, "adj_y": True}),
+         [T("INT8", (2, 3, 4), **q), T("INT8", (1, 5, 4), 0.25, 0)], [T("INT8", (2, 3, 5), 1.0, 0)]),
+        (Op("CUMSUM", "CumsumOptions", {"exclusive": True, "reverse": False}),
+         [T("FLOAT32", (2, 5)), T("INT32", (1,), data=np.array([1], np.int32))], [T("FLOAT32", (2, 5))]),
+        (Op("REVERSE_V2"), [T("INT16", (2, 3, 4)), T("INT32", (1,), data=np.array([1], np.int32))],
+         [T("INT16", (2, 3, 4))]),
+        (Op("LOG_SOFTMAX"), [T("INT8", (2, 6), 0.1, 0)], [T("INT8", (2, 6), 16 / 256, 127)]),
+        (Op("L2_POOL_2D", "Pool2DOptions", pool_opts), [T("FLOAT32", (1, 4, 4, 2))], [T("FLOAT32", (1, 2, 2, 2))]),
+        (Op("FLOOR_MOD"), [T("FLOAT32", (2, 3)), T("FLOAT32", (3,))], [T("FLOAT32", (2, 3))]),
+        (Op("DYNAMIC_UPDATE_SLICE"), [T("INT8", (4, 5), **q), T("INT8", (2, 2), **q),
+                                      T("INT32", (2,), data=np.array([1, 3], np.int32))], [T("INT8", (4, 5), **q)]),
+        (Op("EMBEDDING_LOOKUP"), [T("INT32", (3,), data=np.array([0, 2, 1], np.int32)), const("FLOAT32", (4, 2))],
+         [T("FLOAT32", (3, 2))]),
+        (Op("REDUCE_ALL", "ReducerOptions", {"keep_dims": False}),
+         [T("BOOL", (3, 4)), T("INT32", (1,), data=np.array([1], np.int32))], [T("BOOL", (3,))]),
+        (Op("CONV_2D", "Conv2DOptions", conv_opts),
+         [T("INT8", (1, 4, 4, 2), **q), T("INT4", (2, 3, 3, 2), [0.1, 0.2], 0, data=rng.integers(-8, 8, (2, 3, 3, 2))),
+          const("INT32", (2,), [0.05, 0.1], 0)],
+         [T("INT8", (1, 4, 4, 2), 1.0, 2)]),
+        (custom_op("SignalWindow", {"shift": 3}), [T("INT16", (2, 8)), const("INT16", (8,))], [T("INT16", (2, 8))]),
+        (custom_op("SignalRfft", {"T": 7, "fft_length": 16}),
+         [T("INT16", (16,))], [T("INT16", (18,))]),
+        (custom_op("SignalFramer", {"frame_size": 4, "frame_step": 2, "prefill": False}),
+         [T("INT16", (2, 4))], [T("INT16", (2, 2, 4)), T("BOOL", ())]),
+        (custom_op("CIRCULAR_BUFFER", {"cycles_max": 2}), [T("INT8", (1, 1, 1, 3), 0.1, 0)],
+         [T("INT8", (1, 3, 1, 3), 0.1, 0)]),
+        (custom_op("TFLite_Detection_PostProcess", {
+            "max_detections": 3, "max_classes_per_detection": 1, "detections_per_class": 2, "use_regular_nms": False,
+            "nms_score_threshold": 0.1, "nms_iou_threshold": 0.5, "num_classes": 2, "y_scale": 10.0,
+            "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0}),
+         [T("FLOAT32", (1, 4, 4)), T("FLOAT32", (1, 4, 3)), const("FLOAT32", (4, 4))],
+         [T("FLOAT32", (1, 3, 4)), T("FLOAT32", (1, 3)), T("FLOAT32", (1, 3)), T("FLOAT32", (1,))]),
     ]
 
 
@@ -99,6 +136,26 @@ def _set_option(op: Op, key: str, value) -> None:
     op.options[key] = float(value) if isinstance(op.options.get(key), float) else value
 
 
+def _perturbed_flexbuffer(draw, raw: bytes) -> bytes:
+    """Custom options with one key's value changed, a key dropped or added, or the bytes cut short."""
+    try:
+        options = dict(flexbuffers.Loads(raw))
+    except Exception:  # already cut short by an earlier perturbation: cut again
+        return raw[:len(raw) // 2]
+    how = draw(st.sampled_from(["value", "drop", "add", "truncate"]))
+    if how == "truncate":
+        return raw[:draw(st.integers(0, len(raw) - 1))]
+    if how == "add":
+        options[draw(st.sampled_from(["extra", "T", "shift", "num_classes"]))] = draw(st.sampled_from(_INT_VALUES))
+    elif options:
+        key = draw(st.sampled_from(sorted(options)))
+        if how == "drop":
+            del options[key]
+        else:
+            options[key] = draw(st.one_of(st.sampled_from(_INT_VALUES), st.sampled_from(_FLOATS), st.booleans()))
+    return bytes(flexbuffers.Dumps(options))
+
+
 @st.composite
 def perturbed_models(draw) -> tuple[bytes, str]:
     """A template single-op model with one or two parameters changed, rebuilt with the builder."""
@@ -108,7 +165,7 @@ def perturbed_models(draw) -> tuple[bytes, str]:
     for _ in range(draw(st.integers(1, 2))):
         t = draw(st.sampled_from(tensors))
         what = draw(st.sampled_from(["dim", "rank", "type", "scale", "zero_point", "qdim", "option",
-                                     "drop_input", "drop_data"]))
+                                     "drop_input", "drop_data", "custom_option"]))
         if what == "dim" and t.shape:
             axis = draw(st.integers(0, len(t.shape) - 1))
             shape = list(t.shape)
@@ -131,7 +188,9 @@ def perturbed_models(draw) -> tuple[bytes, str]:
             t.quantized_dimension = draw(st.sampled_from([-1, 0, 1, 2, 3, 4, 100]))
         elif what == "option" and op.options:
             key = draw(st.sampled_from(sorted(op.options)))
-            if isinstance(op.options[key], list):
+            if isinstance(op.options[key], bool):
+                op.options[key] = draw(st.booleans())
+            elif isinstance(op.options[key], list):
                 op.options[key] = draw(st.lists(st.sampled_from(_INT_VALUES), max_size=5))
             elif isinstance(op.options[key], float):
                 _set_option(op, key, draw(st.sampled_from(_FLOATS)))
@@ -141,6 +200,8 @@ def perturbed_models(draw) -> tuple[bytes, str]:
             inputs[draw(st.integers(0, len(inputs) - 1))] = None
         elif what == "drop_data":
             t.data = None
+        elif what == "custom_option" and op.custom_options:
+            op.custom_options = _perturbed_flexbuffer(draw, op.custom_options)
         notes.append(f"{what} of {t.type}{list(t.shape)}")
     return graph_model([(op, inputs, outputs)]), ", ".join(notes)
 

@@ -1,4 +1,4 @@
-"""The memory plan: TFLM-compatible offsets and head, offline plans, lifetimes, and the tail estimate."""
+"""The memory plan: TFLM-compatible offsets and head, offline plans, lifetimes."""
 from __future__ import annotations
 
 import struct
@@ -8,7 +8,6 @@ import pytest
 
 from microinterp import Interpreter, load_model
 from microinterp.planning import plan_memory
-from microinterp.planning.tail import estimate_tail
 
 from opmodels import Op, T, graph_model
 from test_conformance_shared import SUPPORTED
@@ -61,14 +60,3 @@ def test_preserving_all_tensors_gives_every_tensor_its_own_bytes():
     assert it.get_tensor(1).sum() == 16
 
 
-@pytest.mark.parametrize("name", SUPPORTED)
-def test_64bit_tail_estimate_is_within_10_percent_of_tflm(shared_models, oracle, name):
-    content = (shared_models / f"{name}.tflite").read_bytes()
-    estimate = estimate_tail(load_model(content), pointer_size=8).total
-    actual = oracle.tflm_arena(content).tail
-    assert abs(estimate - actual) <= 0.10 * actual, f"estimate {estimate}, TFLM {actual}"
-
-
-def test_32bit_tail_estimate_is_smaller_than_the_64bit_one(shared_models):
-    model = load_model(shared_models / "mlperf_tiny" / "kws_ref_model.tflite")
-    assert estimate_tail(model, 4).total < estimate_tail(model, 8).total

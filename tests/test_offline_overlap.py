@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import struct
 from pathlib import Path
@@ -100,7 +101,7 @@ def assert_written_model_gives_the_original_outputs(oracle, original: bytes, wri
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_overlapped_plans_run_in_tflm_with_the_planned_head_and_the_original_outputs(oracle, name):
+def test_overlapped_plans_run_in_tflm_with_the_planned_head_our_arena_size_and_the_original_outputs(oracle, name):
     if not model_path(name).is_file():
         pytest.skip("shared models absent")
     if name in SLOW_IN_TFLM and not os.environ.get("MICROINTERP_SLOW_TESTS"):
@@ -109,6 +110,9 @@ def test_overlapped_plans_run_in_tflm_with_the_planned_head_and_the_original_out
     if not plan.shared:
         pytest.skip("the plan places no tensor over another")
     assert oracle.tflm_arena(written).head == plan.head
+    # The written model's minimal arena_size (planning/arena_size.py): TFLM runs in it, not 16 bytes less.
+    size = plan_arena(load_model(written))[0].tflm_arena_size
+    assert oracle.tflm_fits(written, size).ok and not oracle.tflm_fits(written, size - 16).ok, size
     assert_written_model_gives_the_original_outputs(oracle, model.content, written, random_and_edge_inputs(model),
                                                     name)
 
@@ -120,7 +124,6 @@ def test_mlperf_tiny_int8_heads_in_tflm_are_at_least_40_percent_below_tflms_own(
         heads[name] = oracle.tflm_arena(written).head
         assert heads[name] == plan.head, name
     assert sum(heads.values()) <= MLPERF_INT8_GOAL, heads
-    # Part 1's minimal arena_size (planning/arena_size.py) of each written model is to be checked here too.
 
 
 def _one_step_too_close(model: Model, plan: MemoryPlan) -> tuple[MemoryPlan, str]:
@@ -171,7 +174,7 @@ def test_one_step_less_than_the_smallest_safe_lag_changes_tflms_outputs(shared_m
         assert_written_model_gives_the_original_outputs(oracle, model.content, too_close, inputs, "one step too close")
 
 
-def test_plans_for_microinterps_kernels_that_tflms_would_break_are_refused_naming_the_op(tmp_path):
+def test_plans_tflms_kernels_would_break_are_refused_naming_the_op_safe_ones_written_with_their_header(tmp_path):
     # Depthwise with multiplier 2: microinterp reads a whole pixel before writing it; TFLM writes
     # output channel 2c before it reads input channel c + 1 of the same pixel.
     case = depthwise_case("multiplier 2", 1, input_shape=(1, 4, 4, 16), multiplier=2, kernel=(1, 1))
@@ -187,7 +190,14 @@ def test_plans_for_microinterps_kernels_that_tflms_would_break_are_refused_namin
     refused = microinterp(path, "--strategy", "inplace", "--schedule", "microinterp", "--write-offline-plan",
                           tmp_path / "out.tflite")
     assert refused.returncode == 2 and "op 0 (DEPTHWISE_CONV_2D)" in refused.stderr
-    assert microinterp(path, "--strategy", "inplace", "--write-offline-plan", tmp_path / "out.tflite").returncode == 0
+    written = microinterp(path, "--strategy", "inplace", "--write-offline-plan", tmp_path / "out.tflite",
+                          "--header", tmp_path / "arena.h", "--json")
+    assert written.returncode == 0, written.stderr
+    # The header and the report size the firmware's arena for the written model, not the original.
+    figures = plan_arena(load_model(tmp_path / "out.tflite"))[0].tflm
+    assert json.loads(written.stdout)["offline_plan_tflm"] == dataclasses.asdict(figures)
+    header = (tmp_path / "arena.h").read_text()
+    assert f"kTensorArenaSize = {figures.tflm_arena_size_32bit};" in header and "out.tflite" in header
 
 
 @pytest.mark.parametrize("dtype", ["INT8", "FLOAT32"])

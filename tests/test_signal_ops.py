@@ -253,12 +253,13 @@ def test_framer_and_stacker_outputs_match_tflm_whenever_valid(oracle):
 
 def test_hostile_custom_options_bytes_raise_model_errors_only(shared_models):
     """Every signal op of the audio preprocessor with its flexbuffer options bytes mutated (flipped,
-    truncated, extended): preparing either works or raises a microinterp model error, nothing else, and
-    the tail estimate still gives a number."""
+    truncated, extended): preparing and sizing TFLM's arena either work or raise a microinterp error,
+    nothing else."""
     from dataclasses import replace
 
     from microinterp import MicrointerpError, load_model
-    from microinterp.planning.tail import estimate_tail
+    from microinterp.cli.tflm_arena import tflm_figures
+    from microinterp.execution import plan_prepared
     from microinterp.prepare import prepare_model
 
     model = load_model(shared_models / AUDIO_PREPROCESSOR)
@@ -278,9 +279,9 @@ def test_hostile_custom_options_bytes_raise_model_errors_only(shared_models):
                 data += rng.integers(0, 256, int(rng.integers(1, 8))).astype(np.uint8).tobytes()
             ops = tuple(replace(o, custom_options=bytes(data)) if o is op else o for o in model.main.operators)
             hostile = replace(model, subgraphs=(replace(model.main, operators=ops), *model.subgraphs[1:]))
-            assert estimate_tail(hostile, 8).total > 0
             try:
-                prepare_model(hostile)
+                prepared = prepare_model(hostile)
+                assert tflm_figures(hostile, prepared, plan_prepared(hostile, prepared)).tflm_arena_size > 0
             except MicrointerpError:
                 pass
 
@@ -299,11 +300,17 @@ def test_hostile_custom_options_bytes_raise_model_errors_only(shared_models):
                                                 "stacker_right_context": 0, "stacker_step": 1}),
          [T("INT16", (40,))], [T("INT16", (160,)), T("BOOL", ())]),
 ], ids=lambda c: c.label)
-def test_tail_estimate_counts_signal_op_state_within_2_percent_of_tflm(oracle, case):
+def test_tflm_allocates_signal_ops_with_our_64bit_arena_size_but_not_16_bytes_less(oracle, case):
+    """Their parameters and state (KISS FFT plans, work areas, circular buffers) in the arena model."""
     from microinterp import load_model
-    from microinterp.planning.tail import estimate_tail
+    from microinterp.cli.tflm_arena import tflm_figures
+    from microinterp.execution import plan_prepared
+    from microinterp.prepare import prepare_model
 
-    model = single_op_model(case.op, case.inputs, case.outputs)
-    actual = oracle.tflm_arena(model).tail
-    estimate = estimate_tail(load_model(model), pointer_size=8).total
-    assert abs(estimate - actual) <= 0.02 * actual, f"estimate {estimate}, TFLM {actual}"
+    content = single_op_model(case.op, case.inputs, case.outputs)
+    model = load_model(content)
+    prepared = prepare_model(model)
+    size = tflm_figures(model, prepared, plan_prepared(model, prepared)).tflm_arena_size
+    at_size, below = oracle.tflm_fits(content, size), oracle.tflm_fits(content, size - 16)
+    assert at_size.ok, f"TFLM fails with our {size} bytes: {at_size.log}"
+    assert not below.ok, f"TFLM still runs with {size - 16} bytes"

@@ -1,8 +1,9 @@
 """How a model's arena is planned, under each memory strategy: the Python API behind `microinterp plan`.
 
 For one strategy: the op order with the bytes in use during each op (the peak marked), every planned
-buffer's offset, size and lifetime, the head, TFLM's persistent tail estimated for a 32-bit target,
-the constant (flash) bytes, and whether head + tail fit a given limit. `compare_strategies` plans the
+buffer's offset, size and lifetime, the head, the minimal arena_size TFLM needs with this plan on a
+64-bit host and a 32-bit Cortex-M (planning/arena_size.py), the constant (flash) bytes, and whether
+the 32-bit arena fits a given limit. `compare_strategies` plans the
 model under every strategy against the fixed-order lower bound.
 """
 from __future__ import annotations
@@ -14,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..errors import MicrointerpError
+from ..errors import MicrointerpError, UnsupportedOperatorError
 from ..execution import plan_prepared
 from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.schedules import MICROINTERP
-from ..planning.tail import estimate_tail
 from ..prepare import prepare_for_planning
 from .boards import BoardFit
+from .tflm_arena import TflmArenaFigures, tflm_figures
 from .command import one_line
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
@@ -68,7 +69,7 @@ class BufferPlacement:
 @dataclass
 class ArenaPlan:
     """The arena of one model under one strategy (see the module docstring)."""
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total", "fits")
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena_size", "tflm_arena_size_32bit", "fits")
     model: str
     strategy: str
     op_order: list[int]
@@ -80,12 +81,15 @@ class ArenaPlan:
     #: The peak of live bytes in the model's own op order without sharing: the bound for tflm and optimal.
     fixed_order_bound: int
     proven_optimal: bool
-    tail_estimate: int
+    #: None when the model has ops whose TFLM allocations are not modelled (planning/arena_size.py).
+    tflm: TflmArenaFigures | None
     constant_bytes: int
     arena_limit: int | None = None
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
+    #: With --write-offline-plan: the written model's minimal TFLM arena_size, what its firmware needs.
+    offline_plan_tflm: TflmArenaFigures | None = None
     #: Whose kernels the shared bytes are safe for (planning/schedules.py).
     schedule: str = MICROINTERP
     #: With --board: how the model fits each board (cli/boards.py).
@@ -96,14 +100,26 @@ class ArenaPlan:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def total(self) -> int:
-        """Head plus the 32-bit tail estimate: the arena a microcontroller would need."""
-        return self.head + self.tail_estimate
+    def tflm_arena_size(self) -> int | None:
+        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size
+
+    @property
+    def tflm_arena_size_32bit(self) -> int | None:
+        """The minimal arena_size for a 32-bit Cortex-M: kTensorArenaSize."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size_32bit
+
+    @property
+    def deployed(self) -> TflmArenaFigures | None:
+        """The TFLM figures of what a firmware runs: the written model's with an offline plan."""
+        return self.offline_plan_tflm or self.tflm
 
     @property
     def fits(self) -> bool | None:
-        """Whether total fits arena_limit (None without a limit)."""
-        return None if self.arena_limit is None else self.total <= self.arena_limit
+        """Whether the deployed 32-bit arena fits arena_limit (None without a limit)."""
+        if self.arena_limit is None or self.deployed is None:
+            return None
+        return self.deployed.tflm_arena_size_32bit <= self.arena_limit
 
 
 @dataclass
@@ -154,9 +170,9 @@ def _shares(plan: MemoryPlan) -> dict[int, str]:
                        else f"over tensor {s.input} ({s.kind}, shift {s.shift:+d})") for s in plan.shared}
 
 
-def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: str = "<model>",
-                  arena_limit: int | None = None) -> ArenaPlan:
-    """The report of an existing plan of `model`."""
+def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, figures: TflmArenaFigures | None,
+                  name: str = "<model>", arena_limit: int | None = None) -> ArenaPlan:
+    """The report of an existing plan of `model`, with its TFLM arena figures."""
     live = plan.live_bytes()
     peak = max(range(len(live)), key=live.__getitem__, default=-1)
     main = model.main
@@ -176,22 +192,32 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
                                        position(e.first), position(e.last),
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
-                     fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit, schedule=plan.schedule, notes=list(plan.notes))
+                     fixed_order_bound, plan.proven_optimal, figures, model.constant_bytes, arena_limit,
+                     schedule=plan.schedule, notes=list(plan.notes))
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
                time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None,
-               schedule: str = MICROINTERP) -> tuple[ArenaPlan, MemoryPlan]:
+               schedule: str = MICROINTERP, kernels: str = "reference") -> tuple[ArenaPlan, MemoryPlan]:
     """Plan a model (a path or a loaded Model, shown as `name`) with one strategy, its shared bytes safe
-    for `schedule`'s kernels (planning/schedules.py): the report and the plan itself."""
+    for `schedule`'s kernels (planning/schedules.py): the report (TFLM arena figures for `kernels`,
+    "reference" or "cmsis-nn") and the plan itself."""
     model, name = _load(model, name)
     prepared, problems = prepare_for_planning(model)
     plan = plan_prepared(model, prepared, strategy, time_budget=time_budget, schedule=schedule)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
-    report = describe_plan(model, plan, bound, name, arena_limit)
+    # TFLM's allocations are modelled per op (planning/arena_size.py); an op without that model (an NPU's
+    # custom op, or one whose persistent allocations are not written down yet) leaves the figure unknown.
+    figures, unknown = None, []
+    if not problems:
+        try:
+            figures = tflm_figures(model, prepared, plan, kernels)
+        except UnsupportedOperatorError as e:
+            unknown = [f"TFLM arena_size unknown: {p}" for p in e.problems]
+    report = describe_plan(model, plan, bound, figures, name, arena_limit)
     report.unsupported = problems
+    report.notes.extend(unknown)
     return report, plan
 
 

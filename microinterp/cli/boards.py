@@ -16,8 +16,9 @@ from typing import ClassVar
 
 from ..model import Model
 from ..planning import MemoryPlan
-from ..planning.tail import estimate_tail
+from ..prepare import prepare_model
 from .render import Column, Output, nbytes_text
+from .tflm_arena import tflm_figures
 
 _KB, _MB = 1 << 10, 1 << 20
 
@@ -91,11 +92,10 @@ def find_board(name: str) -> Board:
     return _BY_NAME[key]
 
 
-def tflm_arena_bytes_32bit(model: Model, plan: MemoryPlan) -> int:
-    """The arena TFLM needs on a 32-bit MCU for this plan: its head plus the persistent tail."""
-    # To be replaced by the exact 32-bit TFLM arena_size of planning/arena_size.py when that lands:
-    # the tail here is estimate_tail's estimate.
-    return plan.head + estimate_tail(model, 4).total
+def tflm_arena_bytes_32bit(model: Model, plan: MemoryPlan, kernels: str = "reference") -> int:
+    """The minimal arena_size TFLM needs on a 32-bit Cortex-M for this plan with `kernels`
+    (planning/arena_size.py)."""
+    return tflm_figures(model, prepare_model(model), plan, kernels).tflm_arena_size_32bit
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,11 @@ class BoardFit:
         return self.sram_margin if self.limiting == "SRAM" else self.flash_margin
 
 
-def board_fits(names: list[str], model: Model, plan: MemoryPlan) -> list[BoardFit]:
-    """How the model, with this plan, fits each named board."""
-    arena = tflm_arena_bytes_32bit(model, plan)
+def board_fits(names: list[str], model: Model, plan: MemoryPlan, kernels: str = "reference") -> list[BoardFit]:
+    """How the model, with this plan and TFLM's `kernels`, fits each named board."""
+    if not names:
+        return []
+    arena = tflm_arena_bytes_32bit(model, plan, kernels)
     return [BoardFit(find_board(name), arena, len(model.content)) for name in names]
 
 
@@ -160,7 +162,7 @@ def print_board_fits(fits: list[BoardFit], out: Output) -> None:
                      "yes" if f.fits else "NO", f"{f.limiting}: {margin}"])
     out.table([Column("board"), Column("SRAM", True), Column("flash", True), Column("TFLM arena (32-bit)", True),
                Column("model", True), Column("fits"), Column("tightest")], rows,
-              title="boards (arena = head + 32-bit tail estimate; model = .tflite bytes)")
+              title="boards (arena = minimal 32-bit TFLM arena_size; model = .tflite bytes)")
     for f in fits:
         if f.board.note:
             out.line(f"  {f.board.name}: {f.board.note}")

@@ -16,12 +16,15 @@ from typing import Any, ClassVar
 from tflite.ActivationFunctionType import ActivationFunctionType
 from tflite.Padding import Padding
 
+from ..errors import UnsupportedOperatorError
 from ..execution import plan_prepared
 from ..model import Operator, Subgraph, Tensor, load_model
 from ..ops import find_prepare
 from ..prepare import prepare_graph
-from ..planning.tail import estimate_tail
+from ..planning.arena_size import KERNEL_SETS
 from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
+from .plan import tflm_arena_fields
+from .tflm_arena import TflmArenaFigures, tflm_figures
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -223,22 +226,31 @@ class OpInfo:
 class MemoryInfo:
     """Flash (constant data) versus arena bytes.
 
-    arena_head: TFLM's planned head, byte for byte what TFLM allocates; tail_estimate: TFLM's persistent
-    tail, estimated for a 32-bit MCU; microinterp_arena: the arena microinterp allocates (head, its own
-    scratch, variables). exact is False when unsupported ops hide their scratch needs.
+    arena_head: TFLM's planned head, byte for byte what TFLM allocates; tflm: the minimal arena_size
+    TFLM needs (planning/arena_size.py), None when an op is unsupported; microinterp_arena: the arena
+    microinterp allocates (head, its own scratch, variables). exact is False when unsupported ops hide
+    their scratch needs.
     """
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena",)
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena_size", "tflm_arena_size_32bit")
     file_bytes: int
     constant_bytes: int
     arena_head: int
-    tail_estimate: int
+    tflm: TflmArenaFigures | None
     microinterp_arena: int
     exact: bool
+    #: Why there is no TFLM arena_size although microinterp runs the model (a kernel the allocator model
+    #: does not know).
+    tflm_unknown: list[str]
 
     @property
-    def tflm_arena(self) -> int:
-        """The arena size to give TFLM: head plus the tail estimate."""
-        return self.arena_head + self.tail_estimate
+    def tflm_arena_size(self) -> int | None:
+        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size
+
+    @property
+    def tflm_arena_size_32bit(self) -> int | None:
+        """The minimal arena_size for a 32-bit Cortex-M."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size_32bit
 
 
 @dataclass(frozen=True)
@@ -290,16 +302,23 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
                   dict(op.options), op_macs(sg, op), problem)
 
 
-def inspect_model(model_path: str | os.PathLike, boards: Sequence[str] = ()) -> ModelReport:
-    """Describe a model, and how it fits the named boards (TFLM plan). Unsupported operators are
-    reported, not raised; the arena figures then leave out the scratch those ops would need
-    (MemoryInfo.exact is False)."""
+def inspect_model(model_path: str | os.PathLike, kernels: str = "reference",
+                  boards: Sequence[str] = ()) -> ModelReport:
+    """Describe a model, with TFLM arena figures for `kernels`, and how it fits the named boards (TFLM
+    plan). Unsupported operators are reported, not raised; the arena head then leaves out the scratch
+    those ops would need (MemoryInfo.exact is False) and there is no TFLM arena_size (nor board fit)."""
     model = load_model(model_path)
     prepared, problems = prepare_graph(model)
     plan = plan_prepared(model, prepared)
+    figures, unknown = None, []
+    if not problems:
+        try:
+            figures = tflm_figures(model, prepared, plan, kernels)
+        except UnsupportedOperatorError as e:
+            unknown = e.problems
     ops = [_op_info(sg, op, problems) for sg in model.subgraphs for op in sg.operators]
-    memory = MemoryInfo(len(model.content), model.constant_bytes, plan.head, estimate_tail(model, 4).total,
-                        plan.arena_size, not problems)
+    memory = MemoryInfo(len(model.content), model.constant_bytes, plan.head, figures, plan.arena_size,
+                        not problems, unknown)
     resolver, resolver_size = resolver_snippet((op.op for op in ops), Path(model_path).name)
     main = model.main
     return ModelReport(
@@ -308,7 +327,7 @@ def inspect_model(model_path: str | os.PathLike, boards: Sequence[str] = ()) -> 
          for sg in model.subgraphs],
         [_tensor_info(main.tensors[i]) for i in main.inputs],
         [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size,
-        board_fits(list(boards), model, plan))
+        board_fits(list(boards), model, plan, kernels) if figures is not None else [])
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -347,8 +366,8 @@ def print_report(report: ModelReport, out: Output) -> None:
     out.heading("memory")
     out.fields([("flash (constant data)", f"{nbytes_text(m.constant_bytes)} bytes"),
                 ("arena head (TFLM plan)", f"{nbytes_text(m.arena_head)} bytes{bound}"),
-                ("arena tail (estimate, 32-bit)", f"{nbytes_text(m.tail_estimate)} bytes"),
-                ("TFLM arena (head + tail)", f"~{nbytes_text(m.tflm_arena)} bytes"),
+                *(tflm_arena_fields(m.tflm) if m.tflm is not None else
+                  [("TFLM arena_size", "unknown: " + "; ".join(m.tflm_unknown or ["unsupported operators"]))]),
                 ("microinterp arena", f"{nbytes_text(m.microinterp_arena)} bytes")])
     if report.unsupported:
         out.verdict(False, f"{len(report.unsupported)} unsupported operator(s):")
@@ -363,11 +382,13 @@ def print_report(report: ModelReport, out: Output) -> None:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help=".tflite file")
+    parser.add_argument("--kernels", choices=KERNEL_SETS, default="reference",
+                        help="TFLM kernel set the arena figures are for (default reference)")
     add_board_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
-    report = inspect_model(args.model, args.board)
+    report = inspect_model(args.model, args.kernels, args.board)
     if args.json:
         out.json(report)
     else:

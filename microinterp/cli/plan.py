@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..model import load_model
 from ..planning import SCHEDULES, STRATEGIES
+from ..planning.arena_size import KERNEL_SETS
 from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.schedules import MICROINTERP, TFLM_REFERENCE
 from ..writer import with_offline_plan
@@ -27,6 +28,21 @@ from .arena_report import (
 from .boards import add_board_argument, board_fits, print_board_fits
 from .command import EXIT_CHECK_FAILED, EXIT_OK, Command, failures_exit
 from .render import Column, Output, name_text, nbytes_text
+from .tflm_arena import TflmArenaFigures, header_text
+
+
+def tflm_arena_fields(figures: TflmArenaFigures) -> list[tuple[str, str]]:
+    """The TFLM arena lines `inspect` and `plan` print: the arena_size users copy, then its split."""
+    tail = ", ".join(f"{k} {nbytes_text(v)}" for k, v in figures.tail_by_category_32bit.items())
+    return [("TFLM arena_size", f"{nbytes_text(figures.tflm_arena_size)} bytes (64-bit host) / "
+                                f"{nbytes_text(figures.tflm_arena_size_32bit)} bytes (32-bit Cortex-M), "
+                                f"{figures.kernels} kernels"),
+            ("  head", f"{nbytes_text(figures.head)} bytes"),
+            ("  allocation-time peak", f"{nbytes_text(figures.allocation_peak_32bit)} bytes (32-bit; planner "
+                                       f"working memory taken from the head side)"),
+            ("  tail", f"{nbytes_text(figures.tail_32bit)} bytes (32-bit) / {nbytes_text(figures.tail_64bit)} "
+                       f"bytes (64-bit)"),
+            ("  tail by category", f"{tail} (32-bit)")]
 
 
 def _tensor_label(b: BufferPlacement, multi: bool) -> str:
@@ -53,8 +69,8 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
     out.fields([("head", f"{nbytes_text(report.head)} bytes"),
                 ("lower bound", f"{nbytes_text(report.lower_bound)} bytes ({bound})"),
                 ("fixed-order bound", f"{nbytes_text(report.fixed_order_bound)} bytes (model's op order, no sharing)"),
-                ("tail", f"{nbytes_text(report.tail_estimate)} bytes (estimate for a 32-bit target)"),
-                ("arena", f"{nbytes_text(report.total)} bytes (head + tail)"),
+                *(tflm_arena_fields(report.tflm) if report.tflm is not None else
+                  [("TFLM arena_size", "unknown: the model has ops whose TFLM allocations are not modelled")]),
                 ("constants", f"{nbytes_text(report.constant_bytes)} bytes (flash)")], indent=0)
     for note in report.notes:
         out.line(note)
@@ -64,13 +80,16 @@ def print_plan(report: ArenaPlan, out: Output) -> None:
         for problem in report.unsupported:
             out.line(f"  - {problem}")
     if report.offline_plan_head is not None:
-        out.fields([("offline plan", f"written; TFLM's head with it: {nbytes_text(report.offline_plan_head)} bytes")],
+        written = report.deployed
+        out.fields([("offline plan", f"written; TFLM's head with it: {nbytes_text(report.offline_plan_head)} bytes, "
+                                     f"arena_size {nbytes_text(written.tflm_arena_size)} bytes (64-bit host) / "
+                                     f"{nbytes_text(written.tflm_arena_size_32bit)} bytes (32-bit Cortex-M)")],
                    indent=0)
-    if report.arena_limit is not None:
-        over = report.total - report.arena_limit
-        out.verdict(over <= 0, f"fits the limit of {nbytes_text(report.arena_limit)} bytes "
+    if report.arena_limit is not None and report.deployed is not None:
+        over = report.deployed.tflm_arena_size_32bit - report.arena_limit
+        out.verdict(over <= 0, f"32-bit arena fits the limit of {nbytes_text(report.arena_limit)} bytes "
                                f"({nbytes_text(-over)} to spare)" if over <= 0 else
-                    f"does not fit the limit of {nbytes_text(report.arena_limit)} bytes: "
+                    f"32-bit arena does not fit the limit of {nbytes_text(report.arena_limit)} bytes: "
                     f"{nbytes_text(over)} bytes over")
     print_board_fits(report.boards, out)
 
@@ -112,7 +131,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES,
                         help="memory strategy (default tflm, TFLM's own plan; not with --compare)")
     parser.add_argument("--arena-limit", type=parse_size, metavar="SIZE",
-                        help="check that head + 32-bit tail estimate fit, e.g. 256K (exit 1 if not)")
+                        help="check that the 32-bit Cortex-M arena_size fits, e.g. 256K (exit 1 if not)")
+    parser.add_argument("--kernels", choices=KERNEL_SETS, default="reference",
+                        help="TFLM kernel set the arena figures are for (default reference)")
+    parser.add_argument("--header", type=Path, metavar="FILE",
+                        help="write a C header declaring alignas(16) tensor_arena[kTensorArenaSize] (32-bit)")
     parser.add_argument("--compare", action="store_true",
                         help="plan each model with every strategy, side by side, and the bytes each technique saves")
     parser.add_argument("--svg", type=Path, metavar="FILE", help="draw the plan as SVG")
@@ -148,14 +171,23 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     model = load_model(path)
     schedule = args.schedule or (TFLM_REFERENCE if args.write_offline_plan else MICROINTERP)
     report, plan = plan_arena(model, args.strategy or "tflm", arena_limit=args.arena_limit,
-                              time_budget=args.time_budget, name=str(path), schedule=schedule)
-    report.boards = board_fits(args.board, model, plan)
+                              time_budget=args.time_budget, name=str(path), schedule=schedule,
+                              kernels=args.kernels)
     if args.write_offline_plan:
         written = with_offline_plan(model, plan)
         args.write_offline_plan.write_bytes(written)
-        # The written model is what the firmware runs: its TFLM figures (the head here; TFLM's minimal
-        # arena_size once planning/arena_size.py exists) are the ones to report.
-        report.offline_plan_head = plan_arena(written)[1].head
+        # The written model is what the firmware runs: its head and arena_size are the ones to report.
+        model = load_model(written)
+        written_report, plan = plan_arena(model, name=str(args.write_offline_plan), kernels=args.kernels)
+        report.offline_plan_head = written_report.head
+        report.offline_plan_tflm = written_report.tflm
+    report.boards = board_fits(args.board, model, plan, args.kernels)
+    if args.header:
+        if report.deployed is None:
+            raise ValueError(f"--header: no TFLM arena_size for {path}: it has ops whose TFLM allocations are "
+                             f"not modelled ({'; '.join(report.unsupported)})")
+        firmware_model = args.write_offline_plan or path
+        args.header.write_text(header_text(report.deployed, firmware_model.name, args.strategy))
     if args.svg or args.png:
         from .drawing import write_png, write_svg
         if args.svg:

@@ -144,6 +144,9 @@ def prepare_detection_postprocess(ctx: OpContext) -> BindFn:
     for t, size in ((out_boxes, 4 * rows), (out_classes, rows), (out_scores, rows), (out_count, 1)):
         if t.num_elements < size:
             ctx.fail(f"{t.describe()} has {t.num_elements} elements, the options need {size}")
+    if out_boxes.num_elements % 4:
+        ctx.fail(f"{out_boxes.describe()} must hold whole boxes of 4 coordinates, has {out_boxes.num_elements} "
+                 f"elements")
     max_det = opts.max_detections
     for nbytes in (boxes, boxes * 16, boxes * with_background * 4, boxes * 4, boxes * 4, max_det * boxes * 4,
                    max_det * boxes * 4, boxes * 4, max_det * boxes * 4, max(num_classes, max_det) * boxes * 4,
