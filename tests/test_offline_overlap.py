@@ -110,11 +110,14 @@ def test_overlapped_plans_run_in_tflm_with_the_planned_head_our_arena_size_and_t
     if not plan.shared:
         pytest.skip("the plan places no tensor over another")
     assert oracle.tflm_arena(written).head == plan.head
-    # The written model's minimal arena_size (planning/arena_size.py): TFLM runs in it, not 16 bytes less.
-    size = plan_arena(load_model(written))[0].tflm_arena_size
-    assert oracle.tflm_fits(written, size).ok and not oracle.tflm_fits(written, size - 16).ok, size
     assert_written_model_gives_the_original_outputs(oracle, model.content, written, random_and_edge_inputs(model),
                                                     name)
+    # The written model's minimal arena_size (planning/arena_size.py): TFLM runs in it, not 16 bytes less.
+    report = plan_arena(load_model(written))[0]
+    if report.tflm_arena_size is None:  # an op whose TFLM allocations the arena model lacks (control flow, variables)
+        pytest.xfail("; ".join(report.notes))
+    size = report.tflm_arena_size
+    assert oracle.tflm_fits(written, size).ok and not oracle.tflm_fits(written, size - 16).ok, size
 
 
 def test_mlperf_tiny_int8_heads_in_tflm_are_at_least_40_percent_below_tflms_own(shared_models, oracle):
