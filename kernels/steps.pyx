@@ -3,15 +3,21 @@
 any Python work per op (no argument parsing, no buffer acquisition).
 
 Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
-FULLY_CONNECTED: the input, its zero point subtracted, is widened to int16 (for a conv into a zero-
-padded image: out-of-image taps are 0, which is TFLM's skipping them), the weights are repacked once,
-and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM (int16_gemm.h) that
-also requantizes whole blocks of 8 channels as the reference template does (accumulate.pxd, for the
-rest). Integer sums are exact, so the bits equal TFLM's.
+FULLY_CONNECTED: the weights are repacked once, the input is copied into the layout of the int8 path
+(below; for a conv into a padded image whose border adds nothing, which is TFLM's skipping out-of-image
+taps), and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM that also
+requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest).
+Integer sums are exact, so the bits equal TFLM's.
 
-Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its weights paired by tap
-(int8_depthwise.h): out-of-image taps read input-zero-point bytes, which add exactly what TFLM's
-skipping them does, and the requantization is the reference template's.
+The int8 path (int8_paths(); MICROINTERP_INT8_PATH or a step's `path` argument forces one) decides the
+layout: the pair paths (int16_gemm.h: portable, avx2) read the input minus its zero point as int16, the
+quad paths (vnni_gemm.h: vnni_emulated, avx_vnni, avx512_vnni) the input plus 128 as unsigned bytes,
+the zero-point term being a per-channel start value computed at bind time.
+
+Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its weights grouped by tap
+in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image taps read input-zero-point
+bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
+template's.
 
 Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
@@ -26,8 +32,10 @@ only reads earlier (a conv even copies its whole input before writing). So it re
 than the reference loop does and writes no earlier; an output the `inplace` planner overlaps with its
 dying input stays valid.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 from libc.string cimport memcpy, memset
+
+import os
 
 import numpy as np
 
@@ -39,16 +47,25 @@ from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
 from quantized_binary cimport Params, quantized_add_sub
 
 
-cdef extern from "int16_gemm.h" nogil:
+cdef extern from "simd.h" nogil:
+    ctypedef enum mi_int8_path:
+        MI_INT8_PORTABLE, MI_INT8_AVX2, MI_INT8_VNNI_EMULATED, MI_INT8_AVX_VNNI, MI_INT8_AVX512_VNNI
+    int mi_cpu_runs(mi_int8_path path)
+    int mi_path_uses_quads(mi_int8_path path)
+
+
+cdef extern from "vnni_gemm.h" nogil:
     ctypedef struct mi_gemm_shape:
         const int64_t* seg_offsets
-        int64_t segments, seg_pairs, rows_padded, channels
-    ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const int16_t* const*, int64_t, const mi_gemm_shape*,
+        const int32_t* init
+        int64_t segments, seg_groups, rows_padded, channels
+    ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
-    enum: MI_ROW_BLOCK
     enum: MI_GEMM_ROWS
-    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int8_t* packed)
-    mi_gemm_fn mi_select_gemm(int force_portable)
+    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
+                         int8_t* packed)
+    mi_gemm_fn mi_select_gemm(mi_int8_path path)
+    int64_t mi_gemm_row_block(mi_int8_path path)
 
 
 cdef extern from "requantize.h" nogil:
@@ -64,10 +81,11 @@ cdef extern from "requantize.h" nogil:
 
 
 cdef extern from "int8_depthwise.h" nogil:
-    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const int16_t*,
+    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
                                      const int32_t*, int64_t, int64_t)
-    void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int16_t* packed)
-    mi_depthwise_fn mi_select_depthwise(int force_portable)
+    void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
+    mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
+    int64_t mi_depthwise_group(mi_int8_path path)
 
 
 cdef extern from "int8_add.h" nogil:
@@ -97,6 +115,34 @@ cdef extern from "float_mac.h" nogil:
     mi_fmac_fn mi_select_fmac(int depthwise, int force_portable)
 
 
+#: The int8 dot-product paths by name, fastest first.
+_INT8_PATHS = {"avx512_vnni": MI_INT8_AVX512_VNNI, "avx_vnni": MI_INT8_AVX_VNNI, "avx2": MI_INT8_AVX2,
+               "vnni_emulated": MI_INT8_VNNI_EMULATED, "portable": MI_INT8_PORTABLE}
+#: The environment variable that forces an int8 path on every step bound afterwards (tests, comparisons).
+INT8_PATH_VARIABLE = "MICROINTERP_INT8_PATH"
+
+
+def int8_paths() -> tuple:
+    """The names of the int8 conv / depthwise / FC paths this CPU runs, fastest first (the emulation of
+    the VNNI layout and the portable path run everywhere)."""
+    return tuple(name for name, path in _INT8_PATHS.items() if mi_cpu_runs(path))
+
+
+cdef mi_int8_path _int8_path(name) except *:
+    """The path a step binds: `name`, else the environment's choice, else the fastest this CPU runs."""
+    name = name or os.environ.get(INT8_PATH_VARIABLE) or int8_paths()[0]
+    if name not in _INT8_PATHS:
+        raise ValueError(f"unknown int8 path {name!r}; known: {', '.join(_INT8_PATHS)}")
+    if not mi_cpu_runs(_INT8_PATHS[name]):
+        raise ValueError(f"this CPU does not run the int8 path {name!r}; it runs {', '.join(int8_paths())}")
+    return _INT8_PATHS[name]
+
+
+cdef inline bint _simd(mi_int8_path path) noexcept nogil:
+    """Whether the path's companions (vector requantization) may use SIMD too."""
+    return path != MI_INT8_PORTABLE and path != MI_INT8_VNNI_EMULATED
+
+
 cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once."""
 
@@ -118,34 +164,69 @@ def run_steps(tuple steps):
 
 
 cdef class _Int8Gemm:
-    """Weights repacked for mi_gemm, the shape of its input rows, and the int32 sums of MI_GEMM_ROWS rows.
+    """Weights repacked for the int8 path's GEMM, the shape of its input rows, the per-channel start values
+    (the quad paths' zero-point correction) and the int32 sums of MI_GEMM_ROWS rows.
 
-    weights: [rows, k] int8 with the zero point already subtracted and k even; an input row is
-    len(seg_offsets) runs of k / len(seg_offsets) elements at those offsets from the row's pointer.
+    runs: [rows, segments, run] int8 weights with the zero point already subtracted; an input row is
+    `segments` runs at seg_offsets (in elements) from the row's pointer. Each run is padded with zero
+    weights to the path's group (2 or 4 elements), so its reader needs group - 1 readable elements past
+    a row's last run. An input element is `itemsize` bytes as load() writes them; `pad_byte` is the byte
+    whose elements add nothing (TFLM's skipping of out-of-image taps).
     """
     cdef int8_t[::1] packed
     cdef int64_t[::1] seg_offsets
+    cdef int32_t[::1] init
     cdef int32_t[:, ::1] sums
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
+    cdef readonly bint quads
+    cdef readonly Py_ssize_t group, itemsize, depth
+    cdef readonly uint8_t pad_byte
+    cdef int16_t input_zp
 
-    def __init__(self, weights, seg_offsets, bint portable):
-        cdef const int8_t[:, ::1] w = np.ascontiguousarray(weights, dtype=np.int8)
-        cdef int64_t rows = w.shape[0], depth = w.shape[1]
+    def __init__(self, runs, seg_offsets, mi_int8_path path, int32_t input_zp):
+        runs = np.asarray(runs, np.int8)
+        rows, segments, run = runs.shape
+        self.quads = mi_path_uses_quads(path)
+        self.group, self.itemsize = (4, 1) if self.quads else (2, 2)
+        self.input_zp = <int16_t>input_zp
+        self.pad_byte = (input_zp + 128) & 0xFF if self.quads else 0
         self.seg_offsets = np.ascontiguousarray(seg_offsets, dtype=np.int64)
-        if depth % (2 * self.seg_offsets.shape[0]):
-            raise ValueError(f"{depth} weights per row cannot form {self.seg_offsets.shape[0]} runs of pairs")
+        if self.seg_offsets.shape[0] != segments:
+            raise ValueError(f"{segments} runs of weights for {self.seg_offsets.shape[0]} offsets")
+        padded = np.zeros((rows, segments, -(-run // self.group) * self.group), np.int8)
+        padded[:, :, :run] = runs
+        cdef const int8_t[:, ::1] w = padded.reshape(rows, -1)
+        self.depth = w.shape[1]
         self.shape.seg_offsets = &self.seg_offsets[0]
-        self.shape.segments = self.seg_offsets.shape[0]
-        self.shape.seg_pairs = depth // 2 // self.shape.segments
-        self.shape.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
+        self.shape.segments = segments
+        self.shape.seg_groups = padded.shape[2] // self.group
+        block = mi_gemm_row_block(path)
+        self.shape.rows_padded = (rows + block - 1) // block * block
         self.shape.channels = rows
-        self.packed = np.zeros(depth * self.shape.rows_padded, np.int8)
-        mi_pack_weights(&w[0, 0], rows, depth, &self.packed[0])
+        self.packed = np.zeros(self.depth * self.shape.rows_padded, np.int8)
+        mi_pack_weights(&w[0, 0], rows, self.depth, self.group, self.shape.rows_padded, &self.packed[0])
+        # the quad paths read x + 128: each sum starts at -(128 + zp) * its weights' sum (wrapping int32)
+        init = np.zeros(self.shape.rows_padded, np.int64)
+        if self.quads:
+            init[:rows] = -(128 + input_zp) * padded.reshape(rows, -1).astype(np.int64).sum(axis=1)
+        self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        self.shape.init = &self.init[0]
         self.sums = np.zeros((MI_GEMM_ROWS, self.shape.rows_padded), np.int32)
-        self.gemm = mi_select_gemm(portable)
+        self.gemm = mi_select_gemm(path)
 
-    cdef inline void compute(self, const int16_t* const* rows, Py_ssize_t n, _Requantize requantize,
+    cdef inline void load(self, uint8_t* dst, const int8_t* src, Py_ssize_t n) noexcept nogil:
+        """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
+        cdef Py_ssize_t i
+        cdef int16_t* wide = <int16_t*>dst
+        if self.quads:
+            for i in range(n):
+                dst[i] = <uint8_t>src[i] ^ 0x80
+        else:
+            for i in range(n):
+                wide[i] = src[i] - self.input_zp
+
+    cdef inline void compute(self, const void* const* rows, Py_ssize_t n, _Requantize requantize,
                              int8_t* const* outputs) noexcept nogil:
         """n <= MI_GEMM_ROWS input rows to their output rows: the GEMM writes what it can requantize
         itself, the scalar step the other channels from their sums."""
@@ -220,13 +301,6 @@ cdef class _Requantize:
         self.finish(acc, out, self.vector(acc, &self.params, out, channels), channels)
 
 
-cdef inline void _widen(int16_t* dst, const int8_t* src, Py_ssize_t n, int16_t zp) noexcept nogil:
-    """dst = src - zp as int16 (a loop the compiler vectorises)."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = src[i] - zp
-
-
 def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, stride_w, dilation_h,
                      dilation_w, pad_top, pad_left):
     """[batches, height, width, depth] of Int8ConvStep's int16 image: the input with its zero padding
@@ -241,35 +315,32 @@ def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, st
 cdef class Int8ConvStep(Step):
     """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels).
 
-    Each invoke first copies the input, zero point subtracted, into a zero-padded int16 image (the
-    padding stays 0, which is TFLM's skipping out-of-image taps); the GEMM then reads every window in
-    place, one run per filter row (per tap under a width dilation). A run of odd length is read with
-    one element more, whose weight is 0: the image ends with one element of slack for the last run.
+    Each invoke first copies the input into a padded image in the int8 path's elements (_Int8Gemm.load),
+    whose border holds the element that adds nothing (TFLM's skipping of out-of-image taps); the GEMM then
+    reads every window in place, one run per filter row (per tap under a width dilation). The image ends
+    with slack for the last run's padding to the path's group.
     """
-    cdef int16_t[::1] image_storage
+    cdef uint8_t[::1] image
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef int16_t[:, :, :, ::1] image
-    cdef int stride_h, stride_w, pad_top, pad_left
-    cdef int16_t input_zp
+    cdef Py_ssize_t image_h, image_w, stride_h, stride_w, pad_top, pad_left
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
-                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
-        """Arguments as for conv.conv_2d; portable forces the non-SIMD paths (same bits)."""
+                 multiplier, shift, int32_t act_min, int32_t act_max, path=None):
+        """Arguments as for conv.conv_2d; path: the int8 path by name (int8_paths(); None: the
+        environment's MICROINTERP_INT8_PATH or the fastest), all giving the same bits."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         out_c, filter_h, filter_w, depth = filter.shape
         _check_window_step("int8 conv step", input, output, depth, out_c, stride_h, stride_w, dilation_h,
                            dilation_w, pad_top, pad_left)
         self.input, self.output = input, output
         self.stride_h, self.stride_w, self.pad_top, self.pad_left = stride_h, stride_w, pad_top, pad_left
-        self.input_zp = <int16_t>input_zp
         shape = conv_image_shape(input.shape, output.shape, filter_h, filter_w, stride_h, stride_w,
                                  dilation_h, dilation_w, pad_top, pad_left)
-        size = int(np.prod(shape))
-        self.image_storage = np.zeros(size + 1, np.int16)
-        self.image = np.asarray(self.image_storage)[:size].reshape(shape)
+        self.image_h, self.image_w = shape[1], shape[2]
         width = shape[2]
         if dilation_w == 1:  # a filter row is one run of the image row
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h, filter_w * depth)
@@ -278,30 +349,29 @@ cdef class Int8ConvStep(Step):
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h * filter_w, depth)
             offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
                        for ky in range(filter_h) for kx in range(filter_w)]
-        weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int8)
-        weights[..., :runs.shape[2]] = runs
-        self.gemm = _Int8Gemm(weights.reshape(out_c, -1), offsets, portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, out_c)
+        self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
+        self.image = np.full((int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize, self.gemm.pad_byte,
+                             np.uint8)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
+                                      not _simd(int8_path), out_c)
 
-    cdef void fill_image(self) noexcept nogil:
-        cdef Py_ssize_t batches = self.input.shape[0], in_h = self.input.shape[1]
-        cdef Py_ssize_t row = self.input.shape[2] * self.input.shape[3], b, y
-        for b in range(batches):
-            for y in range(in_h):
-                _widen(&self.image[b, self.pad_top + y, self.pad_left, 0], &self.input[b, y, 0, 0], row,
-                       self.input_zp)
+    cdef inline uint8_t* pixel(self, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
+        """The image's element (b, y, x, 0)."""
+        return &self.image[0] + ((b * self.image_h + y) * self.image_w + x) * self.input.shape[3] * self.gemm.itemsize
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
-        cdef Py_ssize_t out_w = self.output.shape[2], out_c = self.output.shape[3]
-        cdef Py_ssize_t b, oy, ox, n = 0
-        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef Py_ssize_t out_w = self.output.shape[2], row = self.input.shape[2] * self.input.shape[3]
+        cdef Py_ssize_t b, y, oy, ox, n = 0
+        cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
-        self.fill_image()
+        for b in range(batches):
+            for y in range(self.input.shape[1]):
+                self.gemm.load(self.pixel(b, self.pad_top + y, self.pad_left), &self.input[b, y, 0, 0], row)
         for b in range(batches):
             for oy in range(out_h):
                 for ox in range(out_w):
-                    rows[n] = &self.image[b, oy * self.stride_h, ox * self.stride_w, 0]
+                    rows[n] = self.pixel(b, oy * self.stride_h, ox * self.stride_w)
                     outputs[n] = &self.output[b, oy, ox, 0]
                     n += 1
                     if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
@@ -321,38 +391,37 @@ cdef class Int8FullyConnectedStep(Step):
     """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
     cdef const int8_t[:, ::1] input
     cdef int8_t[:, ::1] output
-    cdef int16_t[:, ::1] rows
-    cdef int16_t input_zp
+    cdef uint8_t[:, ::1] rows
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
-                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
+                 multiplier, shift, int32_t act_min, int32_t act_max, path=None):
         """Arguments as for fully_connected.fully_connected (centered_weights(filter, filter_zp) must not be
-        None); portable forces the non-SIMD paths."""
+        None); path as for Int8ConvStep."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         units, depth = filter.shape
         if input.shape[0] != output.shape[0] or input.shape[1] != depth or output.shape[1] != units:
             raise ValueError(f"int8 fully connected step: input {tuple(input.shape)}, filter {tuple(filter.shape)}, "
                              f"output {tuple(output.shape)}")
         self.input, self.output = input, output
-        self.input_zp = <int16_t>input_zp
-        weights = np.zeros((units, depth + depth % 2), np.int8)  # an odd depth's last pair ends with 0
         centered = centered_weights(filter, filter_zp)
         if centered is None:
             raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
-        weights[:, :depth] = centered
-        self.rows = np.zeros((MI_GEMM_ROWS, weights.shape[1]), np.int16)
-        self.gemm = _Int8Gemm(weights, [0], portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, units)
+        self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
+        # a row's padding to the group holds elements whose weight is 0
+        self.rows = np.full((MI_GEMM_ROWS, self.gemm.depth * self.gemm.itemsize), self.gemm.pad_byte, np.uint8)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
+                                      not _simd(int8_path), units)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
-        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
         while first < batches:
             n = min(<Py_ssize_t>MI_GEMM_ROWS, batches - first)
             for b in range(n):
-                _widen(&self.rows[b, 0], &self.input[first + b, 0], depth, self.input_zp)
+                self.gemm.load(&self.rows[b, 0], &self.input[first + b, 0], depth)
                 rows[b] = &self.rows[b, 0]
                 outputs[b] = &self.output[first + b, 0]
             self.gemm.compute(rows, n, self.requantize, outputs)
@@ -369,22 +438,24 @@ cdef class Int8DepthwiseStep(Step):
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef int16_t[::1] weights
+    cdef object weights_owner
+    cdef const void* weights
     cdef int32_t[::1] init
     cdef int32_t[::1] accumulators
     cdef int8_t[::1] zero_points
     cdef object taps_owner
     cdef const int8_t** taps
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
-    cdef Py_ssize_t pairs, interior_begin, interior_end
+    cdef Py_ssize_t groups, interior_begin, interior_end
     cdef _Requantize requantize
     cdef mi_depthwise_fn pixels
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp, multiplier,
-                 shift, int32_t act_min, int32_t act_max, bint portable=False):
+                 shift, int32_t act_min, int32_t act_max, path=None):
         """Arguments as for conv.depthwise_conv_2d without the accumulators and depth_multiplier (which
-        is 1); portable forces the non-SIMD paths (same bits)."""
+        is 1); path as for Int8ConvStep."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         if not -128 <= input_zp <= 127:
             raise ValueError(f"input zero point {input_zp} is outside int8")  # the zero-point run is int8
         _check_window_step("int8 depthwise step", input, output, filter.shape[3], filter.shape[3], stride_h,
@@ -395,28 +466,37 @@ cdef class Int8DepthwiseStep(Step):
         self.filter_h, self.filter_w = filter.shape[1], filter.shape[2]
         cdef Py_ssize_t channels = output.shape[3], out_w = output.shape[2], in_w = input.shape[2]
         w = np.ascontiguousarray(filter[0], dtype=np.int8).reshape(-1, channels)
-        self.pairs = (w.shape[0] + 1) // 2
-        self.weights = np.zeros(self.pairs * channels * 2, np.int16)
+        group = mi_depthwise_group(int8_path)
+        quads = group == 4
+        self.groups = (w.shape[0] + group - 1) // group
+        # 64 bytes of slack: the quad path's last channels read whole vectors of weights
+        cdef int8_t[::1] packed = np.zeros(self.groups * group * channels + 64, np.int8)
         cdef const int8_t[:, ::1] wv = w
-        mi_depthwise_pack(&wv[0, 0], w.shape[0], channels, &self.weights[0])
-        self.init = ((-input_zp * w.astype(np.int64).sum(axis=0)) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        mi_depthwise_pack(&wv[0, 0], w.shape[0], channels, group, &packed[0])
+        self.weights_owner = np.asarray(packed) if quads else np.asarray(packed).astype(np.int16)
+        cdef const uint8_t[::1] weight_bytes = self.weights_owner.view(np.uint8)
+        self.weights = &weight_bytes[0]
+        # the sum of the zero-point taps, and under the quads' x + 128 the correction of the 128
+        correction = -(input_zp + 128 * quads) * w.astype(np.int64).sum(axis=0)
+        self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.accumulators = np.zeros(out_w * channels, np.int32)
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
-        self.taps_owner = np.zeros(self.pairs * 2, np.uintp)
+        self.taps_owner = np.zeros(self.groups * group, np.uintp)
         cdef size_t[::1] taps = self.taps_owner
         self.taps = <const int8_t**>&taps[0]
-        self.taps[self.pairs * 2 - 1] = &self.zero_points[0]  # an odd tap count's zero-weight partner
+        for t in range(w.shape[0], self.groups * group):  # the zero-weight taps completing the last group
+            self.taps[t] = &self.zero_points[0]
         # the columns whose taps all lie inside the image: pad_left <= ox * stride_w <= last
         last = in_w - 1 - (self.filter_w - 1) * dilation_w + pad_left
         begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
-        self.pixels = mi_select_depthwise(portable)
+        self.pixels = mi_select_depthwise(int8_path)
         # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable,
-                                      out_w * channels)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
+                                      not _simd(int8_path), out_w * channels)
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
@@ -434,7 +514,7 @@ cdef class Int8DepthwiseStep(Step):
                 self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
                 t += 1
         self.pixels(&self.accumulators[ox * channels], self.taps, self.stride_w * channels, count,
-                    &self.weights[0], &self.init[0], self.pairs, channels)
+                    self.weights, &self.init[0], self.groups, channels)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
