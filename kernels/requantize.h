@@ -146,11 +146,30 @@ static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_
     return 0;
 }
 
-/* The vector output step if this CPU has AVX2 and force_portable is 0, else one that leaves every
- * channel to the scalar step. */
-static mi_requantize_fn mi_select_requantize(int force_portable)
+#ifdef MI_X86
+__attribute__((target(MI_AVX512_VNNI)))
+static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
-    return MI_PICK(force_portable, mi_requantize_int8_avx2, mi_requantize_none);
+    for (int64_t c = 0; c < n; c += 16) {
+        mi_requant16 k = mi_requant16_load(q, c, n - c);
+        mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c);
+    }
+    return n;
+}
+#endif
+
+/* The vector output step of an int8 path (AVX-512 on 16 lanes with masked tails, else AVX2 on 8), or,
+ * for the portable paths, one that leaves every channel to the scalar step. */
+static mi_requantize_fn mi_select_requantize(mi_int8_path path)
+{
+    switch (path) {
+#ifdef MI_X86
+    case MI_INT8_AVX512_VNNI: return mi_requantize_int8_avx512;
+    case MI_INT8_AVX2:
+    case MI_INT8_AVX_VNNI: return mi_requantize_int8_avx2;
+#endif
+    default: return mi_requantize_none;
+    }
 }
 
 #endif

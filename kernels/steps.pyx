@@ -77,7 +77,7 @@ cdef extern from "requantize.h" nogil:
         const int32_t* right_mask
         int32_t output_zp, act_min, act_max
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
-    mi_requantize_fn mi_select_requantize(int force_portable)
+    mi_requantize_fn mi_select_requantize(mi_int8_path path)
 
 
 cdef extern from "int8_depthwise.h" nogil:
@@ -255,9 +255,9 @@ def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
-    Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift and
-    multiplier is in its domain (`fused` is then the parameters a GEMM may apply itself, else NULL); the rest through
-    the reference template's store_output (same bits).
+    Channels go through the int8 path's vector step (requantize.h: blocks of 8 on AVX2, all on AVX-512)
+    when every shift and multiplier is in its domain (`fused` is then the parameters a GEMM may apply
+    itself, else NULL); the rest through the reference template's store_output (same bits).
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
@@ -271,7 +271,7 @@ cdef class _Requantize:
     cdef mi_requantize_fn vector
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
-                 bint portable, Py_ssize_t channels):
+                 int path, Py_ssize_t channels):
         """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them unchecked)."""
         if not len(bias) == len(multiplier) == len(shift) == channels:
             raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
@@ -286,8 +286,9 @@ cdef class _Requantize:
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
         self.params = mi_requant(&self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
                                  &self.right_mask[0], output_zp, act_min, act_max)
-        self.vector = mi_select_requantize(portable or not in_range)
-        self.fused = &self.params if not (portable or not in_range) else NULL
+        vector = in_range and _simd(<mi_int8_path>path)
+        self.vector = mi_select_requantize(<mi_int8_path>path if vector else MI_INT8_PORTABLE)
+        self.fused = &self.params if vector else NULL
 
     cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
                             Py_ssize_t channels) noexcept nogil:
@@ -352,8 +353,8 @@ cdef class Int8ConvStep(Step):
         self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
         self.image = np.full((int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize, self.gemm.pad_byte,
                              np.uint8)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
-                                      not _simd(int8_path), out_c)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      out_c)
 
     cdef inline uint8_t* pixel(self, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
         """The image's element (b, y, x, 0)."""
@@ -411,8 +412,8 @@ cdef class Int8FullyConnectedStep(Step):
         self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
         # a row's padding to the group holds elements whose weight is 0
         self.rows = np.full((MI_GEMM_ROWS, self.gemm.depth * self.gemm.itemsize), self.gemm.pad_byte, np.uint8)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
-                                      not _simd(int8_path), units)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      units)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
@@ -428,19 +429,49 @@ cdef class Int8FullyConnectedStep(Step):
             first += n
 
 
+cdef class _DepthwiseWeights:
+    """Depthwise weights packed for an int8 path (int8_depthwise.h) with the start value of each channel:
+    the zero-point term, and on the quad paths the correction of their x + 128."""
+    cdef object owner
+    cdef const void* packed
+    cdef int32_t[::1] init
+    cdef Py_ssize_t channels
+
+    def __init__(self, w, Py_ssize_t group, Py_ssize_t groups, int32_t input_zp):
+        """w: [taps, channels] int8."""
+        cdef const int8_t[:, ::1] wv = np.ascontiguousarray(w, dtype=np.int8)
+        self.channels = wv.shape[1]
+        # 64 bytes of slack: the quad path's last channels read whole vectors of weights
+        cdef int8_t[::1] packed = np.zeros(groups * group * self.channels + 64, np.int8)
+        mi_depthwise_pack(&wv[0, 0], wv.shape[0], self.channels, group, &packed[0])
+        self.owner = np.asarray(packed) if group == 4 else np.asarray(packed).astype(np.int16)
+        cdef const uint8_t[::1] weight_bytes = self.owner.view(np.uint8)
+        self.packed = &weight_bytes[0]
+        correction = -(input_zp + 128 * (group == 4)) * np.asarray(w, np.int64).sum(axis=0)
+        self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
+# The channels of a wide run: a row's interior pixels, contiguous under stride 1, summed as pixels of
+# this many channels (fewer channels tiled to fill them), so narrow layers fill whole vectors.
+cdef enum:
+    DEPTHWISE_WIDE_RUN = 64
+
+
 cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
     one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
-    columns of a row, whose taps all move by one stride per pixel, take one kernel call.
+    columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
+    with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
+    contiguous across pixels: it is summed as pixels of DEPTHWISE_WIDE_RUN channels with the weights
+    tiled to match, which fills the vectors that a few channels would leave mostly empty.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef object weights_owner
-    cdef const void* weights
-    cdef int32_t[::1] init
+    cdef _DepthwiseWeights narrow
+    cdef _DepthwiseWeights wide
     cdef int32_t[::1] accumulators
     cdef int8_t[::1] zero_points
     cdef object taps_owner
@@ -467,18 +498,10 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t channels = output.shape[3], out_w = output.shape[2], in_w = input.shape[2]
         w = np.ascontiguousarray(filter[0], dtype=np.int8).reshape(-1, channels)
         group = mi_depthwise_group(int8_path)
-        quads = group == 4
         self.groups = (w.shape[0] + group - 1) // group
-        # 64 bytes of slack: the quad path's last channels read whole vectors of weights
-        cdef int8_t[::1] packed = np.zeros(self.groups * group * channels + 64, np.int8)
-        cdef const int8_t[:, ::1] wv = w
-        mi_depthwise_pack(&wv[0, 0], w.shape[0], channels, group, &packed[0])
-        self.weights_owner = np.asarray(packed) if quads else np.asarray(packed).astype(np.int16)
-        cdef const uint8_t[::1] weight_bytes = self.weights_owner.view(np.uint8)
-        self.weights = &weight_bytes[0]
-        # the sum of the zero-point taps, and under the quads' x + 128 the correction of the 128
-        correction = -(input_zp + 128 * quads) * w.astype(np.int64).sum(axis=0)
-        self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
+        if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
+            self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
         self.accumulators = np.zeros(out_w * channels, np.int32)
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
@@ -495,12 +518,27 @@ cdef class Int8DepthwiseStep(Step):
         self.pixels = mi_select_depthwise(int8_path)
         # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max,
-                                      not _simd(int8_path), out_w * channels)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      out_w * channels)
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
         """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
+        cdef Py_ssize_t channels = self.output.shape[3], done = 0
+        if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
+            self.set_taps(image, y0, ox)
+            self.pixels(&self.accumulators[ox * channels], self.taps, DEPTHWISE_WIDE_RUN,
+                        count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
+                        DEPTHWISE_WIDE_RUN)
+            done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
+            if done == count:
+                return
+        self.set_taps(image, y0, ox + done)
+        self.pixels(&self.accumulators[(ox + done) * channels], self.taps, self.stride_w * channels, count - done,
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels)
+
+    cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
+        """The taps of the pixel at column ox: in the image, or the zero-point run."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
         cdef const int8_t* zero_points = &self.zero_points[0]
@@ -513,8 +551,6 @@ cdef class Int8DepthwiseStep(Step):
                 inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
                 self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
                 t += 1
-        self.pixels(&self.accumulators[ox * channels], self.taps, self.stride_w * channels, count,
-                    self.weights, &self.init[0], self.groups, channels)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
