@@ -143,11 +143,45 @@ cdef inline bint _simd(mi_int8_path path) noexcept nogil:
     return path != MI_INT8_PORTABLE and path != MI_INT8_VNNI_EMULATED
 
 
+# The working memory the int8 steps share (a conv's padded image, the GEMM's sums, a depthwise row's
+# sums, an FC's input rows): a step uses it only inside one run, which holds the GIL, and rewrites
+# whatever it reads there, so one buffer as large as the largest request serves every step bound in
+# this process. Steps look it up at each run: a later, larger request replaces it.
+cdef object _workspace_owner = np.zeros(64, np.uint8)
+cdef uint8_t* _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+
+
+cdef void _reserve_workspace(Py_ssize_t nbytes) except *:
+    """Grows the shared workspace to at least nbytes (bind time)."""
+    global _workspace_owner, _workspace
+    if nbytes > _workspace_owner.nbytes:
+        _workspace_owner = np.zeros(nbytes, np.uint8)
+        _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+
+
+def workspace_bytes() -> int:
+    """The size of the working memory the compiled steps share (outside every arena)."""
+    return _workspace_owner.nbytes
+
+
+cdef inline Py_ssize_t _aligned(Py_ssize_t nbytes) noexcept nogil:
+    return (nbytes + 63) // 64 * 64
+
+
+def _nbytes(*buffers) -> int:
+    """The bytes of arrays or typed memoryviews (None counts 0)."""
+    return sum(np.asarray(b).nbytes for b in buffers if b is not None)
+
+
 cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once."""
 
     cdef void run(self) noexcept nogil:
         pass
+
+    def buffer_bytes(self) -> int:
+        """Bytes of the working buffers the step owns outside the arena (repacked weights, copies)."""
+        return 0
 
     def __call__(self):
         self.run()
@@ -165,7 +199,8 @@ def run_steps(tuple steps):
 
 cdef class _Int8Gemm:
     """Weights repacked for the int8 path's GEMM, the shape of its input rows, the per-channel start values
-    (the quad paths' zero-point correction) and the int32 sums of MI_GEMM_ROWS rows.
+    (the quad paths' zero-point correction); the int32 sums of MI_GEMM_ROWS rows (sums_bytes) are the
+    caller's.
 
     runs: [rows, segments, run] int8 weights with the zero point already subtracted; an input row is
     `segments` runs at seg_offsets (in elements) from the row's pointer. Each run is padded with zero
@@ -176,10 +211,10 @@ cdef class _Int8Gemm:
     cdef int8_t[::1] packed
     cdef int64_t[::1] seg_offsets
     cdef int32_t[::1] init
-    cdef int32_t[:, ::1] sums
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
     cdef readonly bint quads
+    cdef mi_int8_path path
     cdef readonly Py_ssize_t group, itemsize, depth
     cdef readonly uint8_t pad_byte
     cdef int16_t input_zp
@@ -188,6 +223,7 @@ cdef class _Int8Gemm:
         runs = np.asarray(runs, np.int8)
         rows, segments, run = runs.shape
         self.quads = mi_path_uses_quads(path)
+        self.path = path
         self.group, self.itemsize = (4, 1) if self.quads else (2, 2)
         self.input_zp = <int16_t>input_zp
         self.pad_byte = (input_zp + 128) & 0xFF if self.quads else 0
@@ -212,8 +248,16 @@ cdef class _Int8Gemm:
             init[:rows] = -(128 + input_zp) * padded.reshape(rows, -1).astype(np.int64).sum(axis=1)
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.shape.init = &self.init[0]
-        self.sums = np.zeros((MI_GEMM_ROWS, self.shape.rows_padded), np.int32)
         self.gemm = mi_select_gemm(path)
+
+    def nbytes(self) -> int:
+        return _nbytes(self.packed, self.seg_offsets, self.init)
+
+    cdef Py_ssize_t sums_bytes(self, _Requantize requantize):
+        """The caller's sums: none where the GEMM requantizes every channel itself (AVX-512 VNNI)."""
+        if requantize.fused != NULL and self.path == MI_INT8_AVX512_VNNI:
+            return 0
+        return MI_GEMM_ROWS * self.shape.rows_padded * sizeof(int32_t)
 
     cdef inline void load(self, uint8_t* dst, const int8_t* src, Py_ssize_t n) noexcept nogil:
         """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
@@ -227,15 +271,14 @@ cdef class _Int8Gemm:
                 wide[i] = src[i] - self.input_zp
 
     cdef inline void compute(self, const void* const* rows, Py_ssize_t n, _Requantize requantize,
-                             int8_t* const* outputs) noexcept nogil:
+                             int8_t* const* outputs, int32_t* sums) noexcept nogil:
         """n <= MI_GEMM_ROWS input rows to their output rows: the GEMM writes what it can requantize
         itself, the scalar step the other channels from their sums."""
         cdef Py_ssize_t i, channels = self.shape.channels
-        cdef Py_ssize_t done = self.gemm(&self.packed[0], rows, n, &self.shape, requantize.fused,
-                                         outputs, &self.sums[0, 0])
+        cdef Py_ssize_t done = self.gemm(&self.packed[0], rows, n, &self.shape, requantize.fused, outputs, sums)
         if done < channels:
             for i in range(n):
-                requantize.finish(&self.sums[i, 0], outputs[i], done, channels)
+                requantize.finish(sums + i * self.shape.rows_padded, outputs[i], done, channels)
 
 
 def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t out_channels, int stride_h,
@@ -290,6 +333,10 @@ cdef class _Requantize:
         self.vector = mi_select_requantize(<mi_int8_path>path if vector else MI_INT8_PORTABLE)
         self.fused = &self.params if vector else NULL
 
+    def nbytes(self) -> int:
+        """Its own arrays; the per-channel ones it was given belong to the caller."""
+        return _nbytes(self.left, self.right, self.right_mask)
+
     cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
                             Py_ssize_t channels) noexcept nogil:
         """The scalar step for channels [first, channels)."""
@@ -316,15 +363,15 @@ def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, st
 cdef class Int8ConvStep(Step):
     """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels).
 
-    Each invoke first copies the input into a padded image in the int8 path's elements (_Int8Gemm.load),
+    Each invoke first writes the input into a padded image in the int8 path's elements (_Int8Gemm.load),
     whose border holds the element that adds nothing (TFLM's skipping of out-of-image taps); the GEMM then
     reads every window in place, one run per filter row (per tap under a width dilation). The image ends
-    with slack for the last run's padding to the path's group.
+    with slack for the last run's padding to the path's group. The image and the GEMM's sums live in the
+    shared workspace.
     """
-    cdef uint8_t[::1] image
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef Py_ssize_t image_h, image_w, stride_h, stride_w, pad_top, pad_left
+    cdef Py_ssize_t image_h, image_w, image_bytes, stride_h, stride_w, pad_top, pad_left
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
@@ -351,32 +398,54 @@ cdef class Int8ConvStep(Step):
             offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
                        for ky in range(filter_h) for kx in range(filter_w)]
         self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
-        self.image = np.full((int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize, self.gemm.pad_byte,
-                             np.uint8)
+        self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c)
+        _reserve_workspace(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
 
-    cdef inline uint8_t* pixel(self, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
+    def buffer_bytes(self) -> int:
+        return self.gemm.nbytes() + self.requantize.nbytes()
+
+    cdef inline uint8_t* pixel(self, uint8_t* image, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
         """The image's element (b, y, x, 0)."""
-        return &self.image[0] + ((b * self.image_h + y) * self.image_w + x) * self.input.shape[3] * self.gemm.itemsize
+        return image + ((b * self.image_h + y) * self.image_w + x) * self.input.shape[3] * self.gemm.itemsize
+
+    cdef void fill_image(self, uint8_t* image) noexcept nogil:
+        """The input in the path's elements inside the border, the padding element around it."""
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], depth = self.input.shape[3]
+        cdef Py_ssize_t item = self.gemm.itemsize, row_bytes = self.image_w * depth * item, b, y
+        cdef Py_ssize_t left = self.pad_left * depth * item, inside = in_w * depth * item
+        cdef uint8_t* row
+        cdef uint8_t pad = self.gemm.pad_byte
+        for b in range(self.input.shape[0]):
+            for y in range(self.image_h):
+                row = self.pixel(image, b, y, 0)
+                if self.pad_top <= y < self.pad_top + in_h:
+                    memset(row, pad, left)
+                    self.gemm.load(row + left, &self.input[b, y - self.pad_top, 0, 0], in_w * depth)
+                    memset(row + left + inside, pad, row_bytes - left - inside)
+                else:
+                    memset(row, pad, row_bytes)
+        row = self.pixel(image, self.input.shape[0], 0, 0)  # the slack past the last image row
+        memset(row, pad, image + self.image_bytes - row)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
-        cdef Py_ssize_t out_w = self.output.shape[2], row = self.input.shape[2] * self.input.shape[3]
-        cdef Py_ssize_t b, y, oy, ox, n = 0
+        cdef Py_ssize_t out_w = self.output.shape[2]
+        cdef Py_ssize_t b, oy, ox, n = 0
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
-        for b in range(batches):
-            for y in range(self.input.shape[1]):
-                self.gemm.load(self.pixel(b, self.pad_top + y, self.pad_left), &self.input[b, y, 0, 0], row)
+        cdef uint8_t* image = _workspace
+        cdef int32_t* sums = <int32_t*>(_workspace + _aligned(self.image_bytes))
+        self.fill_image(image)
         for b in range(batches):
             for oy in range(out_h):
                 for ox in range(out_w):
-                    rows[n] = self.pixel(b, oy * self.stride_h, ox * self.stride_w)
+                    rows[n] = self.pixel(image, b, oy * self.stride_h, ox * self.stride_w)
                     outputs[n] = &self.output[b, oy, ox, 0]
                     n += 1
                     if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
-                        self.gemm.compute(rows, n, self.requantize, outputs)
+                        self.gemm.compute(rows, n, self.requantize, outputs, sums)
                         n = 0
 
 
@@ -392,7 +461,7 @@ cdef class Int8FullyConnectedStep(Step):
     """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
     cdef const int8_t[:, ::1] input
     cdef int8_t[:, ::1] output
-    cdef uint8_t[:, ::1] rows
+    cdef Py_ssize_t row_bytes
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
@@ -402,6 +471,7 @@ cdef class Int8FullyConnectedStep(Step):
         None); path as for Int8ConvStep."""
         cdef mi_int8_path int8_path = _int8_path(path)
         units, depth = filter.shape
+        batches = input.shape[0]
         if input.shape[0] != output.shape[0] or input.shape[1] != depth or output.shape[1] != units:
             raise ValueError(f"int8 fully connected step: input {tuple(input.shape)}, filter {tuple(filter.shape)}, "
                              f"output {tuple(output.shape)}")
@@ -410,22 +480,29 @@ cdef class Int8FullyConnectedStep(Step):
         if centered is None:
             raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
         self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
-        # a row's padding to the group holds elements whose weight is 0
-        self.rows = np.full((MI_GEMM_ROWS, self.gemm.depth * self.gemm.itemsize), self.gemm.pad_byte, np.uint8)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       units)
+        # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
+        self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
+        _reserve_workspace(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+
+    def buffer_bytes(self) -> int:
+        return self.gemm.nbytes() + self.requantize.nbytes()
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
+        cdef int32_t* sums = <int32_t*>(_workspace + min(batches, <Py_ssize_t>MI_GEMM_ROWS) * self.row_bytes)
+        cdef uint8_t* row
         while first < batches:
             n = min(<Py_ssize_t>MI_GEMM_ROWS, batches - first)
             for b in range(n):
-                self.gemm.load(&self.rows[b, 0], &self.input[first + b, 0], depth)
-                rows[b] = &self.rows[b, 0]
+                row = _workspace + b * self.row_bytes  # past depth: any element, its weights are 0
+                self.gemm.load(row, &self.input[first + b, 0], depth)
+                rows[b] = row
                 outputs[b] = &self.output[first + b, 0]
-            self.gemm.compute(rows, n, self.requantize, outputs)
+            self.gemm.compute(rows, n, self.requantize, outputs, sums)
             first += n
 
 
@@ -450,6 +527,9 @@ cdef class _DepthwiseWeights:
         correction = -(input_zp + 128 * (group == 4)) * np.asarray(w, np.int64).sum(axis=0)
         self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
+    def nbytes(self) -> int:
+        return _nbytes(self.owner, self.init)
+
 
 # The channels of a wide run: a row's interior pixels, contiguous under stride 1, summed as pixels of
 # this many channels (fewer channels tiled to fill them), so narrow layers fill whole vectors.
@@ -461,7 +541,7 @@ cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of
+    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
     columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
     with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
@@ -472,12 +552,12 @@ cdef class Int8DepthwiseStep(Step):
     cdef int8_t[:, :, :, ::1] output
     cdef _DepthwiseWeights narrow
     cdef _DepthwiseWeights wide
-    cdef int32_t[::1] accumulators
+    cdef int32_t* accumulators  # a row's, in the workspace during a run
     cdef int8_t[::1] zero_points
     cdef object taps_owner
     cdef const int8_t** taps
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
-    cdef Py_ssize_t groups, interior_begin, interior_end
+    cdef Py_ssize_t groups, interior_begin, interior_end, chunk
     cdef _Requantize requantize
     cdef mi_depthwise_fn pixels
 
@@ -502,7 +582,7 @@ cdef class Int8DepthwiseStep(Step):
         self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
-        self.accumulators = np.zeros(out_w * channels, np.int32)
+        _reserve_workspace(out_w * channels * sizeof(int32_t))
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
         self.taps_owner = np.zeros(self.groups * group, np.uintp)
@@ -516,10 +596,16 @@ cdef class Int8DepthwiseStep(Step):
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
         self.pixels = mi_select_depthwise(int8_path)
-        # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
-        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
+        # per-channel arrays repeated for the pixels of a chunk of about 64 values, requantized in one call
+        self.chunk = min(out_w, max(1, 64 // channels))
+        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
-                                      out_w * channels)
+                                      self.chunk * channels)
+
+    def buffer_bytes(self) -> int:
+        # the requantization's tiled bias, multiplier and shift are as large as its own three arrays
+        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + 2 * self.requantize.nbytes()
+                + _nbytes(self.zero_points, self.taps_owner))
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
@@ -527,14 +613,14 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t channels = self.output.shape[3], done = 0
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
             self.set_taps(image, y0, ox)
-            self.pixels(&self.accumulators[ox * channels], self.taps, DEPTHWISE_WIDE_RUN,
+            self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
                         count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
                         DEPTHWISE_WIDE_RUN)
             done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
             if done == count:
                 return
         self.set_taps(image, y0, ox + done)
-        self.pixels(&self.accumulators[(ox + done) * channels], self.taps, self.stride_w * channels, count - done,
+        self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
                     self.narrow.packed, &self.narrow.init[0], self.groups, channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
@@ -558,6 +644,7 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t b, oy, ox, y0
         cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
+        self.accumulators = <int32_t*>_workspace
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
@@ -569,7 +656,11 @@ cdef class Int8DepthwiseStep(Step):
                 for ox in range(end, out_w):
                     self.sum_pixels(image, y0, ox, 1)
                 # the whole row was read above, before any of its pixels is written
-                self.requantize.write(&self.accumulators[0], &self.output[b, oy, 0, 0], out_w * channels)
+                ox = 0
+                while ox < out_w:
+                    self.requantize.write(self.accumulators + ox * channels, &self.output[b, oy, ox, 0],
+                                          min(self.chunk, out_w - ox) * channels)
+                    ox += self.chunk
 
 
 cdef class Int8AddStep(Step):
@@ -642,6 +733,9 @@ cdef class Int8AveragePoolStep(Step):
         self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
         self.sums = np.zeros(max(1, self.output.shape[3]), np.int32)
         self.window_sums = mi_select_pool_sum(portable)
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.sums)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
@@ -753,6 +847,9 @@ cdef class FloatConvStep(Step):
         self.mac = _FloatMac(weights, bias, depthwise, filter_w, stride_w * in_c, dilation_h * in_w * in_c,
                              dilation_w * in_c, act_min, act_max, portable)
 
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.row, self.rows, self.runs, self.mac.packed)
+
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t in_w = self.input.shape[2], in_c = self.input.shape[3], channels = self.output.shape[3]
@@ -808,6 +905,9 @@ cdef class FloatFullyConnectedStep(Step):
             raise ValueError(f"input {tuple(input.shape)}, filter {tuple(filter.shape)}, output {tuple(output.shape)}")
         self.mac = _FloatMac(np.reshape(filter, (units, 1, depth)), bias, False, 1, depth, 0, 0, act_min, act_max,
                              portable)
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.mac.packed)
 
     cdef void run(self) noexcept nogil:
         self.mac.kernel(&self.mac.params, &self.input[0, 0], self.output.shape[0], 0, 1, 0, 1, &self.output[0, 0])
