@@ -174,7 +174,15 @@ def _nbytes(*buffers) -> int:
 
 
 cdef class Step:
-    """One op's kernel with everything it needs bound; calling it runs the op once."""
+    """One op's kernel with everything it needs bound; calling it runs the op once.
+
+    workspace_need: the bytes of the shared workspace the step uses (workspace_bytes() is the largest).
+    """
+    cdef readonly Py_ssize_t workspace_need
+
+    cdef void reserve(self, Py_ssize_t nbytes) except *:
+        self.workspace_need = nbytes
+        _reserve_workspace(nbytes)
 
     cdef void run(self) noexcept nogil:
         pass
@@ -401,7 +409,7 @@ cdef class Int8ConvStep(Step):
         self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c)
-        _reserve_workspace(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
+        self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -484,7 +492,7 @@ cdef class Int8FullyConnectedStep(Step):
                                       units)
         # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
         self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
-        _reserve_workspace(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+        self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -582,7 +590,7 @@ cdef class Int8DepthwiseStep(Step):
         self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
-        _reserve_workspace(out_w * channels * sizeof(int32_t))
+        self.reserve(out_w * channels * sizeof(int32_t))
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
         self.taps_owner = np.zeros(self.groups * group, np.uintp)

@@ -7,6 +7,9 @@ DEPTHWISE_CONV_2D / FULLY_CONNECTED / AVERAGE_POOL_2D, or ADD / SUB without broa
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +18,7 @@ from microinterp._kernels import elementwise as elementwise_kernels
 from microinterp._kernels import fully_connected as fc_kernels
 from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
+from microinterp.cli.runner import ready_interpreter
 from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
 from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
@@ -422,3 +426,19 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
     step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
     step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
     _assert_same_bits(arena_out, expected)
+
+
+@pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
+def test_kernel_buffers_stay_below_weights_and_two_activations(model):
+    # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
+    path = Path(os.environ.get("MICROINTERP_SHARED_MODELS", "")) / model
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    interp, _ = ready_interpreter(path)
+    bound = [s for s in interp._exec.steps if isinstance(s, steps.Step)]
+    assert any(isinstance(s, steps.Int8ConvStep) for s in bound)
+    kernels = sum(s.buffer_bytes() for s in bound) + max(s.workspace_need for s in bound)
+    tensors = interp.model.main.tensors
+    weights = sum(t.nbytes for t in tensors if t.data is not None and not t.is_variable)
+    largest_activation = max(t.nbytes for t in tensors if t.data is None and t.dtype is not None)
+    assert kernels < weights + 2 * largest_activation
