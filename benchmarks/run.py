@@ -41,7 +41,7 @@ BACKENDS = {"tflm": "TFLM", "litert": "LiteRT (XNNPACK)", "litert_builtin": "Lit
 
 
 def repeats_for(seconds_per_invoke: float, budget: float) -> int:
-    """Enough invokes to fill `budget` seconds in microinterp, at least 20 and at most 5000."""
+    """Enough invokes to fill `budget` seconds, at least 20 and at most 5000."""
     return max(20, min(5000, int(budget / max(seconds_per_invoke, 1e-7))))
 
 
@@ -52,18 +52,26 @@ ROUNDS = 5
 
 def bench_model(path: Path, worker: OracleWorker, budget: float) -> dict[str, float | None]:
     """Median invoke seconds per interpreter over ROUNDS alternating rounds (None where an official
-    interpreter cannot run the model), and the model's MACs under "macs"."""
+    interpreter cannot run the model), and the model's MACs under "macs". Each interpreter's repeat
+    count comes from its own probe invoke, so that each spends about `budget` seconds (TFLM, hundreds of
+    times slower on the large models, would otherwise take hours)."""
     interp, inputs = ready_interpreter(path)
     main = interp.model.main
-    repeats = max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)
+    repeats = {"microinterp": max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)}
     samples: dict[str, list[float] | None] = {"microinterp": [], **{b: [] for b in BACKENDS}}
+    for backend in BACKENDS:
+        try:
+            probe = min(worker.time_invoke(str(path), inputs, backend, 2).times)
+            repeats[backend] = max(4, repeats_for(probe, budget) // ROUNDS)
+        except (OracleError, OracleCrash):
+            samples[backend] = None
     for _ in range(ROUNDS):
-        samples["microinterp"] += time_invokes(interp, repeats)
+        samples["microinterp"] += time_invokes(interp, repeats["microinterp"])
         for backend in BACKENDS:
             if samples[backend] is None:
                 continue
             try:
-                samples[backend] += worker.time_invoke(str(path), inputs, backend, repeats).times
+                samples[backend] += worker.time_invoke(str(path), inputs, backend, repeats[backend]).times
             except (OracleError, OracleCrash):
                 samples[backend] = None
     medians = {name: None if times is None else statistics.median(times) for name, times in samples.items()}
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--budget", type=float, default=1.0,
-                        help="seconds of microinterp invokes per model, which sets the repeat count")
+                        help="seconds of invokes per interpreter and model, which set each one's repeat count")
     args = parser.parse_args(argv)
     models = args.models or [*MLPERF_INT8, *OTHER_MODELS]
     results = {}

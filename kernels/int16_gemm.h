@@ -1,7 +1,7 @@
 /* The inner products of the int8 CONV_2D and FULLY_CONNECTED fast path: for n input rows x_i (one per
  * output pixel or batch), out_i[r] = init[r] + sum_k w[r][k] * x_i[k] in int32, for every row r of a
  * weight matrix repacked at bind time. This header holds what every path shares and the two paths on
- * int16 pairs (init is then absent: 0); vnni_gemm.h adds those on unsigned-byte quads.
+ * int16 pairs (init is then 0); vnni_gemm.h adds those on unsigned-byte quads.
  *
  * An input row is not stored whole: it is `segments` runs of group * seg_groups elements each, run s starting
  * seg_offsets[s] elements after the row's own pointer. For a convolution the pointer is the window's
@@ -52,7 +52,7 @@ static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_
             packed[(k / group) * rows_padded * group + r * group + k % group] = w[r * depth + k];
 }
 
-/* The shape of the input rows (see above); init: rows_padded start values, or NULL for 0. */
+/* The shape of the input rows (see above); init: rows_padded start values. */
 typedef struct {
     const int64_t *seg_offsets;
     const int32_t *init;
@@ -66,24 +66,36 @@ typedef struct {
 typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,
                               const mi_requant *q, int8_t *const *out, int32_t *sums);
 
+/* Both scalar paths: int16 pairs (group 2, the portable one) or vpdpbusd's unsigned-byte quads in plain
+ * C (group 4, vnni_gemm.h's emulation), every sum from its start value (init: 0 for pairs). */
+static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x, int64_t n,
+                                     const mi_gemm_shape *shape, int32_t *out, int group)
+{
+    const int64_t rows_padded = shape->rows_padded;
+    for (int64_t i = 0; i < n; i++, out += rows_padded)
+        for (int64_t r = 0; r < rows_padded; r++) {
+            int32_t acc = shape->init[r];
+            const int8_t *w = packed + r * group;
+            for (int64_t s = 0; s < shape->segments; s++)
+                for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * group) {
+                    if (group == 4) {
+                        acc = mi_dpbusd_lane(acc, (const uint8_t *)x[i] + shape->seg_offsets[s] + 4 * g, w);
+                    } else {
+                        const int16_t *xs = (const int16_t *)x[i] + shape->seg_offsets[s] + 2 * g;
+                        acc += (int32_t)w[0] * xs[0] + (int32_t)w[1] * xs[1];
+                    }
+                }
+            out[r] = acc;
+        }
+    return 0;
+}
+
 static int64_t mi_gemm_portable(const int8_t *packed, const void *const *x, int64_t n,
                                 const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                 int32_t *out)
 {
     (void)q; (void)out_rows;
-    const int64_t rows_padded = shape->rows_padded;
-    for (int64_t i = 0; i < n; i++, out += rows_padded)
-        for (int64_t r = 0; r < rows_padded; r++) {
-            int32_t acc = 0;
-            const int8_t *w = packed + r * 2;
-            for (int64_t s = 0; s < shape->segments; s++) {
-                const int16_t *xs = (const int16_t *)x[i] + shape->seg_offsets[s];
-                for (int64_t p = 0; p < shape->seg_groups; p++, w += rows_padded * 2)
-                    acc += (int32_t)w[0] * xs[2 * p] + (int32_t)w[1] * xs[2 * p + 1];
-            }
-            out[r] = acc;
-        }
-    return 0;
+    return mi_gemm_scalar(packed, x, n, shape, out, 2);
 }
 
 #ifdef MI_X86

@@ -31,19 +31,7 @@ static int64_t mi_gemm_vnni_emulated(const int8_t *packed, const void *const *x,
                                      int32_t *out)
 {
     (void)q; (void)out_rows;
-    const int64_t rows_padded = shape->rows_padded;
-    for (int64_t i = 0; i < n; i++, out += rows_padded)
-        for (int64_t r = 0; r < rows_padded; r++) {
-            int32_t acc = shape->init[r];
-            const int8_t *w = packed + r * 4;
-            for (int64_t s = 0; s < shape->segments; s++) {
-                const uint8_t *xs = (const uint8_t *)x[i] + shape->seg_offsets[s];
-                for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * 4)
-                    acc = mi_dpbusd_lane(acc, xs + 4 * g, w);
-            }
-            out[r] = acc;
-        }
-    return 0;
+    return mi_gemm_scalar(packed, x, n, shape, out, 4);
 }
 
 #ifdef MI_X86
