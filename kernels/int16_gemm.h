@@ -90,15 +90,34 @@ static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x,
     return 0;
 }
 
-static int64_t mi_gemm_portable(const int8_t *packed, const void *const *x, int64_t n,
-                                const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
-                                int32_t *out)
-{
-    (void)q; (void)out_rows;
-    return mi_gemm_scalar(packed, x, n, shape, out, 2);
-}
+/* A scalar path as an mi_gemm_fn (which leaves every channel's requantization to the caller). */
+#define MI_SCALAR_GEMM(NAME, GROUP)                                                                          \
+    static int64_t NAME(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,   \
+                        const mi_requant *q, int8_t *const *out_rows, int32_t *out)                          \
+    {                                                                                                        \
+        (void)q; (void)out_rows;                                                                             \
+        return mi_gemm_scalar(packed, x, n, shape, out, GROUP);                                              \
+    }
+
+MI_SCALAR_GEMM(mi_gemm_portable, 2)
 
 #ifdef MI_X86
+/* Block v (outputs c .. c + 7) of n rows' sums in registers: requantized with q if the block is whole,
+ * else stored to the rows of `out` (rows_padded int32 each). The AVX-VNNI path shares it. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_store8_avx2(__m256i acc[][4], int n, int v, const mi_requant *q, int64_t c,
+                                  const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
+{
+    if (q && c + 8 <= shape->channels) {
+        mi_requant8 k = mi_requant8_load(q, c);
+        for (int i = 0; i < n; i++)
+            mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
+    }
+    else
+        for (int i = 0; i < n; i++)
+            _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded + c), acc[i][v]);
+}
+
 /* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
  * each weight load serves n rows and each broadcast input pair `vectors` blocks. */
 __attribute__((target("avx2"), always_inline))
@@ -129,17 +148,8 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const void *const *x,
             }
         }
     }
-    for (int v = 0; v < vectors; v++) {
-        int64_t c = r + 8 * v;
-        if (q && c + 8 <= shape->channels) {
-            mi_requant8 k = mi_requant8_load(q, c);
-            for (int i = 0; i < n; i++)
-                mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
-        }
-        else
-            for (int i = 0; i < n; i++)
-                _mm256_storeu_si256((__m256i *)(out + i * rows_padded + c), acc[i][v]);
-    }
+    for (int v = 0; v < vectors; v++)
+        mi_store8_avx2(acc, n, v, q, r + 8 * v, shape, out_rows, out);
 }
 
 /* All output blocks for n (a constant after inlining) input rows: wide tiles of 16 outputs for four

@@ -26,18 +26,12 @@
 
 #define MI_VNNI_ROW_BLOCK 16
 
-static int64_t mi_gemm_vnni_emulated(const int8_t *packed, const void *const *x, int64_t n,
-                                     const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
-                                     int32_t *out)
-{
-    (void)q; (void)out_rows;
-    return mi_gemm_scalar(packed, x, n, shape, out, 4);
-}
+MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
 
 #ifdef MI_X86
 /* The tile of one VNNI path: `vectors` blocks of LANES outputs from output r for n input rows (both
  * constants after inlining); each weight load serves n rows and each broadcast input quad `vectors`
- * blocks. STORE(acc, q, c, shape, out_row, sums_row) writes one block of one row. */
+ * blocks. STORE(acc, n, v, q, c, shape, out_rows, sums) writes block v (outputs c ..) of every row. */
 #define MI_VNNI_TILE(NAME, TARGET, VEC, LANES, LOAD, SET1, DPBUSD, STORE)                                     \
     __attribute__((target(TARGET), always_inline))                                                            \
     static inline void NAME(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,    \
@@ -126,21 +120,6 @@ static inline void mi_vnni512_store(__m512i acc[][4], int n, int v, const mi_req
             _mm512_storeu_si512(out + i * shape->rows_padded + c, acc[i][v]);
 }
 
-/* AVX-VNNI: whole blocks of 8 channels requantized with q, the others' sums stored. */
-__attribute__((target(MI_AVX_VNNI), always_inline))
-static inline void mi_vnni256_store(__m256i acc[][4], int n, int v, const mi_requant *q, int64_t c,
-                                    const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
-{
-    if (q && c + 8 <= shape->channels) {
-        mi_requant8 k = mi_requant8_load(q, c);
-        for (int i = 0; i < n; i++)
-            mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
-    }
-    else
-        for (int i = 0; i < n; i++)
-            _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded + c), acc[i][v]);
-}
-
 #define MI_LOAD512(p) _mm512_loadu_si512((const void *)(p))
 #define MI_LOAD256(p) _mm256_loadu_si256((const __m256i *)(p))
 
@@ -150,7 +129,7 @@ MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n > 4 ? 2 : 4
 MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_rows, shape->channels)
 
 MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
-             mi_vnni256_store)
+             mi_store8_avx2)
 MI_VNNI_ROWS(mi_vnni256_rows, MI_AVX_VNNI, mi_vnni256_tile, 8, n > 4 ? 1 : 2)
 MI_VNNI_GEMM(mi_gemm_avx_vnni, MI_AVX_VNNI, mi_vnni256_rows, shape->channels / 8 * 8)
 #endif
