@@ -3,15 +3,19 @@ printed as the Markdown table recorded in BENCHMARKS.md.
 
 Every interpreter runs the same model on the same seeded random inputs in the same run (the official
 ones in microinterp's oracle worker process), in alternating rounds, so a busy machine slows them all
-alike and the ratios stay meaningful where the absolute times do not.
+alike and the ratios stay meaningful where the absolute times do not. The header names the processor,
+its SIMD flags and the int8 path the kernels take; the table adds microinterp's GMAC/s and their share of
+one core's int8 peak on that path.
 
     PYTHONPATH=. python benchmarks/run.py [--budget SECONDS] [MODEL ...]
+
+Without MODEL: the models of issue 13's table (MLPerf Tiny, vww_96_float, and the larger ones in
+../shared/models/bench/); any other .tflite can be passed.
 """
 from __future__ import annotations
 
 import argparse
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,22 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from microinterp.oracles import OracleCrash, OracleError, OracleWorker  # noqa: E402
+from microinterp.cli.cpu import SIMD_FLAGS, cpu_flags, cpu_name, int8_peak  # noqa: E402
+from microinterp.cli.inspection import op_macs  # noqa: E402
 from microinterp.cli.runner import ready_interpreter, time_invokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models"
 #: The MLPerf Tiny int8 models: the geometric means of the targets are taken over these.
 MLPERF_INT8 = [SHARED / "mlperf_tiny" / name for name in
                ("ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "vww_96_int8.tflite")]
-OTHER_MODELS = [SHARED / "mlperf_tiny" / "vww_96_float.tflite",
-                SHARED / "tflm_examples" / "person_detect.tflite",
-                SHARED / "tflm_examples" / "hello_world_int8.tflite",
-                *sorted((ROOT / "reference_models").glob("*.tflite"))]
+#: The rest of the default table: the float MLPerf model and the larger models.
+OTHER_MODELS = [SHARED / "mlperf_tiny" / "vww_96_float.tflite", *sorted((SHARED / "bench").glob("*.tflite"))]
 #: Oracle backends timed beside microinterp, and their column names.
 BACKENDS = {"tflm": "TFLM", "litert": "LiteRT (XNNPACK)", "litert_builtin": "LiteRT BUILTIN"}
 
 
 def repeats_for(seconds_per_invoke: float, budget: float) -> int:
-    """Enough invokes to fill `budget` seconds in microinterp, at least 20 and at most 5000."""
+    """Enough invokes to fill `budget` seconds, at least 20 and at most 5000."""
     return max(20, min(5000, int(budget / max(seconds_per_invoke, 1e-7))))
 
 
@@ -48,31 +52,30 @@ ROUNDS = 5
 
 def bench_model(path: Path, worker: OracleWorker, budget: float) -> dict[str, float | None]:
     """Median invoke seconds per interpreter over ROUNDS alternating rounds (None where an official
-    interpreter cannot run the model)."""
+    interpreter cannot run the model), and the model's MACs under "macs". Each interpreter's repeat
+    count comes from its own probe invoke, so that each spends about `budget` seconds (TFLM, hundreds of
+    times slower on the large models, would otherwise take hours)."""
     interp, inputs = ready_interpreter(path)
-    repeats = max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)
+    main = interp.model.main
+    repeats = {"microinterp": max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)}
     samples: dict[str, list[float] | None] = {"microinterp": [], **{b: [] for b in BACKENDS}}
+    for backend in BACKENDS:
+        try:
+            probe = min(worker.time_invoke(str(path), inputs, backend, 2).times)
+            repeats[backend] = max(4, repeats_for(probe, budget) // ROUNDS)
+        except (OracleError, OracleCrash):
+            samples[backend] = None
     for _ in range(ROUNDS):
-        samples["microinterp"] += time_invokes(interp, repeats)
+        samples["microinterp"] += time_invokes(interp, repeats["microinterp"])
         for backend in BACKENDS:
             if samples[backend] is None:
                 continue
             try:
-                samples[backend] += worker.time_invoke(str(path), inputs, backend, repeats).times
+                samples[backend] += worker.time_invoke(str(path), inputs, backend, repeats[backend]).times
             except (OracleError, OracleCrash):
                 samples[backend] = None
-    return {name: None if times is None else statistics.median(times) for name, times in samples.items()}
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux), else the machine type."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+    medians = {name: None if times is None else statistics.median(times) for name, times in samples.items()}
+    return {**medians, "macs": float(sum(op_macs(main, op) for op in main.operators))}
 
 
 def geomean(values: list[float]) -> float:
@@ -88,45 +91,52 @@ def _ratio(ours: float, theirs: float | None) -> str:
     return "n/a" if theirs is None else f"{theirs / ours:.3g}"
 
 
-def markdown(results: dict[Path, dict[str, float | None]]) -> str:
+def markdown(results: dict[Path, dict[str, float | None]], peak: float | None) -> str:
     """The table: medians in ms, then each official interpreter's time over microinterp's (above 1:
-    microinterp is faster), and the geometric means over the MLPerf Tiny int8 models."""
+    microinterp is faster), microinterp's GMAC/s and their share of the int8 peak (MAC/s), and the
+    geometric means over the MLPerf Tiny int8 models."""
     head = ["model", "microinterp ms", *(f"{name} ms" for name in BACKENDS.values()),
-            *(f"{name} / microinterp" for name in BACKENDS.values())]
+            *(f"{name} / microinterp" for name in BACKENDS.values()), "GMAC/s", "of int8 peak"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for path, m in results.items():
         ours = m["microinterp"]
+        rate = m["macs"] / ours
         lines.append("| " + " | ".join([path.name, _ms(ours), *(_ms(m[b]) for b in BACKENDS),
-                                         *(_ratio(ours, m[b]) for b in BACKENDS)]) + " |")
+                                         *(_ratio(ours, m[b]) for b in BACKENDS), f"{rate / 1e9:.3g}",
+                                         f"{rate / peak:.1%}" if peak else "n/a"]) + " |")
     mlperf = [results[p] for p in MLPERF_INT8 if p in results]
     if mlperf:
         means = []
         for b in BACKENDS:
             ratios = [m[b] / m["microinterp"] for m in mlperf if m[b] is not None]
             means.append(f"{geomean(ratios):.3g}" if len(ratios) == len(mlperf) else "n/a")
-        lines.append("| **geomean, MLPerf Tiny int8** | | | | | " + " | ".join(f"**{v}**" for v in means) + " |")
+        lines.append("| **geomean, MLPerf Tiny int8** | | | | | " + " | ".join(f"**{v}**" for v in means) + " | | |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Time the given models (default: MLPerf Tiny, person_detect, hello_world and reference_models/)."""
+    """Time the given models (default: issue 13's table, MLPERF_INT8 and OTHER_MODELS)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--budget", type=float, default=1.0,
-                        help="seconds of microinterp invokes per model, which sets the repeat count")
+                        help="seconds of invokes per interpreter and model, which set each one's repeat count")
     args = parser.parse_args(argv)
     models = args.models or [*MLPERF_INT8, *OTHER_MODELS]
     results = {}
     with OracleWorker(timeout=600.0) as worker:
         for path in models:
             results[path] = bench_model(path, worker, args.budget)
-            print(f"{path.name}: " + ", ".join(f"{k} {_ms(v)} ms" for k, v in results[path].items()),
+            print(f"{path.name}: " + ", ".join(f"{k} {_ms(v)} ms" for k, v in results[path].items() if k != "macs"),
                   file=sys.stderr, flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    print(f"{cpu_name()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-          f"commit {commit}\n")
-    print(markdown(results))
+    peak = int8_peak()
+    print(f"{cpu_name()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}\n")
+    flags = " ".join(cpu_flags()) or "none of " + " ".join(SIMD_FLAGS)
+    path = (f"{peak.path}, int8 peak {peak.macs_per_second / 1e9:.0f} GMAC/s ({peak.macs_per_cycle} MAC/cycle "
+            f"at {peak.hz / 1e9:.2f} GHz)" if peak else "clock unknown")
+    print(f"CPU flags: {flags}; int8 path {path}\n")
+    print(markdown(results, peak.macs_per_second if peak else None))
 
 
 if __name__ == "__main__":

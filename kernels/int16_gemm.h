@@ -1,8 +1,9 @@
 /* The inner products of the int8 CONV_2D and FULLY_CONNECTED fast path: for n input rows x_i (one per
- * output pixel or batch), out_i[r] = sum_k w[r][k] * x_i[k] in int32, for every row r of a weight
- * matrix repacked at bind time.
+ * output pixel or batch), out_i[r] = init[r] + sum_k w[r][k] * x_i[k] in int32, for every row r of a
+ * weight matrix repacked at bind time. This header holds what every path shares and the two paths on
+ * int16 pairs (init is then 0); vnni_gemm.h adds those on unsigned-byte quads.
  *
- * An input row is not stored whole: it is `segments` runs of 2 * seg_pairs int16 each, run s starting
+ * An input row is not stored whole: it is `segments` runs of group * seg_groups elements each, run s starting
  * seg_offsets[s] elements after the row's own pointer. For a convolution the pointer is the window's
  * corner in a zero-padded int16 copy of the image and a run is one filter row (or one tap), so the
  * receptive field is read in place, never gathered.
@@ -16,8 +17,9 @@
  * in any order: the AVX2 path (picked at run time from the CPU's features) and the portable one agree
  * bit for bit. Weights stay int8 in memory (half the bytes to stream) and are widened in registers.
  *
- * Packed layout (mi_pack_weights): depth padded to an even count, rows to a multiple of MI_ROW_BLOCK;
- * element (r, k) sits at [(k / 2) * rows_padded * 2 + r * 2 + k % 2], so one 128-bit load holds the
+ * Packed layout (mi_pack_weights, group g = 2 here): each run padded to a multiple of g, rows to a
+ * multiple of the path's row block; element (r, k) sits at [(k / g) * rows_padded * g + r * g + k % g],
+ * so (g = 2, row block MI_ROW_BLOCK) one 128-bit load holds the
  * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 (once widened) multiplies with a
  * broadcast input pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
  * keeps layers with few output channels from being bound by loads.
@@ -33,72 +35,107 @@
 #include "simd.h"
 
 #define MI_ROW_BLOCK 8
-/* Input rows per call: 4 rows x 2 blocks of 8 outputs keep 8 sums in registers. */
-#define MI_GEMM_ROWS 4
+/* Input rows per call, at most. */
+#define MI_GEMM_ROWS 8
+/* Input rows per AVX2 tile: 4 rows x 2 blocks of 8 outputs keep 8 sums in registers. */
+#define MI_AVX2_ROWS 4
 
 static inline int64_t mi_round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
 
-/* w: rows x depth int8 (row-major) -> packed (see above); packed holds
- * mi_round_up(depth, 2) * mi_round_up(rows, MI_ROW_BLOCK) zero-initialised int8. */
-static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int8_t *packed)
+/* w: rows x depth int8 (row-major, depth a multiple of group) -> packed (see above); packed holds
+ * depth * rows_padded zero-initialised int8. */
+static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
+                            int8_t *packed)
 {
-    int64_t rows_padded = mi_round_up(rows, MI_ROW_BLOCK);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t k = 0; k < depth; k++)
-            packed[(k / 2) * rows_padded * 2 + r * 2 + k % 2] = w[r * depth + k];
+            packed[(k / group) * rows_padded * group + r * group + k % group] = w[r * depth + k];
 }
 
-/* The shape of the input rows (see above). */
+/* The shape of the input rows (see above); init: rows_padded start values. */
 typedef struct {
     const int64_t *seg_offsets;
-    int64_t segments, seg_pairs, rows_padded, channels;
+    const int32_t *init;
+    int64_t segments, seg_groups, rows_padded, channels;
 } mi_gemm_shape;
 
-/* x: n row pointers; sums: n rows of rows_padded int32. With q (its shifts in the vector range), the
- * output rows `out` receive the requantized channels [0, returned count); the sums of the others are in
- * `sums`. Without q, every sum is, and the return is 0. */
-typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+/* x: n <= MI_GEMM_ROWS row pointers (int16 or uint8 elements, as the path reads); sums: n rows of
+ * rows_padded int32. With q (its shifts in the vector range), the output rows `out` receive the
+ * requantized channels [0, returned count); the sums of the others are in `sums`. Without q, every sum
+ * is, and the return is 0. */
+typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,
                               const mi_requant *q, int8_t *const *out, int32_t *sums);
 
-static int64_t mi_gemm_portable(const int8_t *packed, const int16_t *const *x, int64_t n,
-                                const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
-                                int32_t *out)
+/* Both scalar paths: int16 pairs (group 2, the portable one) or vpdpbusd's unsigned-byte quads in plain
+ * C (group 4, vnni_gemm.h's emulation), every sum from its start value (init: 0 for pairs). */
+static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x, int64_t n,
+                                     const mi_gemm_shape *shape, int32_t *out, int group)
 {
-    (void)q; (void)out_rows;
     const int64_t rows_padded = shape->rows_padded;
     for (int64_t i = 0; i < n; i++, out += rows_padded)
         for (int64_t r = 0; r < rows_padded; r++) {
-            int32_t acc = 0;
-            const int8_t *w = packed + r * 2;
-            for (int64_t s = 0; s < shape->segments; s++) {
-                const int16_t *xs = x[i] + shape->seg_offsets[s];
-                for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2)
-                    acc += (int32_t)w[0] * xs[2 * p] + (int32_t)w[1] * xs[2 * p + 1];
-            }
+            int32_t acc = shape->init[r];
+            const int8_t *w = packed + r * group;
+            for (int64_t s = 0; s < shape->segments; s++)
+                for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * group) {
+                    if (group == 4) {
+                        acc = mi_dpbusd_lane(acc, (const uint8_t *)x[i] + shape->seg_offsets[s] + 4 * g, w);
+                    } else {
+                        const int16_t *xs = (const int16_t *)x[i] + shape->seg_offsets[s] + 2 * g;
+                        acc += (int32_t)w[0] * xs[0] + (int32_t)w[1] * xs[1];
+                    }
+                }
             out[r] = acc;
         }
     return 0;
 }
 
+/* A scalar path as an mi_gemm_fn (which leaves every channel's requantization to the caller). */
+#define MI_SCALAR_GEMM(NAME, GROUP)                                                                          \
+    static int64_t NAME(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,   \
+                        const mi_requant *q, int8_t *const *out_rows, int32_t *out)                          \
+    {                                                                                                        \
+        (void)q; (void)out_rows;                                                                             \
+        return mi_gemm_scalar(packed, x, n, shape, out, GROUP);                                              \
+    }
+
+MI_SCALAR_GEMM(mi_gemm_portable, 2)
+
 #ifdef MI_X86
+/* Block v (outputs c .. c + 7) of n rows' sums in registers: requantized with q if the block is whole,
+ * else stored to the rows of `out` (rows_padded int32 each). The AVX-VNNI path shares it. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_store8_avx2(__m256i acc[][4], int n, int v, const mi_requant *q, int64_t c,
+                                  const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
+{
+    if (q && c + 8 <= shape->channels) {
+        mi_requant8 k = mi_requant8_load(q, c);
+        for (int i = 0; i < n; i++)
+            mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
+    }
+    else
+        for (int i = 0; i < n; i++)
+            _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded + c), acc[i][v]);
+}
+
 /* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
  * each weight load serves n rows and each broadcast input pair `vectors` blocks. */
 __attribute__((target("avx2"), always_inline))
-static inline void mi_gemm_avx2_tile(const int8_t *packed, const int16_t *const *x, int n,
+static inline void mi_gemm_avx2_tile(const int8_t *packed, const void *const *x, int n,
                                      const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                      int32_t *out, int64_t r, int vectors)
 {
     const int64_t rows_padded = shape->rows_padded;
-    __m256i acc[MI_GEMM_ROWS][4];
+    __m256i acc[MI_AVX2_ROWS][4];
     for (int i = 0; i < n; i++)
         for (int v = 0; v < vectors; v++)
             acc[i][v] = _mm256_setzero_si256();
     const int8_t *w = packed + r * 2;
     for (int64_t s = 0; s < shape->segments; s++) {
-        const int16_t *xs[MI_GEMM_ROWS];
+        const int16_t *xs[MI_AVX2_ROWS];
         for (int i = 0; i < n; i++)
-            xs[i] = x[i] + shape->seg_offsets[s];
-        for (int64_t p = 0; p < shape->seg_pairs; p++, w += rows_padded * 2) {
+            xs[i] = (const int16_t *)x[i] + shape->seg_offsets[s];
+        for (int64_t p = 0; p < shape->seg_groups; p++, w += rows_padded * 2) {
             __m256i wv[4];
             for (int v = 0; v < vectors; v++)
                 wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * v)));
@@ -111,23 +148,14 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const int16_t *const 
             }
         }
     }
-    for (int v = 0; v < vectors; v++) {
-        int64_t c = r + 8 * v;
-        if (q && c + 8 <= shape->channels) {
-            mi_requant8 k = mi_requant8_load(q, c);
-            for (int i = 0; i < n; i++)
-                mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
-        }
-        else
-            for (int i = 0; i < n; i++)
-                _mm256_storeu_si256((__m256i *)(out + i * rows_padded + c), acc[i][v]);
-    }
+    for (int v = 0; v < vectors; v++)
+        mi_store8_avx2(acc, n, v, q, r + 8 * v, shape, out_rows, out);
 }
 
 /* All output blocks for n (a constant after inlining) input rows: wide tiles of 16 outputs for four
  * rows, of 32 for fewer (about 8 sums in registers either way), then single blocks. */
 __attribute__((target("avx2"), always_inline))
-static inline void mi_gemm_avx2_rows(const int8_t *packed, const int16_t *const *x, int n,
+static inline void mi_gemm_avx2_rows(const int8_t *packed, const void *const *x, int n,
                                      const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                      int32_t *out)
 {
@@ -140,12 +168,12 @@ static inline void mi_gemm_avx2_rows(const int8_t *packed, const int16_t *const 
 }
 
 __attribute__((target("avx2")))
-static int64_t mi_gemm_avx2(const int8_t *packed, const int16_t *const *x, int64_t n, const mi_gemm_shape *shape,
+static int64_t mi_gemm_avx2(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,
                             const mi_requant *q, int8_t *const *out_rows, int32_t *out)
 {
-    for (; n >= MI_GEMM_ROWS; n -= MI_GEMM_ROWS, x += MI_GEMM_ROWS, out_rows += MI_GEMM_ROWS,
-                              out += MI_GEMM_ROWS * shape->rows_padded)
-        mi_gemm_avx2_rows(packed, x, MI_GEMM_ROWS, shape, q, out_rows, out);
+    for (; n >= MI_AVX2_ROWS; n -= MI_AVX2_ROWS, x += MI_AVX2_ROWS, out_rows += MI_AVX2_ROWS,
+                              out += MI_AVX2_ROWS * shape->rows_padded)
+        mi_gemm_avx2_rows(packed, x, MI_AVX2_ROWS, shape, q, out_rows, out);
     switch (n) {
     case 3: mi_gemm_avx2_rows(packed, x, 3, shape, q, out_rows, out); break;
     case 2: mi_gemm_avx2_rows(packed, x, 2, shape, q, out_rows, out); break;
@@ -155,11 +183,5 @@ static int64_t mi_gemm_avx2(const int8_t *packed, const int16_t *const *x, int64
     return q ? shape->channels / 8 * 8 : 0;
 }
 #endif
-
-/* The fastest implementation this CPU runs; force_portable selects the fallback (for tests). */
-static mi_gemm_fn mi_select_gemm(int force_portable)
-{
-    return MI_PICK(force_portable, mi_gemm_avx2, mi_gemm_portable);
-}
 
 #endif

@@ -8,9 +8,13 @@
  * in-image taps (the others give w * (zp - zp) = 0), without a zero-point subtraction or a branch in the
  * inner loop. Integer sums wrap modulo 2^32 in any order, so every path gives the same bits.
  *
- * Packed weights (mi_depthwise_pack): taps in pairs (2p, 2p + 1), an odd count's last partner having
- * weight 0 (its tap pointer must still be readable, e.g. the zero-point run); element (p, c, j) = w of
- * tap 2p + j, channel c, at w[(p * channels + mi_depthwise_slot(c, channels)) * 2 + j]. Interleaving the
+ * Paths (simd.h's mi_int8_path): the pair paths (portable, AVX2) below, and the quad paths (a portable
+ * emulation of vpdpbusd and AVX-512 VNNI; AVX-VNNI takes the AVX2 pairs here) at the end.
+ *
+ * Packed weights (mi_depthwise_pack, group g = 2 or 4): taps in groups (g p .. g p + g - 1), a count
+ * that is no multiple of g completed by taps of weight 0 (whose tap pointers must still be readable, e.g.
+ * the zero-point run); element (p, c, j) = w of tap g p + j, channel c, at
+ * w[(p * channels + slot(c)) * g + j], int8 (the pair paths widen it to int16 once). Interleaving the
  * bytes of a pair's two taps and widening them to int16 puts (x_2p[c], x_2p+1[c]) next to each other, so
  * one _mm256_madd_epi16 gives 8 channels' w_2p * x_2p + w_2p+1 * x_2p+1 in int32 (exact: at most
  * 2 * 128^2). Blocks of 32 channels do that within 128-bit lanes (unpack with the sign bytes rather
@@ -25,7 +29,8 @@
 
 #include "simd.h"
 
-typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const int16_t *,
+/* (acc, taps, step, count, packed weights, init, tap groups, channels) */
+typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const void *,
                                 const int32_t *, int64_t, int64_t);
 
 /* The place of channel c's weights among a pair's (see above). */
@@ -37,13 +42,26 @@ static inline int64_t mi_depthwise_slot(int64_t c, int64_t channels)
     return c - k + (k % 16) / 4 * 8 + k / 16 * 4 + k % 4;
 }
 
-/* w: taps x channels int8 (tap-major) -> packed (see above), pairs * channels * 2 int16. */
-static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, int16_t *packed)
+/* The place of channel c's weights among a quad's: blocks of 64 channels are read as four vectors whose
+ * 128-bit lane l holds channels 16 l + 4 j .. + 3 in vector j (byte unpacks stay within lanes); the
+ * channels past the last such block keep their own place. */
+static inline int64_t mi_depthwise_quad_slot(int64_t c, int64_t channels)
 {
-    for (int64_t t = 0; t < (taps + 1) / 2 * 2; t++)
-        for (int64_t c = 0; c < channels; c++)
-            packed[((t / 2) * channels + mi_depthwise_slot(c, channels)) * 2 + t % 2] =
-                t < taps ? w[t * channels + c] : 0;
+    int64_t k = c % 64;
+    if (c - k + 64 > channels)
+        return c;
+    return c - k + (k % 16) / 4 * 16 + k / 16 * 4 + k % 4;
+}
+
+/* w: taps x channels int8 (tap-major) -> packed (see above) with groups of `group` (2 or 4) taps,
+ * ceil(taps / group) * group * channels int8. */
+static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, int64_t group, int8_t *packed)
+{
+    for (int64_t t = 0; t < (taps + group - 1) / group * group; t++)
+        for (int64_t c = 0; c < channels; c++) {
+            int64_t slot = group == 4 ? mi_depthwise_quad_slot(c, channels) : mi_depthwise_slot(c, channels);
+            packed[((t / group) * channels + slot) * group + t % group] = t < taps ? w[t * channels + c] : 0;
+        }
 }
 
 /* Channels [first, last) of pixel offset `offset` one at a time, summed in uint32 so that a wrap is
@@ -64,7 +82,7 @@ static inline void mi_depthwise_channels(int32_t *acc, const int8_t *const *taps
 }
 
 static void mi_depthwise_portable(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                                  const int16_t *w, const int32_t *init, int64_t pairs, int64_t channels)
+                                  const void *w, const int32_t *init, int64_t pairs, int64_t channels)
 {
     for (int64_t i = 0; i < count; i++)
         mi_depthwise_channels(acc + i * channels, taps, i * step, w, init, pairs, channels, 0, channels);
@@ -150,7 +168,7 @@ static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t 
 
 __attribute__((target("avx2")))
 static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                              const int16_t *w, const int32_t *init, int64_t pairs, int64_t channels)
+                              const void *w, const int32_t *init, int64_t pairs, int64_t channels)
 {
     if (pairs == 5 && channels == 8)  /* 3x3 filters on 8 or 16 channels */
         mi_depthwise_pixels_avx2(acc, taps, step, count, w, init, 5, 8);
@@ -161,10 +179,118 @@ static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t s
 }
 #endif
 
-/* The AVX2 version if this CPU has it and force_portable is 0, else the portable one. */
-static mi_depthwise_fn mi_select_depthwise(int force_portable)
+/* The quad paths: every channel c of pixel i sums, from init[c], vpdpbusd of the bytes x + 128 of four
+ * taps with their four weights, so out-of-image taps (the zero-point run, x = zp) and the init
+ * -(128 + zp) * sum_t w_t[c] give TFLM's sum (see vnni_gemm.h). */
+static void mi_depthwise_vnni_emulated(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
+                                       const void *w, const int32_t *init, int64_t quads, int64_t channels)
 {
-    return MI_PICK(force_portable, mi_depthwise_avx2, mi_depthwise_portable);
+    for (int64_t i = 0; i < count; i++, acc += channels)
+        for (int64_t c = 0; c < channels; c++) {
+            int32_t sum = init[c];
+            for (int64_t q = 0; q < quads; q++) {
+                uint8_t x[4];
+                for (int j = 0; j < 4; j++)
+                    x[j] = (uint8_t)taps[4 * q + j][i * step + c] ^ 0x80;
+                sum = mi_dpbusd_lane(sum, x, (const int8_t *)w + (q * channels + mi_depthwise_quad_slot(c, channels)) * 4);
+            }
+            acc[c] = sum;
+        }
+}
+
+#ifdef MI_X86
+/* Four taps' bytes of 16 (per 128-bit lane) channels, + 128, interleaved into the quads of vpdpbusd:
+ * v[j] lane l = channels 16 l + 4 j .. + 3, each as its four taps' bytes. */
+#define MI_DEPTHWISE_QUADS(SUFFIX, X, V)                                                                    \
+    do {                                                                                                    \
+        __typeof__(X[0]) lo01 = _mm##SUFFIX##_unpacklo_epi8(X[0], X[1]), hi01 = _mm##SUFFIX##_unpackhi_epi8(X[0], X[1]); \
+        __typeof__(X[0]) lo23 = _mm##SUFFIX##_unpacklo_epi8(X[2], X[3]), hi23 = _mm##SUFFIX##_unpackhi_epi8(X[2], X[3]); \
+        V[0] = _mm##SUFFIX##_unpacklo_epi16(lo01, lo23);                                                   \
+        V[1] = _mm##SUFFIX##_unpackhi_epi16(lo01, lo23);                                                   \
+        V[2] = _mm##SUFFIX##_unpacklo_epi16(hi01, hi23);                                                   \
+        V[3] = _mm##SUFFIX##_unpackhi_epi16(hi01, hi23);                                                   \
+    } while (0)
+
+/* `count` pixels, blocks of 64 channels in 512-bit vectors, then up to 16 at a time in 128-bit ones
+ * (masked loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
+                                               int64_t step, int64_t count, const int8_t *restrict w,
+                                               const int32_t *restrict init, int64_t quads, int64_t channels)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t i = 0; i < count; i++, acc += channels) {
+        int64_t offset = i * step, c = 0;
+        for (; c + 64 <= channels; c += 64) {
+            __m512i sums[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                               _mm512_setzero_si512()};
+            for (int64_t q = 0; q < quads; q++) {
+                __m512i x[4], v[4];
+                for (int j = 0; j < 4; j++)
+                    x[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(taps[4 * q + j] + offset + c)), flip);
+                MI_DEPTHWISE_QUADS(512, x, v);
+                const int8_t *wq = w + (q * channels + c) * 4;
+                for (int j = 0; j < 4; j++)
+                    sums[j] = _mm512_dpbusd_epi32(sums[j], v[j], _mm512_loadu_si512((const void *)(wq + 64 * j)));
+            }
+            /* a 4 x 4 transpose of 128-bit lanes: output vector l = lane l of sums 0..3 */
+            __m512i t0 = _mm512_shuffle_i32x4(sums[0], sums[1], 0x44), t1 = _mm512_shuffle_i32x4(sums[2], sums[3], 0x44);
+            __m512i t2 = _mm512_shuffle_i32x4(sums[0], sums[1], 0xEE), t3 = _mm512_shuffle_i32x4(sums[2], sums[3], 0xEE);
+            __m512i ordered[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xDD),
+                                  _mm512_shuffle_i32x4(t2, t3, 0x88), _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+            for (int l = 0; l < 4; l++)
+                _mm512_storeu_si512((void *)(acc + c + 16 * l),
+                                    _mm512_add_epi32(ordered[l], _mm512_loadu_si512((const void *)(init + c + 16 * l))));
+        }
+        for (; c < channels; c += 16) {
+            __mmask16 m = MI_LANE_MASK16(channels - c);
+            __m128i sums[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+            for (int64_t q = 0; q < quads; q++) {
+                __m128i x[4], v[4];
+                for (int j = 0; j < 4; j++)
+                    x[j] = _mm_xor_si128(_mm_maskz_loadu_epi8(m, taps[4 * q + j] + offset + c),
+                                         _mm512_castsi512_si128(flip));
+                MI_DEPTHWISE_QUADS(, x, v);
+                const int8_t *wq = w + (q * channels + c) * 4;
+                for (int j = 0; j < 4; j++)
+                    sums[j] = _mm_dpbusd_epi32(sums[j], v[j], _mm_loadu_si128((const __m128i *)(wq + 16 * j)));
+            }
+            __m512i all = _mm512_inserti32x4(_mm512_castsi128_si512(sums[0]), sums[1], 1);
+            all = _mm512_inserti32x4(_mm512_inserti32x4(all, sums[2], 2), sums[3], 3);
+            _mm512_mask_storeu_epi32(acc + c, m, _mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)));
+        }
+    }
+}
+
+__attribute__((target(MI_AVX512_VNNI)))
+static void mi_depthwise_avx512_vnni(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
+                                     const void *w, const int32_t *init, int64_t quads, int64_t channels)
+{
+    if (quads == 3)  /* 3x3 filters: the quad loop unrolls */
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, 3, channels);
+    else
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, quads, channels);
+}
+#endif
+
+/* The implementation of a path (which the caller has checked this CPU runs); AVX-VNNI takes AVX2's. */
+static mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
+{
+    switch (path) {
+#ifdef MI_X86
+    case MI_INT8_AVX2:
+    case MI_INT8_AVX_VNNI: return mi_depthwise_avx2;
+    case MI_INT8_AVX512_VNNI: return mi_depthwise_avx512_vnni;
+#endif
+    case MI_INT8_VNNI_EMULATED: return mi_depthwise_vnni_emulated;
+    default: return mi_depthwise_portable;
+    }
+}
+
+/* Taps per group of the path's packed weights. */
+static inline int64_t mi_depthwise_group(mi_int8_path path)
+{
+    return path == MI_INT8_VNNI_EMULATED || path == MI_INT8_AVX512_VNNI ? 4 : 2;
 }
 
 #endif

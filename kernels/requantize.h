@@ -84,6 +84,47 @@ static inline void mi_store8_int8_avx2(int8_t *out, __m256i x)
     _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(halves, halves));
 }
 
+/* The parameters of channels c..c+15 (only the first n < 16 read when fewer remain), for AVX-512. */
+typedef struct {
+    __m512i bias, multiplier, left, right, right_mask, output_zp, act_min, act_max;
+} mi_requant16;
+
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n)
+{
+    __mmask16 m = MI_LANE_MASK16(n);
+    mi_requant16 k;
+    k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
+    k.multiplier = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
+    k.left = _mm512_maskz_loadu_epi32(m, q->left + c);
+    k.right = _mm512_maskz_loadu_epi32(m, q->right + c);
+    k.right_mask = _mm512_maskz_loadu_epi32(m, q->right_mask + c);
+    k.output_zp = _mm512_set1_epi32(q->output_zp);
+    k.act_min = _mm512_set1_epi32(q->act_min);
+    k.act_max = _mm512_set1_epi32(q->act_max);
+    return k;
+}
+
+/* mi_requantize8_avx2 on 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n)
+{
+    const __m512i half = _mm512_set1_epi64((int64_t)1 << 30), one = _mm512_set1_epi32(1);
+    __m512i x = _mm512_sllv_epi32(_mm512_add_epi32(acc, k->bias), k->left);
+    __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, k->multiplier), half);
+    __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(k->multiplier, 32)),
+                                   half);
+    x = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
+    /* RoundingDivideByPOT: +1 where the remainder exceeds half the divisor (more than half if x < 0) */
+    __m512i threshold = _mm512_srai_epi32(k->right_mask, 1);
+    threshold = _mm512_mask_add_epi32(threshold, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), threshold, one);
+    __m512i shifted = _mm512_srav_epi32(x, k->right);
+    x = _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, k->right_mask), threshold),
+                              shifted, one);
+    x = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(x, k->output_zp), k->act_min), k->act_max);
+    _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), x);
+}
+
 __attribute__((target("avx2")))
 static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
@@ -105,11 +146,30 @@ static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_
     return 0;
 }
 
-/* The vector output step if this CPU has AVX2 and force_portable is 0, else one that leaves every
- * channel to the scalar step. */
-static mi_requantize_fn mi_select_requantize(int force_portable)
+#ifdef MI_X86
+__attribute__((target(MI_AVX512_VNNI)))
+static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
-    return MI_PICK(force_portable, mi_requantize_int8_avx2, mi_requantize_none);
+    for (int64_t c = 0; c < n; c += 16) {
+        mi_requant16 k = mi_requant16_load(q, c, n - c);
+        mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c);
+    }
+    return n;
+}
+#endif
+
+/* The vector output step of an int8 path (AVX-512 on 16 lanes with masked tails, else AVX2 on 8), or,
+ * for the portable paths, one that leaves every channel to the scalar step. */
+static mi_requantize_fn mi_select_requantize(mi_int8_path path)
+{
+    switch (path) {
+#ifdef MI_X86
+    case MI_INT8_AVX512_VNNI: return mi_requantize_int8_avx512;
+    case MI_INT8_AVX2:
+    case MI_INT8_AVX_VNNI: return mi_requantize_int8_avx2;
+#endif
+    default: return mi_requantize_none;
+    }
 }
 
 #endif

@@ -3,15 +3,21 @@
 any Python work per op (no argument parsing, no buffer acquisition).
 
 Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
-FULLY_CONNECTED: the input, its zero point subtracted, is widened to int16 (for a conv into a zero-
-padded image: out-of-image taps are 0, which is TFLM's skipping them), the weights are repacked once,
-and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM (int16_gemm.h) that
-also requantizes whole blocks of 8 channels as the reference template does (accumulate.pxd, for the
-rest). Integer sums are exact, so the bits equal TFLM's.
+FULLY_CONNECTED: the weights are repacked once, the input is copied into the layout of the int8 path
+(below; for a conv into a padded image whose border adds nothing, which is TFLM's skipping out-of-image
+taps), and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM that also
+requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest).
+Integer sums are exact, so the bits equal TFLM's.
 
-Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its weights paired by tap
-(int8_depthwise.h): out-of-image taps read input-zero-point bytes, which add exactly what TFLM's
-skipping them does, and the requantization is the reference template's.
+The int8 path (int8_paths(); MICROINTERP_INT8_PATH or a step's `path` argument forces one) decides the
+layout: the pair paths (int16_gemm.h: portable, avx2) read the input minus its zero point as int16, the
+quad paths (vnni_gemm.h: vnni_emulated, avx_vnni, avx512_vnni) the input plus 128 as unsigned bytes,
+the zero-point term being a per-channel start value computed at bind time.
+
+Int8DepthwiseStep (depth multiplier 1) sums a row of pixels at a time with its weights grouped by tap
+in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image taps read input-zero-point
+bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
+template's.
 
 Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
@@ -26,8 +32,10 @@ only reads earlier (a conv even copies its whole input before writing). So it re
 than the reference loop does and writes no earlier; an output the `inplace` planner overlaps with its
 dying input stays valid.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 from libc.string cimport memcpy, memset
+
+import os
 
 import numpy as np
 
@@ -39,16 +47,25 @@ from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
 from quantized_binary cimport Params, quantized_add_sub
 
 
-cdef extern from "int16_gemm.h" nogil:
+cdef extern from "simd.h" nogil:
+    ctypedef enum mi_int8_path:
+        MI_INT8_PORTABLE, MI_INT8_AVX2, MI_INT8_VNNI_EMULATED, MI_INT8_AVX_VNNI, MI_INT8_AVX512_VNNI
+    int mi_cpu_runs(mi_int8_path path)
+    int mi_path_uses_quads(mi_int8_path path)
+
+
+cdef extern from "vnni_gemm.h" nogil:
     ctypedef struct mi_gemm_shape:
         const int64_t* seg_offsets
-        int64_t segments, seg_pairs, rows_padded, channels
-    ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const int16_t* const*, int64_t, const mi_gemm_shape*,
+        const int32_t* init
+        int64_t segments, seg_groups, rows_padded, channels
+    ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
-    enum: MI_ROW_BLOCK
     enum: MI_GEMM_ROWS
-    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int8_t* packed)
-    mi_gemm_fn mi_select_gemm(int force_portable)
+    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
+                         int8_t* packed)
+    mi_gemm_fn mi_select_gemm(mi_int8_path path)
+    int64_t mi_gemm_row_block(mi_int8_path path)
 
 
 cdef extern from "requantize.h" nogil:
@@ -60,14 +77,15 @@ cdef extern from "requantize.h" nogil:
         const int32_t* right_mask
         int32_t output_zp, act_min, act_max
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
-    mi_requantize_fn mi_select_requantize(int force_portable)
+    mi_requantize_fn mi_select_requantize(mi_int8_path path)
 
 
 cdef extern from "int8_depthwise.h" nogil:
-    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const int16_t*,
+    ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
                                      const int32_t*, int64_t, int64_t)
-    void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int16_t* packed)
-    mi_depthwise_fn mi_select_depthwise(int force_portable)
+    void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
+    mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
+    int64_t mi_depthwise_group(mi_int8_path path)
 
 
 cdef extern from "int8_add.h" nogil:
@@ -97,11 +115,81 @@ cdef extern from "float_mac.h" nogil:
     mi_fmac_fn mi_select_fmac(int depthwise, int force_portable)
 
 
+#: The int8 dot-product paths by name, fastest first.
+_INT8_PATHS = {"avx512_vnni": MI_INT8_AVX512_VNNI, "avx_vnni": MI_INT8_AVX_VNNI, "avx2": MI_INT8_AVX2,
+               "vnni_emulated": MI_INT8_VNNI_EMULATED, "portable": MI_INT8_PORTABLE}
+#: The environment variable that forces an int8 path on every step bound afterwards (tests, comparisons).
+INT8_PATH_VARIABLE = "MICROINTERP_INT8_PATH"
+
+
+def int8_paths() -> tuple:
+    """The names of the int8 conv / depthwise / FC paths this CPU runs, fastest first (the emulation of
+    the VNNI layout and the portable path run everywhere)."""
+    return tuple(name for name, path in _INT8_PATHS.items() if mi_cpu_runs(path))
+
+
+cdef mi_int8_path _int8_path(name) except *:
+    """The path a step binds: `name`, else the environment's choice, else the fastest this CPU runs."""
+    name = name or os.environ.get(INT8_PATH_VARIABLE) or int8_paths()[0]
+    if name not in _INT8_PATHS:
+        raise ValueError(f"unknown int8 path {name!r}; known: {', '.join(_INT8_PATHS)}")
+    if not mi_cpu_runs(_INT8_PATHS[name]):
+        raise ValueError(f"this CPU does not run the int8 path {name!r}; it runs {', '.join(int8_paths())}")
+    return _INT8_PATHS[name]
+
+
+cdef inline bint _simd(mi_int8_path path) noexcept nogil:
+    """Whether the path's companions (vector requantization) may use SIMD too."""
+    return path != MI_INT8_PORTABLE and path != MI_INT8_VNNI_EMULATED
+
+
+# The working memory the int8 steps share (a conv's padded image, the GEMM's sums, a depthwise row's
+# sums, an FC's input rows): a step uses it only inside one run, which holds the GIL, and rewrites
+# whatever it reads there, so one buffer as large as the largest request serves every step bound in
+# this process. Steps look it up at each run: a later, larger request replaces it.
+cdef object _workspace_owner = np.zeros(64, np.uint8)
+cdef uint8_t* _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+
+
+cdef void _reserve_workspace(Py_ssize_t nbytes) except *:
+    """Grows the shared workspace to at least nbytes (bind time)."""
+    global _workspace_owner, _workspace
+    if nbytes > _workspace_owner.nbytes:
+        _workspace_owner = np.zeros(nbytes, np.uint8)
+        _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+
+
+def workspace_bytes() -> int:
+    """The size of the working memory the compiled steps share (outside every arena)."""
+    return _workspace_owner.nbytes
+
+
+cdef inline Py_ssize_t _aligned(Py_ssize_t nbytes) noexcept nogil:
+    return (nbytes + 63) // 64 * 64
+
+
+def _nbytes(*buffers) -> int:
+    """The bytes of arrays or typed memoryviews (None counts 0)."""
+    return sum(np.asarray(b).nbytes for b in buffers if b is not None)
+
+
 cdef class Step:
-    """One op's kernel with everything it needs bound; calling it runs the op once."""
+    """One op's kernel with everything it needs bound; calling it runs the op once.
+
+    workspace_need: the bytes of the shared workspace the step uses (workspace_bytes() is the largest).
+    """
+    cdef readonly Py_ssize_t workspace_need
+
+    cdef void reserve(self, Py_ssize_t nbytes) except *:
+        self.workspace_need = nbytes
+        _reserve_workspace(nbytes)
 
     cdef void run(self) noexcept nogil:
         pass
+
+    def buffer_bytes(self) -> int:
+        """Bytes of the working buffers the step owns outside the arena (repacked weights, copies)."""
+        return 0
 
     def __call__(self):
         self.run()
@@ -118,43 +206,87 @@ def run_steps(tuple steps):
 
 
 cdef class _Int8Gemm:
-    """Weights repacked for mi_gemm, the shape of its input rows, and the int32 sums of MI_GEMM_ROWS rows.
+    """Weights repacked for the int8 path's GEMM, the shape of its input rows, the per-channel start values
+    (the quad paths' zero-point correction); the int32 sums of MI_GEMM_ROWS rows (sums_bytes) are the
+    caller's.
 
-    weights: [rows, k] int8 with the zero point already subtracted and k even; an input row is
-    len(seg_offsets) runs of k / len(seg_offsets) elements at those offsets from the row's pointer.
+    runs: [rows, segments, run] int8 weights with the zero point already subtracted; an input row is
+    `segments` runs at seg_offsets (in elements) from the row's pointer. Each run is padded with zero
+    weights to the path's group (2 or 4 elements), so its reader needs group - 1 readable elements past
+    a row's last run. An input element is `itemsize` bytes as load() writes them; `pad_byte` is the byte
+    whose elements add nothing (TFLM's skipping of out-of-image taps).
     """
     cdef int8_t[::1] packed
     cdef int64_t[::1] seg_offsets
-    cdef int32_t[:, ::1] sums
+    cdef int32_t[::1] init
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
+    cdef readonly bint quads
+    cdef mi_int8_path path
+    cdef readonly Py_ssize_t group, itemsize, depth
+    cdef readonly uint8_t pad_byte
+    cdef int16_t input_zp
 
-    def __init__(self, weights, seg_offsets, bint portable):
-        cdef const int8_t[:, ::1] w = np.ascontiguousarray(weights, dtype=np.int8)
-        cdef int64_t rows = w.shape[0], depth = w.shape[1]
+    def __init__(self, runs, seg_offsets, mi_int8_path path, int32_t input_zp):
+        runs = np.asarray(runs, np.int8)
+        rows, segments, run = runs.shape
+        self.quads = mi_path_uses_quads(path)
+        self.path = path
+        self.group, self.itemsize = (4, 1) if self.quads else (2, 2)
+        self.input_zp = <int16_t>input_zp
+        self.pad_byte = (input_zp + 128) & 0xFF if self.quads else 0
         self.seg_offsets = np.ascontiguousarray(seg_offsets, dtype=np.int64)
-        if depth % (2 * self.seg_offsets.shape[0]):
-            raise ValueError(f"{depth} weights per row cannot form {self.seg_offsets.shape[0]} runs of pairs")
+        if self.seg_offsets.shape[0] != segments:
+            raise ValueError(f"{segments} runs of weights for {self.seg_offsets.shape[0]} offsets")
+        padded = np.zeros((rows, segments, -(-run // self.group) * self.group), np.int8)
+        padded[:, :, :run] = runs
+        cdef const int8_t[:, ::1] w = padded.reshape(rows, -1)
+        self.depth = w.shape[1]
         self.shape.seg_offsets = &self.seg_offsets[0]
-        self.shape.segments = self.seg_offsets.shape[0]
-        self.shape.seg_pairs = depth // 2 // self.shape.segments
-        self.shape.rows_padded = (rows + MI_ROW_BLOCK - 1) // MI_ROW_BLOCK * MI_ROW_BLOCK
+        self.shape.segments = segments
+        self.shape.seg_groups = padded.shape[2] // self.group
+        block = mi_gemm_row_block(path)
+        self.shape.rows_padded = (rows + block - 1) // block * block
         self.shape.channels = rows
-        self.packed = np.zeros(depth * self.shape.rows_padded, np.int8)
-        mi_pack_weights(&w[0, 0], rows, depth, &self.packed[0])
-        self.sums = np.zeros((MI_GEMM_ROWS, self.shape.rows_padded), np.int32)
-        self.gemm = mi_select_gemm(portable)
+        self.packed = np.zeros(self.depth * self.shape.rows_padded, np.int8)
+        mi_pack_weights(&w[0, 0], rows, self.depth, self.group, self.shape.rows_padded, &self.packed[0])
+        # the quad paths read x + 128: each sum starts at -(128 + zp) * its weights' sum (wrapping int32)
+        init = np.zeros(self.shape.rows_padded, np.int64)
+        if self.quads:
+            init[:rows] = -(128 + input_zp) * padded.reshape(rows, -1).astype(np.int64).sum(axis=1)
+        self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        self.shape.init = &self.init[0]
+        self.gemm = mi_select_gemm(path)
 
-    cdef inline void compute(self, const int16_t* const* rows, Py_ssize_t n, _Requantize requantize,
-                             int8_t* const* outputs) noexcept nogil:
+    def nbytes(self) -> int:
+        return _nbytes(self.packed, self.seg_offsets, self.init)
+
+    cdef Py_ssize_t sums_bytes(self, _Requantize requantize):
+        """The caller's sums: none where the GEMM requantizes every channel itself (AVX-512 VNNI)."""
+        if requantize.fused != NULL and self.path == MI_INT8_AVX512_VNNI:
+            return 0
+        return MI_GEMM_ROWS * self.shape.rows_padded * sizeof(int32_t)
+
+    cdef inline void load(self, uint8_t* dst, const int8_t* src, Py_ssize_t n) noexcept nogil:
+        """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
+        cdef Py_ssize_t i
+        cdef int16_t* wide = <int16_t*>dst
+        if self.quads:
+            for i in range(n):
+                dst[i] = <uint8_t>src[i] ^ 0x80
+        else:
+            for i in range(n):
+                wide[i] = src[i] - self.input_zp
+
+    cdef inline void compute(self, const void* const* rows, Py_ssize_t n, _Requantize requantize,
+                             int8_t* const* outputs, int32_t* sums) noexcept nogil:
         """n <= MI_GEMM_ROWS input rows to their output rows: the GEMM writes what it can requantize
         itself, the scalar step the other channels from their sums."""
         cdef Py_ssize_t i, channels = self.shape.channels
-        cdef Py_ssize_t done = self.gemm(&self.packed[0], rows, n, &self.shape, requantize.fused,
-                                         outputs, &self.sums[0, 0])
+        cdef Py_ssize_t done = self.gemm(&self.packed[0], rows, n, &self.shape, requantize.fused, outputs, sums)
         if done < channels:
             for i in range(n):
-                requantize.finish(&self.sums[i, 0], outputs[i], done, channels)
+                requantize.finish(sums + i * self.shape.rows_padded, outputs[i], done, channels)
 
 
 def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t out_channels, int stride_h,
@@ -174,9 +306,9 @@ def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
-    Blocks of 8 channels go through requantize.h's vector step when the CPU has one and every shift and
-    multiplier is in its domain (`fused` is then the parameters a GEMM may apply itself, else NULL); the rest through
-    the reference template's store_output (same bits).
+    Channels go through the int8 path's vector step (requantize.h: blocks of 8 on AVX2, all on AVX-512)
+    when every shift and multiplier is in its domain (`fused` is then the parameters a GEMM may apply
+    itself, else NULL); the rest through the reference template's store_output (same bits).
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
@@ -190,7 +322,7 @@ cdef class _Requantize:
     cdef mi_requantize_fn vector
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
-                 bint portable, Py_ssize_t channels):
+                 int path, Py_ssize_t channels):
         """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them unchecked)."""
         if not len(bias) == len(multiplier) == len(shift) == channels:
             raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
@@ -205,8 +337,13 @@ cdef class _Requantize:
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
         self.params = mi_requant(&self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
                                  &self.right_mask[0], output_zp, act_min, act_max)
-        self.vector = mi_select_requantize(portable or not in_range)
-        self.fused = &self.params if not (portable or not in_range) else NULL
+        vector = in_range and _simd(<mi_int8_path>path)
+        self.vector = mi_select_requantize(<mi_int8_path>path if vector else MI_INT8_PORTABLE)
+        self.fused = &self.params if vector else NULL
+
+    def nbytes(self) -> int:
+        """Its own arrays; the per-channel ones it was given belong to the caller."""
+        return _nbytes(self.left, self.right, self.right_mask)
 
     cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
                             Py_ssize_t channels) noexcept nogil:
@@ -218,13 +355,6 @@ cdef class _Requantize:
 
     cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels) noexcept nogil:
         self.finish(acc, out, self.vector(acc, &self.params, out, channels), channels)
-
-
-cdef inline void _widen(int16_t* dst, const int8_t* src, Py_ssize_t n, int16_t zp) noexcept nogil:
-    """dst = src - zp as int16 (a loop the compiler vectorises)."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = src[i] - zp
 
 
 def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, stride_w, dilation_h,
@@ -241,35 +371,32 @@ def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, st
 cdef class Int8ConvStep(Step):
     """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels).
 
-    Each invoke first copies the input, zero point subtracted, into a zero-padded int16 image (the
-    padding stays 0, which is TFLM's skipping out-of-image taps); the GEMM then reads every window in
-    place, one run per filter row (per tap under a width dilation). A run of odd length is read with
-    one element more, whose weight is 0: the image ends with one element of slack for the last run.
+    Each invoke first writes the input into a padded image in the int8 path's elements (_Int8Gemm.load),
+    whose border holds the element that adds nothing (TFLM's skipping of out-of-image taps); the GEMM then
+    reads every window in place, one run per filter row (per tap under a width dilation). The image ends
+    with slack for the last run's padding to the path's group. The image and the GEMM's sums live in the
+    shared workspace.
     """
-    cdef int16_t[::1] image_storage
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef int16_t[:, :, :, ::1] image
-    cdef int stride_h, stride_w, pad_top, pad_left
-    cdef int16_t input_zp
+    cdef Py_ssize_t image_h, image_w, image_bytes, stride_h, stride_w, pad_top, pad_left
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
-                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
-        """Arguments as for conv.conv_2d; portable forces the non-SIMD paths (same bits)."""
+                 multiplier, shift, int32_t act_min, int32_t act_max, path=None):
+        """Arguments as for conv.conv_2d; path: the int8 path by name (int8_paths(); None: the
+        environment's MICROINTERP_INT8_PATH or the fastest), all giving the same bits."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         out_c, filter_h, filter_w, depth = filter.shape
         _check_window_step("int8 conv step", input, output, depth, out_c, stride_h, stride_w, dilation_h,
                            dilation_w, pad_top, pad_left)
         self.input, self.output = input, output
         self.stride_h, self.stride_w, self.pad_top, self.pad_left = stride_h, stride_w, pad_top, pad_left
-        self.input_zp = <int16_t>input_zp
         shape = conv_image_shape(input.shape, output.shape, filter_h, filter_w, stride_h, stride_w,
                                  dilation_h, dilation_w, pad_top, pad_left)
-        size = int(np.prod(shape))
-        self.image_storage = np.zeros(size + 1, np.int16)
-        self.image = np.asarray(self.image_storage)[:size].reshape(shape)
+        self.image_h, self.image_w = shape[1], shape[2]
         width = shape[2]
         if dilation_w == 1:  # a filter row is one run of the image row
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h, filter_w * depth)
@@ -278,34 +405,55 @@ cdef class Int8ConvStep(Step):
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h * filter_w, depth)
             offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
                        for ky in range(filter_h) for kx in range(filter_w)]
-        weights = np.zeros(runs.shape[:2] + (runs.shape[2] + runs.shape[2] % 2,), np.int8)
-        weights[..., :runs.shape[2]] = runs
-        self.gemm = _Int8Gemm(weights.reshape(out_c, -1), offsets, portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, out_c)
+        self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
+        self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      out_c)
+        self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
 
-    cdef void fill_image(self) noexcept nogil:
-        cdef Py_ssize_t batches = self.input.shape[0], in_h = self.input.shape[1]
-        cdef Py_ssize_t row = self.input.shape[2] * self.input.shape[3], b, y
-        for b in range(batches):
-            for y in range(in_h):
-                _widen(&self.image[b, self.pad_top + y, self.pad_left, 0], &self.input[b, y, 0, 0], row,
-                       self.input_zp)
+    def buffer_bytes(self) -> int:
+        return self.gemm.nbytes() + self.requantize.nbytes()
+
+    cdef inline uint8_t* pixel(self, uint8_t* image, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
+        """The image's element (b, y, x, 0)."""
+        return image + ((b * self.image_h + y) * self.image_w + x) * self.input.shape[3] * self.gemm.itemsize
+
+    cdef void fill_image(self, uint8_t* image) noexcept nogil:
+        """The input in the path's elements inside the border, the padding element around it."""
+        cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], depth = self.input.shape[3]
+        cdef Py_ssize_t item = self.gemm.itemsize, row_bytes = self.image_w * depth * item, b, y
+        cdef Py_ssize_t left = self.pad_left * depth * item, inside = in_w * depth * item
+        cdef uint8_t* row
+        cdef uint8_t pad = self.gemm.pad_byte
+        for b in range(self.input.shape[0]):
+            for y in range(self.image_h):
+                row = self.pixel(image, b, y, 0)
+                if self.pad_top <= y < self.pad_top + in_h:
+                    memset(row, pad, left)
+                    self.gemm.load(row + left, &self.input[b, y - self.pad_top, 0, 0], in_w * depth)
+                    memset(row + left + inside, pad, row_bytes - left - inside)
+                else:
+                    memset(row, pad, row_bytes)
+        row = self.pixel(image, self.input.shape[0], 0, 0)  # the slack past the last image row
+        memset(row, pad, image + self.image_bytes - row)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
-        cdef Py_ssize_t out_w = self.output.shape[2], out_c = self.output.shape[3]
+        cdef Py_ssize_t out_w = self.output.shape[2]
         cdef Py_ssize_t b, oy, ox, n = 0
-        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
-        self.fill_image()
+        cdef uint8_t* image = _workspace
+        cdef int32_t* sums = <int32_t*>(_workspace + _aligned(self.image_bytes))
+        self.fill_image(image)
         for b in range(batches):
             for oy in range(out_h):
                 for ox in range(out_w):
-                    rows[n] = &self.image[b, oy * self.stride_h, ox * self.stride_w, 0]
+                    rows[n] = self.pixel(image, b, oy * self.stride_h, ox * self.stride_w)
                     outputs[n] = &self.output[b, oy, ox, 0]
                     n += 1
                     if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
-                        self.gemm.compute(rows, n, self.requantize, outputs)
+                        self.gemm.compute(rows, n, self.requantize, outputs, sums)
                         n = 0
 
 
@@ -321,70 +469,112 @@ cdef class Int8FullyConnectedStep(Step):
     """FULLY_CONNECTED, int8 activations and weights, int32 bias, on [batches, depth] views."""
     cdef const int8_t[:, ::1] input
     cdef int8_t[:, ::1] output
-    cdef int16_t[:, ::1] rows
-    cdef int16_t input_zp
+    cdef Py_ssize_t row_bytes
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
-                 multiplier, shift, int32_t act_min, int32_t act_max, bint portable=False):
+                 multiplier, shift, int32_t act_min, int32_t act_max, path=None):
         """Arguments as for fully_connected.fully_connected (centered_weights(filter, filter_zp) must not be
-        None); portable forces the non-SIMD paths."""
+        None); path as for Int8ConvStep."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         units, depth = filter.shape
+        batches = input.shape[0]
         if input.shape[0] != output.shape[0] or input.shape[1] != depth or output.shape[1] != units:
             raise ValueError(f"int8 fully connected step: input {tuple(input.shape)}, filter {tuple(filter.shape)}, "
                              f"output {tuple(output.shape)}")
         self.input, self.output = input, output
-        self.input_zp = <int16_t>input_zp
-        weights = np.zeros((units, depth + depth % 2), np.int8)  # an odd depth's last pair ends with 0
         centered = centered_weights(filter, filter_zp)
         if centered is None:
             raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
-        weights[:, :depth] = centered
-        self.rows = np.zeros((MI_GEMM_ROWS, weights.shape[1]), np.int16)
-        self.gemm = _Int8Gemm(weights, [0], portable)
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable, units)
+        self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      units)
+        # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
+        self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
+        self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+
+    def buffer_bytes(self) -> int:
+        return self.gemm.nbytes() + self.requantize.nbytes()
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
-        cdef const int16_t* rows[MI_GEMM_ROWS]
+        cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
+        cdef int32_t* sums = <int32_t*>(_workspace + min(batches, <Py_ssize_t>MI_GEMM_ROWS) * self.row_bytes)
+        cdef uint8_t* row
         while first < batches:
             n = min(<Py_ssize_t>MI_GEMM_ROWS, batches - first)
             for b in range(n):
-                _widen(&self.rows[b, 0], &self.input[first + b, 0], depth, self.input_zp)
-                rows[b] = &self.rows[b, 0]
+                row = _workspace + b * self.row_bytes  # past depth: any element, its weights are 0
+                self.gemm.load(row, &self.input[first + b, 0], depth)
+                rows[b] = row
                 outputs[b] = &self.output[first + b, 0]
-            self.gemm.compute(rows, n, self.requantize, outputs)
+            self.gemm.compute(rows, n, self.requantize, outputs, sums)
             first += n
+
+
+cdef class _DepthwiseWeights:
+    """Depthwise weights packed for an int8 path (int8_depthwise.h) with the start value of each channel:
+    the zero-point term, and on the quad paths the correction of their x + 128."""
+    cdef object owner
+    cdef const void* packed
+    cdef int32_t[::1] init
+    cdef Py_ssize_t channels
+
+    def __init__(self, w, Py_ssize_t group, Py_ssize_t groups, int32_t input_zp):
+        """w: [taps, channels] int8."""
+        cdef const int8_t[:, ::1] wv = np.ascontiguousarray(w, dtype=np.int8)
+        self.channels = wv.shape[1]
+        # 64 bytes of slack: the quad path's last channels read whole vectors of weights
+        cdef int8_t[::1] packed = np.zeros(groups * group * self.channels + 64, np.int8)
+        mi_depthwise_pack(&wv[0, 0], wv.shape[0], self.channels, group, &packed[0])
+        self.owner = np.asarray(packed) if group == 4 else np.asarray(packed).astype(np.int16)
+        cdef const uint8_t[::1] weight_bytes = self.owner.view(np.uint8)
+        self.packed = &weight_bytes[0]
+        correction = -(input_zp + 128 * (group == 4)) * np.asarray(w, np.int64).sum(axis=0)
+        self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+    def nbytes(self) -> int:
+        return _nbytes(self.owner, self.init)
+
+
+# The channels of a wide run: a row's interior pixels, contiguous under stride 1, summed as pixels of
+# this many channels (fewer channels tiled to fill them), so narrow layers fill whole vectors.
+cdef enum:
+    DEPTHWISE_WIDE_RUN = 64
 
 
 cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    one call (the per-channel parameters repeat for every pixel). Out-of-image taps read a run of
+    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
-    columns of a row, whose taps all move by one stride per pixel, take one kernel call.
+    columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
+    with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
+    contiguous across pixels: it is summed as pixels of DEPTHWISE_WIDE_RUN channels with the weights
+    tiled to match, which fills the vectors that a few channels would leave mostly empty.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef int16_t[::1] weights
-    cdef int32_t[::1] init
-    cdef int32_t[::1] accumulators
+    cdef _DepthwiseWeights narrow
+    cdef _DepthwiseWeights wide
+    cdef int32_t* accumulators  # a row's, in the workspace during a run
     cdef int8_t[::1] zero_points
     cdef object taps_owner
     cdef const int8_t** taps
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
-    cdef Py_ssize_t pairs, interior_begin, interior_end
+    cdef Py_ssize_t groups, interior_begin, interior_end, chunk
     cdef _Requantize requantize
     cdef mi_depthwise_fn pixels
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp, multiplier,
-                 shift, int32_t act_min, int32_t act_max, bint portable=False):
+                 shift, int32_t act_min, int32_t act_max, path=None):
         """Arguments as for conv.depthwise_conv_2d without the accumulators and depth_multiplier (which
-        is 1); portable forces the non-SIMD paths (same bits)."""
+        is 1); path as for Int8ConvStep."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         if not -128 <= input_zp <= 127:
             raise ValueError(f"input zero point {input_zp} is outside int8")  # the zero-point run is int8
         _check_window_step("int8 depthwise step", input, output, filter.shape[3], filter.shape[3], stride_h,
@@ -395,32 +585,54 @@ cdef class Int8DepthwiseStep(Step):
         self.filter_h, self.filter_w = filter.shape[1], filter.shape[2]
         cdef Py_ssize_t channels = output.shape[3], out_w = output.shape[2], in_w = input.shape[2]
         w = np.ascontiguousarray(filter[0], dtype=np.int8).reshape(-1, channels)
-        self.pairs = (w.shape[0] + 1) // 2
-        self.weights = np.zeros(self.pairs * channels * 2, np.int16)
-        cdef const int8_t[:, ::1] wv = w
-        mi_depthwise_pack(&wv[0, 0], w.shape[0], channels, &self.weights[0])
-        self.init = ((-input_zp * w.astype(np.int64).sum(axis=0)) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
-        self.accumulators = np.zeros(out_w * channels, np.int32)
+        group = mi_depthwise_group(int8_path)
+        self.groups = (w.shape[0] + group - 1) // group
+        self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
+        if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
+            self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
+        self.reserve(out_w * channels * sizeof(int32_t))
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
-        self.taps_owner = np.zeros(self.pairs * 2, np.uintp)
+        self.taps_owner = np.zeros(self.groups * group, np.uintp)
         cdef size_t[::1] taps = self.taps_owner
         self.taps = <const int8_t**>&taps[0]
-        self.taps[self.pairs * 2 - 1] = &self.zero_points[0]  # an odd tap count's zero-weight partner
+        for t in range(w.shape[0], self.groups * group):  # the zero-weight taps completing the last group
+            self.taps[t] = &self.zero_points[0]
         # the columns whose taps all lie inside the image: pad_left <= ox * stride_w <= last
         last = in_w - 1 - (self.filter_w - 1) * dilation_w + pad_left
         begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
-        self.pixels = mi_select_depthwise(portable)
-        # per-channel arrays repeated for every pixel of a row, which is then requantized in one call
-        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), out_w) for a in (bias, multiplier, shift))
-        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, portable,
-                                      out_w * channels)
+        self.pixels = mi_select_depthwise(int8_path)
+        # per-channel arrays repeated for the pixels of a chunk of about 64 values, requantized in one call
+        self.chunk = min(out_w, max(1, 64 // channels))
+        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
+        self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
+                                      self.chunk * channels)
+
+    def buffer_bytes(self) -> int:
+        # the requantization's tiled bias, multiplier and shift are as large as its own three arrays
+        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + 2 * self.requantize.nbytes()
+                + _nbytes(self.zero_points, self.taps_owner))
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
         """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
+        cdef Py_ssize_t channels = self.output.shape[3], done = 0
+        if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
+            self.set_taps(image, y0, ox)
+            self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
+                        count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
+                        DEPTHWISE_WIDE_RUN)
+            done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
+            if done == count:
+                return
+        self.set_taps(image, y0, ox + done)
+        self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels)
+
+    cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
+        """The taps of the pixel at column ox: in the image, or the zero-point run."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
         cdef const int8_t* zero_points = &self.zero_points[0]
@@ -433,8 +645,6 @@ cdef class Int8DepthwiseStep(Step):
                 inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
                 self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
                 t += 1
-        self.pixels(&self.accumulators[ox * channels], self.taps, self.stride_w * channels, count,
-                    &self.weights[0], &self.init[0], self.pairs, channels)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
@@ -442,6 +652,7 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t b, oy, ox, y0
         cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
+        self.accumulators = <int32_t*>_workspace
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
@@ -453,7 +664,11 @@ cdef class Int8DepthwiseStep(Step):
                 for ox in range(end, out_w):
                     self.sum_pixels(image, y0, ox, 1)
                 # the whole row was read above, before any of its pixels is written
-                self.requantize.write(&self.accumulators[0], &self.output[b, oy, 0, 0], out_w * channels)
+                ox = 0
+                while ox < out_w:
+                    self.requantize.write(self.accumulators + ox * channels, &self.output[b, oy, ox, 0],
+                                          min(self.chunk, out_w - ox) * channels)
+                    ox += self.chunk
 
 
 cdef class Int8AddStep(Step):
@@ -526,6 +741,9 @@ cdef class Int8AveragePoolStep(Step):
         self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
         self.sums = np.zeros(max(1, self.output.shape[3]), np.int32)
         self.window_sums = mi_select_pool_sum(portable)
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.sums)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
@@ -637,6 +855,9 @@ cdef class FloatConvStep(Step):
         self.mac = _FloatMac(weights, bias, depthwise, filter_w, stride_w * in_c, dilation_h * in_w * in_c,
                              dilation_w * in_c, act_min, act_max, portable)
 
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.row, self.rows, self.runs, self.mac.packed)
+
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t in_w = self.input.shape[2], in_c = self.input.shape[3], channels = self.output.shape[3]
@@ -692,6 +913,9 @@ cdef class FloatFullyConnectedStep(Step):
             raise ValueError(f"input {tuple(input.shape)}, filter {tuple(filter.shape)}, output {tuple(output.shape)}")
         self.mac = _FloatMac(np.reshape(filter, (units, 1, depth)), bias, False, 1, depth, 0, 0, act_min, act_max,
                              portable)
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.mac.packed)
 
     cdef void run(self) noexcept nogil:
         self.mac.kernel(&self.mac.params, &self.input[0, 0], self.output.shape[0], 0, 1, 0, 1, &self.output[0, 0])

@@ -265,7 +265,7 @@ def test_profile_times_every_op_with_macs_and_live_arena():
     result = microinterp("profile", KWS, "--repeats", 3)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1].split() == ["#", "op", "time", "share", "MACs", "MAC/s", "live", "arena"]
+    assert lines[1].split() == ["#", "op", "time", "share", "MACs", "MAC/s", "peak", "live", "arena"]
     rows = lines[3:3 + 12]
     assert [r.split()[1] for r in rows] == MANIFEST["kws_ds_cnn_int8.tflite"]["ops"]
     # The time takes two words ("812 us"); op 0 has its 490-byte input and 8,000-byte output live.

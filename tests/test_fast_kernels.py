@@ -7,6 +7,9 @@ DEPTHWISE_CONV_2D / FULLY_CONNECTED / AVERAGE_POOL_2D, or ADD / SUB without broa
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,11 +18,14 @@ from microinterp._kernels import elementwise as elementwise_kernels
 from microinterp._kernels import fully_connected as fc_kernels
 from microinterp._kernels import pooling as pooling_kernels
 from microinterp._kernels import steps
+from microinterp.cli.runner import ready_interpreter
 from microinterp.ops.elementwise import BinaryOp, binary_params, broadcast_geometry
 from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
+#: Every int8 conv / depthwise / FC path this CPU runs (always the portable one and the VNNI emulation).
+INT8_PATHS = steps.int8_paths()
 
 
 def _requant(rng, channels):
@@ -39,12 +45,13 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((1, 4, 4, 64), 40, (2, 2), (1, 1), (1, 1), (1, 1), 0),
     ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2), 7),  # width dilation: one run per tap, odd depth
     ((3, 5, 6, 8), 24, (3, 3), (1, 1), (1, 1), (1, 1), -128),  # pixel count not a multiple of the GEMM rows
+    ((1, 5, 7, 6), 70, (2, 2), (1, 1), (1, 1), (0, 1), 127),  # wide tiles of 64 and a tail of 6 channels
 ]
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
-def test_conv_matches_template(case, portable):
+def test_conv_matches_template(case, path):
     shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl), zp = CONV_CASES[case]
     rng = np.random.default_rng(case)
     x, w = _int8(rng, shape), _int8(rng, (out_c, kh, kw, shape[3]))
@@ -54,13 +61,14 @@ def test_conv_matches_template(case, portable):
     expected, got = (np.zeros((shape[0], out_h, out_w, out_c), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, -3, multiplier, shift, -120, 127)
     conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
-    steps.Int8ConvStep(x, w, bias, got, *args, portable=portable)()
+    steps.Int8ConvStep(x, w, bias, got, *args, path=path)()
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, 0), (2, 256, 64, 0), (9, 40, 16, 3)])
-def test_fully_connected_matches_template(batches, depth, units, filter_zp, portable):
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, 0), (2, 256, 64, 0), (9, 40, 16, 3),
+                                                          (11, 70, 45, 0)])
+def test_fully_connected_matches_template(batches, depth, units, filter_zp, path):
     rng = np.random.default_rng(depth)
     x, w = _int8(rng, (batches, depth)), _int8(rng, (units, depth))
     w = np.clip(w, max(-128, -128 + filter_zp), min(127, 127 + filter_zp))  # centered weights stay int8
@@ -68,13 +76,12 @@ def test_fully_connected_matches_template(batches, depth, units, filter_zp, port
     multiplier, shift = _requant(rng, units)
     expected, got = (np.zeros((batches, units), np.int8) for _ in range(2))
     fc_kernels.fully_connected[INT8](x, w, bias, expected, -128, filter_zp, 4, multiplier, shift, -128, 127)
-    steps.Int8FullyConnectedStep(x, w, bias, got, -128, filter_zp, 4, multiplier, shift, -128, 127,
-                                 portable=portable)()
+    steps.Int8FullyConnectedStep(x, w, bias, got, -128, filter_zp, 4, multiplier, shift, -128, 127, path=path)()
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-def test_requantization_saturating_multiplier_matches_template(portable):
+@pytest.mark.parametrize("path", INT8_PATHS)
+def test_requantization_saturating_multiplier_matches_template(path):
     # SRDHM(INT32_MIN, INT32_MIN) is its one saturating case: such a multiplier keeps the scalar step
     units = 16
     x, w = np.zeros((1, 4), np.int8), np.zeros((units, 4), np.int8)
@@ -83,9 +90,27 @@ def test_requantization_saturating_multiplier_matches_template(portable):
     shift = np.zeros(units, np.int32)
     expected, got = (np.zeros((1, units), np.int8) for _ in range(2))
     fc_kernels.fully_connected[INT8](x, w, bias, expected, 0, 0, -3, multiplier, shift, -128, 127)
-    steps.Int8FullyConnectedStep(x, w, bias, got, 0, 0, -3, multiplier, shift, -128, 127, portable=portable)()
+    steps.Int8FullyConnectedStep(x, w, bias, got, 0, 0, -3, multiplier, shift, -128, 127, path=path)()
     np.testing.assert_array_equal(got, expected)
     assert (got == 127).all()
+
+
+def test_int8_paths_follow_the_cpu_flags(monkeypatch):
+    flags = set()
+    try:
+        flags = {f for line in open("/proc/cpuinfo") if line.startswith("flags") for f in line.split()[2:]}
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    assert INT8_PATHS[-2:] == ("vnni_emulated", "portable")
+    assert ("avx512_vnni" in INT8_PATHS) == ({"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags)
+    assert ("avx2" in INT8_PATHS) == ("avx2" in flags)
+    # the environment variable forces a path; one this CPU lacks or an unknown name is refused
+    x, w, out = np.zeros((1, 4), np.int8), np.zeros((8, 4), np.int8), np.zeros((1, 8), np.int8)
+    args = (np.zeros(8, np.int32), out, 0, 0, 0, np.ones(8, np.int32), np.zeros(8, np.int32), -128, 127)
+    monkeypatch.setenv(steps.INT8_PATH_VARIABLE, "no_such_path")
+    with pytest.raises(ValueError, match="unknown int8 path 'no_such_path'"):
+        steps.Int8FullyConnectedStep(x, w, *args)
+    steps.Int8FullyConnectedStep(x, w, *args, path="portable")  # an explicit path wins
 
 
 def test_int8_steps_refuse_views_that_disagree_with_their_filter():
@@ -128,13 +153,16 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((2, 5, 5, 112), (3, 2), (2, 1), (1, 2), (1, 1), 100),  # blocks of 32 and 16
     ((1, 4, 3, 64), (5, 5), (1, 1), (2, 1), (4, 3), -128),  # pads wider than the image: no interior
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3), 5),  # some pixels have no in-image tap at all
+    ((1, 5, 6, 133), (3, 3), (1, 1), (1, 1), (1, 1), 9),  # two blocks of 64 and a masked tail of 5
+    ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, then 3 pixels
+    ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, one pixel left
 ]
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("case", range(len(DEPTHWISE_CASES)))
 @pytest.mark.parametrize("values", ["random", "extreme"])
-def test_depthwise_matches_template(case, values, portable):
+def test_depthwise_matches_template(case, values, path):
     shape, (kh, kw), (sh, sw), (dh, dw), (pt, pl), zp = DEPTHWISE_CASES[case]
     rng = np.random.default_rng(case)
     channels = shape[3]
@@ -149,7 +177,7 @@ def test_depthwise_matches_template(case, values, portable):
     expected, got = (np.zeros((shape[0], out_h, out_w, channels), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, 6, multiplier, shift, -128, 100)
     conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
-    steps.Int8DepthwiseStep(x, w, bias, got, *args, portable=portable)()
+    steps.Int8DepthwiseStep(x, w, bias, got, *args, path=path)()
     np.testing.assert_array_equal(got, expected)
 
 
@@ -398,3 +426,19 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
     step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
     step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
     _assert_same_bits(arena_out, expected)
+
+
+@pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
+def test_kernel_buffers_stay_below_weights_and_two_activations(model):
+    # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
+    path = Path(os.environ.get("MICROINTERP_SHARED_MODELS", "")) / model
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    interp, _ = ready_interpreter(path)
+    bound = [s for s in interp._exec.steps if isinstance(s, steps.Step)]
+    assert any(isinstance(s, steps.Int8ConvStep) for s in bound)
+    kernels = sum(s.buffer_bytes() for s in bound) + max(s.workspace_need for s in bound)
+    tensors = interp.model.main.tensors
+    weights = sum(t.nbytes for t in tensors if t.data is not None and not t.is_variable)
+    largest_activation = max(t.nbytes for t in tensors if t.data is None and t.dtype is not None)
+    assert kernels < weights + 2 * largest_activation

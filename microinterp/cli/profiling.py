@@ -1,8 +1,10 @@
 """Where an invoke spends its time and arena: the Python API behind `microinterp profile`.
 
-Per op: wall time in microinterp (median over repeated invokes) and its share of the total, MACs and
-MAC/s, and the arena head bytes live while the op runs (the TFLM plan's buffers whose lifetime covers
-the op). Times are microinterp's on this host, not an MCU's; they show where the work is.
+Per op: wall time in microinterp (median over repeated invokes) and its share of the total, MACs,
+MAC/s and their share of one core's int8 peak on the kernels' path (cpu.int8_peak: 64 MACs per cycle
+with AVX-512 VNNI), and the arena head bytes live while the op runs (the TFLM plan's buffers whose
+lifetime covers the op). Times are microinterp's on this host, not an MCU's; they show where the work
+is.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import ClassVar
 
 from ..planning import MemoryPlan
 from .command import EXIT_OK, Command
+from .cpu import int8_peak
 from .inspection import op_macs
 from .render import Column, Output, count_text, nbytes_text, seconds_text
 from .runner import ready_interpreter
@@ -22,29 +25,38 @@ from .runner import ready_interpreter
 
 @dataclass(frozen=True)
 class OpProfile:
-    """One op: median wall time (seconds), share of the summed op times, MACs, live arena head bytes."""
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("macs_per_second",)
+    """One op: median wall time (seconds), share of the summed op times, MACs, live arena head bytes, and
+    the int8 peak MAC/s of this core (0 if unknown)."""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("macs_per_second", "peak_share")
     index: int
     op: str
     seconds: float
     share: float
     macs: int
     live_bytes: int
+    peak: float = 0.0
 
     @property
     def macs_per_second(self) -> float:
         """MACs over median time (0 for ops without MACs)."""
         return self.macs / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def peak_share(self) -> float:
+        """MAC/s over the int8 peak (0 where either is unknown)."""
+        return self.macs_per_second / self.peak if self.peak > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class ProfileReport:
     """Per-op profile of one model, with the arena head and the largest live total."""
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total_seconds", "macs", "peak_live_bytes")
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("total_seconds", "macs", "peak_live_bytes", "peak_share")
     model: str
     repeats: int
     arena_head: int
     ops: list[OpProfile]
+    peak: float = 0.0
+    peak_path: str = ""
 
     @property
     def total_seconds(self) -> float:
@@ -55,6 +67,11 @@ class ProfileReport:
     def macs(self) -> int:
         """MACs of one invoke."""
         return sum(op.macs for op in self.ops)
+
+    @property
+    def peak_share(self) -> float:
+        """The whole invoke's MAC/s over the int8 peak (0 where unknown)."""
+        return self.macs / self.total_seconds / self.peak if self.peak > 0 and self.total_seconds > 0 else 0.0
 
     @property
     def peak_live_bytes(self) -> int:
@@ -84,12 +101,14 @@ def profile_model(model_path: str | os.PathLike, repeats: int = 10, seed: int = 
     total = sum(seconds.values())
     plan = interp.memory_plan
     live = live_bytes_per_op(plan)
+    peak = int8_peak()
+    peak_rate = peak.macs_per_second if peak else 0.0
     ops = []
     for k in plan.op_order:
         s = seconds.get(k, 0.0)
         ops.append(OpProfile(k, main.operators[k].name, s, s / total if total > 0 else 0.0,
-                             op_macs(main, main.operators[k]), live[k]))
-    return ProfileReport(str(model_path), repeats, plan.head, ops)
+                             op_macs(main, main.operators[k]), live[k], peak_rate))
+    return ProfileReport(str(model_path), repeats, plan.head, ops, peak_rate, peak.path if peak else "")
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -98,13 +117,16 @@ def print_report(report: ProfileReport, out: Output) -> None:
     """The text report of `microinterp profile`."""
     rows = [[str(op.index), op.op, seconds_text(op.seconds), f"{op.share:.1%}",
              count_text(op.macs) if op.macs else "", count_text(op.macs_per_second) if op.macs else "",
-             nbytes_text(op.live_bytes)] for op in report.ops]
+             f"{op.peak_share:.1%}" if op.macs and op.peak else "", nbytes_text(op.live_bytes)]
+            for op in report.ops]
     out.table([Column("#", True), Column("op"), Column("time", True), Column("share", True), Column("MACs", True),
-               Column("MAC/s", True), Column("live arena", True)], rows,
+               Column("MAC/s", True), Column("peak", True), Column("live arena", True)], rows,
               title=f"{Path(report.model).name}: median of {report.repeats} invokes")
     rate = report.macs / report.total_seconds if report.total_seconds else 0.0
+    peak = (f", {report.peak_share:.1%} of the {count_text(report.peak)} MAC/s int8 peak ({report.peak_path})"
+            if report.peak else "")
     out.fields([("total", f"{seconds_text(report.total_seconds)}, {count_text(report.macs)} MACs "
-                          f"({count_text(rate)} MAC/s)"),
+                          f"({count_text(rate)} MAC/s{peak})"),
                 ("arena head", f"{nbytes_text(report.arena_head)} bytes, at most "
                                f"{nbytes_text(report.peak_live_bytes)} live at once")], indent=0)
 

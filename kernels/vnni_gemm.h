@@ -1,0 +1,157 @@
+/* The int8 CONV_2D / FULLY_CONNECTED inner products on unsigned-byte quads (VNNI's vpdpbusd), beside
+ * int16_gemm.h's paths on int16 pairs, and the run-time choice among all of them (mi_select_gemm).
+ *
+ * vpdpbusd multiplies unsigned bytes by signed ones, four per int32 lane, and adds the four products to
+ * the lane. The input x (int8, zero point zp) is therefore read as u = x + 128 (the byte x ^ 0x80), and
+ * sum_k w[k] * (x[k] - zp) = sum_k w[k] * u[k] - (128 + zp) * sum_k w[k]: the last term, one value per
+ * output channel, is computed at bind time and is the start value `init` of every sum. Out-of-image taps
+ * hold u = 128 + zp, so they add w * (u - 128 - zp) = 0 to the corrected sum, which is TFLM's skipping
+ * them. Each product is at most 255 * 128 and the sums wrap modulo 2^32, so the result has the bits of
+ * TFLM's int32 sum in any order of addition.
+ *
+ * Packed layout: mi_pack_weights with group 4 and rows padded to MI_VNNI_ROW_BLOCK (16, one 512-bit
+ * vector of int32 sums): one 512-bit load holds the quads (k .. k + 3) of 16 consecutive rows, and one
+ * broadcast input quad serves them all. Each run of an input row is padded to a multiple of 4 with zero
+ * weights (its reader needs up to 3 readable bytes past the run).
+ *
+ * Paths: AVX-512 VNNI (16 channels per vector; channel tails by masked loads and stores, so it also
+ * requantizes every channel itself), AVX-VNNI (8 per vector, whole blocks of 8 requantized as the AVX2
+ * path does) and a portable emulation of vpdpbusd on the same layout, which runs everywhere so that the
+ * layout and the correction are tested on any machine.
+ */
+#ifndef MI_VNNI_GEMM_H
+#define MI_VNNI_GEMM_H
+
+#include "int16_gemm.h"
+
+#define MI_VNNI_ROW_BLOCK 16
+
+MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
+
+#ifdef MI_X86
+/* The tile of one VNNI path: `vectors` blocks of LANES outputs from output r for n input rows (both
+ * constants after inlining); each weight load serves n rows and each broadcast input quad `vectors`
+ * blocks. STORE(acc, n, v, q, c, shape, out_rows, sums) writes block v (outputs c ..) of every row. */
+#define MI_VNNI_TILE(NAME, TARGET, VEC, LANES, LOAD, SET1, DPBUSD, STORE)                                     \
+    __attribute__((target(TARGET), always_inline))                                                            \
+    static inline void NAME(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,    \
+                            const mi_requant *q, int8_t *const *out_rows, int32_t *out, int64_t r, int vectors) \
+    {                                                                                                         \
+        const int64_t rows_padded = shape->rows_padded;                                                       \
+        VEC acc[MI_GEMM_ROWS][4];                                                                             \
+        for (int v = 0; v < vectors; v++) {                                                                   \
+            VEC init = LOAD(shape->init + r + LANES * v);                                                     \
+            for (int i = 0; i < n; i++)                                                                       \
+                acc[i][v] = init;                                                                             \
+        }                                                                                                     \
+        const int8_t *w = packed + r * 4;                                                                     \
+        for (int64_t s = 0; s < shape->segments; s++) {                                                       \
+            const uint8_t *xs[MI_GEMM_ROWS];                                                                  \
+            for (int i = 0; i < n; i++)                                                                       \
+                xs[i] = (const uint8_t *)x[i] + shape->seg_offsets[s];                                        \
+            for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * 4) {                           \
+                VEC wv[4];                                                                                    \
+                for (int v = 0; v < vectors; v++)                                                             \
+                    wv[v] = LOAD(w + 4 * LANES * v);                                                          \
+                for (int i = 0; i < n; i++) {                                                                 \
+                    int32_t quad;                                                                             \
+                    memcpy(&quad, xs[i] + 4 * g, sizeof quad);                                                \
+                    VEC xv = SET1(quad);                                                                      \
+                    for (int v = 0; v < vectors; v++)                                                         \
+                        acc[i][v] = DPBUSD(acc[i][v], xv, wv[v]);                                             \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int v = 0; v < vectors; v++)                                                                     \
+            STORE(acc, n, v, q, r + LANES * v, shape, out_rows, out);                                         \
+    }
+
+/* All output blocks for n (a constant after inlining) input rows: tiles of WIDE blocks (an expression
+ * of n that keeps the sums within half the vector registers), then single blocks. */
+#define MI_VNNI_ROWS(NAME, TARGET, TILE, LANES, WIDE)                                                         \
+    __attribute__((target(TARGET), always_inline))                                                            \
+    static inline void NAME(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,    \
+                            const mi_requant *q, int8_t *const *out_rows, int32_t *out)                       \
+    {                                                                                                         \
+        const int wide = (WIDE);                                                                              \
+        int64_t r = 0;                                                                                        \
+        for (; r + LANES * wide <= shape->rows_padded; r += LANES * wide)                                     \
+            TILE(packed, x, n, shape, q, out_rows, out, r, wide);                                             \
+        for (; r < shape->rows_padded; r += LANES)                                                            \
+            TILE(packed, x, n, shape, q, out_rows, out, r, 1);                                                \
+    }
+
+/* The entry point: n <= MI_GEMM_ROWS rows, dispatched to a row count known at compile time. */
+#define MI_VNNI_GEMM(NAME, TARGET, ROWS_FN, DONE)                                                             \
+    __attribute__((target(TARGET)))                                                                           \
+    static int64_t NAME(const int8_t *packed, const void *const *x, int64_t n, const mi_gemm_shape *shape,    \
+                        const mi_requant *q, int8_t *const *out_rows, int32_t *out)                           \
+    {                                                                                                         \
+        switch (n) {                                                                                          \
+        case 8: ROWS_FN(packed, x, 8, shape, q, out_rows, out); break;                                        \
+        case 7: ROWS_FN(packed, x, 7, shape, q, out_rows, out); break;                                        \
+        case 6: ROWS_FN(packed, x, 6, shape, q, out_rows, out); break;                                        \
+        case 5: ROWS_FN(packed, x, 5, shape, q, out_rows, out); break;                                        \
+        case 4: ROWS_FN(packed, x, 4, shape, q, out_rows, out); break;                                        \
+        case 3: ROWS_FN(packed, x, 3, shape, q, out_rows, out); break;                                        \
+        case 2: ROWS_FN(packed, x, 2, shape, q, out_rows, out); break;                                        \
+        case 1: ROWS_FN(packed, x, 1, shape, q, out_rows, out); break;                                        \
+        default: break;                                                                                       \
+        }                                                                                                     \
+        return q ? (DONE) : 0;                                                                                \
+    }
+
+/* AVX-512 VNNI: with q, every channel of the block requantized (masked past the last channel), else the
+ * 16 sums stored. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_vnni512_store(__m512i acc[][4], int n, int v, const mi_requant *q, int64_t c,
+                                    const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
+{
+    if (c >= shape->channels)
+        return;
+    if (q) {
+        int64_t count = shape->channels - c;
+        mi_requant16 k = mi_requant16_load(q, c, count);
+        for (int i = 0; i < n; i++)
+            mi_requantize16_store(acc[i][v], &k, out_rows[i] + c, count);
+    }
+    else
+        for (int i = 0; i < n; i++)
+            _mm512_storeu_si512(out + i * shape->rows_padded + c, acc[i][v]);
+}
+
+#define MI_LOAD512(p) _mm512_loadu_si512((const void *)(p))
+#define MI_LOAD256(p) _mm256_loadu_si256((const __m256i *)(p))
+
+MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, MI_LOAD512, _mm512_set1_epi32, _mm512_dpbusd_epi32,
+             mi_vnni512_store)
+MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n > 4 ? 2 : 4)
+MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_rows, shape->channels)
+
+MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
+             mi_store8_avx2)
+MI_VNNI_ROWS(mi_vnni256_rows, MI_AVX_VNNI, mi_vnni256_tile, 8, n > 4 ? 1 : 2)
+MI_VNNI_GEMM(mi_gemm_avx_vnni, MI_AVX_VNNI, mi_vnni256_rows, shape->channels / 8 * 8)
+#endif
+
+/* The implementation of a path (which the caller has checked this CPU runs, mi_cpu_runs). */
+static mi_gemm_fn mi_select_gemm(mi_int8_path path)
+{
+    switch (path) {
+#ifdef MI_X86
+    case MI_INT8_AVX2: return mi_gemm_avx2;
+    case MI_INT8_AVX_VNNI: return mi_gemm_avx_vnni;
+    case MI_INT8_AVX512_VNNI: return mi_gemm_avx512_vnni;
+#endif
+    case MI_INT8_VNNI_EMULATED: return mi_gemm_vnni_emulated;
+    default: return mi_gemm_portable;
+    }
+}
+
+/* Output channels per vector of the path's sums: the padding of the packed rows. */
+static inline int64_t mi_gemm_row_block(mi_int8_path path)
+{
+    return mi_path_uses_quads(path) ? MI_VNNI_ROW_BLOCK : MI_ROW_BLOCK;
+}
+
+#endif

@@ -1,0 +1,62 @@
+"""This host's processor as the benchmarks and `profile` report it: its name, its SIMD flags, the int8 path
+the compiled kernels take on it, and the int8 peak of one core that MAC rates are compared with."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The flags that decide the kernels' paths (as /proc/cpuinfo spells them).
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16")
+#: int8 MACs of one dot-product instruction of each path: vpdpbusd on 512 bits (64) or 256 bits (32),
+#: vpmaddwd on 256 bits (16), one scalar multiply for the portable ones. The peak assumes one per cycle.
+MACS_PER_INSTRUCTION = {"avx512_vnni": 64, "avx_vnni": 32, "avx2": 16, "vnni_emulated": 1, "portable": 1}
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), else the machine type."""
+    return _cpuinfo().get("model name") or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """Which of SIMD_FLAGS this processor has."""
+    flags = set(_cpuinfo().get("flags", "").split())
+    return [flag for flag in SIMD_FLAGS if flag in flags]
+
+
+@dataclass(frozen=True)
+class Int8Peak:
+    """One core's int8 peak on the kernels' path: MACs per instruction times the clock."""
+    path: str
+    macs_per_cycle: int
+    hz: float
+
+    @property
+    def macs_per_second(self) -> float:
+        return self.macs_per_cycle * self.hz
+
+
+def int8_peak() -> Int8Peak | None:
+    """The peak of the int8 path the kernels bind now (MICROINTERP_INT8_PATH, else the fastest), at the
+    clock /proc/cpuinfo reports; None where that clock is unknown."""
+    from .._kernels import steps
+
+    mhz = _cpuinfo().get("cpu MHz")
+    if not mhz:
+        return None
+    path = os.environ.get(steps.INT8_PATH_VARIABLE) or steps.int8_paths()[0]
+    return Int8Peak(path, MACS_PER_INSTRUCTION.get(path, 1), float(mhz) * 1e6)
