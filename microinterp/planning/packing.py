@@ -102,19 +102,34 @@ class _Problem:
         return offsets  # type: ignore[return-value]
 
 
+def _sum_over_scopes(scopes: np.ndarray, first: np.ndarray, last: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """For each scope s: the sum of amount[k] over the intervals with first[k] <= s <= last[k]."""
+    keep = first <= last  # an empty interval covers no scope
+    first, last, amount = first[keep], last[keep], amount[keep]
+
+    def below(ends: np.ndarray, side: str) -> np.ndarray:
+        order = np.argsort(ends, kind="stable")
+        cumulative = np.concatenate([[0], np.cumsum(amount[order])])
+        return cumulative[np.searchsorted(ends[order], scopes, side=side)]
+    return below(first, "right") - below(last, "left")
+
+
 def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair]) -> dict[int, int]:
     """Bytes live at each scope: online buffers by size, an overlap pair by its smallest union,
     offline buffers by the union of their fixed ranges."""
     online = [b for b in buffers if b.offline_offset is None]
     offline = [b for b in buffers if b.offline_offset is not None]
-    scopes = sorted({b.first for b in online} | {b.last for b in online} | {b.first for b in offline})
+    scopes = np.array(sorted({b.first for b in online} | {b.last for b in online} | {b.first for b in offline}),
+                      np.int64)
+    table = np.array([(b.first, b.last, b.size) for b in online], np.int64).reshape(len(online), 3)
+    live = _sum_over_scopes(scopes, table[:, 0], table[:, 1], table[:, 2])
+    if overlaps:
+        pairs = [(buffers[p.input], buffers[p.output], p) for p in overlaps]
+        saved = np.array([(max(a.first, b.first), min(a.last, b.last), a.size + b.size - p.union(a.size, b.size))
+                          for a, b, p in pairs], np.int64)
+        live = live - _sum_over_scopes(scopes, saved[:, 0], saved[:, 1], saved[:, 2])
     profile = {}
-    for s in scopes:
-        live = sum(b.size for b in online if b.first <= s <= b.last)
-        for p in overlaps:
-            a, b = buffers[p.input], buffers[p.output]
-            if a.first <= s <= a.last and b.first <= s <= b.last:
-                live -= a.size + b.size - p.union(a.size, b.size)
+    for s, online_bytes in zip(scopes.tolist(), live.tolist()):
         covered, reach = 0, None
         for lo, hi in sorted((b.offline_offset, b.offline_offset + b.size)
                              for b in offline if b.first <= s <= b.last):
@@ -122,7 +137,7 @@ def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPa
                 covered, reach = covered + hi - lo, hi
             elif hi > reach:
                 covered, reach = covered + hi - reach, hi
-        profile[s] = live + covered
+        profile[s] = online_bytes + covered
     return profile
 
 

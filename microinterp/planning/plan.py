@@ -77,8 +77,15 @@ class MemoryPlan:
 
     def scratch_allocations(self, subgraph: int, op: int) -> list[Allocation]:
         """TFLM-style scratch buffers of one op, in request order."""
-        return [a for a in self.allocations
-                if a.entry.kind == "scratch" and (a.entry.subgraph, a.entry.index) == (subgraph, op)]
+        return list(self._scratch_by_op.get((subgraph, op), ()))
+
+    @functools.cached_property
+    def _scratch_by_op(self) -> dict[tuple[int, int], list[Allocation]]:
+        by_op: dict[tuple[int, int], list[Allocation]] = {}
+        for a in self.allocations:
+            if a.entry.kind == "scratch":
+                by_op.setdefault((a.entry.subgraph, a.entry.index), []).append(a)
+        return by_op
 
     def live_bytes(self) -> list[int]:
         """Head bytes in use while each op of subgraph 0 runs, in execution order (op_order): the union
