@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ class Tensor:
 
     @property
     def num_elements(self) -> int:
-        return int(np.prod(self.shape, dtype=object)) if self.shape else 1
+        return math.prod(self.shape)  # Python ints: exact for any shape a hostile file declares
 
     @property
     def nbytes(self) -> int:
@@ -314,10 +315,10 @@ class _ModelReader:
         n = len(tensors)
 
         def indices(arr: Any, what: str, allow_optional: bool = False) -> tuple[int, ...]:
-            vals = tuple(int(v) for v in arr) if isinstance(arr, np.ndarray) else ()
-            for v in vals:
-                if not (0 <= v < n or (allow_optional and v == -1)):
-                    self.fail(what, f"tensor index {v} out of range (subgraph has {n} tensors)")
+            vals = tuple(arr.tolist()) if isinstance(arr, np.ndarray) else ()
+            if vals and not (min(vals) >= (-1 if allow_optional else 0) and max(vals) < n):
+                bad = next(v for v in vals if not (0 <= v < n or (allow_optional and v == -1)))
+                self.fail(what, f"tensor index {bad} out of range (subgraph has {n} tensors)")
             return vals
 
         inputs = indices(sg.InputsAsNumpy(), f"{where} inputs")
@@ -356,17 +357,17 @@ class _ModelReader:
         for what, length in (("shape", t.ShapeLength()), ("shape_signature", t.ShapeSignatureLength())):
             if length > MAX_RANK:
                 self.fail(where, f"{what} has rank {length}, expected at most {MAX_RANK}")
-        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        shape = tuple(t.ShapeAsNumpy().tolist()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             self.fail(where, f"negative dimension in shape {list(shape)}")
-        sig = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else shape
+        sig = tuple(t.ShapeSignatureAsNumpy().tolist()) if t.ShapeSignatureLength() else shape
         buf_index = t.Buffer()
         if buf_index >= len(self.buffers):
             self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
         tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
                         self._quantization(where, t, type_code), bool(t.IsVariable()))
         # An empty tensor's other dims still size numpy's view of it: bound them as if the 0s were 1s.
-        span = int(np.prod([max(d, 1) for d in shape], dtype=object)) * TENSOR_TYPES[type_code][2]
+        span = math.prod(max(d, 1) for d in shape) * TENSOR_TYPES[type_code][2]
         if max(tensor.nbytes, span) > self.max_tensor_bytes:
             raise ResourceLimitError(f"{where}: shape {list(shape)} declares {max(tensor.nbytes, span)} bytes, "
                                      f"above the limit of {self.max_tensor_bytes} bytes (max_tensor_bytes)")

@@ -106,6 +106,16 @@ class MemoryPlan:
         return frozenset(s.op for s in self.shared if s.kind == "alias")
 
 
+class _EntryNames:
+    """The planner entries' descriptions for the checker's messages, made only for the buffers named."""
+
+    def __init__(self, entries: Sequence[PlannerEntry]):
+        self._entries = entries
+
+    def __getitem__(self, i: int) -> str:
+        return self._entries[i].describe()
+
+
 def reorderable(model: Model) -> bool:
     """Whether any topological order may run subgraph 0: no control flow, no state (variables,
     resources), no offline plan whose offsets assume the model's order, every op with outputs."""
@@ -189,7 +199,7 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     else:
         offsets, bound, proven = _pack(requests, declared, time_budget)
     head = head_size(requests, offsets)
-    check_plan(requests, offsets, head, [s for _, s in declared], [e.describe() for e in entries])
+    check_plan(requests, offsets, head, [s for _, s in declared], _EntryNames(entries))
     allocations = tuple(Allocation(e, o) for e, o in zip(entries, offsets))
     shared = tuple(SharedBytes(c.kind, c.op, c.input, c.output, offsets[s.output] - offsets[s.input])
                    for c, s in declared if offsets[s.output] < offsets[s.input] + requests[s.input].size
