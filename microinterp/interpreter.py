@@ -12,9 +12,11 @@ import numpy as np
 
 from .errors import ArenaTooSmallError, InvocationError, ResourceLimitError, TensorAccessError
 from .execution import ExecutionPlan, plan_prepared
-from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model
+from .model import (DEFAULT_MAX_OPS, DEFAULT_MAX_SUBGRAPHS, DEFAULT_MAX_TENSOR_BYTES, DEFAULT_MAX_TENSORS, Model,
+                    Signature, Tensor, load_model)
 from .planning import STRATEGIES, MemoryPlan
 from .prepare import PreparedOp, prepare_model
+from .workload import DEFAULT_MAX_MACS_PER_INVOKE, check_macs
 
 
 #: Largest arena allocate_tensors() will create (plan or arena_size), so a model whose tensors are each
@@ -82,24 +84,36 @@ class Interpreter:
     loaded; default 1 GiB).
     max_arena_bytes: largest arena allocate_tensors() creates, whether planned or asked for with
     arena_size (default 2 GiB).
+    max_ops, max_tensors, max_subgraphs: most operators, tensors and subgraphs the model may hold, summed
+    over its subgraphs (checked while the file is verified, before they are read; defaults 65,536,
+    131,072 and 1,024).
+    max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, counted from
+    the shapes by allocate_tensors() before any op is prepared (default 2*10^10).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_preserve_all_tensors: bool = False, arena_size: int | None = None,
                  memory_strategy: str = "tflm", num_threads: int | None = None, *,
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
-                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES):
+                 max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES, max_ops: int = DEFAULT_MAX_OPS,
+                 max_tensors: int = DEFAULT_MAX_TENSORS, max_subgraphs: int = DEFAULT_MAX_SUBGRAPHS,
+                 max_macs_per_invoke: int = DEFAULT_MAX_MACS_PER_INVOKE):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
-        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes)):
-            if not isinstance(value, (int, np.integer)) or value < 0:
+        limits = {"max_tensor_bytes": max_tensor_bytes, "max_arena_bytes": max_arena_bytes, "max_ops": max_ops,
+                  "max_tensors": max_tensors, "max_subgraphs": max_subgraphs,
+                  "max_macs_per_invoke": max_macs_per_invoke}
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if arena_size is not None and (not isinstance(arena_size, (int, np.integer)) or arena_size < 0):
             raise ValueError(f"arena_size must be a non-negative integer or None, got {arena_size!r}")
         self.max_tensor_bytes = int(max_tensor_bytes)
         self.max_arena_bytes = int(max_arena_bytes)
+        self.max_macs_per_invoke = int(max_macs_per_invoke)
         self.model: Model = load_model(model_path if model_path is not None else model_content,
-                                       max_tensor_bytes=self.max_tensor_bytes)
+                                       max_tensor_bytes=self.max_tensor_bytes, max_ops=int(max_ops),
+                                       max_tensors=int(max_tensors), max_subgraphs=int(max_subgraphs))
         if memory_strategy not in STRATEGIES:
             raise ValueError(f"unknown memory_strategy {memory_strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self._arena_size = None if arena_size is None else int(arena_size)
@@ -115,6 +129,7 @@ class Interpreter:
     # -- allocation ------------------------------------------------------------------------------
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
+        check_macs(self.model, self.max_macs_per_invoke)
         prepared = prepare_model(self.model)
         plan = plan_prepared(self.model, prepared, self._strategy)
         size = plan.arena_size if self._arena_size is None else self._arena_size

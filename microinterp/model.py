@@ -21,7 +21,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from tflite.BuiltinOptions2 import BuiltinOptions2
 
 from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
-from .flatbuffer_verify import verify_model_bytes
+from .flatbuffer_verify import TableLimit, verify_model_bytes
 
 #: TensorType value -> (name, numpy dtype or None when it has no numpy equivalent, byte size in TFLM).
 TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
@@ -37,6 +37,12 @@ TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
 
 #: Largest single tensor a model may declare before anything is allocated (override per call).
 DEFAULT_MAX_TENSOR_BYTES = 1 << 30
+#: Most operators, tensors and subgraphs a model may hold (summed over its subgraphs). Real models hold
+#: hundreds; the planner's work grows faster than linearly in the tensor count only for adversarial
+#: lifetimes, and these bounds keep even that to seconds.
+DEFAULT_MAX_OPS = 65_536
+DEFAULT_MAX_TENSORS = 131_072
+DEFAULT_MAX_SUBGRAPHS = 1_024
 #: Highest tensor rank accepted: numpy's own limit (32 before numpy 2); TFLite kernels use at most 6.
 MAX_RANK = 32
 
@@ -189,18 +195,24 @@ class Model:
 
 
 def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
-               max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+               max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES, *, max_ops: int = DEFAULT_MAX_OPS,
+               max_tensors: int = DEFAULT_MAX_TENSORS, max_subgraphs: int = DEFAULT_MAX_SUBGRAPHS) -> Model:
     """Read and validate a .tflite model from a path or from its bytes.
 
-    Raises a ModelError subclass naming the problem for anything malformed or inconsistent.
-    Unsupported operators do not fail here, so any model can be inspected.
+    Raises a ModelError subclass naming the problem for anything malformed or inconsistent, and
+    ResourceLimitError for a tensor above max_tensor_bytes or a model holding more than max_ops
+    operators, max_tensors tensors or max_subgraphs subgraphs in all (counted while the flatbuffer is
+    verified, before any of them is read). Unsupported operators do not fail here, so any model can
+    be inspected.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         content = bytes(source)
     else:
         with open(source, "rb") as f:
             content = f.read()
-    verify_model_bytes(content)
+    verify_model_bytes(content, {"Operator": TableLimit(max_ops, "operators", "max_ops"),
+                                 "Tensor": TableLimit(max_tensors, "tensors", "max_tensors"),
+                                 "SubGraph": TableLimit(max_subgraphs, "subgraphs", "max_subgraphs")})
     return _ModelReader(content, max_tensor_bytes).read()
 
 

@@ -22,39 +22,9 @@ from ..model import Operator, Subgraph, Tensor
 from ..ops import REGISTRY
 from ..planning import plan_memory
 from ..planning.tail import estimate_tail
+from ..workload import op_input, op_macs
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
-
-# -- multiply-accumulates ---------------------------------------------------------------------------
-
-def _input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
-    """Input i of an op, None when absent or omitted (index -1)."""
-    return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
-
-
-def op_macs(subgraph: Subgraph, op: Operator) -> int:
-    """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
-    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
-    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
-    # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
-    # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
-    weights = _input(subgraph, op, 1)
-    if weights is None or not op.outputs or not weights.shape:
-        return 0
-    kernel = weights.shape[1:3] if len(weights.shape) == 4 else None
-    out_elems = subgraph.tensors[op.outputs[0]].num_elements
-    if op.name == "FULLY_CONNECTED":
-        return out_elems * weights.shape[-1]
-    if kernel is None:
-        return 0
-    if op.name == "CONV_2D":
-        return out_elems * kernel[0] * kernel[1] * weights.shape[3]
-    if op.name == "DEPTHWISE_CONV_2D":
-        return out_elems * kernel[0] * kernel[1]
-    if op.name == "TRANSPOSE_CONV" and (source := _input(subgraph, op, 2)) is not None:
-        return source.num_elements * kernel[0] * kernel[1] * weights.shape[0]
-    return 0
-
 
 # -- op parameters ----------------------------------------------------------------------------------
 
@@ -74,7 +44,7 @@ def op_params(subgraph: Subgraph, op: Operator) -> str:
     """The op's parameters in a few words: kernel, stride, padding, activation, other non-default options."""
     options = dict(op.options)
     parts = []
-    weights = _input(subgraph, op, 1)
+    weights = op_input(subgraph, op, 1)
     if op.name in _KERNEL_OPS and weights is not None and len(weights.shape) == 4:
         parts.append(f"kernel {weights.shape[1]}x{weights.shape[2]}")
     for label, h, w in _PAIRS:

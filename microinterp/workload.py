@@ -1,0 +1,57 @@
+"""The static work a model asks for: multiply-accumulates per op and per subgraph call, read off the
+shapes before any op is prepared, and the limit allocate_tensors() checks them against."""
+from __future__ import annotations
+
+from .errors import ResourceLimitError
+from .model import Model, Operator, Subgraph, Tensor
+
+#: Most multiply-accumulates one call of a subgraph may declare: 50x the largest real model here
+#: (mobilenet_v2 at 224x224, about 0.3 G), far below what a hostile file can declare with
+#: max_tensor_bytes-sized tensors (filters reused by thousands of ops: 10^13 and more).
+DEFAULT_MAX_MACS_PER_INVOKE = 20_000_000_000
+
+
+def op_input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
+    """Input i of an op, None when absent or omitted (index -1)."""
+    return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
+
+
+def op_macs(subgraph: Subgraph, op: Operator) -> int:
+    """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
+    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
+    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
+    # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
+    # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
+    weights = op_input(subgraph, op, 1)
+    if weights is None or not op.outputs or not weights.shape:
+        return 0
+    kernel = weights.shape[1:3] if len(weights.shape) == 4 else None
+    out_elems = subgraph.tensors[op.outputs[0]].num_elements
+    if op.name == "FULLY_CONNECTED":
+        return out_elems * weights.shape[-1]
+    if kernel is None:
+        return 0
+    if op.name == "CONV_2D":
+        return out_elems * kernel[0] * kernel[1] * weights.shape[3]
+    if op.name == "DEPTHWISE_CONV_2D":
+        return out_elems * kernel[0] * kernel[1]
+    if op.name == "TRANSPOSE_CONV" and (source := op_input(subgraph, op, 2)) is not None:
+        return source.num_elements * kernel[0] * kernel[1] * weights.shape[0]
+    return 0
+
+
+def subgraph_macs(subgraph: Subgraph) -> int:
+    """Multiply-accumulates of one call of a subgraph (its own ops; callees count on their own)."""
+    return sum(op_macs(subgraph, op) for op in subgraph.operators)
+
+
+def check_macs(model: Model, max_macs_per_invoke: int) -> None:
+    """Raise ResourceLimitError naming the first subgraph whose one call declares more MACs than allowed."""
+    for sg in model.subgraphs:
+        macs = subgraph_macs(sg)
+        if macs > max_macs_per_invoke:
+            heaviest = max(sg.operators, key=lambda op: op_macs(sg, op))
+            raise ResourceLimitError(
+                f"subgraph {sg.index}: one call declares {macs} multiply-accumulates (the most in "
+                f"{heaviest.describe()}: {op_macs(sg, heaviest)}), above the limit of {max_macs_per_invoke} "
+                f"(max_macs_per_invoke)")
