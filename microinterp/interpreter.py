@@ -4,9 +4,11 @@ Switching from TensorFlow is one import line: `from microinterp import Interpret
 """
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -51,6 +53,25 @@ def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int
     return tuple(fills)
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _exclusive(method: _Method) -> _Method:
+    """Run an Interpreter method holding its lock, refusing (InvocationError) a call that overlaps one
+    from another thread: the arena, the staged inputs and the kernels' scratch belong to one call."""
+    @functools.wraps(method)
+    def guarded(self: "Interpreter", *args: Any, **kwargs: Any) -> Any:
+        if not self._busy.acquire(blocking=False):
+            raise InvocationError(f"{method.__name__}(): this Interpreter is in use by another thread; an "
+                                  f"Interpreter runs one call at a time (give each thread its own, or "
+                                  f"serialize the calls with a lock of yours)")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._busy.release()
+    return guarded  # type: ignore[return-value]
+
+
 def tensor_details(t: Tensor) -> dict[str, Any]:
     """A tensor described with the keys of tf.lite.Interpreter.get_tensor_details()."""
     quantization, params = _quantization_details(t)
@@ -89,6 +110,10 @@ class Interpreter:
     131,072 and 1,024).
     max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, counted from
     the shapes by allocate_tensors() before any op is prepared (default 2*10^10).
+
+    Threads: allocate_tensors, invoke, set_tensor, get_tensor and reset_all_variables of one
+    Interpreter refuse, with InvocationError, to overlap a call from another thread (they do not wait).
+    Separate Interpreters run in parallel threads; the compiled kernels release the GIL.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
@@ -125,8 +150,10 @@ class Interpreter:
         self.arena: np.ndarray | None = None
         self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
         self._unset_inputs: set[int] = set()
+        self._busy = threading.RLock()  # reentrant: allocate_tensors() resets the variables
 
     # -- allocation ------------------------------------------------------------------------------
+    @_exclusive
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
         check_macs(self.model, self.max_macs_per_invoke)
@@ -168,6 +195,7 @@ class Interpreter:
             raise InvocationError(f"{what}: call allocate_tensors() first")
 
     # -- running ---------------------------------------------------------------------------------
+    @_exclusive
     def invoke(self, *, op_times: list[float] | None = None) -> None:
         """Run the graph once on the inputs set with set_tensor().
 
@@ -190,6 +218,7 @@ class Interpreter:
             step()
             op_times.append(time.perf_counter() - start)
 
+    @_exclusive
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
         to its zero point, of any other variable to 0. The model's buffer data is not an initial value."""
@@ -223,6 +252,7 @@ class Interpreter:
             raise TensorAccessError(f"{t.describe()} has no storage (type {t.type_name})")
         return view
 
+    @_exclusive
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         """Copy value into a tensor; dtype and shape must match exactly (ValueError otherwise)."""
         t = self._tensor(tensor_index)
@@ -243,6 +273,7 @@ class Interpreter:
         np.copyto(target, value)
         self._unset_inputs.discard(t.index)
 
+    @_exclusive
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
         """A copy of the tensor's current value."""
         if subgraph_index != 0:
