@@ -109,3 +109,16 @@ def test_large_random_graph_plan_matches_the_reference_walk():
     allocations = interp.memory_plan.allocations
     buffers = [BufferRequest(a.entry.aligned_size, a.entry.first, a.entry.last) for a in allocations]
     assert [a.offset for a in allocations] == reference_greedy(buffers)
+
+
+@pytest.mark.parametrize("strategy", ["optimal", "reorder", "inplace"])
+def test_searches_out_of_time_budget_fall_back_to_a_checked_plan_no_larger_than_tflms(strategy):
+    from microinterp.execution import plan_prepared
+    from microinterp.prepare import prepare_model
+
+    interp = Interpreter(model_content=random_dag(1500, 3))
+    prepared = prepare_model(interp.model)
+    tflm = plan_prepared(interp.model, prepared, "tflm")
+    plan = plan_prepared(interp.model, prepared, strategy, time_budget=0.0)  # every phase already past it
+    assert plan.head <= tflm.head
+    assert plan.proven_optimal == (plan.head <= plan.lower_bound)

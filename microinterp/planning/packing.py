@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .greedy import BufferRequest, head_size
+from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import align
 
 #: Beyond this many buffers the search is not tried (and its recursion would run too deep).
@@ -54,10 +54,21 @@ class Packing:
     nodes: int  # branch-and-bound nodes visited (0: the search did not run)
 
 
+class _OutOfTime(Exception):
+    """The time budget ran out before the heuristics had a plan: the greedy plan is the answer."""
+
+
+def _check_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise _OutOfTime
+
+
 class _Problem:
     """Buffers with their pairwise constraints, and first-fit placement."""
 
-    def __init__(self, buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair]):
+    def __init__(self, buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair],
+                 deadline: float = float("inf")):
+        self.deadline = deadline
         self.buffers = list(buffers)
         self.overlaps = list(overlaps)
         n = len(self.buffers)
@@ -73,6 +84,7 @@ class _Problem:
             a = self.buffers[i]
             if a.size == 0:
                 continue
+            _check_time(deadline)
             for j in range(n):
                 b = self.buffers[j]
                 if i == j or b.size == 0 or not a.overlaps_in_time(b) or (i in self.fixed and j in self.fixed):
@@ -97,7 +109,9 @@ class _Problem:
         offsets: list[int | None] = [None] * len(self.buffers)
         for i, offset in self.fixed.items():
             offsets[i] = offset
-        for i in order:
+        for k, i in enumerate(order):
+            if k % 64 == 0:
+                _check_time(self.deadline)
             offsets[i] = self.lowest(i, offsets)
         return offsets  # type: ignore[return-value]
 
@@ -274,11 +288,17 @@ class _Search:
 def pack(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair] = (), *, time_budget: float = 10.0,
          seed: int = 0) -> Packing:
     """Offsets (multiples of 16; offline buffers keep theirs) with the smallest head found in time_budget
-    seconds, the lower bound, and whether the head is proven minimal."""
+    seconds, the lower bound, and whether the head is proven minimal. Every phase stops at the budget;
+    TFLM's greedy plan (no sharing) is the fallback when not even the heuristics finished."""
     start = time.monotonic()
-    p = _Problem(buffers, overlaps)
     bound = lower_bound(buffers, overlaps)
-    candidates = [(order, p.first_fit(order)) for order in _heuristic_orders(p)]
+    try:
+        p = _Problem(buffers, overlaps, start + time_budget)
+        candidates = [(order, p.first_fit(order)) for order in _heuristic_orders(p)]
+    except _OutOfTime:
+        greedy = plan_greedy(buffers)
+        head = head_size(buffers, greedy)
+        return Packing(tuple(greedy), head, bound, head <= bound, 0)
     best_order, best = min(candidates, key=lambda c: head_size(buffers, c[1]))
     best_head = head_size(buffers, best)
     # Local search: move one buffer earlier in the order; keep changes that do not grow the head.
@@ -290,7 +310,10 @@ def pack(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair] = (),
         order = list(best_order)
         i, j = sorted(rng.sample(range(len(order)), 2))
         order.insert(i, order.pop(j))
-        offsets = p.first_fit(order)
+        try:
+            offsets = p.first_fit(order)
+        except _OutOfTime:
+            break
         head = head_size(buffers, offsets)
         if head <= best_head:
             best_order, best, best_head = order, offsets, head

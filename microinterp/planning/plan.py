@@ -13,6 +13,7 @@ Strategies for the head (every plan then goes through the checker, check.py):
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
@@ -154,9 +155,12 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
     rep = alias_roots(len(requests), [(s.input, s.output) for c, s in declared if c.kind == "alias"])
     groups = sorted(set(rep))
     slot = {r: k for k, r in enumerate(groups)}
+    members_of: dict[int, list[BufferRequest]] = {r: [] for r in groups}
+    for i, r in enumerate(rep):
+        members_of[r].append(requests[i])
     merged = []
     for r in groups:
-        members = [requests[i] for i in range(len(requests)) if rep[i] == r]
+        members = members_of[r]
         merged.append(BufferRequest(max(m.size for m in members), min(m.first for m in members),
                                     max(m.last for m in members), requests[r].offline_offset))
     overlaps = [OverlapPair(slot[rep[s.input]], slot[rep[s.output]], c.max_shift)
@@ -174,8 +178,10 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     largest scratch any of microinterp's own kernels needs at once (ops run one at a time).
     aliases: op index -> (output position, input position) pairs that op declared as byte copies.
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
-    time_budget: seconds the optimal/reorder/inplace search may take.
+    time_budget: seconds the optimal/reorder/inplace searches may take together (the op order search
+    first, the packing with what is left); each phase stops at the budget and keeps its best so far.
     """
+    start = time.monotonic()
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if sharing is not None and strategy != "inplace":
@@ -187,7 +193,7 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     found = candidates(model, aliases or {}, kinds) if kinds else []
     order = list(range(len(model.main.operators)))
     if strategy in ("reorder", "inplace") and reorderable(model):
-        order = best_order(_schedule_graph(model, tflm_scratch, found))[0]
+        order = best_order(_schedule_graph(model, tflm_scratch, found), deadline=start + time_budget)[0]
     entries = planner_entries(model, tflm_scratch, order)
     declared = declare(model, entries, found) if found else []
     requests = [BufferRequest(e.aligned_size, e.first, e.last, e.offline_offset) for e in entries]
@@ -197,7 +203,7 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
         bound = lower_bound(requests)
         proven = head_size(requests, offsets) <= bound
     else:
-        offsets, bound, proven = _pack(requests, declared, time_budget)
+        offsets, bound, proven = _pack(requests, declared, max(0.0, start + time_budget - time.monotonic()))
     head = head_size(requests, offsets)
     check_plan(requests, offsets, head, [s for _, s in declared], _EntryNames(entries))
     allocations = tuple(Allocation(e, o) for e, o in zip(entries, offsets))
