@@ -11,9 +11,11 @@ import inspect
 import math
 import os
 import re
+import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+import flatbuffers
 import numpy as np
 import tflite
 from tflite.BuiltinOperator import BuiltinOperator
@@ -21,7 +23,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from tflite.BuiltinOptions2 import BuiltinOptions2
 
 from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
-from .flatbuffer_verify import TableLimit, verify_model_bytes
+from .flatbuffer_verify import TableLimit, field_slots, verify_model_bytes
 
 #: TensorType value -> (name, numpy dtype or None when it has no numpy equivalent, byte size in TFLM).
 TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
@@ -267,6 +269,65 @@ def _decode_options(table: Any, type_code: int, names: dict[int, str]) -> dict[s
     return out
 
 
+_U8, _I8, _U16, _I32, _U32 = (struct.Struct(f).unpack_from for f in ("<B", "<b", "<H", "<i", "<I"))
+
+
+class _Table:
+    """Direct field reads of one table of a verified model (the generated accessors cost a Python call
+    per vtable lookup; a graph of many ops is read field by field). Slots are the schema's, taken
+    from the verifier (flatbuffer_verify.field_slots); verify_model_bytes checked every offset."""
+    __slots__ = ("buf", "pos", "vtable", "vtable_size")
+
+    def __init__(self, buf: bytes, pos: int):
+        self.buf, self.pos = buf, pos
+        self.vtable = pos - _I32(buf, pos)[0]
+        self.vtable_size = _U16(buf, self.vtable)[0]
+
+    def at(self, slot: int) -> int:
+        """The field's byte position, 0 when absent."""
+        if slot >= self.vtable_size:
+            return 0
+        offset = _U16(self.buf, self.vtable + slot)[0]
+        return self.pos + offset if offset else 0
+
+    def scalar(self, slot: int, read: Callable[[bytes, int], tuple], default: int = 0) -> int:
+        at = self.at(slot)
+        return read(self.buf, at)[0] if at else default
+
+    def target(self, slot: int) -> int:
+        """Position of what an offset field (table, vector, string, union value) points to; 0 if absent."""
+        at = self.at(slot)
+        return at + _U32(self.buf, at)[0] if at else 0
+
+    def ints(self, slot: int) -> tuple[int, ...] | None:
+        """An int32 vector as a tuple; None when the field is absent."""
+        vec = self.target(slot)
+        if not vec:
+            return None
+        n = _U32(self.buf, vec)[0]
+        return struct.unpack_from(f"<{n}i", self.buf, vec + 4)
+
+    def string(self, slot: int) -> str:
+        vec = self.target(slot)
+        if not vec:
+            return ""
+        n = _U32(self.buf, vec)[0]
+        return self.buf[vec + 4:vec + 4 + n].decode("utf-8", "replace")
+
+    def tables(self, slot: int) -> list[int]:
+        """Positions of the tables a vector of tables points to."""
+        vec = self.target(slot)
+        if not vec:
+            return []
+        n = _U32(self.buf, vec)[0]
+        return [vec + 4 + 4 * k + off for k, off in enumerate(struct.unpack_from(f"<{n}I", self.buf, vec + 4))]
+
+
+_TENSOR = field_slots("Tensor")
+_OPERATOR = field_slots("Operator")
+_SUBGRAPH = field_slots("SubGraph")
+
+
 class _ModelReader:
     """Walks the verified flatbuffer once, checking every cross reference as it builds the Model."""
 
@@ -321,63 +382,75 @@ class _ModelReader:
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
 
     def _subgraph(self, sg_index: int) -> Subgraph:
-        sg = self.fb.Subgraphs(sg_index)
+        sg = _Table(self.content, self.fb.Subgraphs(sg_index)._tab.Pos)
         where = f"subgraph {sg_index}"
-        tensors = tuple(self._tensor(sg_index, sg.Tensors(i), i) for i in range(sg.TensorsLength()))
+        tensors = tuple(self._tensor(sg_index, pos, i) for i, pos in enumerate(sg.tables(_SUBGRAPH["tensors"])))
         n = len(tensors)
 
-        def indices(arr: Any, what: str, allow_optional: bool = False) -> tuple[int, ...]:
-            vals = tuple(arr.tolist()) if isinstance(arr, np.ndarray) else ()
+        def indices(vals: tuple[int, ...] | None, what: str, allow_optional: bool = False) -> tuple[int, ...]:
+            vals = vals or ()
             if vals and not (min(vals) >= (-1 if allow_optional else 0) and max(vals) < n):
                 bad = next(v for v in vals if not (0 <= v < n or (allow_optional and v == -1)))
                 self.fail(what, f"tensor index {bad} out of range (subgraph has {n} tensors)")
             return vals
 
-        inputs = indices(sg.InputsAsNumpy(), f"{where} inputs")
-        outputs = indices(sg.OutputsAsNumpy(), f"{where} outputs")
+        inputs = indices(sg.ints(_SUBGRAPH["inputs"]), f"{where} inputs")
+        outputs = indices(sg.ints(_SUBGRAPH["outputs"]), f"{where} outputs")
         ops = []
-        for k in range(sg.OperatorsLength()):
-            op = sg.Operators(k)
+        for k, pos in enumerate(sg.tables(_SUBGRAPH["operators"])):
+            op = _Table(self.content, pos)
             desc = f"{where} op {k}"
-            oi = op.OpcodeIndex()
+            oi = op.scalar(_OPERATOR["opcode_index"], _U32)
             if oi >= len(self.opcodes):
                 self.fail(desc, f"opcode index {oi} out of range (model has {len(self.opcodes)} opcodes)")
             code, custom, version = self.opcodes[oi]
-            options = _decode_options(op.BuiltinOptions(), op.BuiltinOptionsType(), _OPTIONS_NAMES)
-            options.update(_decode_options(op.BuiltinOptions2(), op.BuiltinOptions2Type(), _OPTIONS2_NAMES))
+            options = self._options(op, "builtin_options", _OPTIONS_NAMES)
+            options.update(self._options(op, "builtin_options2", _OPTIONS2_NAMES))
             operator = Operator(
                 index=k, subgraph=sg_index, opcode_index=oi, builtin_code=code, custom_code=custom,
                 version=version,
-                inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
-                outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
-                intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
+                inputs=indices(op.ints(_OPERATOR["inputs"]), f"{desc} inputs", allow_optional=True),
+                outputs=indices(op.ints(_OPERATOR["outputs"]), f"{desc} outputs"),
+                intermediates=indices(op.ints(_OPERATOR["intermediates"]), f"{desc} intermediates"),
                 options=options)
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "
                               f"{self.fb.SubgraphsLength()}")
             ops.append(operator)
-        name = (sg.Name() or b"").decode("utf-8", "replace")
-        return Subgraph(sg_index, name, tensors, tuple(ops), inputs, outputs)
+        return Subgraph(sg_index, sg.string(_SUBGRAPH["name"]), tensors, tuple(ops), inputs, outputs)
 
-    def _tensor(self, sg_index: int, t: Any, i: int) -> Tensor:
-        name = (t.Name() or b"").decode("utf-8", "replace")
+    def _options(self, op: _Table, union: str, names: dict[int, str]) -> dict[str, Any]:
+        type_code = op.scalar(_OPERATOR[f"{union}_type"], _U8)
+        value = op.target(_OPERATOR[union])
+        return _decode_options(flatbuffers.table.Table(self.content, value) if value else None, type_code, names)
+
+    def _tensor(self, sg_index: int, pos: int, i: int) -> Tensor:
+        t = _Table(self.content, pos)
+        name = t.string(_TENSOR["name"])
         where = f"subgraph {sg_index} tensor {i} '{name}'"
-        type_code = t.Type()
+        type_code = t.scalar(_TENSOR["type"], _I8)
         if type_code not in TENSOR_TYPES:
             self.fail(where, f"unknown tensor type {type_code}")
-        for what, length in (("shape", t.ShapeLength()), ("shape_signature", t.ShapeSignatureLength())):
-            if length > MAX_RANK:
-                self.fail(where, f"{what} has rank {length}, expected at most {MAX_RANK}")
-        shape = tuple(t.ShapeAsNumpy().tolist()) if t.ShapeLength() else ()
+        shape = t.ints(_TENSOR["shape"]) or ()
+        signature = t.ints(_TENSOR["shape_signature"])
+        for what, dims in (("shape", shape), ("shape_signature", signature or ())):
+            if len(dims) > MAX_RANK:
+                self.fail(where, f"{what} has rank {len(dims)}, expected at most {MAX_RANK}")
         if any(d < 0 for d in shape):
             self.fail(where, f"negative dimension in shape {list(shape)}")
-        sig = tuple(t.ShapeSignatureAsNumpy().tolist()) if t.ShapeSignatureLength() else shape
-        buf_index = t.Buffer()
+        sig = signature if signature else shape
+        buf_index = t.scalar(_TENSOR["buffer"], _U32)
         if buf_index >= len(self.buffers):
             self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
-        tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
-                        self._quantization(where, t, type_code), bool(t.IsVariable()))
+        quantization_pos = t.target(_TENSOR["quantization"])
+        quantization = None
+        if quantization_pos:
+            q = tflite.QuantizationParameters()
+            q.Init(self.content, quantization_pos)
+            quantization = self._quantization(where, q, type_code)
+        tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None, quantization,
+                        bool(t.scalar(_TENSOR["is_variable"], _U8)))
         # An empty tensor's other dims still size numpy's view of it: bound them as if the 0s were 1s.
         span = math.prod(max(d, 1) for d in shape) * TENSOR_TYPES[type_code][2]
         if max(tensor.nbytes, span) > self.max_tensor_bytes:
@@ -400,9 +473,8 @@ class _ModelReader:
         return Tensor(i, sg_index, name, type_code, shape, sig, buf_index, data,
                       tensor.quantization, tensor.is_variable)
 
-    def _quantization(self, where: str, t: Any, type_code: int) -> Quantization | None:
-        q = t.Quantization()
-        if q is None or q.ScaleLength() == 0:
+    def _quantization(self, where: str, q: Any, type_code: int) -> Quantization | None:
+        if q.ScaleLength() == 0:
             return None
         scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
         zps = (np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64) if q.ZeroPointLength()
