@@ -352,7 +352,7 @@ class _Verifier:
             self.charge(nbytes, where)
 
 
-def field_slots(table: str) -> dict[str, int]:
+def schema_slots(table: str) -> dict[str, int]:
     """Vtable slot of every field of a schema table, by snake_case label (e.g. "shape", "opcode_index")."""
     return {field.label: field.slot for field in _schema()[table].fields}
 

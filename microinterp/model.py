@@ -23,7 +23,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from tflite.BuiltinOptions2 import BuiltinOptions2
 
 from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
-from .flatbuffer_verify import TableLimit, field_slots, verify_model_bytes
+from .flatbuffer_verify import TableLimit, schema_slots, verify_model_bytes
 
 #: TensorType value -> (name, numpy dtype or None when it has no numpy equivalent, byte size in TFLM).
 TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
@@ -275,7 +275,7 @@ _U8, _I8, _U16, _I32, _U32 = (struct.Struct(f).unpack_from for f in ("<B", "<b",
 class _Table:
     """Direct field reads of one table of a verified model (the generated accessors cost a Python call
     per vtable lookup; a graph of many ops is read field by field). Slots are the schema's, taken
-    from the verifier (flatbuffer_verify.field_slots); verify_model_bytes checked every offset."""
+    from the verifier (flatbuffer_verify.schema_slots); verify_model_bytes checked every offset."""
     __slots__ = ("buf", "pos", "vtable", "vtable_size")
 
     def __init__(self, buf: bytes, pos: int):
@@ -323,9 +323,9 @@ class _Table:
         return [vec + 4 + 4 * k + off for k, off in enumerate(struct.unpack_from(f"<{n}I", self.buf, vec + 4))]
 
 
-_TENSOR = field_slots("Tensor")
-_OPERATOR = field_slots("Operator")
-_SUBGRAPH = field_slots("SubGraph")
+_TENSOR = schema_slots("Tensor")
+_OPERATOR = schema_slots("Operator")
+_SUBGRAPH = schema_slots("SubGraph")
 
 
 class _ModelReader:
