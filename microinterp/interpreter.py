@@ -106,8 +106,8 @@ class Interpreter:
     max_arena_bytes: largest arena allocate_tensors() creates, whether planned or asked for with
     arena_size (default 2 GiB).
     max_ops, max_tensors, max_subgraphs: most operators, tensors and subgraphs the model may hold, summed
-    over its subgraphs (checked while the file is verified, before they are read; defaults 65,536,
-    131,072 and 1,024).
+    over its subgraphs (checked while the file is verified, before they are read; defaults 32,768,
+    65,536 and 1,024).
     max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, counted from
     the shapes by allocate_tensors() before any op is prepared (default 2*10^10).
 

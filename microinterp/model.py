@@ -42,8 +42,8 @@ DEFAULT_MAX_TENSOR_BYTES = 1 << 30
 #: Most operators, tensors and subgraphs a model may hold (summed over its subgraphs). Real models hold
 #: hundreds; the planner's work grows faster than linearly in the tensor count only for adversarial
 #: lifetimes, and these bounds keep even that to seconds.
-DEFAULT_MAX_OPS = 65_536
-DEFAULT_MAX_TENSORS = 131_072
+DEFAULT_MAX_OPS = 32_768
+DEFAULT_MAX_TENSORS = 65_536
 DEFAULT_MAX_SUBGRAPHS = 1_024
 #: Highest tensor rank accepted: numpy's own limit (32 before numpy 2); TFLite kernels use at most 6.
 MAX_RANK = 32
