@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from large_graphs import add_chain, random_dag  # noqa: E402
 from microinterp import Interpreter  # noqa: E402
 from microinterp.execution import ExecutionPlan, plan_prepared  # noqa: E402
-from microinterp.model import DEFAULT_MAX_OPS  # noqa: E402
+from microinterp.model import DEFAULT_MAX_TENSORS  # noqa: E402
 from microinterp.prepare import prepare_model  # noqa: E402
 
 KINDS = {"chain": lambda n: add_chain(n), "chain_one_output": lambda n: add_chain(n, all_outputs=False),
@@ -64,7 +64,7 @@ def main() -> int:
         for n in args.sizes:
             content = KINDS[kind](n)
             # graphs above the default limits (64,000 ops) are measured with max_ops and max_tensors raised
-            limits = {} if n < DEFAULT_MAX_OPS else {"max_ops": 1 << 20, "max_tensors": 1 << 20}
+            limits = {} if n < DEFAULT_MAX_TENSORS else {"max_ops": 1 << 20, "max_tensors": 1 << 20}
             runs = [time_phases(content, limits) for _ in range(args.repeats)]
             seconds = {p: min(run[p] for run in runs) for p in PHASES}
             cells = [f"{seconds[p]:.3f}" for p in PHASES]

@@ -107,7 +107,7 @@ class Interpreter:
     arena_size (default 2 GiB).
     max_ops, max_tensors, max_subgraphs: most operators, tensors and subgraphs the model may hold, summed
     over its subgraphs (checked while the file is verified, before they are read; defaults 32,768,
-    65,536 and 1,024).
+    32,768 and 1,024).
     max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, counted from
     the shapes by allocate_tensors() before any op is prepared (default 2*10^10).
 

@@ -40,10 +40,10 @@ TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
 #: Largest single tensor a model may declare before anything is allocated (override per call).
 DEFAULT_MAX_TENSOR_BYTES = 1 << 30
 #: Most operators, tensors and subgraphs a model may hold (summed over its subgraphs). Real models hold
-#: hundreds; the planner's work grows faster than linearly in the tensor count only for adversarial
-#: lifetimes, and these bounds keep even that to seconds.
+#: hundreds. TFLM's first fit, which the tflm plan must follow, is quadratic in the planned tensors
+#: for adversarial lifetimes (compiled, kernels/planning.pyx): at 32,768 of them that is seconds.
 DEFAULT_MAX_OPS = 32_768
-DEFAULT_MAX_TENSORS = 65_536
+DEFAULT_MAX_TENSORS = 32_768
 DEFAULT_MAX_SUBGRAPHS = 1_024
 #: Highest tensor rank accepted: numpy's own limit (32 before numpy 2); TFLite kernels use at most 6.
 MAX_RANK = 32
