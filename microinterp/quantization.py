@@ -25,6 +25,9 @@ def tflite_round(x: float) -> int:
 #: Largest left shift a requantization may need: MultiplyByQuantizedMultiplier shifts an int32 left by
 #: it before the doubling high multiply (TFLM only DCHECKs the bound; beyond it the C shift is undefined).
 MAX_LEFT_SHIFT = 30
+#: The int64 MultiplyByQuantizedMultiplier (16x8 kernels) rounds with 1 << (14 - shift): defined for
+#: shift <= 14.
+MAX_INT64_REQUANT_SHIFT = 14
 
 
 def quantize_multiplier(real: float, max_left_shift: int = MAX_LEFT_SHIFT) -> tuple[int, int]:
