@@ -4,11 +4,12 @@ Switching from TensorFlow is one import line: `from microinterp import Interpret
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -57,18 +58,11 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _exclusive(method: _Method) -> _Method:
-    """Run an Interpreter method holding its lock, refusing (InvocationError) a call that overlaps one
-    from another thread: the arena, the staged inputs and the kernels' scratch belong to one call."""
+    """Run an Interpreter method holding its lock (Interpreter._claim)."""
     @functools.wraps(method)
     def guarded(self: "Interpreter", *args: Any, **kwargs: Any) -> Any:
-        if not self._busy.acquire(blocking=False):
-            raise InvocationError(f"{method.__name__}(): this Interpreter is in use by another thread; an "
-                                  f"Interpreter runs one call at a time (give each thread its own, or "
-                                  f"serialize the calls with a lock of yours)")
-        try:
+        with self._claim(f"{method.__name__}()"):
             return method(self, *args, **kwargs)
-        finally:
-            self._busy.release()
     return guarded  # type: ignore[return-value]
 
 
@@ -151,6 +145,19 @@ class Interpreter:
         self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
         self._unset_inputs: set[int] = set()
         self._busy = threading.RLock()  # reentrant: allocate_tensors() resets the variables
+
+    @contextlib.contextmanager
+    def _claim(self, what: str) -> Iterator[None]:
+        """Hold the lock for one call, refusing (InvocationError) a call that overlaps one from another
+        thread: the arena, the staged inputs and the kernels' scratch belong to one call at a time."""
+        if not self._busy.acquire(blocking=False):
+            raise InvocationError(f"{what}: this Interpreter is in use by another thread; an Interpreter "
+                                  f"runs one call at a time (give each thread its own, or serialize the "
+                                  f"calls with a lock of yours)")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     # -- allocation ------------------------------------------------------------------------------
     @_exclusive
@@ -324,9 +331,11 @@ class SignatureRunner:
         if unknown:
             raise ValueError(f"unknown input(s) {sorted(unknown)}; signature {self._sig.key!r} takes "
                              f"{sorted(self._sig.inputs)}")
-        if self._interp._exec is None:
-            self._interp.allocate_tensors()
-        for name, value in inputs.items():
-            self._interp.set_tensor(self._sig.inputs[name], value)
-        self._interp.invoke()
-        return {name: self._interp.get_tensor(i) for name, i in self._sig.outputs.items()}
+        # One claim for the whole call: another thread's inputs cannot slip in between.
+        with self._interp._claim(f"signature runner {self._sig.key!r}"):
+            if self._interp._exec is None:
+                self._interp.allocate_tensors()
+            for name, value in inputs.items():
+                self._interp.set_tensor(self._sig.inputs[name], value)
+            self._interp.invoke()
+            return {name: self._interp.get_tensor(i) for name, i in self._sig.outputs.items()}

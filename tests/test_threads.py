@@ -144,3 +144,21 @@ def test_a_compiled_step_lets_other_python_threads_run_while_it_computes():
         sys.setswitchinterval(interval)
     inside = sum(1 for s, e in window for tick in ticks if s < tick < e)
     assert inside >= 10, f"the Python thread ran only {inside} times during 3 invokes of the compiled conv"
+
+
+def test_a_signature_runner_call_is_one_claim_so_another_threads_call_cannot_slip_in():
+    interp, x = ready(REFERENCE_MODELS / "hello_world_sine_int8.tflite")
+    runner = interp.get_signature_runner()
+    name = next(iter(runner.get_input_details()))
+    value = np.zeros(runner.get_input_details()[name]["shape"], runner.get_input_details()[name]["dtype"])
+    times = _PausingList()
+    holder = threading.Thread(target=interp.invoke, kwargs={"op_times": times})
+    holder.start()
+    try:
+        assert times.inside.wait(10)
+        with pytest.raises(InvocationError, match="signature runner .* in use by another thread"):
+            runner(**{name: value})
+    finally:
+        times.release.set()
+        holder.join()
+    assert runner(**{name: value})
