@@ -105,8 +105,9 @@ class Interpreter:
     max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, counted from
     the shapes by allocate_tensors() before any op is prepared (default 2*10^10).
 
-    Threads: allocate_tensors, invoke, set_tensor, get_tensor and reset_all_variables of one
-    Interpreter refuse, with InvocationError, to overlap a call from another thread (they do not wait).
+    Threads: allocate_tensors, invoke, set_tensor, get_tensor, reset_all_variables and a signature
+    runner's call refuse, with InvocationError, to overlap such a call from another thread on the same
+    Interpreter (they do not wait).
     Separate Interpreters run in parallel threads; the compiled kernels release the GIL.
     """
 
