@@ -1,10 +1,11 @@
 """Build the Cython kernels in kernels/ as private submodules microinterp._kernels.<name>.
 
-Both steps use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
+Cython and numpy are needed only when extensions are built (build_ext), not to make an sdist. Both
+steps of the build use every core: Cython translates the .pyx files in parallel, and the C compiler runs one
 extension per core. Each module logs one line when it starts and when it is done (`pip install -v`,
-`python -m build`). A compiled module is kept in build/kernel-cache/, keyed by a hash of its C source,
-the headers, the compiler flags and the Python/numpy versions, so that installing again (another extra,
-an editable reinstall) copies it instead of compiling it again.
+`python -m build`). A compiled module is kept in build/kernel-cache/ (or $MICROINTERP_BUILD_CACHE),
+keyed by a hash of its C source, the headers, the compiler flags and the Python/numpy versions, so that
+installing again (another extra, an editable reinstall) copies it instead of compiling it again.
 """
 import hashlib
 import os
@@ -14,22 +15,21 @@ import sysconfig
 import time
 from pathlib import Path
 
-import numpy
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 KERNEL_DIR = "kernels"
 HEADERS = [f"{KERNEL_DIR}/{path.name}" for path in sorted((HERE / KERNEL_DIR).glob("*.h"))]
-CACHE_DIR = HERE / "build" / "kernel-cache"
+# MICROINTERP_BUILD_CACHE shares one cache between builds in other folders (an sdist unpacked by pip).
+CACHE_DIR = Path(os.environ.get("MICROINTERP_BUILD_CACHE") or HERE / "build" / "kernel-cache").resolve()
 JOBS = os.cpu_count() or 1
 
 extensions = [
     Extension(
         f"microinterp._kernels.{path.stem}",
         [f"{KERNEL_DIR}/{path.name}"],
-        include_dirs=[numpy.get_include(), KERNEL_DIR],
+        include_dirs=[KERNEL_DIR],  # numpy's headers are added when building
         depends=HEADERS,  # a header change rebuilds the modules
         extra_compile_args=["-O3", "-ffp-contract=off"],  # no FMA: float32 sums stay bit-exact with TFLM
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -50,7 +50,25 @@ class CachingParallelBuildExt(build_ext):
         if not self.parallel:
             self.parallel = JOBS
 
+    def run(self) -> None:
+        import numpy
+        from Cython.Build import cythonize
+
+        for ext in self.extensions:
+            ext.include_dirs.insert(0, numpy.get_include())
+        translated = cythonize(
+            self.extensions, include_path=[KERNEL_DIR], nthreads=JOBS,
+            compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
+                                 "initializedcheck": False, "cdivision": True})
+        # Keep the Extension objects finalize_options prepared; take the C sources Cython wrote.
+        by_name = {ext.name: ext for ext in translated}
+        for ext in self.extensions:
+            ext.sources, ext.depends = by_name[ext.name].sources, by_name[ext.name].depends
+        super().run()
+
     def _cache_key(self, ext: Extension) -> str:
+        import numpy
+
         digest = hashlib.sha256()
         for name in [*ext.sources, *ext.depends]:
             digest.update(name.encode())
@@ -66,7 +84,7 @@ class CachingParallelBuildExt(build_ext):
         if cached.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cached, target)
-            _log(f"{ext.name}: unchanged, taken from {CACHE_DIR.relative_to(HERE)}")
+            _log(f"{ext.name}: unchanged, taken from {CACHE_DIR}")
             return
         _log(f"{ext.name}: compiling")
         start = time.perf_counter()
@@ -81,13 +99,4 @@ class CachingParallelBuildExt(build_ext):
             _log(f"{ext.name}: not cached ({error})")
 
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        include_path=[KERNEL_DIR],
-        nthreads=JOBS,
-        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
-                             "initializedcheck": False, "cdivision": True},
-    ),
-    cmdclass={"build_ext": CachingParallelBuildExt},
-)
+setup(ext_modules=extensions, cmdclass={"build_ext": CachingParallelBuildExt})

@@ -5,8 +5,8 @@
     interpreter.allocate_tensors()
 """
 from .errors import (ArenaTooSmallError, InconsistentModelError, InvocationError, MalformedModelError,
-                     MicrointerpError, ModelError, ResourceLimitError, SoftmaxOverflowError,
-                     TensorAccessError, UnsupportedOperatorError)
+                     MicrointerpError, ModelError, ResizeError, ResourceLimitError, SoftmaxOverflowError,
+                     TensorAccessError, UnsupportedCallError, UnsupportedOperatorError)
 from .interpreter import Interpreter, SignatureRunner
 from .model import Model, load_model
 
@@ -14,5 +14,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Interpreter", "SignatureRunner", "Model", "load_model", "MicrointerpError", "ModelError",
     "MalformedModelError", "InconsistentModelError", "UnsupportedOperatorError", "ArenaTooSmallError",
-    "ResourceLimitError", "InvocationError", "TensorAccessError", "SoftmaxOverflowError",
+    "ResourceLimitError", "InvocationError", "TensorAccessError", "SoftmaxOverflowError", "UnsupportedCallError",
+    "ResizeError",
 ]

@@ -45,8 +45,17 @@ class InvocationError(MicrointerpError, RuntimeError):
     """The interpreter was used in the wrong order (e.g. invoke before allocate_tensors)."""
 
 
+class UnsupportedCallError(MicrointerpError, ValueError):
+    """A tf.lite.Interpreter feature microinterp does not offer (a delegate: it runs its own kernels)."""
+
+
 class TensorAccessError(MicrointerpError, ValueError):
     """A set_tensor/get_tensor call names a bad tensor or passes data of the wrong dtype or shape."""
+
+
+class ResizeError(TensorAccessError, RuntimeError):
+    """resize_tensor_input() was asked for a shape TFLM's static plan cannot take. A RuntimeError too,
+    as LiteRT raises for the same calls, so code written for tf.lite catches it."""
 
 
 class SoftmaxOverflowError(MicrointerpError, RuntimeError, ArithmeticError):

@@ -3,7 +3,9 @@ op order.
 
 Tensors a plan places over each other get views of the same arena bytes: an alias (a RESHAPE-like
 output over its input) needs no copy, so that op's step is left out; an output overlapping its dying
-input is written by its kernel in the order the plan checked (planning/access.py).
+input is written by its kernel in the order the plan checked (planning/access.py). An output that a
+model's own offline plan (written for TFLM's kernels) places over an input in an order our kernel
+does not follow is computed into an array outside the arena, then copied into place.
 """
 from __future__ import annotations
 
@@ -49,6 +51,18 @@ def tensor_views(model: Model, plan: MemoryPlan, arena: np.ndarray) -> dict[int,
     return views
 
 
+class _StagedStep:
+    """An op's step writing into arrays of its own, then copying them into the arena views."""
+
+    def __init__(self, step, aside: list[np.ndarray], targets: list[np.ndarray]):
+        self.step, self.aside, self.targets = (step,), aside, targets
+
+    def __call__(self) -> None:
+        run_steps(self.step)
+        for a, t in zip(self.aside, self.targets):
+            np.copyto(t, a)
+
+
 class ExecutionPlan:
     """Kernel steps bound to arena views once; run() is the whole invoke. A step is a compiled
     _kernels.steps.Step (run without Python work) or any other callable (a kernel partial)."""
@@ -63,7 +77,11 @@ class ExecutionPlan:
             p = by_index[k]
             inputs = [self.views[t] if t >= 0 else None for t in p.op.inputs]
             outputs = [self.views[t] for t in p.op.outputs]
-            steps.append(p.bind(inputs, outputs, self._scratch_views(p, plan, arena)))
+            if k in plan.staged_ops:
+                aside = [np.empty_like(v) for v in outputs]
+                steps.append(_StagedStep(p.bind(inputs, aside, self._scratch_views(p, plan, arena)), aside, outputs))
+            else:
+                steps.append(p.bind(inputs, outputs, self._scratch_views(p, plan, arena)))
         self.steps = tuple(steps)
 
     @staticmethod

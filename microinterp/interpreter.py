@@ -13,10 +13,11 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
-from .errors import ArenaTooSmallError, InvocationError, ResourceLimitError, TensorAccessError
+from .errors import (ArenaTooSmallError, InvocationError, ResizeError, ResourceLimitError, TensorAccessError,
+                     UnsupportedCallError)
 from .execution import ExecutionPlan, plan_prepared
 from .model import (DEFAULT_MAX_OPS, DEFAULT_MAX_SUBGRAPHS, DEFAULT_MAX_TENSOR_BYTES, DEFAULT_MAX_TENSORS, Model,
-                    Signature, Tensor, load_model)
+                    Signature, Tensor, load_model, with_dynamic_dims)
 from .planning import STRATEGIES, MemoryPlan
 from .prepare import PreparedOp, prepare_model
 from .workload import DEFAULT_MAX_MACS_PER_INVOKE, check_macs
@@ -91,6 +92,12 @@ class Interpreter:
     with dying inputs); outputs are the same under every strategy.
     experimental_preserve_all_tensors: give every tensor its own bytes (TFLM's linear planner), so every
     intermediate can be read after invoke().
+    experimental_delegates: accepted for tf.lite compatibility when None or empty; microinterp runs its
+    own kernels, so any delegate is refused with UnsupportedCallError (a ValueError). num_threads is accepted and ignored (one
+    thread, as on a microcontroller).
+
+    Inputs start as zero bytes: invoke() before any set_tensor() runs on zeros (tf.lite runs on whatever
+    its buffers hold). Writes through tensor() views count as setting an input.
 
     Limits, because a .tflite file is untrusted input; exceeding one raises ResourceLimitError before
     anything that large is allocated:
@@ -112,14 +119,18 @@ class Interpreter:
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
-                 experimental_preserve_all_tensors: bool = False, arena_size: int | None = None,
-                 memory_strategy: str = "tflm", num_threads: int | None = None, *,
+                 experimental_delegates: list[Any] | None = None, num_threads: int | None = None,
+                 experimental_preserve_all_tensors: bool = False, *, arena_size: int | None = None,
+                 memory_strategy: str = "tflm",
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
                  max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES, max_ops: int = DEFAULT_MAX_OPS,
                  max_tensors: int = DEFAULT_MAX_TENSORS, max_subgraphs: int = DEFAULT_MAX_SUBGRAPHS,
                  max_macs_per_invoke: int = DEFAULT_MAX_MACS_PER_INVOKE):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
+        if experimental_delegates:
+            raise UnsupportedCallError(f"experimental_delegates: microinterp runs its own TFLM-exact kernels and takes no "
+                             f"delegate (got {len(experimental_delegates)}); pass None or []")
         limits = {"max_tensor_bytes": max_tensor_bytes, "max_arena_bytes": max_arena_bytes, "max_ops": max_ops,
                   "max_tensors": max_tensors, "max_subgraphs": max_subgraphs,
                   "max_macs_per_invoke": max_macs_per_invoke}
@@ -134,6 +145,7 @@ class Interpreter:
         self.model: Model = load_model(model_path if model_path is not None else model_content,
                                        max_tensor_bytes=self.max_tensor_bytes, max_ops=int(max_ops),
                                        max_tensors=int(max_tensors), max_subgraphs=int(max_subgraphs))
+        self._loaded: Model = self.model  # the model as read; self.model has resized inputs written in
         if memory_strategy not in STRATEGIES:
             raise ValueError(f"unknown memory_strategy {memory_strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self._arena_size = None if arena_size is None else int(arena_size)
@@ -144,7 +156,6 @@ class Interpreter:
         self._exec: ExecutionPlan | None = None
         self.arena: np.ndarray | None = None
         self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
-        self._unset_inputs: set[int] = set()
         self._busy = threading.RLock()  # reentrant: allocate_tensors() resets the variables
 
     @contextlib.contextmanager
@@ -180,10 +191,45 @@ class Interpreter:
         main = self.model.main
         self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
-        self._unset_inputs = set(self._inputs)
         self._input_copies = tuple((self._inputs[i], self._exec.views[i]) for i in self._inputs)
         self._variable_fills = _variable_fills(self.model, plan)
         self.reset_all_variables()  # TFLM's AllocateTensors ends with ResetVariableTensors
+
+    @_exclusive
+    def resize_tensor_input(self, input_index: int, tensor_size: Any, strict: bool = False) -> None:
+        """As in tf.lite: give a graph input a new shape; call allocate_tensors() before the next invoke().
+
+        Only dims that are -1 in the input's shape_signature may change (`strict` is accepted for
+        compatibility: other dims are refused either way, as TFLM plans static shapes). The new value is
+        written into every -1 dim of every tensor of the model, as if the converter had been given that
+        shape, so all resized dims must take one value; the plan is then TFLM's plan for that model.
+        """
+        t = self._tensor(input_index)
+        if t.index not in self.model.main.inputs:
+            raise ResizeError(f"resize_tensor_input: {t.describe()} is not a graph input")
+        try:
+            shape = tuple(int(d) for d in np.asarray(tensor_size, dtype=np.int64).reshape(-1))
+        except (ValueError, TypeError) as e:
+            raise ResizeError(f"resize_tensor_input: the new shape {tensor_size!r} is not a list of ints") from e
+        signature = self._loaded.main.tensors[t.index].shape_signature
+        if len(shape) != len(signature):
+            raise ResizeError(f"resize_tensor_input: {t.describe()} has rank {len(signature)}, got shape "
+                             f"{list(shape)} of rank {len(shape)}")
+        fixed = [k for k, (new, sig) in enumerate(zip(shape, signature)) if sig != -1 and new != sig]
+        if fixed:
+            raise ResizeError(f"resize_tensor_input: {t.describe()} dim(s) {fixed} are fixed in its shape "
+                             f"signature {list(signature)} (only -1 dims can change), got {list(shape)}")
+        dynamic = {new for new, sig in zip(shape, signature) if sig == -1}
+        if any(d <= 0 for d in dynamic):
+            raise ResizeError(f"resize_tensor_input: dims must be positive, got {list(shape)}")
+        if len(dynamic) > 1:
+            raise ResizeError(f"resize_tensor_input: the -1 dims of {t.describe()} get different values "
+                             f"{sorted(dynamic)}; microinterp writes one value into every -1 dim of the model")
+        if not dynamic:
+            return
+        self.model = with_dynamic_dims(self._loaded, dynamic.pop(), max_tensor_bytes=self.max_tensor_bytes)
+        self._prepared = self._plan = self._exec = self.arena = None
+        self._inputs = {}
 
     @property
     def memory_plan(self) -> MemoryPlan:
@@ -212,9 +258,6 @@ class Interpreter:
         the clock.
         """
         self._require_allocated("invoke()")
-        if self._unset_inputs:
-            names = ", ".join(self.model.main.tensors[i].describe() for i in sorted(self._unset_inputs))
-            raise InvocationError(f"invoke(): input not set: {names}")
         # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in.
         for staged, view in self._input_copies:
             np.copyto(view, staged)
@@ -229,10 +272,15 @@ class Interpreter:
     @_exclusive
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
-        to its zero point, of any other variable to 0. The model's buffer data is not an initial value."""
+        to its zero point, of any other variable to 0. The model's buffer data is not an initial value.
+        The state custom ops keep across invokes (TFLM's persistent buffers) is reset too, as the ops'
+        Reset functions do."""
         self._require_allocated("reset_all_variables()")
         for start, stop, byte in self._variable_fills:
             self.arena[start:stop] = byte
+        for p in self._prepared:
+            for state, value in p.state:
+                state.fill(value)
 
     # -- tensors ---------------------------------------------------------------------------------
     def get_input_details(self) -> list[dict[str, Any]]:
@@ -279,7 +327,6 @@ class Interpreter:
             raise TensorAccessError(f"set_tensor: got shape {list(value.shape)} but expected "
                                     f"{list(t.shape)} for {t.describe()}")
         np.copyto(target, value)
-        self._unset_inputs.discard(t.index)
 
     @_exclusive
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:

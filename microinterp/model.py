@@ -6,13 +6,14 @@ lengths) happen here; op-specific semantics are checked by each op's prepare.
 """
 from __future__ import annotations
 
+
 import functools
 import inspect
 import math
 import os
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import flatbuffers
@@ -134,6 +135,8 @@ class Operator:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     options: dict[str, Any]
+    #: The raw custom_options bytes of a custom operator (a flexbuffer for TFLM's signal ops), else b"".
+    custom_options: bytes = b""
 
     @property
     def name(self) -> str:
@@ -194,6 +197,23 @@ class Model:
                 if t.data is not None:
                     seen[t.buffer] = t.data.nbytes
         return sum(seen.values())
+
+
+def with_dynamic_dims(model: Model, value: int, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+    """The model with `value` written into every dim that is -1 in a tensor's shape_signature (main
+    subgraph), as the converter writes a fixed batch size; ops' prepare then checks that the new shapes
+    are consistent."""
+    tensors = []
+    for t in model.main.tensors:
+        if -1 in t.shape_signature and len(t.shape_signature) == len(t.shape) and t.data is None:
+            t = replace(t, shape=tuple(value if s == -1 else d
+                                                   for d, s in zip(t.shape, t.shape_signature)))
+            if t.nbytes > max_tensor_bytes:
+                raise ResourceLimitError(f"{t.describe()}: resized to {t.nbytes} bytes, above the limit of "
+                                         f"{max_tensor_bytes} bytes (max_tensor_bytes)")
+        tensors.append(t)
+    main = replace(model.main, tensors=tuple(tensors))
+    return replace(model, subgraphs=(main, *model.subgraphs[1:]))
 
 
 def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
@@ -307,12 +327,16 @@ class _Table:
         n = _U32(self.buf, vec)[0]
         return struct.unpack_from(f"<{n}i", self.buf, vec + 4)
 
-    def string(self, slot: int) -> str:
+    def raw_bytes(self, slot: int) -> bytes:
+        """A ubyte vector's (or a string's) bytes; empty when the field is absent."""
         vec = self.target(slot)
         if not vec:
-            return ""
+            return b""
         n = _U32(self.buf, vec)[0]
-        return self.buf[vec + 4:vec + 4 + n].decode("utf-8", "replace")
+        return self.buf[vec + 4:vec + 4 + n]
+
+    def string(self, slot: int) -> str:
+        return self.raw_bytes(slot).decode("utf-8", "replace")
 
     def tables(self, slot: int) -> list[int]:
         """Positions of the tables a vector of tables points to."""
@@ -381,6 +405,10 @@ class _ModelReader:
         is_custom = code == BuiltinOperator.CUSTOM
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
 
+    @staticmethod
+    def _custom_options(op: _Table, custom: str | None) -> bytes:
+        return op.raw_bytes(_OPERATOR["custom_options"]) if custom is not None else b""
+
     def _subgraph(self, sg_index: int) -> Subgraph:
         sg = _Table(self.content, self.fb.Subgraphs(sg_index)._tab.Pos)
         where = f"subgraph {sg_index}"
@@ -412,7 +440,7 @@ class _ModelReader:
                 inputs=indices(op.ints(_OPERATOR["inputs"]), f"{desc} inputs", allow_optional=True),
                 outputs=indices(op.ints(_OPERATOR["outputs"]), f"{desc} outputs"),
                 intermediates=indices(op.ints(_OPERATOR["intermediates"]), f"{desc} intermediates"),
-                options=options)
+                options=options, custom_options=self._custom_options(op, custom))
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "

@@ -8,7 +8,7 @@ worker process (:class:`OracleWorker`) that is replaced after a crash, after a t
 pickles; what the native code prints goes to a temporary file that error messages quote.
 
 POSIX only (inherited pipe descriptors, ``select`` on pipes).  Install the interpreters with
-``pip install "microinterp[oracles]"``.
+``python -m pip install -e ".[oracles]"`` in the checkout.
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ import numpy as np
 
 from . import _oracle_worker as worker
 
-PIP_HINT = 'pip install "microinterp[oracles]"'
+#: microinterp is not on PyPI: the extra is installed from a checkout of its repository.
+PIP_HINT = 'python -m pip install -e ".[oracles]" (run in the microinterp checkout)'
 BACKENDS = worker.BACKENDS
 
 ModelSource = bytes | bytearray | memoryview | str | os.PathLike

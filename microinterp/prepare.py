@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InconsistentModelError, UnsupportedOperatorError
 from .model import Model, Operator
-from .ops import REGISTRY, OpContext
+from .ops import OpContext, find_prepare
 from .ops.registry import BindFn
 
 
@@ -20,6 +22,8 @@ class PreparedOp:
     bind: BindFn
     scratch: tuple[tuple[int, bool], ...]
     aliases: tuple[tuple[int, int], ...] = ()
+    #: Arrays the op keeps across invokes, with their reset values (OpContext.persistent).
+    state: tuple[tuple[np.ndarray, int], ...] = ()
 
 
 def check_data_flow(model: Model, subgraph: int = 0) -> None:
@@ -50,7 +54,7 @@ def prepare_model(model: Model) -> list[PreparedOp]:
     prepared: list[PreparedOp] = []
     problems: list[str] = []
     for op in model.main.operators:
-        prepare = REGISTRY.get(op.builtin_code) if op.custom_code is None else None
+        prepare = find_prepare(op)
         if prepare is None:
             problems.append(f"{op.describe()}: no kernel for this operator")
             continue
@@ -65,7 +69,7 @@ def prepare_model(model: Model) -> list[PreparedOp]:
             if str(e).startswith(op.describe()):
                 raise
             raise InconsistentModelError(f"{op.describe()}: {e}") from e
-        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases)))
+        prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.state)))
     if problems:
         raise UnsupportedOperatorError(problems)
     return prepared

@@ -16,10 +16,32 @@ def op_input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
     return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
 
 
+def _recurrent_macs(subgraph: Subgraph, op: Operator) -> int:
+    """MACs of the recurrent ops, as TFLM's kernels compute them per invoke.
+
+    UNIDIRECTIONAL_SEQUENCE_LSTM, per time step and batch row: four gate FCs over the input
+    (state x in) and the hidden state (state x state), then the cell update f*c + i*g and the
+    output o*tanh(c) (3 x state products). SVDF, per batch row: the feature FC (filters x in) and
+    each filter's dot product of its memory with the time weights (filters x memory)."""
+    source, weights = op_input(subgraph, op, 0), op_input(subgraph, op, 1 if op.name == "SVDF" else 2)
+    if source is None or weights is None or len(weights.shape) != 2 or not source.shape or not source.shape[-1]:
+        return 0
+    rows = source.num_elements // source.shape[-1]  # time steps x batch for LSTM, batch for SVDF
+    if op.name == "SVDF":
+        time_weights = op_input(subgraph, op, 2)
+        memory = time_weights.shape[-1] if time_weights is not None and time_weights.shape else 0
+        return rows * weights.shape[0] * (weights.shape[1] + memory)
+    state, depth = weights.shape
+    return rows * (4 * state * (depth + state) + 3 * state)
+
+
 def op_macs(subgraph: Subgraph, op: Operator) -> int:
     """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
-    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC; 0 for
-    every other op (their arithmetic is not multiply-accumulate dominated) and for malformed ones."""
+    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC, LSTM and
+    SVDF as _recurrent_macs says; 0 for every other op (their arithmetic is not multiply-accumulate
+    dominated) and for malformed ones."""
+    if op.name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"):
+        return _recurrent_macs(subgraph, op)
     # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
     # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
     weights = op_input(subgraph, op, 1)

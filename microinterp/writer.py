@@ -11,7 +11,7 @@ the original bytes; unchanged tensors, operators, buffers and options are not re
 from __future__ import annotations
 
 import struct
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import flatbuffers
 import tflite
@@ -19,6 +19,8 @@ import tflite
 from .model import Model, load_model
 from .planning import MemoryPlan
 from .planning.lifetimes import OFFLINE_METADATA
+from .planning.plan import unsafe_shared_bytes
+from .planning.schedules import TFLM_REFERENCE
 
 FILE_IDENTIFIER = b"TFL3"
 #: Vtable fields of the tables this writer rebuilds: True = offset to a child object, False = 4-byte scalar.
@@ -152,10 +154,16 @@ def rewrite_model(content: bytes, *, metadata: Mapping[str, bytes] | None = None
 
 def offline_plan_words(model: Model, plan: MemoryPlan) -> list[int]:
     """TFLM's OfflineMemoryAllocation words for the plan: [version 1, subgraph count, tensor count,
-    one offset per tensor of every subgraph (-1: not in the head)]."""
-    if plan.shared:
-        raise ValueError(f"the {plan.strategy!r} plan places tensors over each other ({len(plan.shared)} pairs); "
-                         f"TFLM's kernels are not written for that, so it cannot be an offline plan")
+    one offset per tensor of every subgraph (-1: not in the head)].
+
+    TFLM takes offline offsets verbatim, so a plan placing tensors over each other is written only when
+    TFLM's reference kernels read every shared input byte before they overwrite it (schedules.py)."""
+    problems = unsafe_shared_bytes(model, plan, TFLM_REFERENCE)
+    if problems:
+        raise ValueError(f"the {plan.strategy!r} plan (made for the {plan.schedule} schedule) places tensors over "
+                         f"each other where TFLM's reference kernels would overwrite input they still read, so it "
+                         f"cannot be an offline plan; plan it for the {TFLM_REFERENCE} schedule instead:\n  "
+                         + "\n  ".join(problems))
     offsets = []
     for sg in model.subgraphs:
         for t in sg.tensors:

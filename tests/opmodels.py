@@ -22,7 +22,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
 from microinterp.model import TENSOR_TYPES, Model, load_model
-from microinterp.ops import REGISTRY, OpContext
+from microinterp.ops import OpContext, find_prepare
 
 _TYPE_CODES = {name: code for code, (name, _, _) in TENSOR_TYPES.items()}
 
@@ -38,6 +38,8 @@ class T:
     quantized_dimension: int = 0
     name: str = ""
     is_variable: bool = False
+    #: Written as the tensor's shape_signature when given (-1 marks a dim the user may resize).
+    shape_signature: Sequence[int] | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -46,10 +48,25 @@ class T:
 
 @dataclass
 class Op:
-    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields."""
+    """The operator: builtin name, its options table name (e.g. "Pool2DOptions") and snake_case fields.
+
+    A custom operator (name "CUSTOM", see custom_op) has its custom code and raw custom_options bytes.
+    """
     name: str
     options_type: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    custom_code: str | None = None
+    custom_options: bytes = b""
+
+    @property
+    def opcode_key(self) -> tuple[str, str | None]:
+        return self.name, self.custom_code
+
+
+def custom_op(code: str, options: dict[str, int | bool] | None = None) -> Op:
+    """A custom operator with its options as a flexbuffer map (TFLM's signal ops read them so)."""
+    from flatbuffers import flexbuffers
+    return Op("CUSTOM", custom_code=code, custom_options=flexbuffers.Dumps(options) if options else b"")
 
 
 def _module(name: str):
@@ -140,7 +157,7 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     graph_inputs = [tensor_index(t) for t in (graph_input_tensors(nodes) if inputs is None else inputs)]
     graph_outputs = ([i for _, outs in node_io for i in outs] if outputs is None
                      else [tensor_index(t) for t in outputs])
-    op_names = list(dict.fromkeys(op.name for op, _, _ in nodes))
+    op_keys = list(dict.fromkeys(op.opcode_key for op, _, _ in nodes))
     b = flatbuffers.Builder(4096)
 
     def offsets(items: list[int]) -> int:
@@ -176,9 +193,12 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
     for i, t in enumerate(tensors):
         name = b.CreateString(t.name or f"t{i}")
         shape = _vector(b, [int(d) for d in t.shape], "Int32")
+        signature = None if t.shape_signature is None else _vector(b, [int(d) for d in t.shape_signature], "Int32")
         quant = _quantization(b, t)
         tensor_mod.Start(b)
         tensor_mod.AddShape(b, shape)
+        if signature is not None:
+            tensor_mod.AddShapeSignature(b, signature)
         tensor_mod.AddType(b, _TYPE_CODES[t.type])
         tensor_mod.AddBuffer(b, buffer_of[i])
         tensor_mod.AddName(b, name)
@@ -193,8 +213,11 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
         options = _options(b, op)
         in_vec = _vector(b, ins, "Int32")
         out_vec = _vector(b, outs, "Int32")
+        custom_vec = _vector(b, op.custom_options, "Uint8") if op.custom_options else None
         operator_mod.Start(b)
-        operator_mod.AddOpcodeIndex(b, op_names.index(op.name))
+        operator_mod.AddOpcodeIndex(b, op_keys.index(op.opcode_key))
+        if custom_vec is not None:
+            operator_mod.AddCustomOptions(b, custom_vec)
         operator_mod.AddInputs(b, in_vec)
         operator_mod.AddOutputs(b, out_vec)
         if options is not None:
@@ -218,9 +241,12 @@ def graph_model(nodes: Sequence[tuple[Op, Sequence[T | None], Sequence[T]]], *,
 
     opcode_mod = _module("OperatorCode")
     opcode_tables = []
-    for name in op_names:
+    for name, custom_code in op_keys:
         code = getattr(BuiltinOperator, name)
+        custom_name = b.CreateString(custom_code) if custom_code is not None else None
         opcode_mod.Start(b)
+        if custom_name is not None:
+            opcode_mod.AddCustomCode(b, custom_name)
         opcode_mod.AddDeprecatedBuiltinCode(b, min(code, 127))
         opcode_mod.AddBuiltinCode(b, code)
         opcode_mod.AddVersion(b, 1)
@@ -259,7 +285,7 @@ def prepare_op(model: Model | bytes, op_index: int = 0):
         model = load_model(model)
     op = model.main.operators[op_index]
     ctx = OpContext(model, op)
-    return ctx, REGISTRY[op.builtin_code](ctx)
+    return ctx, find_prepare(op)(ctx)
 
 
 def run_op(model: Model | bytes, input_values: dict[int, np.ndarray], op_index: int = 0) -> list[np.ndarray]:

@@ -1,9 +1,10 @@
 """Sharing arena bytes: kernel schedules (planning/access.py) against a literal replay of the kernels'
 loops, and kernels run on overlapping input/output views giving bit-identical outputs.
 
-The replay walks the loops of kernels/conv.pyx, pooling.pyx and the elementwise kernels step by step in
-one byte arena (input at 0, output at `shift`) and reports whether a read ever sees a byte the output
-already overwrote; the vectorised schedule must agree on every shift.
+The replay walks the loops of kernels/conv.pyx, pooling.pyx and the elementwise kernels (and of TFLM's
+reference broadcasting and fully connected kernels) step by step in one byte arena (input at 0,
+output at `shift`) and reports whether a read ever sees a byte the output already overwrote; the
+vectorised schedule must agree on every shift.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microinterp import Interpreter
-from microinterp.planning.access import ElementwiseAccess, WindowAccess
-from microinterp.planning.sharing import ELEMENTWISE_OPS
+from microinterp.planning.access import BroadcastAccess, ElementwiseAccess, RowsAccess, WindowAccess
+from microinterp.planning.schedules import kernel_schedule
 from microinterp.quantization import compute_padding, computed_out_size
 from opmodels import Op, T, graph_model, single_op_model
 from oracle_checks import run_sequence, seeded_sequence
@@ -27,7 +28,7 @@ SAME, VALID = 0, 1
 
 def replay_is_safe(a, shift: int) -> bool:
     """Run the kernel's loops over one arena holding the input at 0 and the output at `shift`."""
-    in_bytes = a.in_itemsize * (a.count if isinstance(a, ElementwiseAccess) else int(np.prod(a.in_shape)))
+    in_bytes = a.last_reads().size
     clobbered = set()  # input bytes an output write has reached
 
     def read(element: int) -> bool:
@@ -44,6 +45,20 @@ def replay_is_safe(a, shift: int) -> bool:
             if not read(i):
                 return False
             write(i)
+        return True
+    if isinstance(a, BroadcastAccess):  # TFLM's BroadcastBinaryFunction6DSlow: output order, broadcast index
+        source = np.broadcast_to(np.arange(int(np.prod(a.in_shape))).reshape(a.in_shape), a.out_shape).ravel()
+        for i, j in enumerate(source):
+            if not read(int(j)):
+                return False
+            write(i)
+        return True
+    if isinstance(a, RowsAccess):  # TFLM's FullyConnected: per batch row, per output channel, the whole row
+        for b in range(a.batches):
+            for c in range(a.out_depth):
+                if not all(read(b * a.depth + d) for d in range(a.depth)):
+                    return False
+                write(b * a.out_depth + c)
         return True
     n, h, w, c = a.in_shape
     _, oh, ow, oc = a.out_shape
@@ -104,9 +119,23 @@ def window_accesses(draw):
                         groups)
 
 
+@st.composite
+def broadcast_accesses(draw):
+    out_shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
+    in_shape = tuple(d if draw(st.booleans()) else 1 for d in out_shape)[draw(st.integers(0, len(out_shape))):]
+    return BroadcastAccess(in_shape, out_shape, draw(st.sampled_from([1, 2, 4])), draw(st.sampled_from([1, 2, 4])))
+
+
+@st.composite
+def rows_accesses(draw):
+    batches, depth = draw(st.integers(1, 3)), draw(st.integers(1, 6))
+    return RowsAccess(batches, depth, draw(st.integers(1, 6)), batches * depth + draw(st.integers(0, 2)),
+                      draw(st.sampled_from([1, 4])), draw(st.sampled_from([1, 4])))
+
+
 def _accesses():
     return st.one_of(window_accesses(), st.builds(ElementwiseAccess, st.integers(1, 12), st.sampled_from([1, 2, 4]),
-                                                  st.sampled_from([1, 2, 4])))
+                                                  st.sampled_from([1, 2, 4])), broadcast_accesses(), rows_accesses())
 
 
 @settings(max_examples=60, deadline=None)
@@ -191,6 +220,7 @@ def _conv_op(shape, out_channels, kernel):
     return case.op, case.inputs, case.outputs
 
 
+ELEMENTWISE_OPS = kernel_schedule("microinterp").elementwise_ops
 UNARY_FLOAT = sorted(ELEMENTWISE_OPS - {"ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM",
                                         "PRELU", "LEAKY_RELU"})
 

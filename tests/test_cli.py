@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -83,18 +84,38 @@ def test_run_is_seeded_on_a_reference_model():
 @pytest.mark.parametrize("case", ["missing", "not_tflite", "unsupported", "wrong_input"])
 def test_run_bad_input_exits_2_with_a_one_line_reason(case, tmp_path, reshape_path, unsupported_path):
     (tmp_path / "junk.tflite").write_bytes(b"this is not a flatbuffer at all")
-    np.save(tmp_path / "bad.npy", np.zeros((1, 4), np.float32))
+    np.save(tmp_path / "bad.npy", np.zeros((1, 4), np.int32))  # floats would be quantized
     args = {"missing": [tmp_path / "nope.tflite"], "not_tflite": [tmp_path / "junk.tflite"],
             "unsupported": [unsupported_path],
             "wrong_input": [reshape_path, "--input", tmp_path / "bad.npy"]}[case]
     expected = {"missing": "No such file", "not_tflite": "TFLite", "unsupported": "op 1 (LSH_PROJECTION)",
-                "wrong_input": "float32"}[case]
+                "wrong_input": "int32"}[case]
     assert_one_line_error(microinterp("run", *args), expected)
 
 
 def test_debug_shows_the_traceback(tmp_path):
     result = microinterp("run", "--debug", tmp_path / "nope.tflite")
     assert result.returncode != 0 and "Traceback" in result.stderr and "FileNotFoundError" in result.stderr
+
+
+def test_run_quantizes_float_inputs_and_writes_dequantized_outputs(tmp_path):
+    real = np.array([[1.5]], np.float32)
+    np.save(tmp_path / "real.npy", real)
+    result = microinterp("run", SINE, "--input", tmp_path / "real.npy", "--dequantize", "--output",
+                         tmp_path / "o.npz", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    (given,), (output,) = report["inputs"], report["outputs"]
+    scale, zero_point = given["scale"], given["zero_point"]
+    assert given["value"] == [[int(np.floor(1.5 / np.float32(scale) + 0.5)) + zero_point]]
+    # The same int8 input given directly produces the same output, written dequantized.
+    np.save(tmp_path / "q.npy", np.array(given["value"], np.int8))
+    direct = json.loads(microinterp("run", SINE, "--input", tmp_path / "q.npy", "--json").stdout)
+    assert direct["outputs"][0]["value"] == output["value"]
+    written = np.load(tmp_path / "o.npz")["output_0"]
+    assert written.dtype == np.float32 and written.tolist() == output["dequantized"]
+    text = microinterp("run", SINE, "--input", tmp_path / "real.npy", "--dequantize").stdout
+    assert "float32[1x1] (dequantized, scale" in text
 
 
 # -- inspect ----------------------------------------------------------------------------------------
@@ -181,6 +202,12 @@ def test_compare_with_litert_reference_kernels_and_a_tolerance():
     assert report["backend"] == "litert_ref" and report["ok"] and report["atol"] == 1.0
 
 
+@needs_oracles
+def test_a_missing_oracle_hint_installs_the_extra_from_the_checkout():
+    from microinterp.oracles import PIP_HINT
+    assert PIP_HINT.startswith('python -m pip install -e ".[oracles]"') and "checkout" in PIP_HINT
+
+
 def test_compare_unsupported_model_exits_2_before_running_an_oracle(unsupported_path):
     assert_one_line_error(microinterp("compare", unsupported_path), "op 1 (LSH_PROJECTION)")
 
@@ -206,8 +233,28 @@ def test_bench_json_times_each_run():
     assert timing["best"] <= timing["median"]
 
 
-def test_bench_names_the_model_it_cannot_run(unsupported_path):
-    assert_one_line_error(microinterp("bench", SINE, unsupported_path), f"{unsupported_path}: 1 unsupported")
+def test_bench_reports_a_model_it_cannot_run_as_failed_and_times_the_others(unsupported_path):
+    result = microinterp("bench", unsupported_path, SINE, "--repeats", 2)
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[3].split() == [unsupported_path.name, "failed"] and lines[4].startswith(SINE.name)
+    assert result.stderr == (f"microinterp bench: error: {unsupported_path}: 1 unsupported operator(s): "
+                             f"- op 1 (LSH_PROJECTION): no kernel for this operator\n")
+    report = json.loads(microinterp("bench", unsupported_path, SINE, "--repeats", 2, "--json").stdout)
+    assert report["failed"] == [str(unsupported_path)]
+    assert [len(row["timings"]) for row in report["rows"]] == [0, 1]
+
+
+@needs_oracles
+def test_bench_against_litert_times_xnnpack_and_names_the_backend():
+    result = microinterp("bench", SINE, "--against", "litert", "--repeats", 2)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split() == ["model", "microinterp", "litert-xnnpack", "speedup", "vs",
+                                                     "litert-xnnpack"]
+    chosen = json.loads(microinterp("bench", SINE, "--against", "litert", "--litert", "reference", "--repeats", 2,
+                                    "--json").stdout)
+    assert [(t["backend"], t["label"]) for t in chosen["rows"][0]["timings"]] == \
+        [("microinterp", "microinterp"), ("litert_ref", "litert-reference")]
 
 
 # -- profile ----------------------------------------------------------------------------------------
@@ -249,6 +296,102 @@ def test_every_command_prints_parseable_json_and_exits_2_on_a_missing_file(comma
     assert_one_line_error(microinterp(command, tmp_path / "nope.tflite"), "No such file")
 
 
-def test_usage_errors_exit_2():
+@pytest.mark.parametrize("command", ["inspect", "run", "profile", "plan"])
+def test_errors_under_json_are_a_json_document_on_stdout(command, tmp_path):
+    result = microinterp(command, tmp_path / "nope.tflite", "--json")
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["exit"] == 2 and "No such file" in report["error"]
+
+
+def test_bench_json_names_each_model_it_could_not_time(tmp_path):
+    # Several models: the report keeps the others' timings and gives the reason per model.
+    result = microinterp("bench", tmp_path / "nope.tflite", "--json")
+    (row,) = json.loads(result.stdout)["rows"]
+    assert result.returncode == 2 and "No such file" in row["error"]
+
+
+def test_version_prints_the_package_version():
+    import microinterp as package
+    result = microinterp("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"microinterp {package.__version__}"
+
+
+def test_usage_errors_exit_2_and_are_json_under_json():
     assert microinterp().returncode == 2
     assert microinterp("compare", SINE, "--against", "tensorflow").returncode == 2
+    result = microinterp("run", SINE, "--repeats", "many", "--json")
+    assert result.returncode == 2 and "usage: microinterp run" in result.stderr
+    assert json.loads(result.stdout) == {"error": "argument --repeats: invalid int value: 'many'", "exit": 2}
+
+
+# -- plan -------------------------------------------------------------------------------------------
+
+def test_plan_compare_reports_a_model_it_cannot_plan_and_plans_the_others(unsupported_path):
+    result = microinterp("plan", "--compare", unsupported_path, SINE)
+    assert_one_line_error(result, f"microinterp plan: error: {unsupported_path}: 1 unsupported operator(s)")
+    rows = [line.split()[0] for line in result.stdout.splitlines()[3:5]]
+    assert rows == [SINE.name, unsupported_path.name]
+    first, second = json.loads(microinterp("plan", "--compare", unsupported_path, SINE, "--json").stdout)
+    assert first["error"].startswith("1 unsupported") and second["error"] is None and second["rows"]
+
+
+def test_plan_compare_refuses_a_strategy():
+    result = microinterp("plan", "--compare", "--strategy", "optimal", SINE)
+    assert_one_line_error(result, "--compare plans every strategy")
+
+
+def test_plan_lifetimes_are_op_positions_and_every_column_has_a_header():
+    report = json.loads(microinterp("plan", KWS, "--json").stdout)
+    from microinterp import load_model
+    main = load_model(KWS).main
+    position = {k: p for p, k in enumerate(report["op_order"])}
+    assert [op["step"] for op in report["ops"]] == list(range(len(main.operators)))
+    for b in (b for b in report["buffers"] if b["kind"] == "tensor"):
+        writers = [position[op.index] for op in main.operators if b["index"] in op.outputs]
+        readers = [position[op.index] for op in main.operators if b["index"] in op.inputs]
+        last = len(main.operators) - 1 if b["index"] in main.outputs else max(readers)
+        assert (b["first"], b["last"]) == (min(writers, default=0), last), b
+    text = microinterp("plan", KWS).stdout.splitlines()
+    for k, line in enumerate(text):
+        if set(line.replace(" ", "")) == {"-"}:  # the rule under a header: every column has a name
+            header_words = text[k - 1]
+            assert all(header_words[m.start():m.end()].strip() for m in re.finditer("-+", line)), header_words
+    assert "life (op positions)" in "\n".join(text)
+
+
+def test_plan_png_without_matplotlib_is_a_one_line_error(tmp_path):
+    script = ("import sys; sys.modules['matplotlib'] = None; from microinterp.cli import main; "
+              "sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", script, "plan", str(SINE), "--png", str(tmp_path / "p.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "--png needs matplotlib")
+    assert '-e ".[plot]"' in result.stderr and not (tmp_path / "p.png").exists()
+
+
+def test_plan_svg_y_labels_leave_room_for_the_axis_title(tmp_path):
+    # A head of over a million bytes: the longest y labels ("1,048,576").
+    x, y = T("FLOAT32", (1, 512, 512)), T("FLOAT32", (1, 512, 512))
+    path = tmp_path / "big.tflite"
+    path.write_bytes(graph_model([(Op("RELU"), [x], [y])], outputs=[y]))
+    assert microinterp("plan", path, "--svg", tmp_path / "p.svg").returncode == 0
+    svg = (tmp_path / "p.svg").read_text()
+    labels = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end">([\d,]+)</text>', svg)
+    title_x = float(re.search(r'<text x="([\d.]+)"[^>]*rotate\(-90', svg).group(1))
+    assert len(labels) == 5 and max(len(text) for _, text in labels) == len("2,097,152")
+    # 11px digits are at most 7px wide; the title's glyphs take 13px right of its x.
+    assert all(float(xpos) - 7 * len(text) >= title_x + 13 for xpos, text in labels)
+
+
+def test_plan_and_inspect_check_the_model_against_boards():
+    result = microinterp("plan", KWS, "--board", "nano33ble", "--board", "stm32f746")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("boards (arena = head + 32-bit tail estimate; model = .tflite bytes)") + 1].split() == [
+        "board", "SRAM", "flash", "TFLM", "arena", "(32-bit)", "model", "fits", "tightest"]
+    assert any(line.startswith("stm32f746 (unverified)") and " yes " in line for line in lines)
+    report = json.loads(microinterp("inspect", KWS, "--board", "rp2040", "--json").stdout)
+    (fit,) = report["boards"]
+    assert fit["arena_bytes"] == report["memory"]["tflm_arena"] and fit["model_bytes"] == KWS.stat().st_size
+    assert fit["fits"] and fit["sram_margin"] == 264 * 1024 - fit["arena_bytes"]
+    assert_one_line_error(microinterp("inspect", KWS, "--board", "uno"), "unknown board 'uno'")

@@ -166,3 +166,79 @@ def test_json_conversion_of_reports():
 
 def test_count_text_uses_si_suffixes():
     assert [count_text(n) for n in (0, 288, 2_656_768, 1.08e9)] == ["0", "288", "2.66M", "1.08G"]
+
+
+def test_lstm_and_svdf_macs_count_the_gate_and_filter_products():
+    from test_op_lstm import lstm_case
+    from test_op_svdf import svdf_int8_case
+    from opmodels import single_op_model
+    batch, steps, size, state = 2, 3, 5, 4
+    lstm = lstm_case("INT8", batch=batch, steps=steps, input_size=size, state=state)
+    model = load_model(single_op_model(lstm.op, lstm.inputs, lstm.outputs))
+    # Per step and batch row: four gates of (input + hidden) x state products, then f*c, i*g and o*tanh(c).
+    assert op_macs(model.main, model.main.operators[0]) == batch * steps * (4 * state * (size + state) + 3 * state)
+    filters, memory = 6, 3
+    svdf = svdf_int8_case(batch=batch, input_size=size, filters=filters, memory=memory, rank=2)
+    model = load_model(single_op_model(svdf.op, svdf.inputs, svdf.outputs))
+    # Per batch row: the feature FC (filters x input) and each filter's memory x time-weights dot product.
+    assert op_macs(model.main, model.main.operators[0]) == batch * filters * (size + memory)
+
+
+@pytest.mark.parametrize("dtype", ["INT8", "INT16"])
+def test_float_inputs_are_quantized_as_tflm_quantize_does(oracle, dtype):
+    from opmodels import single_op_model
+    from microinterp.inputs import quantize_input
+    scale, zero_point = 0.024575, -7
+    content = single_op_model(Op("QUANTIZE"), [T("FLOAT32", (1, 64))], [T(dtype, (1, 64), scale, zero_point)])
+    steps = np.arange(-32, 32, dtype=np.float64)
+    # Exact halves (round away from zero), near-halves, and values beyond the type's range.
+    values = np.concatenate([(steps[:40] + 0.5) * np.float32(scale), steps[40:] * 1e4]).astype(np.float32)
+    values = values.reshape(1, 64)
+    (theirs,), = oracle.run(content, [[values]], backend="tflm").outputs
+    detail = {"dtype": np.int8 if dtype == "INT8" else np.int16, "quantization": (scale, zero_point)}
+    ours = quantize_input(values.astype(np.float64), detail)
+    assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+def test_board_fit_is_tflms_head_plus_the_32bit_tail_against_sram_and_the_file_against_flash(oracle):
+    from microinterp.cli.boards import board_fits
+    from microinterp.planning.tail import estimate_tail
+    path = REFERENCE_MODELS / "vww_mobilenet_v1_025_int8.tflite"
+    interp = Interpreter(model_path=path)
+    interp.allocate_tensors()
+    model = interp.model
+    esp, f446 = board_fits(["esp32-s3", "STM32F446"], model, interp.memory_plan)
+    # The head is TFLM's own (live); the tail is the 32-bit estimate until the exact arena_size lands.
+    assert esp.arena_bytes - estimate_tail(model, 4).total == oracle.tflm_arena(path).head
+    assert esp.model_bytes == path.stat().st_size
+    assert esp.fits and esp.limiting == "SRAM" and esp.margin == 512 * 1024 - esp.arena_bytes
+    # 128 KB SRAM, 512 KB flash: the arena uses the larger share (77% against 61%).
+    assert f446.fits and f446.limiting == "SRAM" and f446.margin == 128 * 1024 - f446.arena_bytes
+    assert f446.flash_margin == 512 * 1024 - f446.model_bytes
+
+
+def test_a_model_whose_weights_exceed_the_flash_is_limited_by_flash():
+    from microinterp.cli.boards import board_fits
+    weights = T("FLOAT32", (1000, 300), data=np.zeros((1000, 300), np.float32))  # 1.2 MB of constants
+    content = graph_model([(Op("FULLY_CONNECTED"), [T("FLOAT32", (1, 300)), weights], [T("FLOAT32", (1, 1000))])])
+    interp = Interpreter(model_content=content)
+    interp.allocate_tensors()
+    (fit,) = board_fits(["nano33ble"], interp.model, interp.memory_plan)
+    assert not fit.fits and fit.limiting == "flash" and fit.margin == (1 << 20) - len(content)
+
+
+def test_a_model_over_a_boards_sram_does_not_fit_and_says_by_how_much():
+    from microinterp.cli.boards import board_fits
+    x, y = T("FLOAT32", (1, 256, 256)), T("FLOAT32", (1, 256, 256))
+    model = load_model(graph_model([(Op("RELU"), [x], [y])], outputs=[y]))
+    interp = Interpreter(model_content=model.content)
+    interp.allocate_tensors()
+    (fit,) = board_fits(["nano33ble"], model, interp.memory_plan)
+    assert not fit.fits and fit.limiting == "SRAM" and fit.margin == 256 * 1024 - fit.arena_bytes < -256 * 1024
+
+
+def test_unknown_boards_are_refused_with_the_known_names():
+    from microinterp.cli.boards import BOARDS, find_board
+    with pytest.raises(ValueError, match="unknown board 'uno'; known boards: corstone300, esp32s3"):
+        find_board("uno")
+    assert all(b.source and b.sram > 0 and b.flash > 0 for b in BOARDS)

@@ -18,12 +18,14 @@ SUPPORTED = [
     "tflm_examples/micro_speech_quantized", "tflm_examples/hello_world_int8",
     "tflm_examples/hello_world_float", "tflm_examples/simple_add_model",
     "tflm_examples/keyword_scrambled_8bit", "tflm_examples/trained_lstm_int8",
+    "tflm_examples/audio_preprocessor_int8",
 ]
 #: Models not compared with LiteRT, and why (spec/int8-kernels.md §4).
 LITERT_SKIPS = {
     "tflm_examples/person_detect": "LiteRT rejects its rank-1 biases with quantized_dimension 3",
     "tflm_examples/keyword_scrambled_8bit": "LiteRT's SVDF reads the int8 state as int16 and crashes",
     "tflm_examples/trained_lstm_int8": "LiteRT's LSTM is another implementation, not bit-exact with TFLM's",
+    "tflm_examples/audio_preprocessor_int8": "LiteRT has no kernels for TFLM's signal library custom ops",
 }
 
 

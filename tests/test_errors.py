@@ -189,11 +189,6 @@ def test_invoke_before_allocate_names_the_call_and_what_to_do():
         Interpreter(model_content=reshape_model()).invoke()
 
 
-def test_invoke_with_a_missing_input_names_the_tensor():
-    with pytest.raises(InvocationError, match=r"invoke\(\): input not set: tensor 0 'x' \(INT8\[1, 4\]\)"):
-        allocated(reshape_model()).invoke()
-
-
 # -- TensorAccessError: set_tensor / get_tensor misuse -----------------------------------------------------
 
 def test_tensor_access_wrong_index_states_the_range():

@@ -7,17 +7,24 @@ model under every strategy against the fixed-order lower bound.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..errors import MicrointerpError
 from ..execution import plan_prepared
 from ..model import Model, load_model
 from ..planning import MemoryPlan
 from ..planning.plan import DEFAULT_TIME_BUDGET
+from ..planning.schedules import MICROINTERP
 from ..planning.tail import estimate_tail
 from ..prepare import prepare_model
+from .boards import BoardFit
+from .command import one_line
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
 COMPARED = ("tflm", "optimal", "reorder", "inplace")
@@ -31,7 +38,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)i?[bB]?\s*$")
 
 @dataclass
 class OpLive:
-    """One op in execution order: head bytes in use while it runs; `peak` marks the busiest op."""
+    """One op in execution order (`step`: its position in that order, from 0; `op`: its index in the
+    model): head bytes in use while it runs; `peak` marks the busiest op."""
     step: int
     op: int
     name: str
@@ -41,9 +49,11 @@ class OpLive:
 
 @dataclass
 class BufferPlacement:
-    """One planned buffer: a tensor or a scratch request, where it lives and from which step to which.
+    """One planned buffer: a tensor or a scratch request, where it lives and during which ops.
 
-    Steps count as TFLM's lifetimes do: 0 is before the first op, op at position k runs at step k + 1.
+    `first` and `last` are positions in the execution order (OpLive.step): the first and the last op
+    during which the buffer is live; a graph input starts at 0, an op of a called subgraph counts as
+    the op calling it. (TFLM's lifetimes count a step 0 before the first op; these do not.)
     `shares` says which tensor it is placed over, if any."""
     kind: str
     subgraph: int
@@ -77,6 +87,10 @@ class ArenaPlan:
     #: With --write-offline-plan: the head TFLM plans for the written model (its greedy planner fits any
     #: scratch buffers around the offline offsets, so it can exceed `head` when there are several).
     offline_plan_head: int | None = None
+    #: Whose kernels the shared bytes are safe for (planning/schedules.py).
+    schedule: str = MICROINTERP
+    #: With --board: how the model fits each board (cli/boards.py).
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -105,11 +119,13 @@ class StrategyRow:
 @dataclass
 class StrategyComparison:
     """Every strategy's head for one model, next to the fixed-order lower bound, and the bytes each
-    technique saves when added in turn (TECHNIQUES)."""
+    technique saves when added in turn (TECHNIQUES); or, for a model that cannot be planned, no rows
+    and the reason in `error`."""
     model: str
     fixed_order_bound: int
     rows: list[StrategyRow] = field(default_factory=list)
     savings: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
 
     def head(self, strategy: str) -> int:
         """The head one strategy planned."""
@@ -135,6 +151,22 @@ def _shares(plan: MemoryPlan) -> dict[int, str]:
                        else f"over tensor {s.input} ({s.kind}, shift {s.shift:+d})") for s in plan.shared}
 
 
+def _op_start_scopes(model: Model, op_order: Sequence[int]) -> list[int]:
+    """TFLM's lifetime scope at which each op of subgraph 0 starts, in execution order: one scope per op,
+    and one per entry into a called subgraph plus the scopes of its ops (planning/lifetimes.py)."""
+    @functools.lru_cache(maxsize=None)
+    def scopes_inside(g: int) -> int:
+        return sum(1 + sum(1 + scopes_inside(c) for c in op.called_subgraphs())
+                   for op in model.subgraphs[g].operators)
+
+    starts, scope = [], 0
+    for k in op_order:
+        scope += 1
+        starts.append(scope)
+        scope += sum(1 + scopes_inside(c) for c in model.main.operators[k].called_subgraphs())
+    return starts
+
+
 def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: str = "<model>",
                   arena_limit: int | None = None) -> ArenaPlan:
     """The report of an existing plan of `model`."""
@@ -143,41 +175,62 @@ def describe_plan(model: Model, plan: MemoryPlan, fixed_order_bound: int, name: 
     main = model.main
     ops = [OpLive(step, k, main.operators[k].name, live[step], step == peak) for step, k in enumerate(plan.op_order)]
     shares = _shares(plan)
+    starts = _op_start_scopes(model, plan.op_order)
+
+    def position(scope: int) -> int:
+        return max(bisect.bisect_right(starts, scope) - 1, 0)
+
     buffers = []
     for a in plan.allocations:
         e = a.entry
         label = (model.subgraphs[e.subgraph].tensors[e.index].name if e.kind == "tensor"
                  else f"op {e.index} scratch {e.scratch_number}")
-        buffers.append(BufferPlacement(e.kind, e.subgraph, e.index, label, a.offset, e.aligned_size, e.first, e.last,
+        buffers.append(BufferPlacement(e.kind, e.subgraph, e.index, label, a.offset, e.aligned_size,
+                                       position(e.first), position(e.last),
                                        shares.get(e.index, "") if e.kind == "tensor" and e.subgraph == 0 else ""))
     return ArenaPlan(name, plan.strategy, list(plan.op_order), ops, buffers, plan.head, plan.lower_bound,
                      fixed_order_bound, plan.proven_optimal, estimate_tail(model, 4).total, model.constant_bytes,
-                     arena_limit)
+                     arena_limit, schedule=plan.schedule)
 
 
 def plan_arena(model: Model | str | os.PathLike, strategy: str = "tflm", *, arena_limit: int | None = None,
-               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None) -> tuple[ArenaPlan, MemoryPlan]:
-    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy: the report and the
-    plan itself."""
+               time_budget: float = DEFAULT_TIME_BUDGET, name: str | None = None,
+               schedule: str = MICROINTERP) -> tuple[ArenaPlan, MemoryPlan]:
+    """Plan a model (a path or a loaded Model, shown as `name`) with one strategy, its shared bytes safe
+    for `schedule`'s kernels (planning/schedules.py): the report and the plan itself."""
     model, name = _load(model, name)
     prepared = prepare_model(model)
-    plan = plan_prepared(model, prepared, strategy, time_budget=time_budget)
+    plan = plan_prepared(model, prepared, strategy, time_budget=time_budget, schedule=schedule)
     fixed_order = strategy in ("tflm", "linear", "optimal")
     bound = plan.lower_bound if fixed_order else plan_prepared(model, prepared).lower_bound
     return describe_plan(model, plan, bound, name, arena_limit), plan
 
 
+def compare_models(models: Sequence[str | os.PathLike], *, time_budget: float = DEFAULT_TIME_BUDGET,
+                   schedule: str = MICROINTERP) -> list[StrategyComparison]:
+    """compare_strategies for each model file; a model that cannot be loaded or planned gets a
+    comparison with the reason (naming the file) in `error`, and the others are still planned."""
+    comparisons = []
+    for path in models:
+        try:
+            comparisons.append(compare_strategies(path, time_budget=time_budget, schedule=schedule))
+        except (MicrointerpError, OSError, ValueError) as e:
+            comparisons.append(StrategyComparison(str(path), 0, error=one_line(e)))
+    return comparisons
+
+
 def compare_strategies(model: Model | str | os.PathLike, *, time_budget: float = DEFAULT_TIME_BUDGET,
-                       name: str | None = None) -> StrategyComparison:
-    """Plan the model under each of COMPARED; heads next to the fixed-order lower bound, and the savings
-    of each technique."""
+                       name: str | None = None, schedule: str = MICROINTERP) -> StrategyComparison:
+    """Plan the model under each of COMPARED (shared bytes safe for `schedule`'s kernels); heads next to
+    the fixed-order lower bound, and the savings of each technique."""
     model, name = _load(model, name)
     prepared = prepare_model(model)
     plans: dict[tuple[str, tuple[str, ...] | None], MemoryPlan] = {}
 
     def planned(strategy: str, kinds: tuple[str, ...] | None = None) -> MemoryPlan:
         if (strategy, kinds) not in plans:
-            plans[(strategy, kinds)] = plan_prepared(model, prepared, strategy, sharing=kinds, time_budget=time_budget)
+            plans[(strategy, kinds)] = plan_prepared(model, prepared, strategy, sharing=kinds, time_budget=time_budget,
+                                                     schedule=schedule)
         return plans[(strategy, kinds)]
 
     bound = planned("tflm").lower_bound

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..oracles import PIP_HINT, OracleUnavailable
@@ -16,6 +17,25 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 ORACLE_PACKAGES = {"tflm": ("tflite_micro", "tflite-micro"), "litert": ("ai_edge_litert", "ai-edge-litert")}
 #: `--litert` choices: which LiteRT kernels stand for "litert" (oracle backend names).
 LITERT_KERNELS = {"reference": "litert_ref", "optimized": "litert_builtin", "xnnpack": "litert"}
+#: What a report calls each oracle backend: the interpreter and, for LiteRT, its kernels.
+BACKEND_LABELS = {"tflm": "tflm", **{backend: f"litert-{kernels}" for kernels, backend in LITERT_KERNELS.items()}}
+
+
+class MissingExtra(Exception):
+    """An optional package a command needs is not installed; the message says which extra has it."""
+
+
+def failures_exit(command: str, failures: Sequence[tuple[str, str]]) -> int:
+    """Print each (model, reason) a multi-model command could not handle as one error line on stderr;
+    the exit code: EXIT_USAGE if there was any, else EXIT_OK."""
+    for model, reason in failures:
+        print(f"microinterp {command}: error: {model}: {reason}", file=sys.stderr)
+    return EXIT_USAGE if failures else EXIT_OK
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error message on one line (the lines of a multi-line message joined by spaces)."""
+    return " ".join(part.strip() for part in str(error).splitlines() if part.strip())
 
 
 @dataclass(frozen=True)
@@ -28,8 +48,9 @@ class Command:
     run: Callable[[argparse.Namespace, Output], int]
 
 
-def add_oracle_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> None:
-    """--against (one official interpreter, or several with `multiple`) and --litert (which kernels)."""
+def add_oracle_arguments(parser: argparse.ArgumentParser, *, multiple: bool, litert_default: str = "reference") -> None:
+    """--against (one official interpreter, or several with `multiple`) and --litert (which kernels,
+    `litert_default` unless given)."""
     kinds = sorted(ORACLE_PACKAGES)
     if multiple:
         parser.add_argument("--against", action="append", choices=kinds, default=[],
@@ -37,8 +58,9 @@ def add_oracle_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> 
     else:
         parser.add_argument("--against", choices=kinds, default="tflm",
                             help="the official interpreter to compare with (default tflm)")
-    parser.add_argument("--litert", choices=sorted(LITERT_KERNELS), default="reference",
-                        help="LiteRT's kernels: reference (default), optimized, or xnnpack (the delegate)")
+    parser.add_argument("--litert", choices=sorted(LITERT_KERNELS), default=litert_default,
+                        help=f"LiteRT's kernels: reference, optimized, or xnnpack (the delegate); "
+                             f"default {litert_default}")
 
 
 def oracle_backend(kind: str, litert_kernels: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,10 +19,11 @@ from tflite.Padding import Padding
 from ..errors import UnsupportedOperatorError
 from ..interpreter import Interpreter
 from ..model import Operator, Subgraph, Tensor
-from ..ops import REGISTRY
+from ..ops import find_prepare
 from ..planning import plan_memory
 from ..planning.tail import estimate_tail
 from ..workload import op_input, op_macs
+from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -204,6 +205,8 @@ class ModelReport:
     memory: MemoryInfo
     resolver: str
     resolver_size: int
+    #: With --board: how the model fits each board (cli/boards.py).
+    boards: list[BoardFit] = field(default_factory=list)
 
     @property
     def macs(self) -> int:
@@ -228,7 +231,7 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
     first_input = next((tensors[i] for i in op.inputs if i >= 0), None)
     prefix = op.describe() + ":"
     problem = next((p for p in problems if p.startswith(prefix)), None)
-    if problem is None and (op.custom_code is not None or op.builtin_code not in REGISTRY):
+    if problem is None and find_prepare(op) is None:
         # Only subgraph 0 is prepared; for ops of other subgraphs a registered kernel is all we know.
         problem = f"{op.describe()}: no kernel for this operator"
     return OpInfo(sg.index, op.index, op.name, op.version, first_input.type_name if first_input else "",
@@ -236,9 +239,10 @@ def _op_info(sg: Subgraph, op: Operator, problems: list[str]) -> OpInfo:
                   dict(op.options), op_macs(sg, op), problem)
 
 
-def inspect_model(model_path: str | os.PathLike) -> ModelReport:
-    """Describe a model. Unsupported operators are reported, not raised; the arena figures then leave
-    out the scratch those ops would need (MemoryInfo.exact is False)."""
+def inspect_model(model_path: str | os.PathLike, boards: Sequence[str] = ()) -> ModelReport:
+    """Describe a model, and how it fits the named boards (TFLM plan). Unsupported operators are
+    reported, not raised; the arena figures then leave out the scratch those ops would need
+    (MemoryInfo.exact is False)."""
     interp = Interpreter(model_path=model_path)
     model = interp.model
     try:
@@ -256,7 +260,8 @@ def inspect_model(model_path: str | os.PathLike) -> ModelReport:
         [SubgraphInfo(sg.index, sg.name, len(sg.tensors), len(sg.operators), list(sg.inputs), list(sg.outputs))
          for sg in model.subgraphs],
         [_tensor_info(main.tensors[i]) for i in main.inputs],
-        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size)
+        [_tensor_info(main.tensors[i]) for i in main.outputs], ops, memory, resolver, resolver_size,
+        board_fits(list(boards), model, plan))
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -304,16 +309,18 @@ def print_report(report: ModelReport, out: Output) -> None:
             out.line(f"  - {problem}")
     else:
         out.verdict(True, "every operator is supported")
+    print_board_fits(report.boards, out)
     out.heading(f"op resolver: MicroMutableOpResolver<{report.resolver_size}>")
     out.code(report.resolver, "cpp")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help=".tflite file")
+    add_board_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
-    report = inspect_model(args.model)
+    report = inspect_model(args.model, args.board)
     if args.json:
         out.json(report)
     else:

@@ -7,6 +7,7 @@ from . import (broadcast_to, cast, concatenation, fill, gather, pad, resize, sha
                space_batch, space_depth, split, transpose)
 from . import lstm, svdf  # noqa: F401
 from . import l2_normalization, reduce, transpose_conv  # noqa: F401
-from .registry import REGISTRY, OpContext, register
+from . import signal_buffers, signal_filterbank, signal_spectrum  # noqa: F401
+from .registry import CUSTOM_REGISTRY, REGISTRY, OpContext, find_prepare, register, register_custom
 
-__all__ = ["REGISTRY", "OpContext", "register"]
+__all__ = ["CUSTOM_REGISTRY", "REGISTRY", "OpContext", "find_prepare", "register", "register_custom"]

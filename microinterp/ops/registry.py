@@ -6,6 +6,11 @@ BindFn. Once the arena exists, bind(inputs, outputs, scratch) is called once wit
 (constants: read-only views of the model bytes; activations and scratch: views into the arena;
 omitted optional inputs: None) and returns the step: a no-argument callable run on every invoke that
 does only arithmetic. Checks that make unchecked Cython loops safe belong in the prepare function.
+
+Custom operators (TFLM's signal library, ...) are registered by their custom code string in
+CUSTOM_REGISTRY, beside the builtin REGISTRY. An op whose state lives across invokes (TFLM keeps it in
+persistent buffers, outside the planned head) asks for it with OpContext.persistent: the arrays are
+set back to their reset value by Interpreter.reset_all_variables(), as the op's TFLM Reset does.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ PrepareFn = Callable[["OpContext"], BindFn]
 
 _BUILTIN_CODES = {name: code for code, name in BUILTIN_OP_NAMES.items()}
 REGISTRY: dict[int, PrepareFn] = {}
+#: Custom operators by their custom code (the OperatorCode's custom_code string).
+CUSTOM_REGISTRY: dict[str, PrepareFn] = {}
 
 
 def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
@@ -37,6 +44,24 @@ def register(*names: str) -> Callable[[PrepareFn], PrepareFn]:
     return deco
 
 
+def register_custom(*custom_codes: str) -> Callable[[PrepareFn], PrepareFn]:
+    """Register a prepare function for the given custom operator codes (e.g. "SignalWindow")."""
+    def deco(fn: PrepareFn) -> PrepareFn:
+        for code in custom_codes:
+            if code in CUSTOM_REGISTRY:
+                raise RuntimeError(f"custom op {code} registered twice")
+            CUSTOM_REGISTRY[code] = fn
+        return fn
+    return deco
+
+
+def find_prepare(op: Operator) -> PrepareFn | None:
+    """The registered prepare function of a builtin or custom operator, or None."""
+    if op.custom_code is not None:
+        return CUSTOM_REGISTRY.get(op.custom_code)
+    return REGISTRY.get(op.builtin_code)
+
+
 @dataclass
 class OpContext:
     """What an op's prepare sees: the operator, its tensors and options, and ways to fail or ask for scratch."""
@@ -48,6 +73,8 @@ class OpContext:
     scratch: list[tuple[int, bool]] = field(default_factory=list)
     #: (output position, input position) pairs declared with declare_alias.
     aliases: list[tuple[int, int]] = field(default_factory=list)
+    #: State kept across invokes (OpContext.persistent) with its reset value.
+    state: list[tuple[np.ndarray, int]] = field(default_factory=list)
 
     @property
     def subgraph(self) -> Subgraph:
@@ -136,6 +163,14 @@ class OpContext:
         """
         self.scratch.append((int(nbytes), like_tflm))
         return len(self.scratch) - 1
+
+    def persistent(self, shape: int | tuple[int, ...], dtype, reset: int = 0) -> np.ndarray:
+        """An array that keeps its values from one invoke to the next (TFLM's AllocatePersistentBuffer
+        state), filled with `reset` now and by every reset_all_variables(). It lives outside the arena,
+        so the planned head stays TFLM's."""
+        array = np.full(shape, reset, dtype)
+        self.state.append((array, reset))
+        return array
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory

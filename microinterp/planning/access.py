@@ -6,14 +6,18 @@ and for every output byte the step that writes it. With the output placed `shift
 input (output start minus input start), the placement is safe iff every output byte that lands on an
 input byte is written no earlier than that input byte's last read.
 
-Patterns mirror the loop order of microinterp's kernels (kernels/conv.pyx, pooling.pyx,
-elementwise.pyx, activations.pyx), all of which produce output elements in row-major order:
+The patterns are loop orders, all producing output elements in row-major order; which kernel set
+walks which op with which pattern is schedules.py's business:
 * conv: for each output pixel, for each output channel: read the window (the channel's group), write
-  that one element. One step per output element.
+  that one element. One step per output element. A depthwise convolution that loops over input
+  channel and multiplier (TFLM's) is this pattern with one group per input channel.
 * depthwise: for each output pixel: read the whole window (all channels), then write all channels.
   One step per output pixel.
 * pool: for each output pixel, for each channel: read that channel's window, write one element.
 * elementwise: step i reads element i of the input and writes element i of the output.
+* broadcast: step i writes output element i after reading the input element broadcast onto it.
+* rows (fully connected): for each batch row, for each output channel: read the whole input row,
+  write one element.
 Window taps outside the image are not read (padding is implicit), so they constrain nothing.
 """
 from __future__ import annotations
@@ -146,3 +150,46 @@ class WindowAccess(Access):
         steps, _, channel_write = self._channel_steps()
         pixel = np.arange(batches * out_h * out_w, dtype=np.int64)
         return _bytes((pixel[:, None] * steps + channel_write).ravel(), self.out_itemsize)
+
+
+@dataclass(frozen=True, eq=False)
+class BroadcastAccess(Access):
+    """Step i writes output element i (row-major) after reading the input element that numpy-style
+    broadcasting maps onto it: an input of the output's shape is read element by element, a smaller
+    one again and again until the last output element it feeds."""
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    in_itemsize: int
+    out_itemsize: int
+
+    def last_reads(self) -> np.ndarray:
+        count = int(np.prod(self.in_shape, dtype=np.int64))
+        source = np.broadcast_to(np.arange(count).reshape(self.in_shape), self.out_shape).ravel()
+        last = np.full(count, -1, np.int64)
+        np.maximum.at(last, source, np.arange(source.size))
+        return _bytes(last, self.in_itemsize)
+
+    def write_steps(self) -> np.ndarray:
+        return _bytes(np.arange(int(np.prod(self.out_shape, dtype=np.int64))), self.out_itemsize)
+
+
+@dataclass(frozen=True, eq=False)
+class RowsAccess(Access):
+    """A fully connected layer: `batches` input rows of `depth` elements (elements past them are never
+    read) and output rows of `out_depth`; step b * out_depth + c reads all of input row b, then writes
+    output element (b, c)."""
+    batches: int
+    depth: int
+    out_depth: int
+    in_count: int
+    in_itemsize: int
+    out_itemsize: int
+
+    def last_reads(self) -> np.ndarray:
+        element = np.arange(self.in_count)
+        row = element // max(self.depth, 1)
+        last = np.where(row < self.batches, row * self.out_depth + self.out_depth - 1, -1)
+        return _bytes(last, self.in_itemsize)
+
+    def write_steps(self) -> np.ndarray:
+        return _bytes(np.arange(self.batches * self.out_depth), self.out_itemsize)

@@ -8,11 +8,13 @@ Strategies for the head (every plan then goes through the checker, check.py):
 * reorder: first the op order with the lowest peak of live bytes (order.py), then optimal.
 * inplace: reorder, with tensors sharing bytes (sharing.py): RESHAPE-like outputs alias their input,
   elementwise ops write over a dying input, window ops write their output over a dying input,
-  trailing it by a safe lag.
+  trailing it by a safe lag. Safe for the kernels that will run the plan (the schedule,
+  schedules.py): microinterp's own, or TFLM's reference kernels for a plan written into the model.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
@@ -23,6 +25,7 @@ from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import PlannerEntry, align, offline_offsets, planner_entries
 from .order import Graph, OpNode, best_order
 from .packing import OverlapPair, lower_bound, pack
+from .schedules import MICROINTERP, kernel_schedule, overlap_problem
 from .sharing import SHARING_KINDS, Candidate, candidates, declare
 
 STRATEGIES = ("tflm", "linear", "optimal", "reorder", "inplace")
@@ -68,6 +71,12 @@ class MemoryPlan:
     lower_bound: int = 0
     #: The head is the smallest possible (it reached the bound, or the search finished).
     proven_optimal: bool = False
+    #: The kernels whose read/write order made the shared bytes safe (schedules.SCHEDULES).
+    schedule: str = MICROINTERP
+    #: Ops of subgraph 0 whose output the model's own offline plan places over one of their inputs in an
+    #: order microinterp's kernel does not follow (a plan written for TFLM's kernels): invoke computes
+    #: their output aside and then copies it into place.
+    staged_ops: frozenset[int] = frozenset()
 
     def tensor_allocation(self, subgraph: int, tensor: int) -> Allocation | None:
         return self._by_tensor.get((subgraph, tensor))
@@ -115,6 +124,39 @@ class _EntryNames:
 
     def __getitem__(self, i: int) -> str:
         return self._entries[i].describe()
+
+
+def _staged_ops(model: Model, entries: Sequence[PlannerEntry]) -> frozenset[int]:
+    """The ops whose output, at its offline offset, shares bytes with one of their inputs where the
+    microinterp schedule does not prove the overlap safe (see MemoryPlan.staged_ops)."""
+    kernels = kernel_schedule(MICROINTERP)
+    placed = {e.index: (e.offline_offset, e.nbytes) for e in entries
+              if e.kind == "tensor" and e.subgraph == 0 and e.offline_offset is not None}
+    staged = set()
+    for op in model.main.operators:
+        for t_out in (t for t in op.outputs if t in placed):
+            out_at, out_bytes = placed[t_out]
+            for p, t_in in enumerate(op.inputs):
+                if t_in in placed and t_in != t_out:
+                    shift = out_at - placed[t_in][0]
+                    if -out_bytes < shift < placed[t_in][1] and overlap_problem(model, op, p, shift, kernels):
+                        staged.add(op.index)
+    return frozenset(staged)
+
+
+def unsafe_shared_bytes(model: Model, plan: MemoryPlan, schedule: str) -> list[str]:
+    """Each pair of tensors the plan places over each other that `schedule`'s kernels would break,
+    described with its op: an op whose order the schedule does not model, or an output byte written
+    before the input byte under it is last read. Empty when the plan is safe for those kernels."""
+    kernels = kernel_schedule(schedule)
+    problems = []
+    for s in plan.shared:
+        op = model.main.operators[s.op]
+        problem = overlap_problem(model, op, op.inputs.index(s.input), s.shift, kernels)
+        if problem:
+            problems.append(f"op {s.op} ({op.name}), tensor {s.output} over tensor {s.input} at shift {s.shift:+d}: "
+                            f"{problem}")
+    return problems
 
 
 def reorderable(model: Model) -> bool:
@@ -171,7 +213,8 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
 
 def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]], own_scratch: int,
                 strategy: str = "tflm", *, aliases: Mapping[int, Sequence[tuple[int, int]]] | None = None,
-                sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET) -> MemoryPlan:
+                sharing: Collection[str] | None = None, time_budget: float = DEFAULT_TIME_BUDGET,
+                schedule: str = MICROINTERP) -> MemoryPlan:
     """Plan the arena: the head by `strategy`, then microinterp's own scratch, then variable tensors.
 
     tflm_scratch: scratch bytes TFLM's kernels request, keyed by (subgraph, op); own_scratch: the
@@ -180,17 +223,20 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
     time_budget: seconds the optimal/reorder/inplace searches may take together (the op order search
     first, the packing with what is left); each phase stops at the budget and keeps its best so far.
+    schedule: whose kernels will run the plan (schedules.SCHEDULES): overlaps are safe for their
+    read/write order.
     """
     start = time.monotonic()
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    kernel_schedule(schedule)  # an unknown name fails here, whatever the strategy
     if sharing is not None and strategy != "inplace":
         raise ValueError(f"sharing kinds apply to the inplace strategy only, not {strategy!r}")
     kinds = frozenset(SHARING_KINDS if sharing is None else sharing) if strategy == "inplace" else frozenset()
     if not kinds <= set(SHARING_KINDS):
         raise ValueError(f"unknown sharing kind(s) {sorted(kinds - set(SHARING_KINDS))}; "
                          f"choose among {', '.join(SHARING_KINDS)}")
-    found = candidates(model, aliases or {}, kinds) if kinds else []
+    found = candidates(model, aliases or {}, kinds, schedule) if kinds else []
     order = list(range(len(model.main.operators)))
     if strategy in ("reorder", "inplace") and reorderable(model):
         order = best_order(_schedule_graph(model, tflm_scratch, found), deadline=start + time_budget)[0]
@@ -199,7 +245,7 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     requests = [BufferRequest(e.aligned_size, e.first, e.last, e.offline_offset) for e in entries]
     if strategy in ("tflm", "linear"):
         offsets = (plan_greedy(requests) if strategy == "tflm"
-                   else [sum(r.size for r in requests[:i]) for i in range(len(requests))])
+                   else [0, *itertools.accumulate(r.size for r in requests)][:len(requests)])
         bound = lower_bound(requests)
         proven = head_size(requests, offsets) <= bound
     else:
@@ -220,4 +266,4 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
                 variables[(sg.index, t.index)] = cursor
                 cursor = align(cursor + t.nbytes)
     return MemoryPlan(strategy, allocations, head, scratch_offset, own_scratch, variables, cursor,
-                      tuple(order), shared, bound, proven)
+                      tuple(order), shared, bound, proven, schedule, _staged_ops(model, entries))

@@ -1,36 +1,29 @@
-"""Which tensors may share arena bytes, read off the model's ops.
+"""Which tensors may share arena bytes, read off the model's ops, for the kernels that will run them.
 
 Three kinds, each a pair (input tensor, output tensor) of one op of subgraph 0:
 * alias: the op declared in prepare that its output is a byte copy of an input (RESHAPE, SQUEEZE,
   EXPAND_DIMS). Placed at the same offset, the copy becomes unnecessary and the op is skipped.
-* elementwise: unary and broadcasting binary ops, whose kernels (kernels/activations.pyx,
-  elementwise.pyx) write output element i right after reading input element i; the input must have
-  the output's shape.
-* window: CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D and MAX_POOL_2D, whose kernels produce output
-  pixels in row-major order (access.py gives the schedule from the op's options and shapes).
-An elementwise or window pair is usable only when the input dies at that op (declare() checks that
-for a given op order): the output may then start at or below the input, trailing it by the safe lag.
+* elementwise: unary and binary ops writing output element i right after reading the input element
+  that lands on it (same shape; for TFLM's kernels also a broadcast input).
+* window: convolutions, pools (and, for TFLM's kernels, fully connected layers), whose kernels produce
+  output pixels in row-major order.
+Which ops have which kind, with which read/write schedule, depends on the kernel set (schedules.py);
+an op it does not model shares nothing. An elementwise or window pair is usable only when the input
+dies at that op (declare() checks that for a given op order): the output may then start at or below
+the input, trailing it by the safe lag.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Collection, Mapping, Sequence
 
-from ..model import TENSOR_TYPES, Model, Operator, Tensor
-from ..quantization import compute_padding
-from .access import Access, ElementwiseAccess, WindowAccess
+from ..model import Model, Tensor
+from .access import Access
 from .check import Sharing, alias_roots
 from .lifetimes import ALIGNMENT, PlannerEntry
+from .schedules import MICROINTERP, kernel_schedule, op_access
 
 SHARING_KINDS = ("alias", "elementwise", "window")
-
-#: Ops run by the flat unary loop or the broadcasting binary walk, output element by output element.
-ELEMENTWISE_OPS = frozenset({
-    "ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "PRELU",
-    "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH", "ELU",
-    "ABS", "NEG", "RSQRT", "SQRT", "EXP", "LOG",
-})
-WINDOW_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "AVERAGE_POOL_2D": "pool", "MAX_POOL_2D": "pool"}
 
 
 @dataclass(frozen=True)
@@ -49,44 +42,23 @@ class Candidate:
         return 0 if shift is None or shift >= 0 else shift // ALIGNMENT * ALIGNMENT
 
 
-def _itemsize(t: Tensor) -> int:
-    return TENSOR_TYPES[t.type_code][2]
-
-
-def _window_access(model: Model, op: Operator, kind: str) -> WindowAccess:
-    sg = model.main
-    x, y = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
-    opts = op.options
-    groups = 1
-    if kind == "pool":
-        filter_hw, dilation = (opts.get("filter_height", 1), opts.get("filter_width", 1)), (1, 1)
-    else:
-        w = sg.tensors[op.inputs[1]].shape
-        filter_hw = (w[1], w[2])
-        dilation = (opts.get("dilation_h_factor", 1), opts.get("dilation_w_factor", 1))
-        if kind == "conv":
-            groups = x.shape[3] // w[3]
-    stride = (opts.get("stride_h", 1), opts.get("stride_w", 1))
-    pad = tuple(compute_padding(x.shape[1 + a], filter_hw[a], stride[a], dilation[a], opts.get("padding", 0))
-                for a in (0, 1))
-    return WindowAccess(kind, x.shape, y.shape, filter_hw, stride, dilation, pad, _itemsize(x), _itemsize(y), groups)
-
-
 def _arena_tensor(t: Tensor) -> bool:
     return t.data is None and not t.is_variable and t.dtype is not None and t.nbytes > 0
 
 
 def candidates(model: Model, declared_aliases: Mapping[int, Sequence[tuple[int, int]]],
-               kinds: Collection[str] = SHARING_KINDS) -> list[Candidate]:
-    """Every sharing the ops of subgraph 0 allow, whatever the op order.
+               kinds: Collection[str] = SHARING_KINDS, schedule: str = MICROINTERP) -> list[Candidate]:
+    """Every sharing the ops of subgraph 0 allow, whatever the op order, when `schedule`'s kernels
+    (schedules.SCHEDULES) run them.
 
     declared_aliases: op index -> (output position, input position) pairs the op declared in prepare.
     """
+    kernels = kernel_schedule(schedule)
     sg = model.main
     outputs = set(sg.outputs)
     found = []
     for op in sg.operators:
-        if "alias" in kinds:
+        if "alias" in kinds and op.name in kernels.alias_ops:
             for out_pos, in_pos in declared_aliases.get(op.index, ()):
                 x, y = sg.tensors[op.inputs[in_pos]], sg.tensors[op.outputs[out_pos]]
                 if _arena_tensor(x) and _arena_tensor(y) and x.nbytes == y.nbytes:
@@ -94,23 +66,16 @@ def candidates(model: Model, declared_aliases: Mapping[int, Sequence[tuple[int, 
         if len(op.outputs) != 1 or op.custom_code is not None:
             continue
         y = sg.tensors[op.outputs[0]]
-        positions: tuple[int, ...] = ()
-        if "elementwise" in kinds and op.name in ELEMENTWISE_OPS:
-            positions = tuple(p for p in range(min(2, len(op.inputs))) if op.inputs[p] >= 0
-                              and sg.tensors[op.inputs[p]].shape == y.shape)
-        elif "window" in kinds and op.name in WINDOW_OPS:
-            positions = (0,)
-        for p in positions:
+        for p in range(min(2, len(op.inputs))):
+            if op.inputs[p] < 0:
+                continue
             x = sg.tensors[op.inputs[p]]
             # The input must be read at this position only, and never be needed after the graph ran.
             if not (_arena_tensor(x) and _arena_tensor(y)) or op.inputs.count(x.index) != 1 or x.index in outputs:
                 continue
-            if op.name in WINDOW_OPS:
-                access = _window_access(model, op, WINDOW_OPS[op.name])
-                found.append(Candidate("window", op.index, x.index, y.index, access))
-            else:
-                found.append(Candidate("elementwise", op.index, x.index, y.index,
-                                       ElementwiseAccess(y.num_elements, _itemsize(x), _itemsize(y))))
+            walk = op_access(model, op, p, kernels)
+            if walk is not None and walk[0] in kinds:
+                found.append(Candidate(walk[0], op.index, x.index, y.index, walk[1]))
     return found
 
 

@@ -4,7 +4,8 @@ The tail holds TFLM's allocator objects, one TfLiteEvalTensor per tensor, one No
 op, each op's parsed options and kernel data (conv-like ops add two int32 arrays per output channel),
 variable tensors, and a TfLiteTensor with quantization per graph input/output. Struct sizes are TFLM's
 (x86-64 and 32-bit ABIs); per-op kernel data was fitted to the tails tflite-micro reports for its
-reference kernels (within 1% on the MLPerf Tiny and TFLM example models). It is an ESTIMATE: the
+reference kernels (within 1% on the MLPerf Tiny and TFLM example models); TFLM's signal library ops
+add their parameters and state as signal_tail.py computes them. It is an ESTIMATE: the
 exact tail depends on the TFLM version, the kernel set (CMSIS-NN, ...) and the target ABI.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from ..model import Model
 from .lifetimes import align
+from .signal_tail import signal_persistent_bytes
 
 _STRUCTS = {  # bytes on a 64-bit host / a 32-bit MCU
     8: dict(fixed=488, eval_tensor=24, node=64, tensor=64, affine_quant=24, per_op_pointer_delta=0),
@@ -55,6 +57,10 @@ def estimate_tail(model: Model, pointer_size: int = 4) -> TailEstimate:
         tensors += align(s["eval_tensor"] * len(sg.tensors))
         nodes += align(s["node"] * len(sg.operators))
         for op in sg.operators:
+            signal = signal_persistent_bytes(sg, op, pointer_size)
+            if signal is not None:
+                op_data += signal
+                continue
             op_data += _OP_DATA.get(op.name, _DEFAULT_OP_DATA) - s["per_op_pointer_delta"] * (op.name in _OP_DATA)
             if op.name in _PER_CHANNEL_OPS and op.outputs:
                 out = sg.tensors[op.outputs[0]]
