@@ -192,15 +192,20 @@ cdef class Step:
         return 0
 
     def __call__(self):
-        self.run()
+        with nogil:
+            self.run()
 
 
 def run_steps(tuple steps):
-    """Run every step in order: compiled Steps directly, any other callable through Python."""
+    """Run every step in order: compiled Steps directly, without the GIL (interpreters in other threads
+    run meanwhile), any other callable through Python."""
     cdef object step
+    cdef Step compiled
     for step in steps:
         if isinstance(step, Step):
-            (<Step>step).run()
+            compiled = <Step>step
+            with nogil:
+                compiled.run()
         else:
             step()
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from microinterp.errors import MalformedModelError
+from microinterp.errors import MalformedModelError, ResourceLimitError
 
 _FILE_IDENTIFIER = b"TFL3"
 _ROOT_TABLE = "Model"
@@ -187,12 +187,13 @@ def _schema() -> dict[str, _TableSpec]:
 class _Verifier:
     """One verification pass over a byte view; raises MalformedModelError at the first problem."""
 
-    __slots__ = ("buf", "size", "schema", "budget", "limit")
+    __slots__ = ("buf", "size", "schema", "budget", "limit", "counts")
 
-    def __init__(self, buf: memoryview, schema: dict[str, _TableSpec]):
+    def __init__(self, buf: memoryview, schema: dict[str, _TableSpec], counts: Mapping[str, TableLimit]):
         self.buf = buf
         self.size = len(buf)
         self.schema = schema
+        self.counts = {name: [limit, 0] for name, limit in counts.items()}
         self.limit = _EXPANSION_FACTOR * self.size + _EXPANSION_SLACK
         self.budget = self.limit
 
@@ -206,6 +207,14 @@ class _Verifier:
                                    f"references are followed (limit {_EXPANSION_FACTOR} x the "
                                    f"{self.size}-byte file + {_EXPANSION_SLACK}); refusing a model this "
                                    f"expensive to walk")
+
+    def count(self, table: str, length: int, where: str) -> None:
+        """Add a vector's tables to the model's total of that table, refused above its limit."""
+        tally = self.counts[table]
+        tally[1] += length
+        if tally[1] > tally[0].limit:
+            raise ResourceLimitError(f"{where}: the model holds more than {tally[0].limit} {tally[0].what} "
+                                     f"({tally[1]} so far), above the limit ({tally[0].option})")
 
     def follow(self, at: int, where: str) -> int:
         """Return the position an in-bounds uoffset at `at` points to."""
@@ -298,6 +307,8 @@ class _Verifier:
             elif kind == _TABLE_VECTOR:
                 start = self.follow(at, where)
                 length = self.vector(start, 4, f"offset to {field.target}", where)
+                if field.target in self.counts:
+                    self.count(field.target, length, where)
                 for i in range(length):
                     element_path = f"{where}[{i}]"
                     self.table(self.follow(start + 4 + 4 * i, element_path), field.target, element_path, depth + 1)
@@ -341,17 +352,32 @@ class _Verifier:
             self.charge(nbytes, where)
 
 
+def schema_slots(table: str) -> dict[str, int]:
+    """Vtable slot of every field of a schema table, by snake_case label (e.g. "shape", "opcode_index")."""
+    return {field.label: field.slot for field in _schema()[table].fields}
+
+
 def _join(path: str, label: str) -> str:
     return f"{path}.{label}" if path else label
 
 
-def verify_model_bytes(buf: bytes | bytearray | memoryview) -> None:
+class TableLimit(NamedTuple):
+    """At most `limit` tables of one kind in the whole model (`what` and `option` name them in errors)."""
+    limit: int
+    what: str
+    option: str
+
+
+def verify_model_bytes(buf: bytes | bytearray | memoryview,
+                       counts: Mapping[str, TableLimit] = MappingProxyType({})) -> None:
     """Check that every object the TFLite schema can reach in ``buf`` lies inside it.
 
     ``buf`` is the whole .tflite file (a contiguous buffer).  Returns None when the ``tflite``
     accessors can safely walk the model; otherwise raises ``MalformedModelError`` whose message names
     the place (e.g. ``subgraphs[0].tensors[12].shape``) and the expected vs found values.  Only the
     flatbuffer structure is checked: enum values, tensor indices and shapes are left to later stages.
+    counts: limits on the total number of tables of a kind (schema name, e.g. ``"Operator"``), counted
+    as the walk meets their vectors, before it walks them; above one, ``ResourceLimitError``.
     """
     view = memoryview(buf).cast("B")
     try:
@@ -364,7 +390,7 @@ def verify_model_bytes(buf: bytes | bytearray | memoryview) -> None:
         if identifier != _FILE_IDENTIFIER:
             raise MalformedModelError(f"not a TFLite flatbuffer (file identifier {_FILE_IDENTIFIER!r} "
                                       f"expected at bytes 4..8, found {identifier!r})")
-        verifier = _Verifier(view, _schema())
+        verifier = _Verifier(view, _schema(), counts)
         verifier.table(verifier.follow(0, "root offset"), _ROOT_TABLE, "", 0)
     finally:
         view.release()

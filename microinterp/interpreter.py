@@ -4,21 +4,26 @@ Switching from TensorFlow is one import line: `from microinterp import Interpret
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
 from .errors import (ArenaTooSmallError, InvocationError, ResizeError, ResourceLimitError, TensorAccessError,
                      UnsupportedCallError)
 from .execution import ExecutionPlan, plan_prepared
-from .model import DEFAULT_MAX_TENSOR_BYTES, Model, Signature, Tensor, load_model, with_dynamic_dims
+from .model import (DEFAULT_MAX_OPS, DEFAULT_MAX_SUBGRAPHS, DEFAULT_MAX_TENSOR_BYTES, DEFAULT_MAX_TENSORS, Model,
+                    Signature, Tensor, load_model, with_dynamic_dims)
 from .ops.registry import GraphAborted
 from .planning import STRATEGIES, MemoryPlan
 from .planning.lifetimes import DEFAULT_MAX_SUBGRAPH_VISITS
 from .prepare import PreparedOp, prepare_model
 from .resources import resource_table
+from .workload import DEFAULT_MAX_MACS_PER_INVOKE, check_macs
 
 
 #: Largest arena allocate_tensors() will create (plan or arena_size), so a model whose tensors are each
@@ -55,6 +60,18 @@ def _variable_fills(model: Model, plan: MemoryPlan) -> tuple[tuple[int, int, int
         if offset is not None:
             fills.append((offset, offset + v.nbytes, v.fill))
     return tuple(fills)
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _exclusive(method: _Method) -> _Method:
+    """Run an Interpreter method holding its lock (Interpreter._claim)."""
+    @functools.wraps(method)
+    def guarded(self: "Interpreter", *args: Any, **kwargs: Any) -> Any:
+        with self._claim(f"{method.__name__}()"):
+            return method(self, *args, **kwargs)
+    return guarded  # type: ignore[return-value]
 
 
 def tensor_details(t: Tensor) -> dict[str, Any]:
@@ -99,6 +116,17 @@ class Interpreter:
     max_subgraph_visits: how many times control-flow ops (IF, WHILE, CALL_ONCE) may run subgraphs in
     one invoke(), and TFLM's lifetime walk may enter them when planning (default 100000): a WHILE
     whose condition never turns false raises ResourceLimitError instead of hanging.
+    max_ops, max_tensors, max_subgraphs: most operators, tensors and subgraphs the model may hold, summed
+    over its subgraphs (checked while the file is verified, before they are read; defaults 32,768,
+    32,768 and 1,024).
+    max_macs_per_invoke: most multiply-accumulates one call of any subgraph may declare, the subgraphs
+    its control-flow ops run included (workload.call_macs), counted from the shapes by allocate_tensors()
+    before any op is prepared (default 2*10^10).
+
+    Threads: allocate_tensors, resize_tensor_input, invoke, set_tensor, get_tensor, reset_all_variables
+    and a signature runner's call refuse, with InvocationError, to overlap such a call from another
+    thread on the same Interpreter (they do not wait).
+    Separate Interpreters run in parallel threads; the compiled kernels release the GIL.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
@@ -107,23 +135,29 @@ class Interpreter:
                  memory_strategy: str = "tflm",
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
                  max_arena_bytes: int = DEFAULT_MAX_ARENA_BYTES,
-                 max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS):
+                 max_subgraph_visits: int = DEFAULT_MAX_SUBGRAPH_VISITS, max_ops: int = DEFAULT_MAX_OPS,
+                 max_tensors: int = DEFAULT_MAX_TENSORS, max_subgraphs: int = DEFAULT_MAX_SUBGRAPHS,
+                 max_macs_per_invoke: int = DEFAULT_MAX_MACS_PER_INVOKE):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
         if experimental_delegates:
             raise UnsupportedCallError(f"experimental_delegates: microinterp runs its own TFLM-exact kernels and takes no "
                              f"delegate (got {len(experimental_delegates)}); pass None or []")
-        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_arena_bytes", max_arena_bytes),
-                            ("max_subgraph_visits", max_subgraph_visits)):
-            if not isinstance(value, (int, np.integer)) or value < 0:
+        limits = {"max_tensor_bytes": max_tensor_bytes, "max_arena_bytes": max_arena_bytes,
+                  "max_subgraph_visits": max_subgraph_visits, "max_ops": max_ops, "max_tensors": max_tensors,
+                  "max_subgraphs": max_subgraphs, "max_macs_per_invoke": max_macs_per_invoke}
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if arena_size is not None and (not isinstance(arena_size, (int, np.integer)) or arena_size < 0):
             raise ValueError(f"arena_size must be a non-negative integer or None, got {arena_size!r}")
         self.max_tensor_bytes = int(max_tensor_bytes)
         self.max_arena_bytes = int(max_arena_bytes)
         self.max_subgraph_visits = int(max_subgraph_visits)
+        self.max_macs_per_invoke = int(max_macs_per_invoke)
         self.model: Model = load_model(model_path if model_path is not None else model_content,
-                                       max_tensor_bytes=self.max_tensor_bytes)
+                                       max_tensor_bytes=self.max_tensor_bytes, max_ops=int(max_ops),
+                                       max_tensors=int(max_tensors), max_subgraphs=int(max_subgraphs))
         self._loaded: Model = self.model  # the model as read; self.model has resized inputs written in
         if memory_strategy not in STRATEGIES:
             raise ValueError(f"unknown memory_strategy {memory_strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -135,10 +169,26 @@ class Interpreter:
         self._exec: ExecutionPlan | None = None
         self.arena: np.ndarray | None = None
         self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
+        self._busy = threading.RLock()  # reentrant: allocate_tensors() resets the variables
+
+    @contextlib.contextmanager
+    def _claim(self, what: str) -> Iterator[None]:
+        """Hold the lock for one call, refusing (InvocationError) a call that overlaps one from another
+        thread: the arena, the staged inputs and the kernels' scratch belong to one call at a time."""
+        if not self._busy.acquire(blocking=False):
+            raise InvocationError(f"{what}: this Interpreter is in use by another thread; an Interpreter "
+                                  f"runs one call at a time (give each thread its own, or serialize the "
+                                  f"calls with a lock of yours)")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     # -- allocation ------------------------------------------------------------------------------
+    @_exclusive
     def allocate_tensors(self) -> None:
         """Prepare every op, plan the arena and bind the kernels. All per-model work happens here."""
+        check_macs(self.model, self.max_macs_per_invoke)
         prepared = prepare_model(self.model)
         plan = plan_prepared(self.model, prepared, self._strategy, max_subgraph_visits=self.max_subgraph_visits)
         size = plan.arena_size if self._arena_size is None else self._arena_size
@@ -158,6 +208,7 @@ class Interpreter:
         self._variable_fills = _variable_fills(self.model, plan)
         self.reset_all_variables()  # TFLM's AllocateTensors ends with ResetVariableTensors
 
+    @_exclusive
     def resize_tensor_input(self, input_index: int, tensor_size: Any, strict: bool = False) -> None:
         """As in tf.lite: give a graph input a new shape; call allocate_tensors() before the next invoke().
 
@@ -211,6 +262,7 @@ class Interpreter:
             raise InvocationError(f"{what}: call allocate_tensors() first")
 
     # -- running ---------------------------------------------------------------------------------
+    @_exclusive
     def invoke(self, *, op_times: list[float] | None = None) -> None:
         """Run the graph once on the inputs set with set_tensor().
 
@@ -234,6 +286,7 @@ class Interpreter:
             finally:
                 op_times.append(time.perf_counter() - start)
 
+    @_exclusive
     def reset_all_variables(self) -> None:
         """Reset every variable tensor as TFLM's ResetVariableTensors does: each byte of an int8 variable
         to its zero point, of any other variable to 0. The model's buffer data is not an initial value.
@@ -272,6 +325,7 @@ class Interpreter:
             raise TensorAccessError(f"{t.describe()} has no storage (type {t.type_name})")
         return view
 
+    @_exclusive
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         """Copy value into a tensor; dtype and shape must match exactly (ValueError otherwise)."""
         t = self._tensor(tensor_index)
@@ -291,6 +345,7 @@ class Interpreter:
                                     f"{list(t.shape)} for {t.describe()}")
         np.copyto(target, value)
 
+    @_exclusive
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
         """A copy of the tensor's current value. A tensor of a subgraph control flow runs holds what its
         last run left there, unless the plan has since given its bytes to another tensor."""
@@ -353,9 +408,11 @@ class SignatureRunner:
         if unknown:
             raise ValueError(f"unknown input(s) {sorted(unknown)}; signature {self._sig.key!r} takes "
                              f"{sorted(self._sig.inputs)}")
-        if self._interp._exec is None:
-            self._interp.allocate_tensors()
-        for name, value in inputs.items():
-            self._interp.set_tensor(self._sig.inputs[name], value)
-        self._interp.invoke()
-        return {name: self._interp.get_tensor(i) for name, i in self._sig.outputs.items()}
+        # One claim for the whole call: another thread's inputs cannot slip in between.
+        with self._interp._claim(f"signature runner {self._sig.key!r}"):
+            if self._interp._exec is None:
+                self._interp.allocate_tensors()
+            for name, value in inputs.items():
+                self._interp.set_tensor(self._sig.inputs[name], value)
+            self._interp.invoke()
+            return {name: self._interp.get_tensor(i) for name, i in self._sig.outputs.items()}

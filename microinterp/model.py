@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import re
+import struct
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import flatbuffers
 import numpy as np
@@ -24,7 +26,7 @@ from tflite.BuiltinOptions2 import BuiltinOptions2
 from .compression import METADATA_NAME as COMPRESSION_METADATA
 from .compression import DECODED_TYPES, LutTensor, lut_channels, lut_decode, read_lut_metadata
 from .errors import InconsistentModelError, MalformedModelError, ResourceLimitError
-from .flatbuffer_verify import verify_model_bytes
+from .flatbuffer_verify import TableLimit, schema_slots, verify_model_bytes
 
 #: TensorType value -> (name, numpy dtype or None when it has no numpy equivalent, byte size in TFLM).
 TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
@@ -40,6 +42,12 @@ TENSOR_TYPES: dict[int, tuple[str, np.dtype | None, int]] = {
 
 #: Largest single tensor a model may declare before anything is allocated (override per call).
 DEFAULT_MAX_TENSOR_BYTES = 1 << 30
+#: Most operators, tensors and subgraphs a model may hold (summed over its subgraphs). Real models hold
+#: hundreds. TFLM's first fit, which the tflm plan must follow, is quadratic in the planned tensors
+#: for adversarial lifetimes (compiled, kernels/planning.pyx): at 32,768 of them that is seconds.
+DEFAULT_MAX_OPS = 32_768
+DEFAULT_MAX_TENSORS = 32_768
+DEFAULT_MAX_SUBGRAPHS = 1_024
 #: Highest tensor rank accepted: numpy's own limit (32 before numpy 2); TFLite kernels use at most 6.
 MAX_RANK = 32
 
@@ -107,7 +115,7 @@ class Tensor:
 
     @property
     def num_elements(self) -> int:
-        return int(np.prod(self.shape, dtype=object)) if self.shape else 1
+        return math.prod(self.shape)  # Python ints: exact for any shape a hostile file declares
 
     @property
     def nbytes(self) -> int:
@@ -230,18 +238,24 @@ def with_dynamic_dims(model: Model, value: int, max_tensor_bytes: int = DEFAULT_
 
 
 def load_model(source: str | os.PathLike | bytes | bytearray | memoryview,
-               max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Model:
+               max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES, *, max_ops: int = DEFAULT_MAX_OPS,
+               max_tensors: int = DEFAULT_MAX_TENSORS, max_subgraphs: int = DEFAULT_MAX_SUBGRAPHS) -> Model:
     """Read and validate a .tflite model from a path or from its bytes.
 
-    Raises a ModelError subclass naming the problem for anything malformed or inconsistent.
-    Unsupported operators do not fail here, so any model can be inspected.
+    Raises a ModelError subclass naming the problem for anything malformed or inconsistent, and
+    ResourceLimitError for a tensor above max_tensor_bytes or a model holding more than max_ops
+    operators, max_tensors tensors or max_subgraphs subgraphs in all (counted while the flatbuffer is
+    verified, before any of them is read). Unsupported operators do not fail here, so any model can
+    be inspected.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         content = bytes(source)
     else:
         with open(source, "rb") as f:
             content = f.read()
-    verify_model_bytes(content)
+    verify_model_bytes(content, {"Operator": TableLimit(max_ops, "operators", "max_ops"),
+                                 "Tensor": TableLimit(max_tensors, "tensors", "max_tensors"),
+                                 "SubGraph": TableLimit(max_subgraphs, "subgraphs", "max_subgraphs")})
     return _ModelReader(content, max_tensor_bytes).read()
 
 
@@ -303,6 +317,69 @@ def _decode_options(table: Any, type_code: int, names: dict[int, str]) -> dict[s
             arr = getattr(obj, accessor + "AsNumpy")()
             out[key] = tuple(arr.tolist()) if isinstance(arr, np.ndarray) else ()
     return out
+
+
+_U8, _I8, _U16, _I32, _U32 = (struct.Struct(f).unpack_from for f in ("<B", "<b", "<H", "<i", "<I"))
+
+
+class _Table:
+    """Direct field reads of one table of a verified model (the generated accessors cost a Python call
+    per vtable lookup; a graph of many ops is read field by field). Slots are the schema's, taken
+    from the verifier (flatbuffer_verify.schema_slots); verify_model_bytes checked every offset."""
+    __slots__ = ("buf", "pos", "vtable", "vtable_size")
+
+    def __init__(self, buf: bytes, pos: int):
+        self.buf, self.pos = buf, pos
+        self.vtable = pos - _I32(buf, pos)[0]
+        self.vtable_size = _U16(buf, self.vtable)[0]
+
+    def at(self, slot: int) -> int:
+        """The field's byte position, 0 when absent."""
+        if slot >= self.vtable_size:
+            return 0
+        offset = _U16(self.buf, self.vtable + slot)[0]
+        return self.pos + offset if offset else 0
+
+    def scalar(self, slot: int, read: Callable[[bytes, int], tuple], default: int = 0) -> int:
+        at = self.at(slot)
+        return read(self.buf, at)[0] if at else default
+
+    def target(self, slot: int) -> int:
+        """Position of what an offset field (table, vector, string, union value) points to; 0 if absent."""
+        at = self.at(slot)
+        return at + _U32(self.buf, at)[0] if at else 0
+
+    def ints(self, slot: int) -> tuple[int, ...] | None:
+        """An int32 vector as a tuple; None when the field is absent."""
+        vec = self.target(slot)
+        if not vec:
+            return None
+        n = _U32(self.buf, vec)[0]
+        return struct.unpack_from(f"<{n}i", self.buf, vec + 4)
+
+    def raw_bytes(self, slot: int) -> bytes:
+        """A ubyte vector's (or a string's) bytes; empty when the field is absent."""
+        vec = self.target(slot)
+        if not vec:
+            return b""
+        n = _U32(self.buf, vec)[0]
+        return self.buf[vec + 4:vec + 4 + n]
+
+    def string(self, slot: int) -> str:
+        return self.raw_bytes(slot).decode("utf-8", "replace")
+
+    def tables(self, slot: int) -> list[int]:
+        """Positions of the tables a vector of tables points to."""
+        vec = self.target(slot)
+        if not vec:
+            return []
+        n = _U32(self.buf, vec)[0]
+        return [vec + 4 + 4 * k + off for k, off in enumerate(struct.unpack_from(f"<{n}I", self.buf, vec + 4))]
+
+
+_TENSOR = schema_slots("Tensor")
+_OPERATOR = schema_slots("Operator")
+_SUBGRAPH = schema_slots("SubGraph")
 
 
 class _ModelReader:
@@ -375,72 +452,81 @@ class _ModelReader:
         return code, (custom or b"").decode("utf-8", "replace") if is_custom else None, oc.Version()
 
     @staticmethod
-    def _custom_options(op: Any, custom: str | None) -> bytes:
-        if custom is None:
-            return b""
-        raw = op.CustomOptionsAsNumpy()
-        return raw.tobytes() if isinstance(raw, np.ndarray) else b""
+    def _custom_options(op: _Table, custom: str | None) -> bytes:
+        return op.raw_bytes(_OPERATOR["custom_options"]) if custom is not None else b""
 
     def _subgraph(self, sg_index: int) -> Subgraph:
-        sg = self.fb.Subgraphs(sg_index)
+        sg = _Table(self.content, self.fb.Subgraphs(sg_index)._tab.Pos)
         where = f"subgraph {sg_index}"
-        tensors = tuple(self._tensor(sg_index, sg.Tensors(i), i) for i in range(sg.TensorsLength()))
+        tensors = tuple(self._tensor(sg_index, pos, i) for i, pos in enumerate(sg.tables(_SUBGRAPH["tensors"])))
         n = len(tensors)
 
-        def indices(arr: Any, what: str, allow_optional: bool = False) -> tuple[int, ...]:
-            vals = tuple(int(v) for v in arr) if isinstance(arr, np.ndarray) else ()
-            for v in vals:
-                if not (0 <= v < n or (allow_optional and v == -1)):
-                    self.fail(what, f"tensor index {v} out of range (subgraph has {n} tensors)")
+        def indices(vals: tuple[int, ...] | None, what: str, allow_optional: bool = False) -> tuple[int, ...]:
+            vals = vals or ()
+            if vals and not (min(vals) >= (-1 if allow_optional else 0) and max(vals) < n):
+                bad = next(v for v in vals if not (0 <= v < n or (allow_optional and v == -1)))
+                self.fail(what, f"tensor index {bad} out of range (subgraph has {n} tensors)")
             return vals
 
-        inputs = indices(sg.InputsAsNumpy(), f"{where} inputs")
-        outputs = indices(sg.OutputsAsNumpy(), f"{where} outputs")
+        inputs = indices(sg.ints(_SUBGRAPH["inputs"]), f"{where} inputs")
+        outputs = indices(sg.ints(_SUBGRAPH["outputs"]), f"{where} outputs")
         ops = []
-        for k in range(sg.OperatorsLength()):
-            op = sg.Operators(k)
+        for k, pos in enumerate(sg.tables(_SUBGRAPH["operators"])):
+            op = _Table(self.content, pos)
             desc = f"{where} op {k}"
-            oi = op.OpcodeIndex()
+            oi = op.scalar(_OPERATOR["opcode_index"], _U32)
             if oi >= len(self.opcodes):
                 self.fail(desc, f"opcode index {oi} out of range (model has {len(self.opcodes)} opcodes)")
             code, custom, version = self.opcodes[oi]
-            options = _decode_options(op.BuiltinOptions(), op.BuiltinOptionsType(), _OPTIONS_NAMES)
-            options.update(_decode_options(op.BuiltinOptions2(), op.BuiltinOptions2Type(), _OPTIONS2_NAMES))
+            options = self._options(op, "builtin_options", _OPTIONS_NAMES)
+            options.update(self._options(op, "builtin_options2", _OPTIONS2_NAMES))
             operator = Operator(
                 index=k, subgraph=sg_index, opcode_index=oi, builtin_code=code, custom_code=custom,
                 version=version,
-                inputs=indices(op.InputsAsNumpy(), f"{desc} inputs", allow_optional=True),
-                outputs=indices(op.OutputsAsNumpy(), f"{desc} outputs"),
-                intermediates=indices(op.IntermediatesAsNumpy(), f"{desc} intermediates"),
+                inputs=indices(op.ints(_OPERATOR["inputs"]), f"{desc} inputs", allow_optional=True),
+                outputs=indices(op.ints(_OPERATOR["outputs"]), f"{desc} outputs"),
+                intermediates=indices(op.ints(_OPERATOR["intermediates"]), f"{desc} intermediates"),
                 options=options, custom_options=self._custom_options(op, custom))
             for callee in operator.called_subgraphs():
                 if not 0 <= callee < self.fb.SubgraphsLength():
                     self.fail(operator.describe(), f"calls subgraph {callee}, model has "
                               f"{self.fb.SubgraphsLength()}")
             ops.append(operator)
-        name = (sg.Name() or b"").decode("utf-8", "replace")
-        return Subgraph(sg_index, name, tensors, tuple(ops), inputs, outputs)
+        return Subgraph(sg_index, sg.string(_SUBGRAPH["name"]), tensors, tuple(ops), inputs, outputs)
 
-    def _tensor(self, sg_index: int, t: Any, i: int) -> Tensor:
-        name = (t.Name() or b"").decode("utf-8", "replace")
+    def _options(self, op: _Table, union: str, names: dict[int, str]) -> dict[str, Any]:
+        type_code = op.scalar(_OPERATOR[f"{union}_type"], _U8)
+        value = op.target(_OPERATOR[union])
+        return _decode_options(flatbuffers.table.Table(self.content, value) if value else None, type_code, names)
+
+    def _tensor(self, sg_index: int, pos: int, i: int) -> Tensor:
+        t = _Table(self.content, pos)
+        name = t.string(_TENSOR["name"])
         where = f"subgraph {sg_index} tensor {i} '{name}'"
-        type_code = t.Type()
+        type_code = t.scalar(_TENSOR["type"], _I8)
         if type_code not in TENSOR_TYPES:
             self.fail(where, f"unknown tensor type {type_code}")
-        for what, length in (("shape", t.ShapeLength()), ("shape_signature", t.ShapeSignatureLength())):
-            if length > MAX_RANK:
-                self.fail(where, f"{what} has rank {length}, expected at most {MAX_RANK}")
-        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        shape = t.ints(_TENSOR["shape"]) or ()
+        signature = t.ints(_TENSOR["shape_signature"])
+        for what, dims in (("shape", shape), ("shape_signature", signature or ())):
+            if len(dims) > MAX_RANK:
+                self.fail(where, f"{what} has rank {len(dims)}, expected at most {MAX_RANK}")
         if any(d < 0 for d in shape):
             self.fail(where, f"negative dimension in shape {list(shape)}")
-        sig = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else shape
-        buf_index = t.Buffer()
+        sig = signature if signature else shape
+        buf_index = t.scalar(_TENSOR["buffer"], _U32)
         if buf_index >= len(self.buffers):
             self.fail(where, f"buffer index {buf_index} out of range (model has {len(self.buffers)} buffers)")
-        tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None,
-                        self._quantization(where, t, type_code), bool(t.IsVariable()))
+        quantization_pos = t.target(_TENSOR["quantization"])
+        quantization = None
+        if quantization_pos:
+            q = tflite.QuantizationParameters()
+            q.Init(self.content, quantization_pos)
+            quantization = self._quantization(where, q, type_code)
+        tensor = Tensor(i, sg_index, name, type_code, shape, sig, buf_index, None, quantization,
+                        bool(t.scalar(_TENSOR["is_variable"], _U8)))
         # An empty tensor's other dims still size numpy's view of it: bound them as if the 0s were 1s.
-        span = int(np.prod([max(d, 1) for d in shape], dtype=object)) * TENSOR_TYPES[type_code][2]
+        span = math.prod(max(d, 1) for d in shape) * TENSOR_TYPES[type_code][2]
         if max(tensor.nbytes, span) > self.max_tensor_bytes:
             raise ResourceLimitError(f"{where}: shape {list(shape)} declares {max(tensor.nbytes, span)} bytes, "
                                      f"above the limit of {self.max_tensor_bytes} bytes (max_tensor_bytes)")
@@ -485,9 +571,8 @@ class _ModelReader:
         return Tensor(tensor.index, tensor.subgraph, tensor.name, tensor.type_code, tensor.shape,
                       tensor.shape_signature, tensor.buffer, data, tensor.quantization, tensor.is_variable)
 
-    def _quantization(self, where: str, t: Any, type_code: int) -> Quantization | None:
-        q = t.Quantization()
-        if q is None or q.ScaleLength() == 0:
+    def _quantization(self, where: str, q: Any, type_code: int) -> Quantization | None:
+        if q.ScaleLength() == 0:
             return None
         scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
         zps = (np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64) if q.ZeroPointLength()

@@ -22,11 +22,21 @@ def tflite_round(x: float) -> int:
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
-def quantize_multiplier(real: float) -> tuple[int, int]:
+#: Largest left shift a requantization may need: MultiplyByQuantizedMultiplier shifts an int32 left by
+#: it before the doubling high multiply (TFLM only DCHECKs the bound; beyond it the C shift is undefined).
+MAX_LEFT_SHIFT = 30
+#: The int64 MultiplyByQuantizedMultiplier (16x8 kernels) rounds with 1 << (14 - shift): defined for
+#: shift <= 14.
+MAX_INT64_REQUANT_SHIFT = 14
+
+
+def quantize_multiplier(real: float, max_left_shift: int = MAX_LEFT_SHIFT) -> tuple[int, int]:
     """TFLM QuantizeMultiplier: real ~= m * 2^(shift-31), m in [2^30, 2^31) (negative real: negative m).
 
-    A NaN or infinite real (scales or options from an untrusted model; TFLM's TFLITE_CHECK aborts) is
-    an InconsistentModelError; the op's prepare names the op (see prepare.prepare_model).
+    A real below 2^-32 or so (a right shift beyond 31) gives multiplier 0 and shift 0, as in TFLM.
+    A NaN or infinite real (scales or options from an untrusted model; TFLM's TFLITE_CHECK aborts), or
+    one needing a left shift above max_left_shift, is an InconsistentModelError naming the ratio; the
+    op's prepare names the op (see prepare.prepare_model).
     """
     if not math.isfinite(real):
         raise InconsistentModelError(f"requantization multiplier {real!r} (from quantization scales or "
@@ -40,6 +50,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         e += 1
     if e < -31:
         return 0, 0
+    if e > max_left_shift:
+        raise InconsistentModelError(f"requantization scale ratio {real!r} needs a left shift of {e}, "
+                                     f"above {max_left_shift}: the int32 shift would overflow")
     return m, e
 
 
@@ -122,7 +135,7 @@ def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
     """QuantizeMultiplierGreaterThanOne (SOFTMAX): for real > 1, shift >= 0; ValueError otherwise."""
     if not real > 1.0:
         raise ValueError(f"multiplier {real!r} must be greater than 1")
-    return quantize_multiplier(real)
+    return quantize_multiplier(real, max_left_shift=31)  # softmax caps real below 2^31: shift <= 31
 
 
 def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:

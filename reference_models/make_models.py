@@ -778,10 +778,21 @@ class TFLiteFile:
         return found
 
     def macs(self) -> int:
-        """Multiply-accumulates of one inference, counted for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED."""
+        """Multiply-accumulates of one inference, counted for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
+        and BATCH_MATMUL."""
         total = 0
         for op in self.operators():
             name = self.op_name(op)
+            if name == "BATCH_MATMUL":
+                opts = tflite.BatchMatMulOptions()
+                table = op.BuiltinOptions()
+                adj_x = False
+                if table is not None:
+                    opts.Init(table.Bytes, table.Pos)
+                    adj_x = bool(opts.AdjX())
+                lhs = self.shape(op.Inputs(0))
+                total += int(np.prod(self.shape(op.Outputs(0)))) * (lhs[-2] if adj_x else lhs[-1])
+                continue
             if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
                 continue
             out_elems = int(np.prod(self.shape(op.Outputs(0))))

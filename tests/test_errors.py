@@ -243,12 +243,13 @@ def test_softmax_overflow_names_the_op_and_the_row():
 
 def test_a_scale_so_small_that_the_relu6_bound_overflows_is_inconsistent():
     tiny = np.float32(1e-44)  # 6 / tiny overflows float32, where TFLM's conversion is undefined
+    # input and filter scales as tiny, so that the requantization ratio itself stays usable
     content = single_op_model(
         Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions",
            {"padding": 1, "stride_w": 1, "stride_h": 1, "depth_multiplier": 1, "fused_activation_function": 3}),
-        [T("INT8", (1, 3, 3, 2), 0.5, 0),
-         T("INT8", (1, 3, 3, 2), 0.1, 0, data=np.ones((1, 3, 3, 2), np.int8)),
-         T("INT32", (2,), 0.05, 0, data=np.zeros(2, np.int32))],
+        [T("INT8", (1, 3, 3, 2), 1e-30, 0),
+         T("INT8", (1, 3, 3, 2), 1e-14, 0, data=np.ones((1, 3, 3, 2), np.int8)),
+         T("INT32", (2,), float(np.float32(1e-44)), 0, data=np.zeros(2, np.int32))],
         [T("INT8", (1, 1, 1, 2), float(tiny), 0)])
     with pytest.raises(InconsistentModelError, match=r"op 0 \(DEPTHWISE_CONV_2D\): quantizing 6.0 .*overflows"):
         allocated(content)

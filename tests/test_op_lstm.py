@@ -144,3 +144,11 @@ def test_cell_gate_activation_other_than_tanh_is_unsupported():
     case = lstm_case("INT8", 1, 2, 3, 4)
     case.op.options["fused_activation_function"] = 1
     assert "TANH" in _error(case, UnsupportedOperatorError)
+
+
+def test_int16_gate_scale_beyond_the_int64_requantization_shift_is_unsupported():
+    case = lstm_case("INT16", 1, 2, 3, 4)
+    w = case.inputs[INPUT_WEIGHTS[0]]
+    # s_in * s_w / 2^-12 = 2^20: shift 21, where TFLM's int64 rounding shift 1 << (14 - shift) is undefined
+    case.inputs[INPUT_WEIGHTS[0]] = T("INT8", w.shape, 2.0 ** 20, 0, w.data)
+    assert "shift 21" in _error(case, UnsupportedOperatorError)

@@ -22,64 +22,12 @@ from ..model import Operator, Subgraph, Tensor, load_model
 from ..ops import find_prepare
 from ..prepare import prepare_graph
 from ..planning.arena_size import KERNEL_SETS
+from ..workload import op_input, op_macs
 from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .plan import tflm_arena_fields
 from .tflm_arena import TflmArenaFigures, tflm_figures
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
-
-# -- multiply-accumulates ---------------------------------------------------------------------------
-
-def _input(subgraph: Subgraph, op: Operator, i: int) -> Tensor | None:
-    """Input i of an op, None when absent or omitted (index -1)."""
-    return subgraph.tensors[op.inputs[i]] if i < len(op.inputs) and op.inputs[i] >= 0 else None
-
-
-def _recurrent_macs(subgraph: Subgraph, op: Operator) -> int:
-    """MACs of the recurrent ops, as TFLM's kernels compute them per invoke.
-
-    UNIDIRECTIONAL_SEQUENCE_LSTM, per time step and batch row: four gate FCs over the input
-    (state x in) and the hidden state (state x state), then the cell update f*c + i*g and the
-    output o*tanh(c) (3 x state products). SVDF, per batch row: the feature FC (filters x in) and
-    each filter's dot product of its memory with the time weights (filters x memory)."""
-    source, weights = _input(subgraph, op, 0), _input(subgraph, op, 1 if op.name == "SVDF" else 2)
-    if source is None or weights is None or len(weights.shape) != 2 or not source.shape or not source.shape[-1]:
-        return 0
-    rows = source.num_elements // source.shape[-1]  # time steps x batch for LSTM, batch for SVDF
-    if op.name == "SVDF":
-        time_weights = _input(subgraph, op, 2)
-        memory = time_weights.shape[-1] if time_weights is not None and time_weights.shape else 0
-        return rows * weights.shape[0] * (weights.shape[1] + memory)
-    state, depth = weights.shape
-    return rows * (4 * state * (depth + state) + 3 * state)
-
-
-def op_macs(subgraph: Subgraph, op: Operator) -> int:
-    """Multiply-accumulates of one op per invoke: CONV_2D out_elems*KH*KW*IC_per_group, DEPTHWISE_CONV_2D
-    out_elems*KH*KW, FULLY_CONNECTED out_elems*accum_depth, TRANSPOSE_CONV input_elems*KH*KW*OC, LSTM and
-    SVDF as _recurrent_macs says; 0 for every other op (their arithmetic is not multiply-accumulate
-    dominated) and for malformed ones."""
-    if op.name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"):
-        return _recurrent_macs(subgraph, op)
-    # Filter layouts: conv [OC, KH, KW, IC/groups], depthwise [1, KH, KW, OC], fully connected
-    # [units, depth], transpose conv [OC, KH, KW, IC] with inputs (output_shape, filter, input).
-    weights = _input(subgraph, op, 1)
-    if weights is None or not op.outputs or not weights.shape:
-        return 0
-    kernel = weights.shape[1:3] if len(weights.shape) == 4 else None
-    out_elems = subgraph.tensors[op.outputs[0]].num_elements
-    if op.name == "FULLY_CONNECTED":
-        return out_elems * weights.shape[-1]
-    if kernel is None:
-        return 0
-    if op.name == "CONV_2D":
-        return out_elems * kernel[0] * kernel[1] * weights.shape[3]
-    if op.name == "DEPTHWISE_CONV_2D":
-        return out_elems * kernel[0] * kernel[1]
-    if op.name == "TRANSPOSE_CONV" and (source := _input(subgraph, op, 2)) is not None:
-        return source.num_elements * kernel[0] * kernel[1] * weights.shape[0]
-    return 0
-
 
 # -- op parameters ----------------------------------------------------------------------------------
 
@@ -99,7 +47,7 @@ def op_params(subgraph: Subgraph, op: Operator) -> str:
     """The op's parameters in a few words: kernel, stride, padding, activation, other non-default options."""
     options = dict(op.options)
     parts = []
-    weights = _input(subgraph, op, 1)
+    weights = op_input(subgraph, op, 1)
     if op.name in _KERNEL_OPS and weights is not None and len(weights.shape) == 4:
         parts.append(f"kernel {weights.shape[1]}x{weights.shape[2]}")
     for label, h, w in _PAIRS:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..planning import MemoryPlan
+from ..workload import op_macs
 from .command import EXIT_OK, Command
 from .cpu import int8_peak
-from .inspection import op_macs
 from .render import Column, Output, count_text, nbytes_text, seconds_text
 from .runner import ready_interpreter
 

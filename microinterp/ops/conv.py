@@ -18,15 +18,14 @@ from .._kernels import conv as conv_kernels
 from .._kernels import steps
 from ..model import Tensor
 from ..quantization import (activation_range_float, activation_range_quantized, compute_padding,
-                            computed_out_size, quantize_multipliers)
+                            computed_out_size, quantize_multipliers,
+                            MAX_INT64_REQUANT_SHIFT)
 from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
 _PADDING_NAMES = {0: "SAME", 1: "VALID"}
 #: TensorType INT32, as the options' quantized_bias_type spells it.
 TENSOR_TYPE_INT32 = 2
-#: The int64 MultiplyByQuantizedMultiplier rounds with 1 << (14 - shift): defined for shift <= 14.
-MAX_INT64_REQUANT_SHIFT = 14
 
 
 @dataclass(frozen=True)

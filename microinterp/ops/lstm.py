@@ -23,7 +23,7 @@ import numpy as np
 
 from .._kernels import lstm as lstm_kernels
 from ..model import Tensor
-from ..quantization import quantize_multiplier
+from ..quantization import MAX_INT64_REQUANT_SHIFT, quantize_multiplier
 from .registry import BindFn, OpContext, register
 
 _INPUT, _HIDDEN, _CELL = 0, 18, 19
@@ -122,6 +122,11 @@ def _quantized_params(ctx: OpContext, input: Tensor, hidden: Tensor, cell: Tenso
         s_r, zp_r = _weight_scale(ctx, ctx.input(_RECURRENT_WEIGHTS[gate]))
         rows.append([*quantize_multiplier(s_in * s_w / _GATE_INPUT_SCALE), -zp_w,
                      *quantize_multiplier(s_hidden * s_r / _GATE_INPUT_SCALE), -zp_r])
+        # int16 gates accumulate in int64, whose requantization is undefined beyond that shift
+        if input.type_name == "INT16" and max(rows[-1][1], rows[-1][4]) > MAX_INT64_REQUANT_SHIFT:
+            ctx.unsupported(f"{gate} gate: effective scale of the int16 input or hidden state times its "
+                            f"weights over 2^-12 needs shift {max(rows[-1][1], rows[-1][4])}; TFLM's int64 "
+                            f"requantization is undefined beyond shift {MAX_INT64_REQUANT_SHIFT}")
     power = checked_log2(s_cell)
     # Tanh(cell) in TFLM: left shift (15 + power) - 3; a negative one becomes a rounding right shift
     # with multiplier 3 (multiplier 0 means 3 << shift in the kernel).

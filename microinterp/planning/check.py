@@ -14,8 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from .._kernels.planning import live_overlaps
 from .access import Access
-from .greedy import BufferRequest
+from .greedy import BufferRequest, request_arrays
 from .lifetimes import ALIGNMENT
 
 
@@ -38,6 +41,7 @@ def alias_roots(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
 
     def root(i: int) -> int:
         while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps long alias chains shallow
             i = parent[i]
         return i
     for a, b in pairs:
@@ -45,6 +49,30 @@ def alias_roots(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
         if ra != rb:
             parent[rb] = ra
     return [root(i) for i in range(n)]
+
+
+def _meeting_pairs(buffers: Sequence[BufferRequest], offsets: Sequence[int], group: Sequence[int],
+                   limit: int) -> tuple[list[tuple[int, int]], bool]:
+    """Pairs of non-empty buffers live at a common scope whose bytes meet, other than pairs within one
+    alias group or of two offline buffers, each as (i, j) with i > j, sorted; and whether the sweep found more than `limit` of them (a
+    valid plan has at most one per declared overlap).
+
+    The sweep (kernels/planning.pyx) skips lifetimes with first > last; the checker compares those
+    few with every buffer directly, with the conflict rule the planners use."""
+    size, first, last, fixed = request_arrays(buffers)
+    offset = np.asarray(offsets, np.int64).reshape(len(buffers))
+    group_ids = np.asarray(group, np.int64).reshape(len(buffers))
+    found, truncated = live_overlaps(offset, size, first, last, group_ids, (fixed >= 0).astype(np.uint8), limit)
+    pairs = [(max(i, j), min(i, j)) for i, j in found.tolist()]
+    for i in np.flatnonzero((first > last) & (size > 0)).tolist():
+        a = buffers[i]
+        for j, b in enumerate(buffers):
+            if (j != i and b.size and a.overlaps_in_time(b) and offsets[i] < offsets[j] + b.size
+                    and offsets[j] < offsets[i] + a.size and group[i] != group[j]
+                    and (a.offline_offset is None or b.offline_offset is None)
+                    and (first[j] <= last[j] or j < i)):  # a pair of two such buffers once
+                pairs.append((max(i, j), min(i, j)))
+    return sorted(pairs), truncated
 
 
 def check_plan(buffers: Sequence[BufferRequest], offsets: Sequence[int], head: int,
@@ -78,25 +106,21 @@ def check_plan(buffers: Sequence[BufferRequest], offsets: Sequence[int], head: i
             overlaps[(a, b)] = s.access
 
     group = alias_roots(len(buffers), same_bytes)
-    for i, a in enumerate(buffers):
-        for j in range(i):
-            b = buffers[j]
-            if a.size == 0 or b.size == 0 or not a.overlaps_in_time(b):
-                continue
-            if offsets[i] >= offsets[j] + b.size or offsets[j] >= offsets[i] + a.size:
-                continue
-            if (a.offline_offset is not None and b.offline_offset is not None) or group[i] == group[j]:
-                continue
-            key = (i, j) if (i, j) in overlaps else (j, i)
-            access = overlaps.get(key)
-            if access is None:
-                problems.append(f"{name(i)} [{offsets[i]}, {offsets[i] + a.size}) and {name(j)} "
-                                f"[{offsets[j]}, {offsets[j] + b.size}) share bytes while both are live")
-                continue
-            shift = offsets[key[1]] - offsets[key[0]]
-            clobbered = access.first_clobber(shift)
-            if clobbered is not None:
-                problems.append(f"overlap of {name(key[1])} over {name(key[0])} at shift {shift}: output byte "
-                                f"{clobbered} is written before the input byte under it is last read")
+    pairs, truncated = _meeting_pairs(buffers, offsets, group, limit=len(overlaps) + 64)
+    for i, j in pairs:
+        a, b = buffers[i], buffers[j]
+        key = (i, j) if (i, j) in overlaps else (j, i)
+        access = overlaps.get(key)
+        if access is None:
+            problems.append(f"{name(i)} [{offsets[i]}, {offsets[i] + a.size}) and {name(j)} "
+                            f"[{offsets[j]}, {offsets[j] + b.size}) share bytes while both are live")
+            continue
+        shift = offsets[key[1]] - offsets[key[0]]
+        clobbered = access.first_clobber(shift)
+        if clobbered is not None:
+            problems.append(f"overlap of {name(key[1])} over {name(key[0])} at shift {shift}: output byte "
+                            f"{clobbered} is written before the input byte under it is last read")
+    if truncated:
+        problems.append("... and more buffers sharing bytes while both are live")
     if problems:
         raise PlanError("invalid memory plan:\n  " + "\n  ".join(problems))

@@ -1,10 +1,16 @@
 """TFLM's GreedyMemoryPlanner, offset for offset: pure placement of sized, timed buffers.
 
-Knows nothing of tensors. Behaviour follows spec/arena-planning.md §2.1, tie-breaks included.
+Knows nothing of tensors. Behaviour follows spec/arena-planning.md §2.1, tie-breaks included; the walk
+itself is compiled (kernels/planning.pyx).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .._kernels.planning import greedy_offsets
 
 
 @dataclass(frozen=True)
@@ -19,34 +25,22 @@ class BufferRequest:
         return self.first <= other.last and other.first <= self.last
 
 
-def plan_greedy(buffers: list[BufferRequest]) -> list[int]:
+def request_arrays(buffers: Sequence[BufferRequest]) -> tuple[np.ndarray, ...]:
+    """(size, first, last, fixed offset or -1) of the buffers as int64 arrays, for the compiled planner."""
+    table = np.array([(b.size, b.first, b.last, -1 if b.offline_offset is None else b.offline_offset)
+                      for b in buffers], np.int64).reshape(len(buffers), 4)
+    return tuple(np.ascontiguousarray(table[:, k]) for k in range(4))
+
+
+def plan_greedy(buffers: Sequence[BufferRequest]) -> list[int]:
     """Offsets for the buffers in input order, as TFLM's greedy planner places them."""
-    offline = [i for i, b in enumerate(buffers) if b.offline_offset is not None]
-    online = [i for i in reversed(range(len(buffers))) if buffers[i].offline_offset is None]
-    # Stable sort, largest first, over the online buffers in descending index: among equal sizes the
-    # buffer added later is placed first, as in TFLM.
-    online.sort(key=lambda i: -buffers[i].size)
-    offsets = [0] * len(buffers)
-    placed: list[int] = []  # indices, kept ordered by offset (ties: insertion order)
-    for i in offline + online:
-        b = buffers[i]
-        if b.offline_offset is not None:
-            offset = b.offline_offset
-        else:
-            offset = 0
-            for j in placed:
-                p = buffers[j]
-                if not b.overlaps_in_time(p):
-                    continue
-                if offsets[j] - offset >= b.size:
-                    break
-                offset = max(offset, offsets[j] + p.size)
-        offsets[i] = offset
-        pos = len(placed)
-        while pos > 0 and offsets[placed[pos - 1]] > offset:
-            pos -= 1
-        placed.insert(pos, i)
-    return offsets
+    size, first, last, fixed = request_arrays(buffers)
+    # Offline buffers first in index order; then a stable sort, largest first, of the online buffers in
+    # descending index: among equal sizes the buffer added later is placed first, as in TFLM.
+    online = np.flatnonzero(fixed < 0)[::-1]
+    online = online[np.argsort(-size[online], kind="stable")]
+    order = np.concatenate([np.flatnonzero(fixed >= 0), online]).astype(np.int64)
+    return greedy_offsets(size, first, last, fixed, order).tolist()
 
 
 def head_size(buffers: list[BufferRequest], offsets: list[int]) -> int:

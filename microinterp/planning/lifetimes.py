@@ -85,23 +85,16 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
     control-flow ops each calling the next level twice make the walk exponential).
     """
     main_order = list(range(len(model.main.operators))) if order is None else list(order)
-    first: dict[tuple[int, int], int] = {}
-    last: dict[tuple[int, int], int] = {}
+    first: dict[tuple[int, int], int] = {}  # setdefault: TFLM's mark_first keeps the first scope
+    last: dict[tuple[int, int], int] = {}  # plain stores: mark_last keeps the latest
     scratch_life: dict[tuple[int, int], tuple[int, int]] = {}
     main_spans: list[tuple[int, int]] = []
-
-    def mark_first(key, s):
-        first.setdefault(key, s)
-
-    def mark_last(key, s):
-        last[key] = s
-
     scope = 0
 
     def enter(g: int) -> None:
         for t in model.subgraphs[g].inputs:
-            mark_first((g, t), scope)
-            mark_last((g, t), scope)
+            first.setdefault((g, t), scope)
+            last[(g, t)] = scope
 
     # An explicit stack instead of recursion, bounded: a hostile model can make subgraphs call
     # each other in a cycle. Frame: [subgraph, op position, start scope of that op or None, next callee].
@@ -116,14 +109,14 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
         if start is None:
             if k == len(sg.operators):
                 for t in sg.outputs:
-                    mark_first((g, t), scope)
-                    mark_last((g, t), scope)
+                    first.setdefault((g, t), scope)
+                    last[(g, t)] = scope
                 stack.pop()
                 continue
             op = sg.operators[main_order[k] if g == 0 else k]
             scope += 1
             for t in op.outputs:
-                mark_first((g, t), scope)
+                first.setdefault((g, t), scope)
             frame[2] = scope
             frame[3] = 0
             continue
@@ -143,9 +136,9 @@ def planner_entries(model: Model, scratch_by_op: dict[tuple[int, int], list[int]
             continue
         for t in op.inputs:
             if t >= 0:
-                mark_last((g, t), scope)
+                last[(g, t)] = scope
         for t in op.outputs:
-            mark_last((g, t), scope)
+            last[(g, t)] = scope
         # A subgraph entered twice keeps its first start and its last end, as tensors do.
         scratch_life[(g, op.index)] = (scratch_life.get((g, op.index), (start, 0))[0], scope)
         if g == 0:

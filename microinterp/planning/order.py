@@ -13,6 +13,7 @@ inputs and outputs are all live at its step, graph outputs until the end.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -80,9 +81,12 @@ class _Schedule:
             done |= 1 << k
         return peak
 
-    def greedy(self) -> list[int]:
+    def greedy(self, deadline: float) -> list[int] | None:
+        """Each step the ready op with the fewest bytes live while it runs; None past the deadline."""
         done, live, order = 0, self.start_live, []
         for _ in self.g.ops:
+            if time.monotonic() > deadline:
+                return None
             ready = [k for k in range(len(self.g.ops)) if not done >> k & 1 and self.deps[k] & ~done == 0]
             k = min(ready, key=lambda k: (self.step(done, live, k)[0], k))
             _, live = self.step(done, live, k)
@@ -90,9 +94,9 @@ class _Schedule:
             order.append(k)
         return order
 
-    def dynamic(self, max_steps: int) -> list[int] | None:
+    def dynamic(self, max_steps: int, deadline: float) -> list[int] | None:
         """The order with the lowest peak, ties broken towards fewer inversions of the model's order;
-        None once max_steps (set, next op) pairs were evaluated."""
+        None once max_steps (set, next op) pairs were evaluated or past the deadline."""
         n = len(self.g.ops)
         # state -> (peak, inversions, live bytes, previous state, last op); layer by layer.
         layer = {0: (self.start_live, 0, self.start_live, None, None)}
@@ -105,7 +109,7 @@ class _Schedule:
                     if done >> k & 1 or self.deps[k] & ~done:
                         continue
                     steps += 1
-                    if steps > max_steps:
+                    if steps > max_steps or (steps % 256 == 0 and time.monotonic() > deadline):
                         return None
                     during, after_live = self.step(done, live, k)
                     key = (max(peak, during), inv + bin(done >> (k + 1)).count("1"))
@@ -127,11 +131,14 @@ def order_peak(graph: Graph, order: Sequence[int]) -> int:
     return _Schedule(graph).peak(order)
 
 
-def best_order(graph: Graph, max_steps: int = DEFAULT_MAX_STEPS) -> tuple[list[int], int]:
+def best_order(graph: Graph, max_steps: int = DEFAULT_MAX_STEPS,
+               deadline: float = float("inf")) -> tuple[list[int], int]:
     """A topological order with the lowest peak (exact unless the search needs more than max_steps),
-    and that peak. Among equal peaks the model's own order is preferred."""
+    and that peak. Among equal peaks the model's own order is preferred. Past `deadline`
+    (time.monotonic()) the searches stop and the model's order is the fallback."""
     s = _Schedule(graph)
     model_order = list(range(len(graph.ops)))
-    candidates = [model_order, s.dynamic(max_steps) or s.greedy()]
+    found = s.dynamic(max_steps, deadline) or s.greedy(deadline)
+    candidates = [model_order] + ([found] if found is not None else [])
     best = min(candidates, key=s.peak)
     return best, s.peak(best)

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .greedy import BufferRequest, head_size
+from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import align
 
 #: Beyond this many buffers the search is not tried (and its recursion would run too deep).
@@ -54,10 +54,21 @@ class Packing:
     nodes: int  # branch-and-bound nodes visited (0: the search did not run)
 
 
+class _OutOfTime(Exception):
+    """The time budget ran out before the heuristics had a plan: the greedy plan is the answer."""
+
+
+def _check_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise _OutOfTime
+
+
 class _Problem:
     """Buffers with their pairwise constraints, and first-fit placement."""
 
-    def __init__(self, buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair]):
+    def __init__(self, buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair],
+                 deadline: float = float("inf")):
+        self.deadline = deadline
         self.buffers = list(buffers)
         self.overlaps = list(overlaps)
         n = len(self.buffers)
@@ -73,6 +84,7 @@ class _Problem:
             a = self.buffers[i]
             if a.size == 0:
                 continue
+            _check_time(deadline)
             for j in range(n):
                 b = self.buffers[j]
                 if i == j or b.size == 0 or not a.overlaps_in_time(b) or (i in self.fixed and j in self.fixed):
@@ -97,9 +109,23 @@ class _Problem:
         offsets: list[int | None] = [None] * len(self.buffers)
         for i, offset in self.fixed.items():
             offsets[i] = offset
-        for i in order:
+        for k, i in enumerate(order):
+            if k % 64 == 0:
+                _check_time(self.deadline)
             offsets[i] = self.lowest(i, offsets)
         return offsets  # type: ignore[return-value]
+
+
+def _sum_over_scopes(scopes: np.ndarray, first: np.ndarray, last: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """For each scope s: the sum of amount[k] over the intervals with first[k] <= s <= last[k]."""
+    keep = first <= last  # an empty interval covers no scope
+    first, last, amount = first[keep], last[keep], amount[keep]
+
+    def below(ends: np.ndarray, side: str) -> np.ndarray:
+        order = np.argsort(ends, kind="stable")
+        cumulative = np.concatenate([[0], np.cumsum(amount[order])])
+        return cumulative[np.searchsorted(ends[order], scopes, side=side)]
+    return below(first, "right") - below(last, "left")
 
 
 def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair]) -> dict[int, int]:
@@ -107,14 +133,17 @@ def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPa
     offline buffers by the union of their fixed ranges."""
     online = [b for b in buffers if b.offline_offset is None]
     offline = [b for b in buffers if b.offline_offset is not None]
-    scopes = sorted({b.first for b in online} | {b.last for b in online} | {b.first for b in offline})
+    scopes = np.array(sorted({b.first for b in online} | {b.last for b in online} | {b.first for b in offline}),
+                      np.int64)
+    table = np.array([(b.first, b.last, b.size) for b in online], np.int64).reshape(len(online), 3)
+    live = _sum_over_scopes(scopes, table[:, 0], table[:, 1], table[:, 2])
+    if overlaps:
+        pairs = [(buffers[p.input], buffers[p.output], p) for p in overlaps]
+        saved = np.array([(max(a.first, b.first), min(a.last, b.last), a.size + b.size - p.union(a.size, b.size))
+                          for a, b, p in pairs], np.int64)
+        live = live - _sum_over_scopes(scopes, saved[:, 0], saved[:, 1], saved[:, 2])
     profile = {}
-    for s in scopes:
-        live = sum(b.size for b in online if b.first <= s <= b.last)
-        for p in overlaps:
-            a, b = buffers[p.input], buffers[p.output]
-            if a.first <= s <= a.last and b.first <= s <= b.last:
-                live -= a.size + b.size - p.union(a.size, b.size)
+    for s, online_bytes in zip(scopes.tolist(), live.tolist()):
         covered, reach = 0, None
         for lo, hi in sorted((b.offline_offset, b.offline_offset + b.size)
                              for b in offline if b.first <= s <= b.last):
@@ -122,7 +151,7 @@ def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPa
                 covered, reach = covered + hi - lo, hi
             elif hi > reach:
                 covered, reach = covered + hi - reach, hi
-        profile[s] = live + covered
+        profile[s] = online_bytes + covered
     return profile
 
 
@@ -259,11 +288,17 @@ class _Search:
 def pack(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair] = (), *, time_budget: float = 10.0,
          seed: int = 0) -> Packing:
     """Offsets (multiples of 16; offline buffers keep theirs) with the smallest head found in time_budget
-    seconds, the lower bound, and whether the head is proven minimal."""
+    seconds, the lower bound, and whether the head is proven minimal. Every phase stops at the budget;
+    TFLM's greedy plan (no sharing) is the fallback when not even the heuristics finished."""
     start = time.monotonic()
-    p = _Problem(buffers, overlaps)
     bound = lower_bound(buffers, overlaps)
-    candidates = [(order, p.first_fit(order)) for order in _heuristic_orders(p)]
+    try:
+        p = _Problem(buffers, overlaps, start + time_budget)
+        candidates = [(order, p.first_fit(order)) for order in _heuristic_orders(p)]
+    except _OutOfTime:
+        greedy = plan_greedy(buffers)
+        head = head_size(buffers, greedy)
+        return Packing(tuple(greedy), head, bound, head <= bound, 0)
     best_order, best = min(candidates, key=lambda c: head_size(buffers, c[1]))
     best_head = head_size(buffers, best)
     # Local search: move one buffer earlier in the order; keep changes that do not grow the head.
@@ -275,7 +310,10 @@ def pack(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPair] = (),
         order = list(best_order)
         i, j = sorted(rng.sample(range(len(order)), 2))
         order.insert(i, order.pop(j))
-        offsets = p.first_fit(order)
+        try:
+            offsets = p.first_fit(order)
+        except _OutOfTime:
+            break
         head = head_size(buffers, offsets)
         if head <= best_head:
             best_order, best, best_head = order, offsets, head

@@ -15,6 +15,8 @@ Strategies for the head (every plan then goes through the checker, check.py):
 from __future__ import annotations
 
 import functools
+import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
@@ -92,8 +94,15 @@ class MemoryPlan:
 
     def scratch_allocations(self, subgraph: int, op: int) -> list[Allocation]:
         """TFLM-style scratch buffers of one op, in request order."""
-        return [a for a in self.allocations
-                if a.entry.kind == "scratch" and (a.entry.subgraph, a.entry.index) == (subgraph, op)]
+        return list(self._scratch_by_op.get((subgraph, op), ()))
+
+    @functools.cached_property
+    def _scratch_by_op(self) -> dict[tuple[int, int], list[Allocation]]:
+        by_op: dict[tuple[int, int], list[Allocation]] = {}
+        for a in self.allocations:
+            if a.entry.kind == "scratch":
+                by_op.setdefault((a.entry.subgraph, a.entry.index), []).append(a)
+        return by_op
 
     def live_bytes(self) -> list[int]:
         """Head bytes in use while each op of subgraph 0 runs, in execution order (op_order): the union
@@ -113,6 +122,16 @@ class MemoryPlan:
     def skipped_ops(self) -> frozenset[int]:
         """Ops of subgraph 0 whose output aliases their input: the copy they would make is not needed."""
         return frozenset(s.op for s in self.shared if s.kind == "alias")
+
+
+class _EntryNames:
+    """The planner entries' descriptions for the checker's messages, made only for the buffers named."""
+
+    def __init__(self, entries: Sequence[PlannerEntry]):
+        self._entries = entries
+
+    def __getitem__(self, i: int) -> str:
+        return self._entries[i].describe()
 
 
 def _staged_ops(model: Model, entries: Sequence[PlannerEntry]) -> frozenset[int]:
@@ -191,9 +210,12 @@ def _pack(requests: list[BufferRequest], declared: Sequence[tuple[Candidate, Sha
     rep = alias_roots(len(requests), [(s.input, s.output) for c, s in declared if c.kind == "alias"])
     groups = sorted(set(rep))
     slot = {r: k for k, r in enumerate(groups)}
+    members_of: dict[int, list[BufferRequest]] = {r: [] for r in groups}
+    for i, r in enumerate(rep):
+        members_of[r].append(requests[i])
     merged = []
     for r in groups:
-        members = [requests[i] for i in range(len(requests)) if rep[i] == r]
+        members = members_of[r]
         merged.append(BufferRequest(max(m.size for m in members), min(m.first for m in members),
                                     max(m.last for m in members), requests[r].offline_offset))
     overlaps = [OverlapPair(slot[rep[s.input]], slot[rep[s.output]], c.max_shift)
@@ -213,12 +235,14 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     largest scratch any of microinterp's own kernels needs at once (ops run one at a time).
     aliases: op index -> (output position, input position) pairs that op declared as byte copies.
     sharing: for "inplace", the kinds of sharing to use (default all of sharing.SHARING_KINDS).
-    time_budget: seconds the optimal/reorder/inplace search may take.
+    time_budget: seconds the optimal/reorder/inplace searches may take together (the op order search
+    first, the packing with what is left); each phase stops at the budget and keeps its best so far.
     max_subgraph_visits: bound on the subgraph entries of the lifetime walk (lifetimes.planner_entries).
     resource_bytes: the buffer size of each resource variable by id (None: no buffer; resources.py).
     schedule: whose kernels will run the plan (schedules.SCHEDULES): overlaps are safe for their
     read/write order.
     """
+    start = time.monotonic()
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown memory strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     kernel_schedule(schedule)  # an unknown name fails here, whatever the strategy
@@ -232,19 +256,19 @@ def plan_memory(model: Model, tflm_scratch: Mapping[tuple[int, int], list[int]],
     order = list(range(len(model.main.operators)))
     kept = fixed_order_reason(model) if strategy in ("reorder", "inplace") else None
     if strategy in ("reorder", "inplace") and kept is None:
-        order = best_order(_schedule_graph(model, tflm_scratch, found))[0]
+        order = best_order(_schedule_graph(model, tflm_scratch, found), deadline=start + time_budget)[0]
     entries, op_spans = planner_entries(model, tflm_scratch, order, max_subgraph_visits)
     declared = declare(model, entries, found) if found else []
     requests = [BufferRequest(e.aligned_size, e.first, e.last, e.offline_offset) for e in entries]
     if strategy in ("tflm", "linear"):
         offsets = (plan_greedy(requests) if strategy == "tflm"
-                   else [sum(r.size for r in requests[:i]) for i in range(len(requests))])
+                   else [0, *itertools.accumulate(r.size for r in requests)][:len(requests)])
         bound = lower_bound(requests)
         proven = head_size(requests, offsets) <= bound
     else:
-        offsets, bound, proven = _pack(requests, declared, time_budget)
+        offsets, bound, proven = _pack(requests, declared, max(0.0, start + time_budget - time.monotonic()))
     head = head_size(requests, offsets)
-    check_plan(requests, offsets, head, [s for _, s in declared], [e.describe() for e in entries])
+    check_plan(requests, offsets, head, [s for _, s in declared], _EntryNames(entries))
     allocations = tuple(Allocation(e, o) for e, o in zip(entries, offsets))
     shared = tuple(SharedBytes(c.kind, c.op, c.input, c.output, offsets[s.output] - offsets[s.input])
                    for c, s in declared if offsets[s.output] < offsets[s.input] + requests[s.input].size
