@@ -143,25 +143,24 @@ cdef inline bint _simd(mi_int8_path path) noexcept nogil:
     return path != MI_INT8_PORTABLE and path != MI_INT8_VNNI_EMULATED
 
 
-# The working memory the int8 steps share (a conv's padded image, the GEMM's sums, a depthwise row's
-# sums, an FC's input rows): a step uses it only inside one run, which holds the GIL, and rewrites
-# whatever it reads there, so one buffer as large as the largest request serves every step bound in
-# this process. Steps look it up at each run: a later, larger request replaces it.
-cdef object _workspace_owner = np.zeros(64, np.uint8)
-cdef uint8_t* _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+cdef extern from "workspace.h" nogil:
+    uint8_t* mi_workspace_get(size_t size)
+    size_t mi_workspace_size()
 
 
-cdef void _reserve_workspace(Py_ssize_t nbytes) except *:
-    """Grows the shared workspace to at least nbytes (bind time)."""
-    global _workspace_owner, _workspace
-    if nbytes > _workspace_owner.nbytes:
-        _workspace_owner = np.zeros(nbytes, np.uint8)
-        _workspace = <uint8_t*><size_t>_workspace_owner.ctypes.data
+# The working memory of the int8 steps lives per thread (workspace.h): the steps run without the GIL,
+# so interpreters in two threads must not share it. Before a step runs, its thread's workspace is grown
+# to the step's need (with the GIL, so that running out of memory raises); the run then reads it.
+cdef uint8_t* _workspace_for(Py_ssize_t nbytes) except NULL:
+    cdef uint8_t* data = mi_workspace_get(<size_t>nbytes)
+    if data == NULL:
+        raise MemoryError(f"the compiled steps' working memory of {nbytes} bytes cannot be allocated")
+    return data
 
 
 def workspace_bytes() -> int:
-    """The size of the working memory the compiled steps share (outside every arena)."""
-    return _workspace_owner.nbytes
+    """The size of the working memory of the compiled steps in the calling thread (outside every arena)."""
+    return mi_workspace_size()
 
 
 cdef inline Py_ssize_t _aligned(Py_ssize_t nbytes) noexcept nogil:
@@ -176,13 +175,14 @@ def _nbytes(*buffers) -> int:
 cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once.
 
-    workspace_need: the bytes of the shared workspace the step uses (workspace_bytes() is the largest).
+    workspace_need: the bytes of its thread's workspace the step uses (workspace_bytes() is the largest).
     """
     cdef readonly Py_ssize_t workspace_need
+    cdef uint8_t* _workspace  # the running thread's workspace, set before each run
 
     cdef void reserve(self, Py_ssize_t nbytes) except *:
         self.workspace_need = nbytes
-        _reserve_workspace(nbytes)
+        _workspace_for(nbytes)  # out of memory shows at bind time, not at the first invoke
 
     cdef void run(self) noexcept nogil:
         pass
@@ -192,6 +192,7 @@ cdef class Step:
         return 0
 
     def __call__(self):
+        self._workspace = _workspace_for(self.workspace_need)
         with nogil:
             self.run()
 
@@ -204,6 +205,7 @@ def run_steps(tuple steps):
     for step in steps:
         if isinstance(step, Step):
             compiled = <Step>step
+            compiled._workspace = _workspace_for(compiled.workspace_need)
             with nogil:
                 compiled.run()
         else:
@@ -448,8 +450,8 @@ cdef class Int8ConvStep(Step):
         cdef Py_ssize_t b, oy, ox, n = 0
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
-        cdef uint8_t* image = _workspace
-        cdef int32_t* sums = <int32_t*>(_workspace + _aligned(self.image_bytes))
+        cdef uint8_t* image = self._workspace
+        cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
         self.fill_image(image)
         for b in range(batches):
             for oy in range(out_h):
@@ -506,12 +508,12 @@ cdef class Int8FullyConnectedStep(Step):
         cdef Py_ssize_t batches = self.output.shape[0], depth = self.input.shape[1], b, n, first = 0
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
-        cdef int32_t* sums = <int32_t*>(_workspace + min(batches, <Py_ssize_t>MI_GEMM_ROWS) * self.row_bytes)
+        cdef int32_t* sums = <int32_t*>(self._workspace + min(batches, <Py_ssize_t>MI_GEMM_ROWS) * self.row_bytes)
         cdef uint8_t* row
         while first < batches:
             n = min(<Py_ssize_t>MI_GEMM_ROWS, batches - first)
             for b in range(n):
-                row = _workspace + b * self.row_bytes  # past depth: any element, its weights are 0
+                row = self._workspace + b * self.row_bytes  # past depth: any element, its weights are 0
                 self.gemm.load(row, &self.input[first + b, 0], depth)
                 rows[b] = row
                 outputs[b] = &self.output[first + b, 0]
@@ -657,7 +659,7 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t b, oy, ox, y0
         cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
-        self.accumulators = <int32_t*>_workspace
+        self.accumulators = <int32_t*>self._workspace
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
