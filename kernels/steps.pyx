@@ -698,3 +698,4 @@ cdef class FloatFullyConnectedStep(Step):
 
 
 include "steps_lstm.pxi"
+include "steps_misc.pxi"

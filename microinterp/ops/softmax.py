@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from .._kernels import softmax as softmax_kernels
+from .._kernels import steps
 from ..errors import SoftmaxOverflowError
 from ..quantization import calculate_input_radius, quantize_multiplier, quantize_multiplier_greater_than_one
 from .conv import check_int16_zero_points
@@ -75,6 +76,9 @@ def prepare_softmax(ctx: OpContext) -> BindFn:
     where = ctx.op.describe()
 
     def bind(inputs, outputs, scratch):
+        if depth < steps.INT8_SOFTMAX_SAFE_DEPTH:
+            return steps.Int8SoftmaxStep(inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
+                                         multiplier, left_shift, diff_min)
         run = functools.partial(kernel, inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
                                 multiplier, left_shift, diff_min)
 

@@ -1,0 +1,92 @@
+# Included by steps.pyx: compiled steps of the small ops around the MAC layers, so that a model's invoke
+# runs no Python per op.
+#
+# ByteCopyStep: RESHAPE, SQUEEZE and EXPAND_DIMS when the plan does not alias their output to the input.
+# Int8LookupStep: any int8 -> int8 element-wise op (LOGISTIC, TANH, ELU, HARD_SWISH, ...): every output
+#   element is a function of its input byte alone, so the op's own kernel run once at bind time on all 256
+#   values is a table giving its exact bits.
+# Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_int8.pxd), for rows shorter
+#   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
+# Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
+
+from libc.string cimport memmove
+
+from softmax_int8 cimport softmax_row
+
+#: Softmax rows shorter than this cannot make TFLM's reciprocal fail (each exponential is at most 2^19).
+INT8_SOFTMAX_SAFE_DEPTH = 512
+
+
+cdef class ByteCopyStep(Step):
+    """A flat byte copy of the input into the output (overlap allowed)."""
+    cdef const unsigned char[::1] source
+    cdef unsigned char[::1] target
+
+    def __init__(self, input, output):
+        """input, output: arrays of the same number of bytes (any shape and type)."""
+        self.source = np.reshape(input, -1).view(np.uint8)
+        self.target = np.reshape(output, -1).view(np.uint8)
+        if self.source.shape[0] != self.target.shape[0]:
+            raise ValueError(f"copy of {self.source.shape[0]} bytes into {self.target.shape[0]}")
+
+    cdef void run(self) noexcept nogil:
+        if self.target.shape[0]:
+            memmove(&self.target[0], &self.source[0], self.target.shape[0])
+
+
+cdef class Int8LookupStep(Step):
+    """out[i] = table[x[i] + 128] over flat int8 views."""
+    cdef const int8_t[::1] input
+    cdef int8_t[::1] output
+    cdef const int8_t[::1] table
+
+    def __init__(self, input, output, table):
+        """input, output: int8 arrays of one size; table: the 256 outputs of inputs -128..127."""
+        self.input, self.output = np.reshape(input, -1), np.reshape(output, -1)
+        self.table = np.ascontiguousarray(table, np.int8)
+        if self.input.shape[0] != self.output.shape[0] or self.table.shape[0] != 256:
+            raise ValueError(f"lookup of {self.input.shape[0]} values into {self.output.shape[0]} with a table of "
+                             f"{self.table.shape[0]}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef const int8_t* table = &self.table[128]
+        for i in range(self.output.shape[0]):
+            self.output[i] = table[self.input[i]]
+
+
+cdef class Int8SoftmaxStep(Step):
+    """SOFTMAX, int8 input, int8 or int16 output, on [rows, depth] views; depth < INT8_SOFTMAX_SAFE_DEPTH."""
+    cdef const int8_t[:, ::1] input
+    cdef int8_t[:, ::1] output8
+    cdef int16_t[:, ::1] output16
+    cdef bint wide
+    cdef int32_t multiplier, diff_min
+    cdef int left_shift
+
+    def __init__(self, input, output, int32_t multiplier, int left_shift, int32_t diff_min):
+        """Arguments as for softmax.softmax_quantized."""
+        self.input = input
+        self.wide = output.dtype == np.int16
+        if self.wide:
+            self.output16 = output
+        else:
+            self.output8 = output
+        if tuple(input.shape) != tuple(output.shape) or input.shape[1] >= INT8_SOFTMAX_SAFE_DEPTH:
+            raise ValueError(f"softmax of {tuple(input.shape)} into {tuple(output.shape)} (rows of at most "
+                             f"{INT8_SOFTMAX_SAFE_DEPTH - 1})")
+        if not 0 <= left_shift <= 31:
+            raise ValueError(f"softmax: input_left_shift {left_shift} outside [0, 31]")
+        self.multiplier, self.left_shift, self.diff_min = multiplier, left_shift, diff_min
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i, depth = self.input.shape[1]
+        if depth == 0:
+            return
+        for i in range(self.input.shape[0]):
+            if self.wide:
+                softmax_row(&self.input[i, 0], &self.output16[i, 0], depth, self.multiplier, self.left_shift,
+                            self.diff_min)
+            else:
+                softmax_row(&self.input[i, 0], &self.output8[i, 0], depth, self.multiplier, self.left_shift,
+                            self.diff_min)

@@ -1,0 +1,43 @@
+"""The small ops of the benchmark models run as compiled steps (no Python per op) and stay bit-exact with
+TFLM: RESHAPE copies, int8 element-wise ops through a 256-entry table of their own kernel, int8 SOFTMAX
+rows; the cases TFLM can abort on keep the checked kernel."""
+from __future__ import annotations
+
+from elementwise_cases import unary_case
+from microinterp import Interpreter
+from microinterp._kernels import steps
+from movement_helpers import const, tensor
+from opmodels import Case, Op, T, compare_cases_with_tflm, single_op_model
+
+
+def _step(case: Case):
+    interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    interp.allocate_tensors()
+    return interp._exec.steps[0]
+
+
+def _softmax(shape, out_dtype: str, out_quant) -> Case:
+    return Case(f"SOFTMAX INT8->{out_dtype} {list(shape)}", Op("SOFTMAX", "SoftmaxOptions", {"beta": 1.0}),
+                [T("INT8", shape, 0.1, 3)], [T(out_dtype, shape, *out_quant)])
+
+
+CASES = {
+    steps.ByteCopyStep: Case("RESHAPE INT8 [2, 3, 5] -> [6, 5]", Op("RESHAPE"),
+                             [tensor("INT8", (2, 3, 5)), const((6, 5))], [tensor("INT8", (6, 5))]),
+    steps.Int8LookupStep: unary_case("LOGISTIC", "INT8", (3, 257), (0.05, 7), (1 / 256, -128)),
+    steps.Int8SoftmaxStep: _softmax((4, 511), "INT8", (1 / 256, -128)),
+}
+
+
+def test_small_ops_run_as_compiled_steps_and_match_tflm(oracle):
+    for step_type, case in CASES.items():
+        assert isinstance(_step(case), step_type), case.label
+    cases = [*CASES.values(), _softmax((3, 12), "INT16", (1 / 65536, -32768)),
+             unary_case("TANH", "INT8", (40,), (0.02, -100), (1 / 128, 0)),
+             unary_case("HARD_SWISH", "INT8", (40,), (0.03, -128), (0.02, -90))]
+    compare_cases_with_tflm(oracle, cases)
+
+
+def test_int8_softmax_rows_that_can_overflow_keep_the_checked_kernel():
+    assert not isinstance(_step(_softmax((1, 512), "INT8", (1 / 256, -128))), steps.Step)
+
