@@ -4,10 +4,11 @@
  * caller pads rows and vectors with zeros) and small enough that no partial sum overflows (|w| <= 128,
  * |x| <= 255).
  *
- * Integer sums are exact in any order, so every path gives the same bits: AVX-512BW sign-extends 32
- * weights to int16 and multiplies pairs into 16 int32 lanes (vpmaddwd), AVX2 does 16 at a time, the
- * portable path one; the widest one this CPU has is chosen at run time. A row is reused across all
- * vectors while it is in L1.
+ * Integer sums are exact in any order, so both paths give the same bits: AVX2 sign-extends 16 weights
+ * to int16 and multiplies pairs into 8 int32 lanes (vpmaddwd), the portable path one at a time; AVX2 is
+ * chosen at run time where the CPU has it (on AVX-512 machines too: these dot products are a small part
+ * of an LSTM step, most of which is the per-element requantization and gate arithmetic). A row is
+ * reused across all vectors while it is in L1.
  */
 #ifndef MI_INT8_ROWS_DOT_H
 #define MI_INT8_ROWS_DOT_H
@@ -16,7 +17,8 @@
 
 #include "simd.h"
 
-#define MI_ROWS_DOT_ALIGN 32
+/* Whole AVX2 blocks of 16 int8 weights. */
+#define MI_ROWS_DOT_ALIGN 16
 
 typedef void (*mi_rows_dot_fn)(const int8_t *, int64_t, int64_t, const int16_t *, int64_t, int32_t *, int64_t);
 
@@ -52,34 +54,12 @@ static void mi_rows_dot_avx2(const int8_t *w, int64_t rows, int64_t depth, const
         }
 }
 
-__attribute__((target("avx512f,avx512bw")))
-static void mi_rows_dot_avx512(const int8_t *w, int64_t rows, int64_t depth, const int16_t *x, int64_t vectors,
-                               int32_t *out, int64_t out_stride)
-{
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t v = 0; v < vectors; v++) {
-            __m512i acc = _mm512_setzero_si512();
-            for (int64_t d = 0; d < depth; d += 32) {
-                __m512i wv = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + r * depth + d)));
-                __m512i xv = _mm512_loadu_si512((const void *)(x + v * depth + d));
-                acc = _mm512_add_epi32(acc, _mm512_madd_epi16(wv, xv));
-            }
-            out[v * out_stride + r] = _mm512_reduce_add_epi32(acc);
-        }
-}
+#endif
 
-/* The widest path this CPU has, or the portable one if force_portable. */
+/* The AVX2 path if this CPU has it and force_portable is 0, else the portable one. */
 static mi_rows_dot_fn mi_select_rows_dot(int force_portable)
 {
-    if (!force_portable && __builtin_cpu_supports("avx512bw"))
-        return mi_rows_dot_avx512;
     return MI_PICK(force_portable, mi_rows_dot_avx2, mi_rows_dot_portable);
 }
-#else
-static mi_rows_dot_fn mi_select_rows_dot(int force_portable)
-{
-    return MI_PICK(force_portable, mi_rows_dot_portable, mi_rows_dot_portable);
-}
-#endif
 
 #endif

@@ -99,7 +99,7 @@ def test_float_lstm_matches_tflm_across_invocations_and_reset(oracle):
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2), reset_and_repeat=True)
 
 
-#: Sizes beyond one SIMD block of the int8 dot products (32) and of the float gate FCs (8 units), so
+#: Sizes beyond one SIMD block of the int8 dot products (16) and of the float gate FCs (8 units), so
 #: that whole blocks, zero-padded tails and several batches stepped together are all exercised.
 WIDE_CASES = [
     dict(batch=2, steps=3, input_size=70, state=37, input_zp=-128, hidden_zp=5),
