@@ -5,6 +5,7 @@
 # Int8LookupStep: any int8 -> int8 element-wise op (LOGISTIC, TANH, ELU, HARD_SWISH, ...): every output
 #   element is a function of its input byte alone, so the op's own kernel run once at bind time on all 256
 #   values is a table giving its exact bits.
+# PadStep: PAD/PADV2 of any element type, one pass in output order.
 # Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_int8.pxd), for rows shorter
 #   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
 # Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
@@ -90,3 +91,79 @@ cdef class Int8SoftmaxStep(Step):
             else:
                 softmax_row(&self.input[i, 0], &self.output8[i, 0], depth, self.multiplier, self.left_shift,
                             self.diff_min)
+
+
+cdef inline void fill_elements(unsigned char* dst, const unsigned char* value, Py_ssize_t count,
+                               Py_ssize_t itemsize) noexcept nogil:
+    """count copies of the itemsize-byte value at dst (one byte value: memset; else doubling copies)."""
+    cdef Py_ssize_t done, total = count * itemsize
+    if total == 0:
+        return
+    if itemsize == 1:
+        memset(dst, value[0], total)
+        return
+    memcpy(dst, value, itemsize)
+    done = itemsize
+    while done < total:
+        memcpy(dst + done, dst, min(done, total - done))
+        done += min(done, total - done)
+
+
+cdef class PadStep(Step):
+    """PAD/PADV2 of a rank <= 5 array (shapes given at rank 5, leading 1s added), any element size, in one pass
+    in output order: rows of the last axis are the pad value, or before-padding, an input row, after-padding.
+    The pad value is read from its view on every run (PADV2's constant_values input)."""
+    cdef const unsigned char[::1] input
+    cdef unsigned char[::1] output
+    cdef const unsigned char[::1] value
+    cdef Py_ssize_t itemsize
+    cdef Py_ssize_t in_shape[5]
+    cdef Py_ssize_t out_shape[5]
+    cdef Py_ssize_t before[5]
+
+    def __init__(self, input, output, value, pairs):
+        """input, output: arrays of one type; value: an array of one element of it; pairs: (before, after)
+        per axis, output dim = input dim + before + after."""
+        rank = np.ndim(input)
+        if rank > 5 or len(pairs) != rank or np.ndim(output) != rank or np.size(value) != 1 or any(
+                o != i + b + a for o, i, (b, a) in zip(np.shape(output), np.shape(input), pairs)):
+            raise ValueError(f"pad of {np.shape(input)} by {pairs} into {np.shape(output)}")
+        self.itemsize = output.dtype.itemsize
+        if input.dtype.itemsize != self.itemsize or value.dtype.itemsize != self.itemsize:
+            raise ValueError(f"pad of {input.dtype} with {value.dtype} into {output.dtype}")
+        self.input = np.reshape(input, -1).view(np.uint8)
+        self.output = np.reshape(output, -1).view(np.uint8)
+        self.value = np.reshape(value, -1).view(np.uint8)
+        lead = [1] * (5 - rank)
+        for axis, (i, o, (b, _)) in enumerate(zip(lead + list(np.shape(input)), lead + list(np.shape(output)),
+                                                  [(0, 0)] * (5 - rank) + list(pairs))):
+            self.in_shape[axis], self.out_shape[axis], self.before[axis] = i, o, b
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t a, b, c, d, e = self.itemsize, row = self.out_shape[4] * e
+        cdef Py_ssize_t in_row = self.in_shape[4] * e, head = self.before[4] * e
+        cdef unsigned char* out
+        cdef const unsigned char* src
+        cdef const unsigned char* value = &self.value[0]
+        cdef Py_ssize_t ia, ib, ic, id_
+        if self.output.shape[0] == 0:
+            return
+        out = &self.output[0]
+        for a in range(self.out_shape[0]):
+            ia = a - self.before[0]
+            for b in range(self.out_shape[1]):
+                ib = b - self.before[1]
+                for c in range(self.out_shape[2]):
+                    ic = c - self.before[2]
+                    for d in range(self.out_shape[3]):
+                        id_ = d - self.before[3]
+                        if (0 <= ia < self.in_shape[0] and 0 <= ib < self.in_shape[1] and
+                                0 <= ic < self.in_shape[2] and 0 <= id_ < self.in_shape[3] and in_row):
+                            src = &self.input[(((ia * self.in_shape[1] + ib) * self.in_shape[2] + ic)
+                                               * self.in_shape[3] + id_) * in_row]
+                            fill_elements(out, value, self.before[4], e)
+                            memcpy(out + head, src, in_row)
+                            fill_elements(out + head + in_row, value, (row - head - in_row) // e, e)
+                        else:
+                            fill_elements(out, value, row // e, e)
+                        out += row
