@@ -5,11 +5,13 @@
 # Int8LookupStep: any int8 -> int8 element-wise op (LOGISTIC, TANH, ELU, HARD_SWISH, ...): every output
 #   element is a function of its input byte alone, so the op's own kernel run once at bind time on all 256
 #   values is a table giving its exact bits.
+# StridedCopyStep: the ops whose output is a strided view of the input (TRANSPOSE, SLICE, ...).
 # PadStep: PAD/PADV2 of any element type, one pass in output order.
 # Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_int8.pxd), for rows shorter
 #   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
 # Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
 
+from libc.stdint cimport uint16_t, uint32_t
 from libc.string cimport memmove
 
 from softmax_int8 cimport softmax_row
@@ -167,3 +169,79 @@ cdef class PadStep(Step):
                         else:
                             fill_elements(out, value, row // e, e)
                         out += row
+
+
+#: The most axes a StridedCopyStep walks (SPACE_TO_DEPTH views have 6).
+STRIDED_COPY_MAX_RANK = 8
+
+
+cdef class StridedCopyStep(Step):
+    """The output, contiguous, set to a strided view of the input (TRANSPOSE, SLICE, STRIDED_SLICE,
+    BROADCAST_TO, SPACE_TO_DEPTH, DEPTH_TO_SPACE), read and written in the view's C order. The view's byte
+    offset and strides are checked once at bind time to stay inside the input's bytes."""
+    cdef const unsigned char[::1] source
+    cdef unsigned char[::1] target
+    cdef Py_ssize_t offset, itemsize, rank
+    cdef Py_ssize_t shape[8]
+    cdef Py_ssize_t strides[8]
+
+    def __init__(self, input, view, output):
+        """input: a C-contiguous array; view: a numpy view of it (any strides, broadcasting included);
+        output: a C-contiguous array of the view's size and type, not overlapping the input."""
+        if not input.flags.c_contiguous or not output.flags.c_contiguous or (
+                view.size and not np.may_share_memory(view, input)):
+            raise ValueError("strided copy needs a contiguous input and output and a view of the input")
+        if view.size != output.size or view.dtype.itemsize != output.dtype.itemsize or view.ndim > 8:
+            raise ValueError(f"strided copy of a {view.shape} {view.dtype} view into {output.shape} {output.dtype}")
+        self.source = np.reshape(input, -1).view(np.uint8)
+        self.target = np.reshape(output, -1).view(np.uint8)
+        self.itemsize, self.rank = view.dtype.itemsize, max(view.ndim, 1)
+        self.offset = view.__array_interface__["data"][0] - input.__array_interface__["data"][0]
+        self.shape[0], self.strides[0] = 1, 0
+        for axis in range(view.ndim):
+            self.shape[axis], self.strides[axis] = view.shape[axis], view.strides[axis]
+        if view.size:
+            low = self.offset + sum(min(0, (n - 1) * s) for n, s in zip(view.shape, view.strides))
+            high = self.offset + sum(max(0, (n - 1) * s) for n, s in zip(view.shape, view.strides))
+            if low < 0 or high + self.itemsize > input.nbytes:
+                raise ValueError(f"view bytes [{low}, {high + self.itemsize}) outside the input's {input.nbytes}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t index[8]
+        cdef Py_ssize_t axis, i, inner = self.shape[self.rank - 1], step = self.strides[self.rank - 1]
+        cdef Py_ssize_t e = self.itemsize, position = self.offset
+        cdef const unsigned char* src
+        cdef unsigned char* out
+        if self.target.shape[0] == 0:
+            return
+        out = &self.target[0]
+        memset(index, 0, sizeof(index))
+        while True:
+            src = &self.source[0] + position
+            if step == e:
+                memcpy(out, src, inner * e)
+            elif e == 1:
+                for i in range(inner):
+                    out[i] = src[i * step]
+            elif e == 2:
+                for i in range(inner):
+                    (<uint16_t*>out)[i] = (<const uint16_t*>(src + i * step))[0]
+            elif e == 4:
+                for i in range(inner):
+                    (<uint32_t*>out)[i] = (<const uint32_t*>(src + i * step))[0]
+            else:
+                for i in range(inner):
+                    memcpy(out + i * e, src + i * step, e)
+            out += inner * e
+            # Next row: an odometer over the outer axes.
+            axis = self.rank - 2
+            while axis >= 0:
+                index[axis] += 1
+                position += self.strides[axis]
+                if index[axis] < self.shape[axis]:
+                    break
+                position -= self.strides[axis] * self.shape[axis]
+                index[axis] = 0
+                axis -= 1
+            if axis < 0:
+                return

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._kernels import steps
 from ..model import Tensor
 from .registry import BindFn, OpContext, Step
 
@@ -84,6 +85,10 @@ def bind_view_copy(view: Callable[[np.ndarray], np.ndarray]) -> BindFn:
     """
     def bind(inputs, outputs, scratch) -> Step:
         source = view(inputs[0])
+        if (source.ndim <= steps.STRIDED_COPY_MAX_RANK and inputs[0].flags.c_contiguous
+                and not np.shares_memory(inputs[0], outputs[0])):
+            return steps.StridedCopyStep(inputs[0], source, outputs[0])
+        # An output over its input: np.copyto reads the whole view first.
         return functools.partial(np.copyto, outputs[0].reshape(source.shape), source)
     return bind
 
