@@ -4,7 +4,8 @@ Shape and data-movement ops (PAD, SLICE, TRANSPOSE, SPACE_TO_BATCH_ND, ...) do n
 kernels are numpy calls prepared at bind time:
 
 * `bind_view_copy`: the output is a strided *view* of the input (slicing, transposition, broadcasting,
-  reshapes that split axes); each invoke is one `np.copyto`.
+  reshapes that split axes); each invoke is one compiled StridedCopyStep (kernels/steps_misc.pxi), or one
+  `np.copyto` when the output overlaps the input.
 * `bind_take`: anything else is an *index map* computed at prepare time (output element -> input element,
   -1 where the op writes padding); each invoke is one `np.take` plus, when there is padding, one
   masked store of zero bytes. The map is built by running the op's own numpy rearrangement on the
