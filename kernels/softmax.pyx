@@ -5,15 +5,14 @@ int8 input (int8 or int16 output): gemmlowp fixed point throughout (no LUT, no f
 to the row maximum are scaled to Q5.26, exponentiated to Q0.31, summed in Q12.19 with wrapping int32
 adds, and multiplied by the fixed-point reciprocal of the sum. int16 (SoftmaxInt16): differences are
 rescaled so [-65535, 0] spans [-10, 0], exponentiated through an interpolated 513-entry LUT, summed in
-Q16.15, and multiplied by a LUT reciprocal. Float: float32 exp, float32 sum in element order, division.
+Q16.15, and multiplied by a LUT reciprocal. Float32 runs as a compiled step (softmax_rows.pxd).
 """
-from libc.float cimport FLT_MAX
 from libc.math cimport expf, roundf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
 from fixedpoint cimport clamp32, mbqm
 from gemmlowp cimport wrapping_add
-from softmax_int8 cimport count_leading_zeros, softmax_out_t, softmax_row
+from softmax_rows cimport count_leading_zeros, softmax_out_t, softmax_row
 
 def softmax_quantized(const int8_t[:, ::1] x, softmax_out_t[:, ::1] out, int32_t input_multiplier,
                       int input_left_shift, int32_t diff_min) -> int:
@@ -34,28 +33,6 @@ def softmax_quantized(const int8_t[:, ::1] x, softmax_out_t[:, ::1] out, int32_t
                 failed_row = i
                 break
     return failed_row
-
-
-def softmax_float(const float[:, ::1] x, float[:, ::1] out, float beta) -> None:
-    """Float softmax of each row: exp((x - max) * beta) in float32, summed in order, then divided."""
-    if x.shape[0] != out.shape[0] or x.shape[1] != out.shape[1]:
-        raise ValueError(f"softmax: input rows {x.shape[0]}x{x.shape[1]} vs output {out.shape[0]}x{out.shape[1]}")
-    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], i, c
-    cdef float max_in_row, total, e
-    with nogil:
-        for i in range(rows):
-            max_in_row = -FLT_MAX
-            for c in range(depth):
-                # std::max(max, v): keeps max unless max < v (a NaN never replaces it).
-                if max_in_row < x[i, c]:
-                    max_in_row = x[i, c]
-            total = 0.0
-            for c in range(depth):
-                e = expf((x[i, c] - max_in_row) * beta)
-                out[i, c] = e
-                total = total + e
-            for c in range(depth):
-                out[i, c] = out[i, c] / total
 
 
 # The functions TFLM tabulates for SoftmaxInt16, in float32 like its lambdas (std::exp(float) is expf).

@@ -7,14 +7,15 @@
 #   values is a table giving its exact bits.
 # StridedCopyStep: the ops whose output is a strided view of the input (TRANSPOSE, SLICE, ...).
 # PadStep: PAD/PADV2 of any element type, one pass in output order.
-# Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_int8.pxd), for rows shorter
+# Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_rows.pxd), for rows shorter
 #   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
+# FloatSoftmaxStep: float32 SOFTMAX row by row (softmax_rows.pxd).
 # Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
 
 from libc.stdint cimport uint16_t, uint32_t
 from libc.string cimport memmove
 
-from softmax_int8 cimport softmax_row
+from softmax_rows cimport softmax_float_row, softmax_row
 
 #: Softmax rows shorter than this cannot make TFLM's reciprocal fail (each exponential is at most 2^19).
 INT8_SOFTMAX_SAFE_DEPTH = 512
@@ -245,3 +246,23 @@ cdef class StridedCopyStep(Step):
                 axis -= 1
             if axis < 0:
                 return
+
+
+cdef class FloatSoftmaxStep(Step):
+    """SOFTMAX, float32, on [rows, depth] views."""
+    cdef const float[:, ::1] input
+    cdef float[:, ::1] output
+    cdef float beta
+
+    def __init__(self, input, output, float beta):
+        """Arguments as for softmax.softmax_float."""
+        self.input, self.output, self.beta = input, output, beta
+        if tuple(input.shape) != tuple(output.shape):
+            raise ValueError(f"softmax of {tuple(input.shape)} into {tuple(output.shape)}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i, depth = self.input.shape[1]
+        if depth == 0:
+            return
+        for i in range(self.input.shape[0]):
+            softmax_float_row(&self.input[i, 0], &self.output[i, 0], depth, self.beta)

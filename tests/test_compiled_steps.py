@@ -1,6 +1,6 @@
 """The small ops of the benchmark models run as compiled steps (no Python per op) and stay bit-exact with
 TFLM: RESHAPE copies, strided copies (TRANSPOSE, STRIDED_SLICE, BROADCAST_TO), PAD/PADV2, int8 element-wise ops through a 256-entry table of their own kernel, int8
-SOFTMAX rows; the cases TFLM can abort on keep the checked kernel."""
+and float32 SOFTMAX rows; the cases TFLM can abort on keep the checked kernel."""
 from __future__ import annotations
 
 from elementwise_cases import unary_case
@@ -28,6 +28,8 @@ CASES = {
                              [tensor("INT8", (2, 3, 5)), const((6, 5))], [tensor("INT8", (6, 5))]),
     steps.Int8LookupStep: unary_case("LOGISTIC", "INT8", (3, 257), (0.05, 7), (1 / 256, -128)),
     steps.Int8SoftmaxStep: _softmax((4, 511), "INT8", (1 / 256, -128)),
+    steps.FloatSoftmaxStep: Case("SOFTMAX FLOAT32 [3, 10] beta 0.7", Op("SOFTMAX", "SoftmaxOptions", {"beta": 0.7}),
+                                 [T("FLOAT32", (3, 10))], [T("FLOAT32", (3, 10))]),
     steps.StridedCopyStep: Case("TRANSPOSE INT8 [1, 3, 4, 5] perm [0, 2, 3, 1]", Op("TRANSPOSE"),
                                 [tensor("INT8", (1, 3, 4, 5)), const((0, 2, 3, 1))], [tensor("INT8", (1, 4, 5, 3))]),
     steps.PadStep: pad_case("INT8", (1, 5, 4, 3), [[0, 0], [1, 2], [2, 0], [0, 1]], (0.1, -7)),

@@ -55,11 +55,8 @@ def prepare_softmax(ctx: OpContext) -> BindFn:
     rows = input.num_elements // depth if depth else 0
 
     if input.type_name == "FLOAT32":
-        kernel = softmax_kernels.softmax_float
-
         def bind_float(inputs, outputs, scratch):
-            return functools.partial(kernel, inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
-                                     np.float32(beta))
+            return steps.FloatSoftmaxStep(inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth), beta)
         return bind_float
 
     s_in, _ = ctx.per_tensor(input)

@@ -1,8 +1,11 @@
 # cython: language_level=3
-"""One row of TFLM's int8-input SOFTMAX (reference/softmax.h), shared by softmax.pyx and the compiled step:
-gemmlowp fixed point throughout (no LUT, no float exp): differences to the row maximum are scaled to Q5.26,
-exponentiated to Q0.31, summed in Q12.19 with wrapping int32 adds, and multiplied by the fixed-point
-reciprocal of the sum."""
+"""One row of TFLM's int8-input and float32 SOFTMAX (reference/softmax.h), shared by softmax.pyx and the
+compiled steps. int8: gemmlowp fixed point throughout (no LUT, no float exp): differences to the row
+maximum are scaled to Q5.26, exponentiated to Q0.31, summed in Q12.19 with wrapping int32 adds, and
+multiplied by the fixed-point reciprocal of the sum. float32: exp((x - max) * beta) in float32, summed in
+order, then divided."""
+from libc.float cimport FLT_MAX
+from libc.math cimport expf
 from libc.stdint cimport int8_t, int16_t, int32_t, uint32_t
 
 from fixedpoint cimport rdbpot, srdhm
@@ -69,3 +72,19 @@ cdef inline bint softmax_row(const int8_t* x, softmax_out_t* out, Py_ssize_t dep
         else:
             out[c] = <softmax_out_t>out_min
     return True
+
+
+cdef inline void softmax_float_row(const float* x, float* out, Py_ssize_t depth, float beta) noexcept nogil:
+    """Float softmax of one row (an output over its input is fine: each element is read before it is written)."""
+    cdef float max_in_row = -FLT_MAX, total = 0.0, e
+    cdef Py_ssize_t c
+    for c in range(depth):
+        # std::max(max, v): keeps max unless max < v (a NaN never replaces it).
+        if max_in_row < x[c]:
+            max_in_row = x[c]
+    for c in range(depth):
+        e = expf((x[c] - max_in_row) * beta)
+        out[c] = e
+        total = total + e
+    for c in range(depth):
+        out[c] = out[c] / total
