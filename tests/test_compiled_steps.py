@@ -1,6 +1,7 @@
 """The small ops of the benchmark models run as compiled steps (no Python per op) and stay bit-exact with
-TFLM: RESHAPE copies, strided copies (TRANSPOSE, STRIDED_SLICE, BROADCAST_TO), PAD/PADV2, int8 element-wise ops through a 256-entry table of their own kernel, int8
-and float32 SOFTMAX rows; the cases TFLM can abort on keep the checked kernel."""
+TFLM: RESHAPE copies, strided copies (TRANSPOSE, STRIDED_SLICE, BROADCAST_TO), PAD/PADV2, int8 element-wise
+ops through a 256-entry table of their own kernel, int8 and float32 SOFTMAX rows; the cases TFLM can abort
+on keep the checked kernel."""
 from __future__ import annotations
 
 from elementwise_cases import unary_case
