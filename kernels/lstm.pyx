@@ -18,13 +18,15 @@ One step (LstmStep) on a [n_batch, n_state] slice of the states:
   output gate likewise; h = tanh(c) * output_gate; the output row is a copy of h.
 Time-major inputs step all batches at once; batch-major ones run each batch's sequence in turn.
 """
-from libc.float cimport FLT_MAX
 from libc.math cimport tanhf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memcpy
 
 from activations cimport logistic_float, logistic_int16, tanh_int16
 from fixedpoint cimport clamp32, mbqm, mbqm_int64
+from lstm_common cimport (CELL, FORGET, INPUT, INPUT_MULTIPLIER, INPUT_SHIFT, INPUT_WEIGHT_OFFSET, OUTPUT,
+                         RECURRENT_MULTIPLIER, RECURRENT_SHIFT, RECURRENT_WEIGHT_OFFSET, LstmParams, clamp_float,
+                         clip_float, clip_int16, mul_elementwise)
 
 ctypedef fused act_t:
     int8_t
@@ -43,68 +45,6 @@ ctypedef fused bias_t:
     int32_t
     int64_t
     float
-
-# Gate order of `gate_params` rows and of the weight/bias pointer arrays (microinterp/ops/lstm.py).
-cdef enum:
-    FORGET = 0
-    INPUT = 1
-    CELL = 2
-    OUTPUT = 3
-
-# Columns of a `gate_params` row.
-cdef enum:
-    INPUT_MULTIPLIER = 0
-    INPUT_SHIFT = 1
-    INPUT_WEIGHT_OFFSET = 2
-    RECURRENT_MULTIPLIER = 3
-    RECURRENT_SHIFT = 4
-    RECURRENT_WEIGHT_OFFSET = 5
-
-
-cdef struct LstmParams:
-    # Quantized paths only (zeros on the float path), except clip and cell_clip.
-    int32_t input_offset            # -input zero point
-    int32_t hidden_offset           # -hidden zero point (the recurrent FCs' input offset)
-    int32_t forget_cell_multiplier  # forget gate x cell state -> cell state
-    int forget_cell_shift
-    int32_t input_cell_multiplier   # input gate x cell gate -> cell state
-    int input_cell_shift
-    int32_t hidden_multiplier       # tanh(cell) x output gate -> hidden state
-    int hidden_shift
-    int32_t hidden_zero_point
-    bint clip                       # cell_clip > 0
-    float cell_clip
-    int16_t quantized_cell_clip
-    int32_t cell_tanh_multiplier    # Tanh of the cell state at its scale (0: 3 << shift, no shift)
-    int cell_tanh_shift
-
-
-cdef inline float clamp_float(float x) noexcept nogil:
-    # ActivationFunctionWithMinMax with no activation: bounds are +-FLT_MAX (NaN passes through).
-    if x < -FLT_MAX:
-        x = -FLT_MAX
-    if FLT_MAX < x:
-        x = FLT_MAX
-    return x
-
-
-cdef inline float clip_float(float x, float clip) noexcept nogil:
-    # std::max(std::min(clip, x), -clip), operand order included.
-    x = x if x < clip else clip
-    return -clip if x < -clip else x
-
-
-cdef inline int16_t clip_int16(int16_t x, int16_t clip) noexcept nogil:
-    cdef int16_t low = <int16_t>(-clip)
-    x = x if x < clip else clip
-    return low if x < low else x
-
-
-cdef inline int32_t mul_elementwise(int32_t a, int32_t b, int32_t multiplier, int shift, int32_t offset,
-                                    int32_t lo, int32_t hi) noexcept nogil:
-    """reference_integer_ops::MulElementwise for one element (input offsets are 0: gates are symmetric)."""
-    return clamp32(offset + mbqm(a * b, multiplier, shift), lo, hi)
-
 
 cdef inline void fully_connected(const act_t* x, Py_ssize_t batches, Py_ssize_t depth, int32_t x_offset,
                                  const weight_t* w, Py_ssize_t units, int32_t w_offset, const bias_t* bias,

@@ -5,30 +5,16 @@ int8 input (int8 or int16 output): gemmlowp fixed point throughout (no LUT, no f
 to the row maximum are scaled to Q5.26, exponentiated to Q0.31, summed in Q12.19 with wrapping int32
 adds, and multiplied by the fixed-point reciprocal of the sum. int16 (SoftmaxInt16): differences are
 rescaled so [-65535, 0] spans [-10, 0], exponentiated through an interpolated 513-entry LUT, summed in
-Q16.15, and multiplied by a LUT reciprocal. Float: float32 exp, float32 sum in element order, division.
+Q16.15, and multiplied by a LUT reciprocal. Float32 runs as a compiled step (softmax_rows.pxd).
 """
-from libc.float cimport FLT_MAX
 from libc.math cimport expf, logf, roundf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
-from fixedpoint cimport clamp32, count_leading_zeros, mbqm, rdbpot, srdhm
-from gemmlowp cimport (exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1, rounding_half_sum,
-                      saturating_shift_left, wrapping_add, wrapping_sub)
-
-ctypedef fused softmax_out_t:
-    int8_t
-    int16_t
-
-# Integer bits of the scaled input difference (Q5.26) and of the sum of exponentials (Q12.19).
-cdef enum:
-    SCALED_DIFF_INTEGER_BITS = 5
-    ACCUMULATION_INTEGER_BITS = 12
-
-
-cdef inline int32_t _scaled_exp(int32_t input_diff, int32_t multiplier, int left_shift) noexcept nogil:
-    # MultiplyByQuantizedMultiplierGreaterThanOne (the left shift is an int32 multiply), then exp in Q0.31.
-    return exp_on_negative_values(srdhm(<int32_t>(<uint32_t>input_diff << left_shift), multiplier),
-                                  SCALED_DIFF_INTEGER_BITS)
+from fixedpoint cimport clamp32, mbqm, rdbpot, srdhm
+from gemmlowp cimport (one_over_one_plus_x_for_x_in_0_1, rounding_half_sum, saturating_shift_left, wrapping_add,
+                      wrapping_sub)
+from softmax_rows cimport (ACCUMULATION_INTEGER_BITS, SCALED_DIFF_INTEGER_BITS, _scaled_exp, count_leading_zeros,
+                           softmax_out_t, softmax_row)
 
 
 def softmax_quantized(const int8_t[:, ::1] x, softmax_out_t[:, ::1] out, int32_t input_multiplier,
@@ -42,67 +28,14 @@ def softmax_quantized(const int8_t[:, ::1] x, softmax_out_t[:, ::1] out, int32_t
         raise ValueError(f"softmax: input rows {x.shape[0]}x{x.shape[1]} vs output {out.shape[0]}x{out.shape[1]}")
     if not 0 <= input_left_shift <= 31:
         raise ValueError(f"softmax: input_left_shift {input_left_shift} outside [0, 31]")
-    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], i, c
-    cdef int32_t out_min = -128 if softmax_out_t is int8_t else -32768
-    cdef int32_t out_max = 127 if softmax_out_t is int8_t else 32767
-    cdef int out_bits = 8 if softmax_out_t is int8_t else 16
-    cdef int32_t max_in_row, input_diff, sum_of_exps, shifted_scale, shifted_sum_minus_one, value
-    cdef int headroom_plus_one, num_bits_over_unit, exponent
+    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], i
     cdef Py_ssize_t failed_row = -1
     with nogil:
         for i in range(rows):
-            max_in_row = -128
-            for c in range(depth):
-                if x[i, c] > max_in_row:
-                    max_in_row = x[i, c]
-            sum_of_exps = 0
-            for c in range(depth):
-                input_diff = x[i, c] - max_in_row
-                if input_diff >= diff_min:
-                    # Rescale<12>: Q0.31 -> Q12.19 is a rounding right shift by the 12 integer bits.
-                    sum_of_exps = wrapping_add(sum_of_exps, rdbpot(
-                        _scaled_exp(input_diff, input_multiplier, input_left_shift), ACCUMULATION_INTEGER_BITS))
-            # GetReciprocal: normalise the sum to [1, 2), drop the leading 1, take 1 / (1 + x).
-            headroom_plus_one = count_leading_zeros(<uint32_t>sum_of_exps)
-            num_bits_over_unit = ACCUMULATION_INTEGER_BITS - headroom_plus_one
-            shifted_sum_minus_one = <int32_t>(
-                (<uint32_t>sum_of_exps << headroom_plus_one if headroom_plus_one < 32 else 0) - (<uint32_t>1 << 31))
-            shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one)
-            exponent = num_bits_over_unit + 31 - out_bits
-            if exponent < 0 or exponent > 31:
+            if not softmax_row(&x[i, 0], &out[i, 0], depth, input_multiplier, input_left_shift, diff_min):
                 failed_row = i
                 break
-            for c in range(depth):
-                input_diff = x[i, c] - max_in_row
-                if input_diff >= diff_min:
-                    value = rdbpot(srdhm(shifted_scale, _scaled_exp(input_diff, input_multiplier, input_left_shift)),
-                                   exponent) + out_min
-                    out[i, c] = <softmax_out_t>(out_min if value < out_min else (out_max if value > out_max else value))
-                else:
-                    out[i, c] = <softmax_out_t>out_min
     return failed_row
-
-
-def softmax_float(const float[:, ::1] x, float[:, ::1] out, float beta) -> None:
-    """Float softmax of each row: exp((x - max) * beta) in float32, summed in order, then divided."""
-    if x.shape[0] != out.shape[0] or x.shape[1] != out.shape[1]:
-        raise ValueError(f"softmax: input rows {x.shape[0]}x{x.shape[1]} vs output {out.shape[0]}x{out.shape[1]}")
-    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], i, c
-    cdef float max_in_row, total, e
-    with nogil:
-        for i in range(rows):
-            max_in_row = -FLT_MAX
-            for c in range(depth):
-                # std::max(max, v): keeps max unless max < v (a NaN never replaces it).
-                if max_in_row < x[i, c]:
-                    max_in_row = x[i, c]
-            total = 0.0
-            for c in range(depth):
-                e = expf((x[i, c] - max_in_row) * beta)
-                out[i, c] = e
-                total = total + e
-            for c in range(depth):
-                out[i, c] = out[i, c] / total
 
 
 # The functions TFLM tabulates for SoftmaxInt16, in float32 like its lambdas (std::exp(float) is expf).

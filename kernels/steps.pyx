@@ -926,3 +926,7 @@ cdef class FloatFullyConnectedStep(Step):
 
     cdef void run(self) noexcept nogil:
         self.mac.kernel(&self.mac.params, &self.input[0, 0], self.output.shape[0], 0, 1, 0, 1, &self.output[0, 0])
+
+
+include "steps_lstm.pxi"
+include "steps_misc.pxi"

@@ -1,13 +1,15 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM: TFLM's own kernel (8x8->16, 16x8->16, float32), bit-exact across invocations
-and resets, batch-major and time-major."""
+and resets, batch-major and time-major; the int8 and float32 paths as compiled steps (SIMD and portable)."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
 from microinterp import Interpreter
+from microinterp._kernels import steps
 from microinterp.errors import InconsistentModelError, UnsupportedOperatorError
 from opmodels import Case, Op, T, compare_cases_with_tflm, prepare_op, single_op_model
 
@@ -95,6 +97,31 @@ def test_float_lstm_matches_tflm_across_invocations_and_reset(oracle):
              lstm_case("FLOAT32", 3, 2, 2, 4, time_major=True, cell_clip=0.7, seed=21),
              lstm_case("FLOAT32", 1, 5, 6, 2, gain=5.0, seed=22)]
     compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2), reset_and_repeat=True)
+
+
+#: Sizes beyond one SIMD block of the int8 dot products (16) and of the float gate FCs (8 units), so
+#: that whole blocks, zero-padded tails and several batches stepped together are all exercised.
+WIDE_CASES = [
+    dict(batch=2, steps=3, input_size=70, state=37, input_zp=-128, hidden_zp=5),
+    dict(batch=3, steps=2, input_size=33, state=9, time_major=True, cell_clip=0.6, weight_zp=-3, gain=3.0),
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", ["INT8", "FLOAT32"])
+def test_compiled_lstm_wider_than_a_simd_block_matches_tflm(oracle, monkeypatch, path, portable):
+    step = "Int8LstmStep" if path == "INT8" else "FloatLstmStep"
+    monkeypatch.setattr(steps, step, functools.partial(getattr(steps, step), portable=portable))
+    cases = [lstm_case(path, seed=30 + n, **params) for n, params in enumerate(WIDE_CASES)]
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1), reset_and_repeat=True)
+
+
+@pytest.mark.parametrize("path", ["INT8", "FLOAT32"])
+def test_int8_and_float_lstm_run_as_compiled_steps(path):
+    case = lstm_case(path, 2, 3, 4, 5)
+    interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    interp.allocate_tensors()
+    assert isinstance(interp._exec.steps[0], steps.Step)
 
 
 @pytest.mark.parametrize("path", ["INT8", "FLOAT32"])

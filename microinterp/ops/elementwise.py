@@ -16,6 +16,7 @@ import numpy as np
 
 from .._kernels import activations as activation_kernels
 from .._kernels import elementwise as elementwise_kernels
+from .._kernels import steps
 from ..errors import KernelDomainError
 from ..model import Tensor
 from ..quantization import INT_RANGES, quantize_multiplier_smaller_than_one_exp
@@ -203,7 +204,19 @@ def prepare_unary(ctx: OpContext, op: int, params: dict | None = None, *, failur
     kernel_state = activation_kernels.UnaryKernel(int(op), unary_params(**(params or {})))
     kernel = activation_kernels.unary[KERNEL_TYPES[ctx.input(0).type_name]]
     where = ctx.op.describe()
+    table = _int8_table(ctx, kernel, kernel_state)
 
     def bind(inputs, outputs, scratch):
+        if table is not None:
+            return steps.Int8LookupStep(inputs[0], outputs[0], table)
         return _checked(functools.partial(kernel, kernel_state, _flat(inputs[0]), _flat(outputs[0])), where, failure)
     return bind
+
+
+def _int8_table(ctx: OpContext, kernel, kernel_state) -> np.ndarray | None:
+    """For an int8 -> int8 op, its outputs for the 256 input values (the compiled step looks them up), or
+    None if it is not int8 -> int8 or fails on some value (then the kernel runs and reports it)."""
+    if ctx.input(0).type_name != "INT8" or ctx.output(0).type_name != "INT8":
+        return None
+    table = np.empty(256, np.int8)
+    return table if kernel(kernel_state, np.arange(-128, 128, dtype=np.int8), table) < 0 else None

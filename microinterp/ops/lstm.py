@@ -12,7 +12,11 @@ cell (8x8->16); int16 activations with int8 weights and int64 biases (16x8->16);
 is requantized to Q3.12 separately (multiplier double(s_x) * double(s_w) / 2^-12, as the FC op), the
 inter-gate products use double scales with Q0.15 gate outputs, and tanh of the cell state takes the
 cell scale's power of two (CheckedLog2, rounded even when the scale is no power of two, as TFLM does).
-TFLM's four scratch buffers are requested as TFLM requests them.
+TFLM's four scratch buffers are requested as TFLM requests them (the plan stays TFLM's).
+
+The int8 and float32 paths run as compiled steps (Int8LstmStep, FloatLstmStep in kernels/steps_lstm.pxi:
+the whole sequence in one C call, SIMD gate FCs, same bits); the 16x8 path, and int8 FCs too deep to sum
+in int32 without overflow, run the reference template (kernels/lstm.pyx).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import math
 import numpy as np
 
 from .._kernels import lstm as lstm_kernels
+from .._kernels import steps
 from ..model import Tensor
 from ..quantization import MAX_INT64_REQUANT_SHIFT, quantize_multiplier
 from .registry import BindFn, OpContext, register
@@ -182,8 +187,20 @@ def prepare_unidirectional_sequence_lstm(ctx: OpContext) -> BindFn:
         ctx.request_scratch(batch * state * cell.dtype.itemsize, like_tflm=True)
     kernel = lstm_kernels.lstm[_KERNELS[input.type_name]]
     by_gate = [table[g] for table in (_INPUT_WEIGHTS, _RECURRENT_WEIGHTS, _BIASES) for g in _GATES]
+    compiled = input.type_name == "FLOAT32" or (
+        input.type_name == "INT8" and max(input.shape[2], state) <= steps.LSTM_INT8_MAX_DEPTH)
 
     def bind(inputs, outputs, scratch):
+        if compiled:
+            rows = (-1, inputs[_INPUT].shape[2])
+            gates = [[inputs[table[g]] for g in _GATES] for table in (_INPUT_WEIGHTS, _RECURRENT_WEIGHTS, _BIASES)]
+            cell_state = inputs[_CELL].reshape(batch, state)
+            sequence = (inputs[_INPUT].reshape(rows), *gates, inputs[_HIDDEN], cell_state,
+                        outputs[0].reshape(-1, state), time_major)
+            if input.type_name == "FLOAT32":
+                return steps.FloatLstmStep(*sequence, params)
+            return steps.Int8LstmStep(*sequence, gate_params, params)
+
         def raw(a):
             return a.reshape(-1).view(np.uint8)
         return functools.partial(kernel, inputs[_INPUT], *(raw(inputs[i]) for i in by_gate), inputs[_HIDDEN],

@@ -4,7 +4,8 @@ Shape and data-movement ops (PAD, SLICE, TRANSPOSE, SPACE_TO_BATCH_ND, ...) do n
 kernels are numpy calls prepared at bind time:
 
 * `bind_view_copy`: the output is a strided *view* of the input (slicing, transposition, broadcasting,
-  reshapes that split axes); each invoke is one `np.copyto`.
+  reshapes that split axes); each invoke is one compiled StridedCopyStep (kernels/steps_misc.pxi), or one
+  `np.copyto` when the output overlaps the input.
 * `bind_take`: anything else is an *index map* computed at prepare time (output element -> input element,
   -1 where the op writes padding); each invoke is one `np.take` plus, when there is padding, one
   masked store of zero bytes. The map is built by running the op's own numpy rearrangement on the
@@ -17,6 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._kernels import steps
 from ..model import Tensor
 from .registry import BindFn, OpContext, Step
 
@@ -84,6 +86,10 @@ def bind_view_copy(view: Callable[[np.ndarray], np.ndarray]) -> BindFn:
     """
     def bind(inputs, outputs, scratch) -> Step:
         source = view(inputs[0])
+        if (source.ndim <= steps.STRIDED_COPY_MAX_RANK and inputs[0].flags.c_contiguous
+                and not np.shares_memory(inputs[0], outputs[0])):
+            return steps.StridedCopyStep(inputs[0], source, outputs[0])
+        # An output over its input: np.copyto reads the whole view first.
         return functools.partial(np.copyto, outputs[0].reshape(source.shape), source)
     return bind
 

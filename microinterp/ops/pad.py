@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import steps
 from .movement import (bind_take, constant_ints, element_numbers, expect_max_rank, expect_same_type, expect_shape,
                        tensor_params)
 from .registry import BindFn, OpContext, register
@@ -45,7 +46,7 @@ def _paddings(ctx: OpContext, types: tuple[str, ...] = ("INT32",)) -> list[tuple
 
 @register("PAD", "PADV2")
 def prepare_pad(ctx: OpContext) -> BindFn:
-    """Validate a PAD/PADV2 and bind: fill the output with the pad value, then copy the input inside it."""
+    """Validate a PAD/PADV2 and bind a compiled PadStep: the pad value around the input, in output order."""
     ctx.expect_io((2, 3))
     src, dst = ctx.input(0), ctx.output(0)
     expect_same_type(ctx, src, dst)
@@ -67,17 +68,9 @@ def prepare_pad(ctx: OpContext) -> BindFn:
             ctx.fail(f"output zero point {default_value} is outside the int8 range")
     else:
         default_value = 0
-    # The trailing Ellipsis keeps a 0-d output a view (out[()] would be a copy).
-    interior = tuple(slice(before, before + n) for n, (before, _) in zip(src.shape, pairs)) + (Ellipsis,)
-
     def bind(inputs, outputs, scratch):
-        out, inside = outputs[0], outputs[0][interior]
-        value = np.asarray(default_value, out.dtype) if constant_values is None else inputs[2].reshape(())
-
-        def step() -> None:
-            np.copyto(out, value)
-            np.copyto(inside, inputs[0])
-        return step
+        value = np.asarray([default_value], outputs[0].dtype) if constant_values is None else inputs[2]
+        return steps.PadStep(inputs[0], outputs[0], value, pairs)
     return bind
 
 

@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from .._kernels import softmax as softmax_kernels
+from .._kernels import steps
 from ..errors import SoftmaxOverflowError
 from ..quantization import calculate_input_radius, quantize_multiplier, quantize_multiplier_greater_than_one
 from .conv import check_int16_zero_points
@@ -54,11 +55,8 @@ def prepare_softmax(ctx: OpContext) -> BindFn:
     rows = input.num_elements // depth if depth else 0
 
     if input.type_name == "FLOAT32":
-        kernel = softmax_kernels.softmax_float
-
         def bind_float(inputs, outputs, scratch):
-            return functools.partial(kernel, inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
-                                     np.float32(beta))
+            return steps.FloatSoftmaxStep(inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth), beta)
         return bind_float
 
     s_in, _ = ctx.per_tensor(input)
@@ -75,6 +73,9 @@ def prepare_softmax(ctx: OpContext) -> BindFn:
     where = ctx.op.describe()
 
     def bind(inputs, outputs, scratch):
+        if depth < steps.INT8_SOFTMAX_SAFE_DEPTH:
+            return steps.Int8SoftmaxStep(inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
+                                         multiplier, left_shift, diff_min)
         run = functools.partial(kernel, inputs[0].reshape(rows, depth), outputs[0].reshape(rows, depth),
                                 multiplier, left_shift, diff_min)
 

@@ -1,0 +1,268 @@
+# Included by steps.pyx: compiled steps of the small ops around the MAC layers, so that a model's invoke
+# runs no Python per op.
+#
+# ByteCopyStep: RESHAPE, SQUEEZE and EXPAND_DIMS when the plan does not alias their output to the input.
+# Int8LookupStep: any int8 -> int8 element-wise op (LOGISTIC, TANH, ELU, HARD_SWISH, ...): every output
+#   element is a function of its input byte alone, so the op's own kernel run once at bind time on all 256
+#   values is a table giving its exact bits.
+# StridedCopyStep: the ops whose output is a strided view of the input (TRANSPOSE, SLICE, ...).
+# PadStep: PAD/PADV2 of any element type, one pass in output order.
+# Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_rows.pxd), for rows shorter
+#   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
+# FloatSoftmaxStep: float32 SOFTMAX row by row (softmax_rows.pxd).
+# Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
+
+from libc.stdint cimport uint16_t, uint32_t
+from libc.string cimport memmove
+
+from softmax_rows cimport softmax_float_row, softmax_row
+
+#: Softmax rows shorter than this cannot make TFLM's reciprocal fail (each exponential is at most 2^19).
+INT8_SOFTMAX_SAFE_DEPTH = 512
+
+
+cdef class ByteCopyStep(Step):
+    """A flat byte copy of the input into the output (overlap allowed)."""
+    cdef const unsigned char[::1] source
+    cdef unsigned char[::1] target
+
+    def __init__(self, input, output):
+        """input, output: arrays of the same number of bytes (any shape and type)."""
+        self.source = np.reshape(input, -1).view(np.uint8)
+        self.target = np.reshape(output, -1).view(np.uint8)
+        if self.source.shape[0] != self.target.shape[0]:
+            raise ValueError(f"copy of {self.source.shape[0]} bytes into {self.target.shape[0]}")
+
+    cdef void run(self) noexcept nogil:
+        if self.target.shape[0]:
+            memmove(&self.target[0], &self.source[0], self.target.shape[0])
+
+
+cdef class Int8LookupStep(Step):
+    """out[i] = table[x[i] + 128] over flat int8 views."""
+    cdef const int8_t[::1] input
+    cdef int8_t[::1] output
+    cdef const int8_t[::1] table
+
+    def __init__(self, input, output, table):
+        """input, output: int8 arrays of one size; table: the 256 outputs of inputs -128..127."""
+        self.input, self.output = np.reshape(input, -1), np.reshape(output, -1)
+        self.table = np.ascontiguousarray(table, np.int8)
+        if self.input.shape[0] != self.output.shape[0] or self.table.shape[0] != 256:
+            raise ValueError(f"lookup of {self.input.shape[0]} values into {self.output.shape[0]} with a table of "
+                             f"{self.table.shape[0]}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef const int8_t* table = &self.table[128]
+        for i in range(self.output.shape[0]):
+            self.output[i] = table[self.input[i]]
+
+
+cdef class Int8SoftmaxStep(Step):
+    """SOFTMAX, int8 input, int8 or int16 output, on [rows, depth] views; depth < INT8_SOFTMAX_SAFE_DEPTH."""
+    cdef const int8_t[:, ::1] input
+    cdef int8_t[:, ::1] output8
+    cdef int16_t[:, ::1] output16
+    cdef bint wide
+    cdef int32_t multiplier, diff_min
+    cdef int left_shift
+
+    def __init__(self, input, output, int32_t multiplier, int left_shift, int32_t diff_min):
+        """Arguments as for softmax.softmax_quantized."""
+        self.input = input
+        self.wide = output.dtype == np.int16
+        if self.wide:
+            self.output16 = output
+        else:
+            self.output8 = output
+        if tuple(input.shape) != tuple(output.shape) or input.shape[1] >= INT8_SOFTMAX_SAFE_DEPTH:
+            raise ValueError(f"softmax of {tuple(input.shape)} into {tuple(output.shape)} (rows of at most "
+                             f"{INT8_SOFTMAX_SAFE_DEPTH - 1})")
+        if not 0 <= left_shift <= 31:
+            raise ValueError(f"softmax: input_left_shift {left_shift} outside [0, 31]")
+        self.multiplier, self.left_shift, self.diff_min = multiplier, left_shift, diff_min
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i, depth = self.input.shape[1]
+        if depth == 0:
+            return
+        for i in range(self.input.shape[0]):
+            if self.wide:
+                softmax_row(&self.input[i, 0], &self.output16[i, 0], depth, self.multiplier, self.left_shift,
+                            self.diff_min)
+            else:
+                softmax_row(&self.input[i, 0], &self.output8[i, 0], depth, self.multiplier, self.left_shift,
+                            self.diff_min)
+
+
+cdef inline void fill_elements(unsigned char* dst, const unsigned char* value, Py_ssize_t count,
+                               Py_ssize_t itemsize) noexcept nogil:
+    """count copies of the itemsize-byte value at dst (one byte value: memset; else doubling copies)."""
+    cdef Py_ssize_t done, total = count * itemsize
+    if total == 0:
+        return
+    if itemsize == 1:
+        memset(dst, value[0], total)
+        return
+    memcpy(dst, value, itemsize)
+    done = itemsize
+    while done < total:
+        memcpy(dst + done, dst, min(done, total - done))
+        done += min(done, total - done)
+
+
+cdef class PadStep(Step):
+    """PAD/PADV2 of a rank <= 5 array (shapes given at rank 5, leading 1s added), any element size, in one pass
+    in output order: rows of the last axis are the pad value, or before-padding, an input row, after-padding.
+    The pad value is read from its view on every run (PADV2's constant_values input)."""
+    cdef const unsigned char[::1] input
+    cdef unsigned char[::1] output
+    cdef const unsigned char[::1] value
+    cdef Py_ssize_t itemsize
+    cdef Py_ssize_t in_shape[5]
+    cdef Py_ssize_t out_shape[5]
+    cdef Py_ssize_t before[5]
+
+    def __init__(self, input, output, value, pairs):
+        """input, output: arrays of one type; value: an array of one element of it; pairs: (before, after)
+        per axis, output dim = input dim + before + after."""
+        rank = np.ndim(input)
+        if rank > 5 or len(pairs) != rank or np.ndim(output) != rank or np.size(value) != 1 or any(
+                o != i + b + a for o, i, (b, a) in zip(np.shape(output), np.shape(input), pairs)):
+            raise ValueError(f"pad of {np.shape(input)} by {pairs} into {np.shape(output)}")
+        self.itemsize = output.dtype.itemsize
+        if input.dtype.itemsize != self.itemsize or value.dtype.itemsize != self.itemsize:
+            raise ValueError(f"pad of {input.dtype} with {value.dtype} into {output.dtype}")
+        self.input = np.reshape(input, -1).view(np.uint8)
+        self.output = np.reshape(output, -1).view(np.uint8)
+        self.value = np.reshape(value, -1).view(np.uint8)
+        lead = [1] * (5 - rank)
+        for axis, (i, o, (b, _)) in enumerate(zip(lead + list(np.shape(input)), lead + list(np.shape(output)),
+                                                  [(0, 0)] * (5 - rank) + list(pairs))):
+            self.in_shape[axis], self.out_shape[axis], self.before[axis] = i, o, b
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t a, b, c, d, e = self.itemsize, row = self.out_shape[4] * e
+        cdef Py_ssize_t in_row = self.in_shape[4] * e, head = self.before[4] * e
+        cdef unsigned char* out
+        cdef const unsigned char* src
+        cdef const unsigned char* value = &self.value[0]
+        cdef Py_ssize_t ia, ib, ic, id_
+        if self.output.shape[0] == 0:
+            return
+        out = &self.output[0]
+        for a in range(self.out_shape[0]):
+            ia = a - self.before[0]
+            for b in range(self.out_shape[1]):
+                ib = b - self.before[1]
+                for c in range(self.out_shape[2]):
+                    ic = c - self.before[2]
+                    for d in range(self.out_shape[3]):
+                        id_ = d - self.before[3]
+                        if (0 <= ia < self.in_shape[0] and 0 <= ib < self.in_shape[1] and
+                                0 <= ic < self.in_shape[2] and 0 <= id_ < self.in_shape[3] and in_row):
+                            src = &self.input[(((ia * self.in_shape[1] + ib) * self.in_shape[2] + ic)
+                                               * self.in_shape[3] + id_) * in_row]
+                            fill_elements(out, value, self.before[4], e)
+                            memcpy(out + head, src, in_row)
+                            fill_elements(out + head + in_row, value, (row - head - in_row) // e, e)
+                        else:
+                            fill_elements(out, value, row // e, e)
+                        out += row
+
+
+#: The most axes a StridedCopyStep walks (SPACE_TO_DEPTH views have 6).
+STRIDED_COPY_MAX_RANK = 8
+
+
+cdef class StridedCopyStep(Step):
+    """The output, contiguous, set to a strided view of the input (TRANSPOSE, SLICE, STRIDED_SLICE,
+    BROADCAST_TO, SPACE_TO_DEPTH, DEPTH_TO_SPACE), read and written in the view's C order. The view's byte
+    offset and strides are checked once at bind time to stay inside the input's bytes."""
+    cdef const unsigned char[::1] source
+    cdef unsigned char[::1] target
+    cdef Py_ssize_t offset, itemsize, rank
+    cdef Py_ssize_t shape[8]
+    cdef Py_ssize_t strides[8]
+
+    def __init__(self, input, view, output):
+        """input: a C-contiguous array; view: a numpy view of it (any strides, broadcasting included);
+        output: a C-contiguous array of the view's size and type, not overlapping the input."""
+        if not input.flags.c_contiguous or not output.flags.c_contiguous or (
+                view.size and not np.may_share_memory(view, input)):
+            raise ValueError("strided copy needs a contiguous input and output and a view of the input")
+        if view.size != output.size or view.dtype.itemsize != output.dtype.itemsize or view.ndim > 8:
+            raise ValueError(f"strided copy of a {view.shape} {view.dtype} view into {output.shape} {output.dtype}")
+        self.source = np.reshape(input, -1).view(np.uint8)
+        self.target = np.reshape(output, -1).view(np.uint8)
+        self.itemsize, self.rank = view.dtype.itemsize, max(view.ndim, 1)
+        self.offset = view.__array_interface__["data"][0] - input.__array_interface__["data"][0]
+        self.shape[0], self.strides[0] = 1, 0
+        for axis in range(view.ndim):
+            self.shape[axis], self.strides[axis] = view.shape[axis], view.strides[axis]
+        if view.size:
+            low = self.offset + sum(min(0, (n - 1) * s) for n, s in zip(view.shape, view.strides))
+            high = self.offset + sum(max(0, (n - 1) * s) for n, s in zip(view.shape, view.strides))
+            if low < 0 or high + self.itemsize > input.nbytes:
+                raise ValueError(f"view bytes [{low}, {high + self.itemsize}) outside the input's {input.nbytes}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t index[8]
+        cdef Py_ssize_t axis, i, inner = self.shape[self.rank - 1], step = self.strides[self.rank - 1]
+        cdef Py_ssize_t e = self.itemsize, position = self.offset
+        cdef const unsigned char* src
+        cdef unsigned char* out
+        if self.target.shape[0] == 0:
+            return
+        out = &self.target[0]
+        memset(index, 0, sizeof(index))
+        while True:
+            src = &self.source[0] + position
+            if step == e:
+                memcpy(out, src, inner * e)
+            elif e == 1:
+                for i in range(inner):
+                    out[i] = src[i * step]
+            elif e == 2:
+                for i in range(inner):
+                    (<uint16_t*>out)[i] = (<const uint16_t*>(src + i * step))[0]
+            elif e == 4:
+                for i in range(inner):
+                    (<uint32_t*>out)[i] = (<const uint32_t*>(src + i * step))[0]
+            else:
+                for i in range(inner):
+                    memcpy(out + i * e, src + i * step, e)
+            out += inner * e
+            # Next row: an odometer over the outer axes.
+            axis = self.rank - 2
+            while axis >= 0:
+                index[axis] += 1
+                position += self.strides[axis]
+                if index[axis] < self.shape[axis]:
+                    break
+                position -= self.strides[axis] * self.shape[axis]
+                index[axis] = 0
+                axis -= 1
+            if axis < 0:
+                return
+
+
+cdef class FloatSoftmaxStep(Step):
+    """SOFTMAX, float32, on [rows, depth] views."""
+    cdef const float[:, ::1] input
+    cdef float[:, ::1] output
+    cdef float beta
+
+    def __init__(self, input, output, float beta):
+        """Arguments as for softmax.softmax_float."""
+        self.input, self.output, self.beta = input, output, beta
+        if tuple(input.shape) != tuple(output.shape):
+            raise ValueError(f"softmax of {tuple(input.shape)} into {tuple(output.shape)}")
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i, depth = self.input.shape[1]
+        if depth == 0:
+            return
+        for i in range(self.input.shape[0]):
+            softmax_float_row(&self.input[i, 0], &self.output[i, 0], depth, self.beta)

@@ -1,0 +1,57 @@
+"""The small ops of the benchmark models run as compiled steps (no Python per op) and stay bit-exact with
+TFLM: RESHAPE copies, strided copies (TRANSPOSE, STRIDED_SLICE, BROADCAST_TO), PAD/PADV2, int8 element-wise
+ops through a 256-entry table of their own kernel, int8 and float32 SOFTMAX rows; the cases TFLM can abort
+on keep the checked kernel."""
+from __future__ import annotations
+
+from elementwise_cases import unary_case
+from microinterp import Interpreter
+from microinterp._kernels import steps
+from movement_helpers import const, tensor
+from opmodels import Case, Op, T, compare_cases_with_tflm, single_op_model
+from test_op_pad import pad_case
+from test_op_slice import strided_case
+
+
+def _step(case: Case):
+    interp = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    interp.allocate_tensors()
+    return interp._exec.steps[0]
+
+
+def _softmax(shape, out_dtype: str, out_quant) -> Case:
+    return Case(f"SOFTMAX INT8->{out_dtype} {list(shape)}", Op("SOFTMAX", "SoftmaxOptions", {"beta": 1.0}),
+                [T("INT8", shape, 0.1, 3)], [T(out_dtype, shape, *out_quant)])
+
+
+CASES = {
+    steps.ByteCopyStep: Case("RESHAPE INT8 [2, 3, 5] -> [6, 5]", Op("RESHAPE"),
+                             [tensor("INT8", (2, 3, 5)), const((6, 5))], [tensor("INT8", (6, 5))]),
+    steps.Int8LookupStep: unary_case("LOGISTIC", "INT8", (3, 257), (0.05, 7), (1 / 256, -128)),
+    steps.Int8SoftmaxStep: _softmax((4, 511), "INT8", (1 / 256, -128)),
+    steps.FloatSoftmaxStep: Case("SOFTMAX FLOAT32 [3, 10] beta 0.7", Op("SOFTMAX", "SoftmaxOptions", {"beta": 0.7}),
+                                 [T("FLOAT32", (3, 10))], [T("FLOAT32", (3, 10))]),
+    steps.StridedCopyStep: Case("TRANSPOSE INT8 [1, 3, 4, 5] perm [0, 2, 3, 1]", Op("TRANSPOSE"),
+                                [tensor("INT8", (1, 3, 4, 5)), const((0, 2, 3, 1))], [tensor("INT8", (1, 4, 5, 3))]),
+    steps.PadStep: pad_case("INT8", (1, 5, 4, 3), [[0, 0], [1, 2], [2, 0], [0, 1]], (0.1, -7)),
+}
+
+
+def test_small_ops_run_as_compiled_steps_and_match_tflm(oracle):
+    for step_type, case in CASES.items():
+        assert isinstance(_step(case), step_type), case.label
+    cases = [*CASES.values(), _softmax((3, 12), "INT16", (1 / 65536, -32768)),
+             unary_case("TANH", "INT8", (40,), (0.02, -100), (1 / 128, 0)),
+             unary_case("HARD_SWISH", "INT8", (40,), (0.03, -128), (0.02, -90)),
+             pad_case("FLOAT32", (2, 3), [[1, 0], [2, 3]], constant_value=-1.5),
+             pad_case("INT16", (3, 1, 2, 2, 2), [[0, 1], [1, 1], [0, 0], [2, 0], [1, 1]], runtime_value=True),
+             pad_case("INT32", (0, 3), [[1, 1], [0, 2]]),
+             strided_case("FLOAT32", (4, 6), [3, 5], [0, 0], [-1, -2]),
+             Case("BROADCAST_TO INT16 [3, 1] -> [2, 3, 4]", Op("BROADCAST_TO"),
+                  [tensor("INT16", (3, 1)), const((2, 3, 4))], [tensor("INT16", (2, 3, 4))])]
+    compare_cases_with_tflm(oracle, cases)
+
+
+def test_int8_softmax_rows_that_can_overflow_keep_the_checked_kernel():
+    assert not isinstance(_step(_softmax((1, 512), "INT8", (1 / 256, -128))), steps.Step)
+
