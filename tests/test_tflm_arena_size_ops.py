@@ -18,6 +18,11 @@ def q8(shape, scale=0.05, zero_point=0) -> T:
     return T("INT8", shape, scale, zero_point)
 
 
+def i32(values) -> T:
+    data = np.array(values, np.int32)
+    return T("INT32", list(data.shape), data=data)
+
+
 def unary(name: str, t: T) -> bytes:
     return single_op_model(Op(name), [t], [T(t.type, t.shape, t.scale, t.zero_point)])
 
@@ -62,6 +67,27 @@ CASES = {
     "SLICE": lambda: single_op_model(Op("SLICE"), [T(F, [3, 4]), T("INT32", [2], data=np.array([1, 0], np.int32)),
                                                    T("INT32", [2], data=np.array([2, 4], np.int32))], [T(F, [2, 4])]),
     "SHAPE": lambda: single_op_model(Op("SHAPE", "ShapeOptions", {"out_type": 2}), [T(F, [3, 4])], [T("INT32", [2])]),
+    "REDUCE_MIN": lambda: reduce("REDUCE_MIN"),
+    "ARG_MAX": lambda: single_op_model(Op("ARG_MAX", "ArgMaxOptions", {"output_type": 2}),
+                                       [T(F, [3, 4]), i32([1])], [T("INT32", [3])]),
+    "ZEROS_LIKE": lambda: unary("ZEROS_LIKE", T(F, [3, 4])),
+    "SPLIT": lambda: single_op_model(Op("SPLIT", "SplitOptions", {"num_splits": 2}), [i32([1]), T(F, [3, 4])],
+                                     [T(F, [3, 2]), T(F, [3, 2])]),
+    "PACK": lambda: single_op_model(Op("PACK", "PackOptions", {"values_count": 2, "axis": 0}),
+                                    [T(F, [4]), T(F, [4])], [T(F, [2, 4])]),
+    "BROADCAST_TO": lambda: single_op_model(Op("BROADCAST_TO"), [T(F, [1, 4]), i32([3, 4])], [T(F, [3, 4])]),
+    "SELECT_V2": lambda: single_op_model(Op("SELECT_V2"), [T("BOOL", [3, 4]), T(F, [3, 4]), T(F, [3, 4])],
+                                         [T(F, [3, 4])]),
+    "MIRROR_PAD": lambda: single_op_model(Op("MIRROR_PAD", "MirrorPadOptions", {"mode": 0}),
+                                          [T(F, [3, 4]), i32([[1, 1], [1, 1]])], [T(F, [5, 6])]),
+    "L2_POOL_2D": lambda: single_op_model(
+        Op("L2_POOL_2D", "Pool2DOptions", {"padding": 1, "stride_w": 2, "stride_h": 2, "filter_width": 2,
+                                           "filter_height": 2}), [T(F, [1, 4, 4, 3])], [T(F, [1, 2, 2, 3])]),
+    "RESIZE_NEAREST_NEIGHBOR": lambda: single_op_model(
+        Op("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"), [T(F, [1, 2, 2, 3]), i32([4, 4])],
+        [T(F, [1, 4, 4, 3])]),
+    "DYNAMIC_UPDATE_SLICE": lambda: single_op_model(Op("DYNAMIC_UPDATE_SLICE"),
+                                                    [T(F, [4, 4]), T(F, [2, 2]), i32([1, 1])], [T(F, [4, 4])]),
 }
 
 

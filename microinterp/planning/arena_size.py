@@ -285,6 +285,8 @@ _FIXED_KERNEL_DATA = {
     "FLOOR": (), "CEIL": (), "ROUND": (), "FLOOR_DIV": (), "FLOOR_MOD": (), "SIN": (), "COS": (),
     "SQUARE": (), "SQRT": (), "LOG": (), "EXP": (), "NEG": (), "LOGICAL_NOT": (), "LOGICAL_AND": (),
     "LOGICAL_OR": (),
+    # arg_min_max.cc, fill.cc, zeros_like.cc, split.cc, split_v.cc, unpack.cc: no Init, checked live.
+    "ARG_MAX": (), "ARG_MIN": (), "FILL": (), "ZEROS_LIKE": (), "SPLIT": (), "SPLIT_V": (), "UNPACK": (),
     # elementwise.cc ElementWiseAbsRsqrtInit: OpDataAbsRsqrt (4 int32, bool, 2 enums) for every type:
     # 28 (host) / 20 (Cortex-M), both one 32-byte slot of the 16-aligned tail.
     "ABS": (28,), "RSQRT": (28,),
