@@ -144,6 +144,7 @@ _OPTION_FIELDS = {
     "DEPTH_TO_SPACE": "i", "SPACE_TO_DEPTH": "i", "L2_NORMALIZATION": "e", "BATCH_MATMUL": "bbb",
     "GELU": "b", "ARG_MAX": "e", "ARG_MIN": "e", "REDUCE_ALL": "b",
     "MIRROR_PAD": "e",  # TfLiteMirrorPaddingParams: mode
+    "CUMSUM": "bb",  # TfLiteCumsumParams: exclusive, reverse
 }
 
 
@@ -287,6 +288,14 @@ _FIXED_KERNEL_DATA = {
     "LOGICAL_OR": (),
     # arg_min_max.cc, fill.cc, zeros_like.cc, split.cc, split_v.cc, unpack.cc: no Init, checked live.
     "ARG_MAX": (), "ARG_MIN": (), "FILL": (), "ZEROS_LIKE": (), "SPLIT": (), "SPLIT_V": (), "UNPACK": (),
+    "CUMSUM": (),  # cumsum.cc: no Init; its parsed TfLiteCumsumParams is the only tail entry
+    # comparisons.cc OpData {ComparisonParams: bool is_broadcast + 6 int32 offsets/multipliers/shifts}.
+    "EQUAL": (28,), "NOT_EQUAL": (28,), "LESS": (28,), "LESS_EQUAL": (28,), "GREATER": (28,),
+    "GREATER_EQUAL": (28,),
+    # One 16-byte tail slot per op in print_allocations (gather.cc, gather_nd.cc, depth_to_space.cc,
+    # space_to_depth.cc) and two for embedding_lookup.cc: FITTED sizes, structs not read.
+    "GATHER": (16,), "GATHER_ND": (16,), "DEPTH_TO_SPACE": (16,), "SPACE_TO_DEPTH": (16,),
+    "EMBEDDING_LOOKUP": (28,),
     # elementwise.cc ElementWiseAbsRsqrtInit: OpDataAbsRsqrt (4 int32, bool, 2 enums) for every type:
     # 28 (host) / 20 (Cortex-M), both one 32-byte slot of the 16-aligned tail.
     "ABS": (28,), "RSQRT": (28,),
