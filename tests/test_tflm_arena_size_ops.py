@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from opmodels import Op, T, single_op_model
+from test_op_circular_buffer import circular_buffer_model
 from microinterp.cli.tflm_arena import tflm_figures
 from microinterp.execution import plan_prepared
 from microinterp.model import load_model
@@ -99,6 +100,8 @@ CASES = {
                                                 [T(F, [2, 4])]),
     "CUMSUM": lambda: single_op_model(Op("CUMSUM", "CumsumOptions"),
                                       [T(F, [3, 4]), T("INT32", [], data=np.array(1, np.int32))], [T(F, [3, 4])]),
+    "CIRCULAR_BUFFER": lambda: circular_buffer_model(4, 3, 2),
+    "CIRCULAR_BUFFER alone": lambda: circular_buffer_model(5, 8, None, then_abs=False),
     "DYNAMIC_UPDATE_SLICE": lambda: single_op_model(Op("DYNAMIC_UPDATE_SLICE"),
                                                     [T(F, [4, 4]), T(F, [2, 2]), i32([1, 1])], [T(F, [4, 4])]),
 }

@@ -248,6 +248,8 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         quantized = sg.tensors[op.outputs[0]].type_name == "INT8"
         return ((_HOST_CONCATENATION_DATA if host else 24,)
                 + ((4 * len(op.inputs),) * 2 if quantized else ()))
+    if op.custom_code == "CIRCULAR_BUFFER":
+        return (8,)  # circular_buffer.h OpDataCircularBuffer {int cycles_until_run, cycles_max}
     if name in _QUANTIZED_KERNEL_DATA:
         # Kernels whose Prepare allocates their OpData only for quantized inputs.
         quantized = sg.tensors[op.inputs[0]].type_name in ("INT8", "INT16")
