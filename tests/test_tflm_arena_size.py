@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REFERENCE_MODELS, ROOT, require_shared_models, shared_models_dir
 from microinterp.cli.tflm_arena import TflmArenaFigures, tflm_figures
+from microinterp.errors import UnsupportedOperatorError
 from microinterp.execution import plan_prepared
 from microinterp.model import load_model
 from microinterp.prepare import prepare_model
@@ -30,7 +31,14 @@ LIVE = ("shared/tflm_examples/hello_world_int8.tflite", "shared/tflm_examples/he
 
 #: Models whose 64-bit figure is still off the measured one (none today; keep the mechanism so a new
 #: pin that moves one shows up as a listed, explained gap rather than a silent constant).
-KNOWN_64BIT_GAPS: set[str] = set()
+KNOWN_64BIT_GAPS = {
+    # int8 LOG_SOFTMAX from the converter: 16 bytes above the bisection, while the 8 in-memory int8
+    # LOG_SOFTMAX ops of test_op_log_softmax.py are exact with the same 40-byte LogSoftmaxOpData.
+    "reference/single_op/log_softmax.tflite",
+}
+#: Models with an op whose TFLM persistent buffers are not modelled yet: figures() refuses them.
+UNMODELLED = {"reference/single_op/batch_matmul.tflite",  # batch_matmul.cc OpData + transposed temps
+              "reference/single_op/batch_matmul_adj_y_float32.tflite"}
 
 
 #: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json (none today: ad01_int8, hello_world_int8
@@ -80,6 +88,10 @@ def test_64bit_arena_size_equals_the_recorded_bisection(key):
     path = table_path(key)
     if not path.exists():
         pytest.skip(f"{path} is absent")
+    if key in UNMODELLED:
+        with pytest.raises(UnsupportedOperatorError, match="TFLM arena model does not know"):
+            figures(path)
+        return
     ours = figures(path).tflm_arena_size
     check_known_gap(ours, TABLE["models"][key]["min_arena"], key in KNOWN_64BIT_GAPS)
 

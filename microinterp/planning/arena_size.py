@@ -142,7 +142,9 @@ _OPTION_FIELDS = {
     "SPLIT": "i", "SPLIT_V": "i", "PACK": "ii", "UNPACK": "ii", "GATHER": "ii", "SHAPE": "e",
     "RESIZE_NEAREST_NEIGHBOR": "bb", "RESIZE_BILINEAR": "bb",  # align_corners, half_pixel_centers
     "DEPTH_TO_SPACE": "i", "SPACE_TO_DEPTH": "i", "L2_NORMALIZATION": "e", "BATCH_MATMUL": "bbb",
-    "GELU": "b", "ARG_MAX": "e", "ARG_MIN": "e",
+    "GELU": "b", "ARG_MAX": "e", "ARG_MIN": "e", "REDUCE_ALL": "b",
+    "MIRROR_PAD": "e",  # TfLiteMirrorPaddingParams: mode
+    "CUMSUM": "bb",  # TfLiteCumsumParams: exclusive, reverse
 }
 
 
@@ -246,6 +248,12 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         quantized = sg.tensors[op.outputs[0]].type_name == "INT8"
         return ((_HOST_CONCATENATION_DATA if host else 24,)
                 + ((4 * len(op.inputs),) * 2 if quantized else ()))
+    if op.custom_code == "CIRCULAR_BUFFER":
+        return (8,)  # circular_buffer.h OpDataCircularBuffer {int cycles_until_run, cycles_max}
+    if name in _QUANTIZED_KERNEL_DATA:
+        # Kernels whose Prepare allocates their OpData only for quantized inputs.
+        quantized = sg.tensors[op.inputs[0]].type_name in ("INT8", "INT16")
+        return (_QUANTIZED_KERNEL_DATA[name][0 if host else 1],) if quantized else ()
     if name in _FIXED_KERNEL_DATA:
         return _FIXED_KERNEL_DATA[name]
     raise UnsupportedOperatorError([(f"{op.describe()}: the TFLM arena model does not know the persistent "
@@ -271,7 +279,53 @@ _FIXED_KERNEL_DATA = {
     "DIV": (28,),  # div.cc OpDataDiv: 7 int32
     "RESHAPE": (), "SQUEEZE": (), "EXPAND_DIMS": (), "CAST": (), "RELU": (), "RELU6": (), "TRANSPOSE": (),
     "MAXIMUM": (), "MINIMUM": (),
+    # Kernels without an Init allocation (broadcast_to.cc, dynamic_update_slice.cc, pack.cc,
+    # resize_bilinear.cc, resize_nearest_neighbor.cc, reverse.cc, shape.cc, slice.cc): checked live.
+    "BROADCAST_TO": (), "DYNAMIC_UPDATE_SLICE": (), "PACK": (), "RESIZE_BILINEAR": (),
+    "RESIZE_NEAREST_NEIGHBOR": (), "REVERSE_V2": (), "SHAPE": (), "SLICE": (),
+    # floor.cc, ceil.cc, round.cc, floor_div.cc, floor_mod.cc, exp.cc, neg.cc, logical.cc and
+    # elementwise.cc's SIN/COS/LOG/SQRT/SQUARE (their Init is nullptr): checked live.
+    "FLOOR": (), "CEIL": (), "ROUND": (), "FLOOR_DIV": (), "FLOOR_MOD": (), "SIN": (), "COS": (),
+    "SQUARE": (), "SQRT": (), "LOG": (), "EXP": (), "NEG": (), "LOGICAL_NOT": (), "LOGICAL_AND": (),
+    "LOGICAL_OR": (),
+    # arg_min_max.cc, fill.cc, zeros_like.cc, split.cc, split_v.cc, unpack.cc: no Init, checked live.
+    "ARG_MAX": (), "ARG_MIN": (), "FILL": (), "ZEROS_LIKE": (), "SPLIT": (), "SPLIT_V": (), "UNPACK": (),
+    "CUMSUM": (),  # cumsum.cc: no Init; its parsed TfLiteCumsumParams is the only tail entry
+    # comparisons.cc OpData {ComparisonParams: bool is_broadcast + 6 int32 offsets/multipliers/shifts}.
+    "EQUAL": (28,), "NOT_EQUAL": (28,), "LESS": (28,), "LESS_EQUAL": (28,), "GREATER": (28,),
+    "GREATER_EQUAL": (28,),
+    # One 16-byte tail slot per op in print_allocations (gather.cc, gather_nd.cc, depth_to_space.cc,
+    # space_to_depth.cc) and two for embedding_lookup.cc: FITTED sizes, structs not read.
+    "GATHER": (16,), "GATHER_ND": (16,), "DEPTH_TO_SPACE": (16,), "SPACE_TO_DEPTH": (16,),
+    "EMBEDDING_LOOKUP": (28,),
+    # elementwise.cc ElementWiseAbsRsqrtInit: OpDataAbsRsqrt (4 int32, bool, 2 enums) for every type:
+    # 28 (host) / 20 (Cortex-M), both one 32-byte slot of the 16-aligned tail.
+    "ABS": (28,), "RSQRT": (28,),
+    "PRELU": (28,),  # prelu.h PreluParams: 3 offsets, 2 multiplier/shift pairs (7 int32)
+    # squared_difference.cc OpData {bool requires_broadcast; ArithmeticParams}: 112 on the host, the
+    # size of its 16-byte slots measured live (ArithmeticParams holds int64 activation bounds).
+    "SQUARED_DIFFERENCE": (112,),
+    # reduce.cc: every reduction's Init allocates OpDataReduce, as MEAN.
+    "SUM": (40,), "REDUCE_MAX": (40,), "REDUCE_MIN": (40,), "REDUCE_PROD": (40,), "REDUCE_ALL": (40,),
+    "L2_NORMALIZATION": (4,),  # l2norm.cc: types.h L2NormalizationParams {int32 input_zero_point}
+    # FITTED to the live bisection of single-op models (1 and 8 ops, 2 models), not derived: one
+    # 32-byte tail slot per op beyond the 40-byte TfLitePoolParams.
+    "L2_POOL_2D": (24,),
+    # FITTED (mirror_pad.cc OpDataMirrorPad, 3 int, would take 16): 6 ops of one model need a 32-byte slot.
+    "MIRROR_PAD": (20,),
+    "SELECT_V2": (4,),  # FITTED on one model (select.cc OpData: broadcast flags): one 16-byte slot
 }
+#: (host, Cortex-M) OpData of kernels that allocate it only for int8/int16 inputs.
+_QUANTIZED_KERNEL_DATA = {
+    # log_softmax.cc LogSoftmaxOpData: 5 int32 + 2 size_t (outer size, depth). Exact on models of 5
+    # float and 8 int8 ops; a model of one int8 op needs 16 bytes less (not explained yet).
+    "LOG_SOFTMAX": (40, 28),
+    # add_n.cc int8 OpData: input/output offsets, multipliers and shifts, left shift, activation bounds,
+    # scratch index (10 int32).
+    "ADD_N": (40, 40),
+}
+#: Kernels that allocate their OpData in Prepare, after fetching their tensors (add_n.cc).
+_PREPARE_ALLOCATED = ("ADD_N",)
 #: Kernels registered without Init and Prepare (maximum_minimum.cc): they fetch no temp tensors.
 _NO_PREPARE = ("MAXIMUM", "MINIMUM")
 
@@ -286,7 +340,9 @@ def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
         return OpAllocations(None, init, _prepare_steps(op, prepare, target), tuple(scratch))
     options = _options_layout(op.name, target)
     data = _kernel_data(op, target, kernels, model)
-    return OpAllocations(options, data[:1], _prepare_steps(op, data[1:], target), tuple(scratch))
+    # Kernels that allocate their OpData in Prepare (after fetching their tensors) have no Init buffer.
+    first = 0 if op.name in _PREPARE_ALLOCATED else 1
+    return OpAllocations(options, data[:first], _prepare_steps(op, data[first:], target), tuple(scratch))
 
 
 def _prepare_steps(op: Operator, tail: tuple[int, ...], target: Target) -> tuple[tuple[str, int], ...]:

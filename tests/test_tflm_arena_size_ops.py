@@ -1,0 +1,122 @@
+"""The minimal TFLM arena_size of in-memory single-op models, one per operator whose kernel data
+planning/arena_size.py models beyond the original set: live against the pinned tflite-micro package."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opmodels import Op, T, single_op_model
+from test_op_circular_buffer import circular_buffer_model
+from microinterp.cli.tflm_arena import tflm_figures
+from microinterp.execution import plan_prepared
+from microinterp.model import load_model
+from microinterp.prepare import prepare_model
+
+F = "FLOAT32"
+
+
+def q8(shape, scale=0.05, zero_point=0) -> T:
+    return T("INT8", shape, scale, zero_point)
+
+
+def i32(values) -> T:
+    data = np.array(values, np.int32)
+    return T("INT32", list(data.shape), data=data)
+
+
+def unary(name: str, t: T) -> bytes:
+    return single_op_model(Op(name), [t], [T(t.type, t.shape, t.scale, t.zero_point)])
+
+
+def binary(name: str, t: T) -> bytes:
+    return single_op_model(Op(name), [t, T(t.type, t.shape, t.scale, t.zero_point)],
+                           [T(t.type, t.shape, t.scale, t.zero_point)])
+
+
+def reduce(name: str, options_type: str = "ReducerOptions", type_: str = F) -> bytes:
+    axis = T("INT32", [1], data=np.array([1], np.int32))
+    return single_op_model(Op(name, options_type, {"keep_dims": False}), [T(type_, [2, 5]), axis],
+                           [T(type_, [2])])
+
+
+CASES = {
+    "FLOOR": lambda: unary("FLOOR", T(F, [3, 4])),
+    "CEIL": lambda: unary("CEIL", T(F, [3, 4])),
+    "ROUND": lambda: unary("ROUND", T(F, [3, 4])),
+    "SIN": lambda: unary("SIN", T(F, [7])),
+    "COS": lambda: unary("COS", T(F, [7])),
+    "SQUARE": lambda: unary("SQUARE", T(F, [7])),
+    "SQRT": lambda: unary("SQRT", T(F, [7])),
+    "LOG": lambda: unary("LOG", T(F, [7])),
+    "EXP": lambda: unary("EXP", T(F, [7])),
+    "NEG": lambda: unary("NEG", T(F, [7])),
+    "ABS": lambda: unary("ABS", q8([2, 6])),
+    "RSQRT": lambda: unary("RSQRT", T(F, [2, 6])),
+    "LOGICAL_NOT": lambda: unary("LOGICAL_NOT", T("BOOL", [5])),
+    "LOGICAL_AND": lambda: binary("LOGICAL_AND", T("BOOL", [5])),
+    "FLOOR_MOD": lambda: binary("FLOOR_MOD", T(F, [6])),
+    "SQUARED_DIFFERENCE": lambda: binary("SQUARED_DIFFERENCE", q8([2, 4])),
+    "PRELU": lambda: binary("PRELU", q8([2, 4])),
+    "ADD_N": lambda: binary("ADD_N", q8([3, 4])),
+    "L2_NORMALIZATION": lambda: single_op_model(Op("L2_NORMALIZATION", "L2NormOptions"), [T(F, [2, 6])],
+                                                [T(F, [2, 6])]),
+    "SUM": lambda: reduce("SUM"),
+    "REDUCE_MAX": lambda: reduce("REDUCE_MAX"),
+    "REDUCE_ALL": lambda: reduce("REDUCE_ALL", type_="BOOL"),
+    "REVERSE_V2": lambda: single_op_model(Op("REVERSE_V2"), [T(F, [3, 4]), T("INT32", [1], data=np.array([1], np.int32))],
+                                          [T(F, [3, 4])]),
+    "SLICE": lambda: single_op_model(Op("SLICE"), [T(F, [3, 4]), T("INT32", [2], data=np.array([1, 0], np.int32)),
+                                                   T("INT32", [2], data=np.array([2, 4], np.int32))], [T(F, [2, 4])]),
+    "SHAPE": lambda: single_op_model(Op("SHAPE", "ShapeOptions", {"out_type": 2}), [T(F, [3, 4])], [T("INT32", [2])]),
+    "REDUCE_MIN": lambda: reduce("REDUCE_MIN"),
+    "ARG_MAX": lambda: single_op_model(Op("ARG_MAX", "ArgMaxOptions", {"output_type": 2}),
+                                       [T(F, [3, 4]), i32([1])], [T("INT32", [3])]),
+    "ZEROS_LIKE": lambda: unary("ZEROS_LIKE", T(F, [3, 4])),
+    "SPLIT": lambda: single_op_model(Op("SPLIT", "SplitOptions", {"num_splits": 2}), [i32([1]), T(F, [3, 4])],
+                                     [T(F, [3, 2]), T(F, [3, 2])]),
+    "PACK": lambda: single_op_model(Op("PACK", "PackOptions", {"values_count": 2, "axis": 0}),
+                                    [T(F, [4]), T(F, [4])], [T(F, [2, 4])]),
+    "BROADCAST_TO": lambda: single_op_model(Op("BROADCAST_TO"), [T(F, [1, 4]), i32([3, 4])], [T(F, [3, 4])]),
+    "SELECT_V2": lambda: single_op_model(Op("SELECT_V2"), [T("BOOL", [3, 4]), T(F, [3, 4]), T(F, [3, 4])],
+                                         [T(F, [3, 4])]),
+    "MIRROR_PAD": lambda: single_op_model(Op("MIRROR_PAD", "MirrorPadOptions", {"mode": 0}),
+                                          [T(F, [3, 4]), i32([[1, 1], [1, 1]])], [T(F, [5, 6])]),
+    "L2_POOL_2D": lambda: single_op_model(
+        Op("L2_POOL_2D", "Pool2DOptions", {"padding": 1, "stride_w": 2, "stride_h": 2, "filter_width": 2,
+                                           "filter_height": 2}), [T(F, [1, 4, 4, 3])], [T(F, [1, 2, 2, 3])]),
+    "RESIZE_NEAREST_NEIGHBOR": lambda: single_op_model(
+        Op("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"), [T(F, [1, 2, 2, 3]), i32([4, 4])],
+        [T(F, [1, 4, 4, 3])]),
+    "LESS": lambda: single_op_model(Op("LESS"), [T(F, [3, 4]), T(F, [3, 4])], [T("BOOL", [3, 4])]),
+    "GREATER": lambda: single_op_model(Op("GREATER"), [T("INT32", [5]), T("INT32", [5])], [T("BOOL", [5])]),
+    "DEPTH_TO_SPACE": lambda: single_op_model(Op("DEPTH_TO_SPACE", "DepthToSpaceOptions", {"block_size": 2}),
+                                              [T(F, [1, 2, 2, 8])], [T(F, [1, 4, 4, 2])]),
+    "SPACE_TO_DEPTH": lambda: single_op_model(Op("SPACE_TO_DEPTH", "SpaceToDepthOptions", {"block_size": 2}),
+                                              [T(F, [1, 4, 4, 2])], [T(F, [1, 2, 2, 8])]),
+    "GATHER": lambda: single_op_model(Op("GATHER", "GatherOptions", {"axis": 0}), [T(F, [5, 3]), i32([0, 2])],
+                                      [T(F, [2, 3])]),
+    "GATHER_ND": lambda: single_op_model(Op("GATHER_ND"), [T(F, [3, 4]), i32([[0], [2]])], [T(F, [2, 4])]),
+    "EMBEDDING_LOOKUP": lambda: single_op_model(Op("EMBEDDING_LOOKUP"), [i32([0, 2]), T(F, [3, 4])],
+                                                [T(F, [2, 4])]),
+    "CUMSUM": lambda: single_op_model(Op("CUMSUM", "CumsumOptions"),
+                                      [T(F, [3, 4]), T("INT32", [], data=np.array(1, np.int32))], [T(F, [3, 4])]),
+    "CIRCULAR_BUFFER": lambda: circular_buffer_model(4, 3, 2),
+    "CIRCULAR_BUFFER alone": lambda: circular_buffer_model(5, 8, None, then_abs=False),
+    "DYNAMIC_UPDATE_SLICE": lambda: single_op_model(Op("DYNAMIC_UPDATE_SLICE"),
+                                                    [T(F, [4, 4]), T(F, [2, 2]), i32([1, 1])], [T(F, [4, 4])]),
+}
+
+
+def our_64bit_figure(data: bytes) -> int:
+    model = load_model(data)
+    prepared = prepare_model(model)
+    return tflm_figures(model, prepared, plan_prepared(model, prepared)).tflm_arena_size
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_tflm_runs_a_single_op_model_with_our_64bit_arena_size_but_not_16_bytes_less(oracle, op):
+    data = CASES[op]()
+    size = our_64bit_figure(data)
+    at_size = oracle.tflm_fits(data, size)
+    assert at_size.ok, f"{op}: TFLM fails with our {size} bytes: {at_size.log}"
+    assert not oracle.tflm_fits(data, size - 16).ok, f"{op}: TFLM still runs with {size - 16} bytes"
