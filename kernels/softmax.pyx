@@ -7,6 +7,7 @@ adds, and multiplied by the fixed-point reciprocal of the sum. int16 (SoftmaxInt
 rescaled so [-65535, 0] spans [-10, 0], exponentiated through an interpolated 513-entry LUT, summed in
 Q16.15, and multiplied by a LUT reciprocal. Float32 runs as a compiled step (softmax_rows.pxd).
 """
+from libc.float cimport FLT_MAX
 from libc.math cimport expf, logf, roundf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
