@@ -64,6 +64,8 @@ class CachingParallelBuildExt(build_ext):
         by_name = {ext.name: ext for ext in translated}
         for ext in self.extensions:
             ext.sources, ext.depends = by_name[ext.name].sources, by_name[ext.name].depends
+        # Largest C file first, so that the long compiles do not end up alone on one core at the end.
+        self.extensions.sort(key=lambda ext: -sum(os.path.getsize(HERE / src) for src in ext.sources))
         super().run()
 
     def _cache_key(self, ext: Extension) -> str:
