@@ -23,7 +23,7 @@ from ..planning.plan import DEFAULT_TIME_BUDGET
 from ..planning.schedules import MICROINTERP
 from ..prepare import prepare_for_planning
 from .boards import BoardFit
-from .tflm_arena import TflmArenaFigures, tflm_figures
+from .tflm_arena import TflmArenaFigures, WithTflmFigures, tflm_figures
 from .command import one_line
 
 #: The strategies --compare plans (linear, TFLM's preserve-all-tensors layout, is no contender).
@@ -67,7 +67,7 @@ class BufferPlacement:
 
 
 @dataclass
-class ArenaPlan:
+class ArenaPlan(WithTflmFigures):
     """The arena of one model under one strategy (see the module docstring)."""
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("tflm_arena_size", "tflm_arena_size_32bit", "fits")
     model: str
@@ -98,16 +98,6 @@ class ArenaPlan:
     unsupported: list[str] = field(default_factory=list)
     #: What the strategy could not do for this model, and why (MemoryPlan.notes).
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def tflm_arena_size(self) -> int | None:
-        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
-        return None if self.tflm is None else self.tflm.tflm_arena_size
-
-    @property
-    def tflm_arena_size_32bit(self) -> int | None:
-        """The minimal arena_size for a 32-bit Cortex-M: kTensorArenaSize."""
-        return None if self.tflm is None else self.tflm.tflm_arena_size_32bit
 
     @property
     def deployed(self) -> TflmArenaFigures | None:

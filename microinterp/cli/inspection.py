@@ -25,7 +25,7 @@ from ..planning.arena_size import KERNEL_SETS
 from ..workload import op_input, op_macs
 from .boards import BoardFit, add_board_argument, board_fits, print_board_fits
 from .plan import tflm_arena_fields
-from .tflm_arena import TflmArenaFigures, tflm_figures
+from .tflm_arena import TflmArenaFigures, WithTflmFigures, tflm_figures
 from .command import EXIT_OK, Command
 from .render import Column, Output, count_text, name_text, nbytes_text, shape_text
 
@@ -171,7 +171,7 @@ class OpInfo:
 
 
 @dataclass(frozen=True)
-class MemoryInfo:
+class MemoryInfo(WithTflmFigures):
     """Flash (constant data) versus arena bytes.
 
     arena_head: TFLM's planned head, byte for byte what TFLM allocates; tflm: the minimal arena_size
@@ -189,16 +189,6 @@ class MemoryInfo:
     #: Why there is no TFLM arena_size although microinterp runs the model (a kernel the allocator model
     #: does not know).
     tflm_unknown: list[str]
-
-    @property
-    def tflm_arena_size(self) -> int | None:
-        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
-        return None if self.tflm is None else self.tflm.tflm_arena_size
-
-    @property
-    def tflm_arena_size_32bit(self) -> int | None:
-        """The minimal arena_size for a 32-bit Cortex-M."""
-        return None if self.tflm is None else self.tflm.tflm_arena_size_32bit
 
 
 @dataclass(frozen=True)

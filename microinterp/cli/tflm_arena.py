@@ -37,6 +37,21 @@ class TflmArenaFigures:
                 f"{self.tflm_arena_size_32bit:,} bytes (32-bit Cortex-M)")
 
 
+class WithTflmFigures:
+    """The two arena_size figures of a report holding `tflm: TflmArenaFigures | None` (None: unknown)."""
+    tflm: TflmArenaFigures | None
+
+    @property
+    def tflm_arena_size(self) -> int | None:
+        """The minimal arena_size for the tflite-micro package on a 64-bit host."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size
+
+    @property
+    def tflm_arena_size_32bit(self) -> int | None:
+        """The minimal arena_size for a 32-bit Cortex-M: kTensorArenaSize."""
+        return None if self.tflm is None else self.tflm.tflm_arena_size_32bit
+
+
 def tflm_figures(model: Model, prepared: Sequence[PreparedOp], plan: MemoryPlan,
                  kernels: str = "reference") -> TflmArenaFigures:
     """The minimal TFLM arena_size of `model` with `plan`'s head (planning/arena_size.py)."""
