@@ -31,7 +31,7 @@ def sdist_files(tmp_path_factory) -> set[str]:
 
 
 def test_sdist_holds_kernel_sources_headers_and_build_files(sdist_files):
-    kernels = _tracked("kernels/*.pyx", "kernels/*.pxd", "kernels/*.h")
+    kernels = _tracked("kernels/*.pyx", "kernels/*.pxd", "kernels/*.pxi", "kernels/*.h")
     assert kernels and kernels <= sdist_files, f"missing from the sdist: {sorted(kernels - sdist_files)}"
     assert {"setup.py", "pyproject.toml", "MANIFEST.in", "README.md"} <= sdist_files
 
