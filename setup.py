@@ -73,7 +73,7 @@ class CachingParallelBuildExt(build_ext):
 
         digest = hashlib.sha256()
         for name in [*ext.sources, *ext.depends]:
-            digest.update(name.encode())
+            digest.update(Path(name).name.encode())  # build folders differ (temporary build envs): names only
             digest.update((HERE / name).read_bytes() if not os.path.isabs(name) else Path(name).read_bytes())
         for part in (ext.extra_compile_args, ext.define_macros, sys.version, sysconfig.get_platform(),
                      numpy.__version__, os.environ.get("CFLAGS", ""), os.environ.get("CC", "")):
