@@ -179,3 +179,11 @@ def test_int16_gate_scale_beyond_the_int64_requantization_shift_is_unsupported()
     # s_in * s_w / 2^-12 = 2^20: shift 21, where TFLM's int64 rounding shift 1 << (14 - shift) is undefined
     case.inputs[INPUT_WEIGHTS[0]] = T("INT8", w.shape, 2.0 ** 20, 0, w.data)
     assert "shift 21" in _error(case, UnsupportedOperatorError)
+
+
+@pytest.mark.parametrize("path", ["INT8", "FLOAT32"])
+def test_a_nan_cell_clip_is_refused_at_prepare_naming_the_op(path):
+    # Found by the long fuzz run: TFLM casts cell_clip / cell scale to int16, undefined for NaN.
+    case = lstm_case(path, batch=1, steps=2, input_size=3, state=4, cell_clip=float("nan"))
+    with pytest.raises(InconsistentModelError, match=r"op 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): cell_clip is NaN"):
+        prepare_op(single_op_model(case.op, case.inputs, case.outputs))

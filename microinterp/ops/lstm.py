@@ -113,6 +113,8 @@ def _weight_scale(ctx: OpContext, weight: Tensor) -> tuple[float, int]:
 
 def _clip(ctx: OpContext) -> dict:
     cell_clip = float(ctx.options.get("cell_clip", 0.0))
+    if math.isnan(cell_clip):  # TFLM casts it to int16 (undefined for NaN): no defined result to match
+        ctx.fail("cell_clip is NaN")
     return dict(clip=cell_clip > 0, cell_clip=cell_clip)
 
 
