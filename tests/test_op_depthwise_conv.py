@@ -12,8 +12,8 @@ import pytest
 from mac_layers import ACTIVATIONS, SAME, VALID, bias_inputs, float_layer, int8_layer
 from microinterp import InconsistentModelError, Interpreter, UnsupportedOperatorError
 from microinterp.quantization import computed_out_size
-from opmodels import (Case, Op, T, check_ops_on_tflm_intermediates, compare_cases_with_tflm, random_values,
-                      run_op, single_op_model)
+from opmodels import (Case, Op, T, check_ops_on_tflm_intermediates, compare_cases_with_tflm, compare_with_tflm,
+                      random_values, run_op, single_op_model)
 
 REAL_MODELS = ("mlperf_tiny/kws_ref_model", "mlperf_tiny/vww_96_int8", "mlperf_tiny/vww_96_float",
                "tflm_examples/person_detect", "tflm_examples/micro_speech_quantized")
@@ -138,3 +138,15 @@ def test_float_activations_with_int32_bias_are_unsupported():
     with pytest.raises(UnsupportedOperatorError,
                        match=r"op 0 \(DEPTHWISE_CONV_2D\).*type INT32, expected FLOAT32"):
         _allocate(case)
+
+
+def test_a_filter_with_more_than_one_slice_along_dim_0_reads_the_first_as_tflm_does(oracle):
+    # Found by the long fuzz run: the compiled float step reshaped the whole filter (a raw ValueError).
+    rng = np.random.default_rng(3)
+    filt = T("FLOAT32", (2, 3, 3, 4), data=rng.standard_normal((2, 3, 3, 4)).astype(np.float32))
+    bias = T("FLOAT32", (4,), data=rng.standard_normal(4).astype(np.float32))
+    op = Op("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions",
+            {"padding": 0, "stride_w": 1, "stride_h": 1, "depth_multiplier": 1, "fused_activation_function": 0,
+             "dilation_w_factor": 1, "dilation_h_factor": 1})
+    model = single_op_model(op, [T("FLOAT32", (1, 5, 5, 4)), filt, bias], [T("FLOAT32", (1, 5, 5, 4))])
+    compare_with_tflm(oracle, model, [[rng.standard_normal((1, 5, 5, 4)).astype(np.float32)]], "2-slice filter")

@@ -64,14 +64,16 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
 
     def bind(inputs, outputs, scratch):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
+        # TFLM's kernels read the filter's first slice along dim 0 only (a valid model has just that one).
+        filter_slice = inputs[1][:1]
         if fast:
-            return steps.Int8DepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+            return steps.Int8DepthwiseStep(inputs[0], filter_slice, bias_values, outputs[0], *geometry.args(),
                                            *requant.args())
         if as_conv:  # [1, KH, KW, OC] -> [OC, KH, KW, 1]
-            return steps.Int8ConvStep(inputs[0], np.ascontiguousarray(inputs[1].transpose(3, 1, 2, 0)),
+            return steps.Int8ConvStep(inputs[0], np.ascontiguousarray(filter_slice.transpose(3, 1, 2, 0)),
                                       bias_values, outputs[0], *geometry.args(), *requant.args())
         if fast_float:
-            return steps.FloatDepthwiseStep(inputs[0], inputs[1], bias_values, outputs[0], *geometry.args(),
+            return steps.FloatDepthwiseStep(inputs[0], filter_slice, bias_values, outputs[0], *geometry.args(),
                                             requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
