@@ -1,8 +1,9 @@
 """SRAM and flash of common TinyML boards, and whether a model fits one: `--board NAME` of `plan` and
 `inspect`.
 
-Each figure is the vendor's (KB = 1024 bytes), with where it was read; `verified` is False for a figure
-this project could not source (taken from general knowledge of the part: check it before relying on it).
+Each figure is the vendor's (KB = 1024 bytes), with where it was read (`source`): the vendor's own data
+where the search tools reached it (ST's Arduino core, Nordic's device tree, Arm's evaluation kit), else
+the datasheet as quoted by a board support page (Zephyr, RIOT, MicroPython).
 SRAM is the on-chip total; the TFLM arena must be one contiguous block, so on parts whose SRAM is split
 in banks (noted) the usable arena can be smaller. Flash is the on-chip flash, or the board's external
 flash for parts without one (noted). A model fits when the 32-bit TFLM arena is at most the SRAM and
@@ -31,7 +32,6 @@ class Board:
     sram: int
     flash: int
     source: str
-    verified: bool = True
     note: str = ""
 
 
@@ -44,18 +44,23 @@ BOARDS = (
           "N8 module: 8 MB external flash (ESP32-S3-DevKitC-1 user guide)",
           note="PSRAM (N8R8: 8 MB) not counted; ESP-IDF uses part of the SRAM itself"),
     Board("stm32f746", "STM32F746 (NUCLEO-F746ZG, 32F746GDISCOVERY)", 320 * _KB, 1 * _MB,
-          "ST STM32F746xG: 320 KB SRAM, 1 MB flash; no vendor page found by this project's search",
-          verified=False, note="SRAM in banks: 64 KB DTCM + 240 KB SRAM1 + 16 KB SRAM2"),
+          "NUCLEO-F746ZG: upload.maximum_size=1048576, maximum_data_size=327680 in ST's Arduino core "
+          "(github.com/stm32duino/Arduino_Core_STM32, boards.txt)",
+          note="SRAM in banks: 64 KB DTCM + 240 KB SRAM1 + 16 KB SRAM2"),
     Board("stm32h743", "STM32H743 (NUCLEO-H743ZI)", 1 * _MB, 2 * _MB,
-          "STM32H743: 2 MB flash, 1 MB RAM (64 KB ITCM, 128 KB DTCM, 512 KB AXI SRAM, SRAM1-4), per ST's "
-          "datasheet as summarised at https://0xhenry.dev/en/study/stm32-architecture",
+          "NUCLEO-H743ZI: upload.maximum_size=2097152 and maximum_data_size=524288 (the AXI SRAM) in ST's "
+          "Arduino core (github.com/stm32duino/Arduino_Core_STM32, boards.txt); 1 MB in total (64 KB ITCM, "
+          "128 KB DTCM, 512 KB AXI SRAM, SRAM1-4) per ST's datasheet as summarised at "
+          "https://0xhenry.dev/en/study/stm32-architecture",
           note="largest contiguous bank: 512 KB AXI SRAM"),
     Board("stm32l4r5", "STM32L4R5 (NUCLEO-L4R5ZI)", 640 * _KB, 2 * _MB,
-          "STM32L4R5: 2 MB flash, 640 KB SRAM = SRAM1 192 KB + SRAM2 64 KB + SRAM3 384 KB (ST DS12023, as "
-          "quoted by https://x3beche.github.io/stm32l4r5-deck/overview/)"),
+          "NUCLEO-L4R5ZI: upload.maximum_size=2097152, maximum_data_size=655360 in ST's Arduino core "
+          "(github.com/stm32duino/Arduino_Core_STM32, boards.txt); SRAM1 192 KB + SRAM2 64 KB + SRAM3 384 KB "
+          "(ST DS12023, as quoted by https://x3beche.github.io/stm32l4r5-deck/overview/)"),
     Board("nrf5340", "nRF5340 DK, application core", 512 * _KB, 1 * _MB,
-          "nRF5340 application core: 1 MB flash, 512 KB RAM (network core: 256 KB flash, 64 KB RAM); no "
-          "vendor page found by this project's search", verified=False),
+          "nRF5340 application core (QKAA): flash0 1024 KB at 0x0, sram0 512 KB at 0x20000000 in Nordic's "
+          "device tree for Zephyr (dts/arm/nordic/nrf5340_cpuapp_qkaa.dtsi, (c) Nordic Semiconductor)",
+          note="the network core's own 256 KB flash and 64 KB RAM are not counted"),
     Board("rp2040", "Raspberry Pi Pico (RP2040)", 264 * _KB, 2 * _MB,
           "RP2040: 264 KB SRAM in six banks, no internal flash (https://docs.micropython.org/en/latest/rp2/"
           "general.html, from the RP2040 datasheet); Pico: 2 MB QSPI flash (Raspberry Pi Pico datasheet)",
@@ -68,11 +73,11 @@ BOARDS = (
     Board("imxrt1064", "i.MX RT1064 EVK (MIMXRT1064)", 1 * _MB, 4 * _MB,
           "MIMXRT1064DVL6A: 1024 KB on-chip memory, 4096 KB on-chip QSPI flash (https://docs.zephyrproject.org/"
           "3.1.0/boards/arm/mimxrt1064_evk/doc/index.html)"),
-    Board("corstone300", "Arm Corstone-300 (Cortex-M55 + Ethos-U55, FVP / MPS3)", 2 * _MB, 32 * _MB,
-          "SRAM: ISRAM0 1 MiB + ISRAM1 1 MiB, the banks the Arm ML embedded evaluation kit puts the tensor arena "
-          "in (ml-embedded-evaluation-kit docs/sections/memory_considerations.md); model storage size not "
-          "sourced", verified=False,
-          note="the evaluation kit reads the model from DDR, not flash"),
+    Board("corstone300", "Arm Corstone-300 (Cortex-M55 + Ethos-U55, FVP / MPS3)", 2 * _MB, 256 * _MB,
+          "SRAM: 2 banks of 1 MiB at 0x2100_0000, where the Arm ML embedded evaluation kit puts the tensor "
+          "arena; model storage: the 256 MiB DDR region at 0x6000_0000 (ml-embedded-evaluation-kit "
+          "docs/sections/appendix.md and memory_considerations.md)",
+          note="no flash: the evaluation kit reads the model from DDR, counted here as the flash"),
     Board("stm32f412", "STM32F412ZG (NUCLEO-F412ZG)", 256 * _KB, 1 * _MB,
           "STM32F412ZG: 256 KiB RAM, 1 MiB flash (https://doc.riot-os.org/group__boards__nucleo-f412zg.html)"),
     Board("stm32f446", "STM32F446ZE (NUCLEO-F446ZE)", 128 * _KB, 512 * _KB,
@@ -157,7 +162,7 @@ def print_board_fits(fits: list[BoardFit], out: Output) -> None:
     rows = []
     for f in fits:
         margin = (f"{nbytes_text(f.margin)} spare" if f.margin >= 0 else f"{nbytes_text(-f.margin)} over")
-        rows.append([f.board.name + ("" if f.board.verified else " (unverified)"), nbytes_text(f.board.sram),
+        rows.append([f.board.name, nbytes_text(f.board.sram),
                      nbytes_text(f.board.flash), nbytes_text(f.arena_bytes), nbytes_text(f.model_bytes),
                      "yes" if f.fits else "NO", f"{f.limiting}: {margin}"])
     out.table([Column("board"), Column("SRAM", True), Column("flash", True), Column("TFLM arena (32-bit)", True),
