@@ -14,7 +14,7 @@ from large_graphs import add_chain, random_dag
 from microinterp import Interpreter
 from microinterp.planning.check import PlanError, check_plan
 from microinterp.planning.greedy import BufferRequest, plan_greedy
-from microinterp.planning.plan import covered_bytes_per_step
+from microinterp.planning.coverage import covered_bytes_per_step
 
 
 def reference_greedy(buffers: list[BufferRequest]) -> list[int]:

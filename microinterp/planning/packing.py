@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .coverage import covered_bytes_per_step
 from .greedy import BufferRequest, head_size, plan_greedy
 from .lifetimes import align
 
@@ -142,16 +143,10 @@ def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPa
         saved = np.array([(max(a.first, b.first), min(a.last, b.last), a.size + b.size - p.union(a.size, b.size))
                           for a, b, p in pairs], np.int64)
         live = live - _sum_over_scopes(scopes, saved[:, 0], saved[:, 1], saved[:, 2])
-    profile = {}
-    for s, online_bytes in zip(scopes.tolist(), live.tolist()):
-        covered, reach = 0, None
-        for lo, hi in sorted((b.offline_offset, b.offline_offset + b.size)
-                             for b in offline if b.first <= s <= b.last):
-            if reach is None or lo > reach:
-                covered, reach = covered + hi - lo, hi
-            elif hi > reach:
-                covered, reach = covered + hi - reach, hi
-        profile[s] = online_bytes + covered
+    steps = int(scopes[-1]) + 1 if len(scopes) else 0
+    covered = covered_bytes_per_step([(b.first, b.last, b.offline_offset, b.offline_offset + b.size)
+                                      for b in offline if b.size], steps)
+    profile = {s: online_bytes + covered[s] for s, online_bytes in zip(scopes.tolist(), live.tolist())}
     return profile
 
 
