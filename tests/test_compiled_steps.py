@@ -47,6 +47,13 @@ def test_small_ops_run_as_compiled_steps_and_match_tflm(oracle):
              pad_case("INT16", (3, 1, 2, 2, 2), [[0, 1], [1, 1], [0, 0], [2, 0], [1, 1]], runtime_value=True),
              pad_case("INT32", (0, 3), [[1, 1], [0, 2]]),
              strided_case("FLOAT32", (4, 6), [3, 5], [0, 0], [-1, -2]),
+             # Merged axes: PAD of H and W only (rows of W x C), TRANSPOSE of NCHW read along H x W per channel.
+             pad_case("INT8", (1, 6, 5, 3), [[0, 0], [1, 1], [1, 1], [0, 0]], (0.1, 3)),
+             pad_case("INT16", (2, 4, 3), [[1, 0], [0, 0], [0, 0]]),
+             Case("TRANSPOSE INT16 [1, 3, 6, 7] perm [0, 2, 3, 1]", Op("TRANSPOSE"),
+                  [tensor("INT16", (1, 3, 6, 7)), const((0, 2, 3, 1))], [tensor("INT16", (1, 6, 7, 3))]),
+             Case("TRANSPOSE FLOAT32 [2, 3, 4, 5] perm [3, 1, 0, 2]", Op("TRANSPOSE"),
+                  [tensor("FLOAT32", (2, 3, 4, 5)), const((3, 1, 0, 2))], [tensor("FLOAT32", (5, 3, 2, 4))]),
              Case("BROADCAST_TO INT16 [3, 1] -> [2, 3, 4]", Op("BROADCAST_TO"),
                   [tensor("INT16", (3, 1)), const((2, 3, 4))], [tensor("INT16", (2, 3, 4))])]
     compare_cases_with_tflm(oracle, cases)
