@@ -10,12 +10,18 @@
 # Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_rows.pxd), for rows shorter
 #   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
 # FloatSoftmaxStep: float32 SOFTMAX row by row (softmax_rows.pxd).
+# QuantizedSumStep: int8/int16 MEAN and SUM, TFLM's QuantizedMeanOrSum: int32 sums in input order
+#   (reduce_rows.pxd), each requantized.
 # Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memmove
 
+from fixedpoint cimport mbqm
+from reduce_rows cimport sum_rows
 from softmax_rows cimport softmax_float_row, softmax_row
+
+from microinterp._kernels.reduce import check_geometry
 
 #: Softmax rows shorter than this cannot make TFLM's reciprocal fail (each exponential is at most 2^19).
 INT8_SOFTMAX_SAFE_DEPTH = 512
@@ -324,3 +330,59 @@ cdef class FloatSoftmaxStep(Step):
             return
         for i in range(self.input.shape[0]):
             softmax_float_row(&self.input[i, 0], &self.output[i, 0], depth, self.beta)
+
+
+cdef class QuantizedSumStep(Step):
+    """MEAN or SUM of int8 or int16 values over a 6-D geometry (reduce.pyx): int32 sums (wrapping) into the
+    scratch `sums`, then out = clamp(MBQM(sum - offset, multiplier, shift) + output zero point); a MEAN's
+    1 / count is folded into the multiplier at prepare (ops/reduce.py)."""
+    cdef const int8_t[::1] input8
+    cdef const int16_t[::1] input16
+    cdef int8_t[::1] output8
+    cdef int16_t[::1] output16
+    cdef int32_t[::1] sums
+    cdef bint wide
+    cdef Py_ssize_t shape[6]
+    cdef Py_ssize_t in_strides[6]
+    cdef Py_ssize_t out_strides[6]
+    cdef int32_t multiplier, offset, output_zp
+    cdef int shift
+
+    def __init__(self, input, sums, output, shape, in_strides, out_strides, int32_t multiplier, int shift,
+                 int32_t offset, int32_t output_zp):
+        """input, output: int8 or int16 arrays of one type; sums: an int32 array of the output's size;
+        shape, in_strides, out_strides: the walk's geometry (6 axes each, in elements)."""
+        self.wide = input.dtype == np.int16
+        if input.dtype != output.dtype or input.dtype not in (np.int8, np.int16):
+            raise ValueError(f"quantized sum of {input.dtype} into {output.dtype}")
+        if self.wide:
+            self.input16, self.output16 = np.reshape(input, -1), np.reshape(output, -1)
+        else:
+            self.input8, self.output8 = np.reshape(input, -1), np.reshape(output, -1)
+        self.sums = np.reshape(sums, -1)
+        if self.sums.shape[0] != output.size:
+            raise ValueError(f"{self.sums.shape[0]} sums for {output.size} outputs")
+        geometry = [np.ascontiguousarray(g, np.intp) for g in (shape, in_strides, out_strides)]
+        check_geometry(input.size, output.size, *geometry)
+        for d in range(6):
+            self.shape[d], self.in_strides[d], self.out_strides[d] = geometry[0][d], geometry[1][d], geometry[2][d]
+        self.multiplier, self.shift, self.offset, self.output_zp = multiplier, shift, offset, output_zp
+
+    cdef void run(self) noexcept nogil:
+        cdef Py_ssize_t i, n = self.sums.shape[0]
+        cdef int32_t lo = -32768 if self.wide else -128, hi = 32767 if self.wide else 127, value
+        if self.wide:
+            sum_rows(&self.input16[0], self.input16.shape[0], &self.sums[0], n, self.shape, self.in_strides,
+                     self.out_strides)
+        else:
+            sum_rows(&self.input8[0], self.input8.shape[0], &self.sums[0], n, self.shape, self.in_strides,
+                     self.out_strides)
+        for i in range(n):
+            # the zero-point terms are int32 operations that wrap, as in TFLM
+            value = <int32_t>(<uint32_t>mbqm(<int32_t>(<uint32_t>self.sums[i] - <uint32_t>self.offset),
+                                             self.multiplier, self.shift) + <uint32_t>self.output_zp)
+            value = clamp32(value, lo, hi)
+            if self.wide:
+                self.output16[i] = <int16_t>value
+            else:
+                self.output8[i] = <int8_t>value
