@@ -10,6 +10,7 @@
 # Int8SoftmaxStep: int8-input SOFTMAX (int8 or int16 output) row by row (softmax_rows.pxd), for rows shorter
 #   than 512, whose sum of exponentials stays below 2^28 so that TFLM's abort cannot happen.
 # FloatSoftmaxStep: float32 SOFTMAX row by row (softmax_rows.pxd).
+# FloatPoolStep: float32 AVERAGE_POOL_2D and MAX_POOL_2D through the pooling template (pooling_common.pxd).
 # QuantizedSumStep: int8/int16 MEAN and SUM, TFLM's QuantizedMeanOrSum: int32 sums in input order
 #   (reduce_rows.pxd), each requantized.
 # Each reads an element (a row for softmax) before writing it, in order, like the reference kernels.
@@ -18,6 +19,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memmove
 
 from fixedpoint cimport mbqm
+from pooling_common cimport AverageTag, MaxTag, pool_all
 from reduce_rows cimport sum_rows
 from softmax_rows cimport softmax_float_row, softmax_row
 
@@ -386,3 +388,30 @@ cdef class QuantizedSumStep(Step):
                 self.output16[i] = <int16_t>value
             else:
                 self.output8[i] = <int8_t>value
+
+
+cdef class FloatPoolStep(Step):
+    """AVERAGE_POOL_2D or MAX_POOL_2D, float32, NHWC: the pooling template's bits (float sums in (fy, fx) order)."""
+    cdef const float[:, :, :, ::1] input
+    cdef float[:, :, :, ::1] output
+    cdef bint average
+    cdef int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w
+    cdef double act_min, act_max
+
+    def __init__(self, input, output, bint average, int stride_h, int stride_w, int filter_h, int filter_w,
+                 int pad_h, int pad_w, double act_min, double act_max):
+        """average: AVERAGE_POOL_2D, else MAX_POOL_2D; the rest as for pooling.average_pool."""
+        self.input, self.output, self.average = input, output, average
+        check_pool_geometry(self.input.shape[0], self.input.shape[1], self.input.shape[2], self.input.shape[3],
+                            self.output.shape[0], self.output.shape[1], self.output.shape[2],
+                            self.output.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
+        self.stride_h, self.stride_w, self.filter_h, self.filter_w = stride_h, stride_w, filter_h, filter_w
+        self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
+
+    cdef void run(self) noexcept nogil:
+        if self.average:
+            pool_all(<AverageTag*>NULL, self.input, self.output, self.stride_h, self.stride_w, self.filter_h,
+                     self.filter_w, self.pad_h, self.pad_w, self.act_min, self.act_max)
+        else:
+            pool_all(<MaxTag*>NULL, self.input, self.output, self.stride_h, self.stride_w, self.filter_h,
+                     self.filter_w, self.pad_h, self.pad_w, self.act_min, self.act_max)

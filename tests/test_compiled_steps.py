@@ -1,7 +1,7 @@
 """The small ops of the benchmark models run as compiled steps (no Python per op) and stay bit-exact with
 TFLM: RESHAPE copies, strided copies (TRANSPOSE, STRIDED_SLICE, BROADCAST_TO), PAD/PADV2, int8 element-wise
-ops through a 256-entry table of their own kernel, int8 and float32 SOFTMAX rows, int8/int16 MEAN and SUM;
-the cases TFLM can abort on keep the checked kernel."""
+ops through a 256-entry table of their own kernel, int8 and float32 SOFTMAX rows, int8/int16 MEAN and SUM,
+float32 pooling; the cases TFLM can abort on keep the checked kernel."""
 from __future__ import annotations
 
 from elementwise_cases import unary_case
@@ -10,6 +10,7 @@ from microinterp._kernels import steps
 from movement_helpers import const, tensor
 from opmodels import Case, Op, T, compare_cases_with_tflm, single_op_model
 from test_op_pad import pad_case
+from test_op_pooling import RELU6, SAME, VALID, pool_case
 from test_op_reduce import reduce_case
 from test_op_slice import strided_case
 
@@ -38,6 +39,7 @@ CASES = {
     # mobilenet_v2's global average: MEAN over H and W
     steps.QuantizedSumStep: reduce_case("MEAN", "INT8", (1, 7, 7, 40), (1, 2), keep_dims=True, in_quant=(0.02, -128),
                                         out_quant=(0.015, -120)),
+    steps.FloatPoolStep: pool_case("AVERAGE_POOL_2D", "FLOAT32", (1, 6, 6, 8), (3, 3), (1, 1), SAME),
 }
 
 
@@ -58,6 +60,7 @@ def test_small_ops_run_as_compiled_steps_and_match_tflm(oracle):
                   [tensor("INT16", (1, 3, 6, 7)), const((0, 2, 3, 1))], [tensor("INT16", (1, 6, 7, 3))]),
              Case("TRANSPOSE FLOAT32 [2, 3, 4, 5] perm [3, 1, 0, 2]", Op("TRANSPOSE"),
                   [tensor("FLOAT32", (2, 3, 4, 5)), const((3, 1, 0, 2))], [tensor("FLOAT32", (5, 3, 2, 4))]),
+             pool_case("MAX_POOL_2D", "FLOAT32", (2, 5, 7, 3), (2, 3), (2, 2), VALID, RELU6),
              reduce_case("SUM", "INT16", (3, 4, 5), (2, 0), in_quant=(0.01, 0), out_quant=(0.2, 0)),
              reduce_case("MEAN", "INT8", (2, 3, 5), (1,), in_quant=(0.1, 127), out_quant=(0.05, -3)),
              Case("BROADCAST_TO INT16 [3, 1] -> [2, 3, 4]", Op("BROADCAST_TO"),
