@@ -1,9 +1,13 @@
 # cython: language_level=3
-"""The pooling window walk, geometry guard and TFLM's rounded integer average, shared by the pooling
-template (pooling.pyx) and the compiled int8 AVERAGE_POOL_2D step (steps.pyx), which must give its bits.
+"""The pooling window walk, geometry guard and TFLM's rounded integer average, and the whole pooling
+template (pool_all), shared by pooling.pyx and the compiled pooling steps (steps.pyx), which must give its
+bits.
 """
 cimport cython
-from libc.stdint cimport int32_t
+from libc.float cimport FLT_MAX
+from libc.stdint cimport int8_t, int16_t, int32_t
+
+from fixedpoint cimport clamp32
 
 
 cdef inline check_pool_geometry(Py_ssize_t in_n, Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t in_c,
@@ -35,3 +39,85 @@ cdef inline int32_t rounded_mean(int32_t acc, int32_t count) noexcept nogil:
     if acc > 0:
         return (acc + count // 2) // count
     return (acc - count // 2) // count
+
+
+ctypedef fused pool_t:
+    int8_t
+    int16_t
+    float
+
+
+cdef inline float _activation_float(float v, float lo, float hi) noexcept nogil:
+    # std::min(std::max(v, lo), hi), comparison for comparison: a NaN passes through as in TFLM.
+    v = lo if v < lo else v
+    return hi if hi < v else v
+
+
+# Compile-time pooling kinds: a NULL pointer of the tag type selects the specialization.
+cdef struct AverageTag:
+    char unused
+cdef struct MaxTag:
+    char unused
+
+ctypedef fused pool_kind_t:
+    AverageTag
+    MaxTag
+
+
+@cython.cdivision(True)
+cdef inline pool_t _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, Py_ssize_t b, Py_ssize_t y0,
+                           Py_ssize_t x0, Py_ssize_t c, Py_ssize_t fy0, Py_ssize_t fy1, Py_ssize_t fx0,
+                           Py_ssize_t fx1, int32_t lo, int32_t hi, float lo_f, float hi_f) noexcept nogil:
+    # One output: the window's in-image taps fy0..fy1-1, fx0..fx1-1 from (y0, x0) in image b, channel c,
+    # reduced, then clamped to the fused activation.
+    cdef Py_ssize_t fy, fx
+    cdef int32_t acc
+    cdef float total
+    cdef pool_t m, v
+    if pool_kind_t is AverageTag and pool_t is float:
+        total = 0.0
+        for fy in range(fy0, fy1):
+            for fx in range(fx0, fx1):
+                total = total + x[b, y0 + fy, x0 + fx, c]
+        return _activation_float(total / <float>((fy1 - fy0) * (fx1 - fx0)), lo_f, hi_f)
+    elif pool_kind_t is AverageTag:
+        acc = 0
+        for fy in range(fy0, fy1):
+            for fx in range(fx0, fx1):
+                acc = acc + x[b, y0 + fy, x0 + fx, c]
+        return <pool_t>clamp32(rounded_mean(acc, <int32_t>((fy1 - fy0) * (fx1 - fx0))), lo, hi)
+    else:
+        if pool_t is float:
+            m = -FLT_MAX
+        elif pool_t is int8_t:
+            m = -128
+        else:
+            m = -32768
+        for fy in range(fy0, fy1):
+            for fx in range(fx0, fx1):
+                # std::max(m, v) keeps m unless m < v.
+                v = x[b, y0 + fy, x0 + fx, c]
+                if m < v:
+                    m = v
+        if pool_t is float:
+            return _activation_float(m, lo_f, hi_f)
+        else:
+            return <pool_t>clamp32(m, lo, hi)
+
+cdef inline void pool_all(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, int stride_h,
+                          int stride_w, int filter_h, int filter_w, int pad_h, int pad_w, double act_min,
+                          double act_max) noexcept nogil:
+    """Every output of a pooling of checked geometry (check_pool_geometry), in (batch, row, column, channel)
+    order, clamped to [act_min, act_max]."""
+    cdef Py_ssize_t batches = out.shape[0], out_h = out.shape[1], out_w = out.shape[2], depth = out.shape[3]
+    cdef Py_ssize_t in_h = x.shape[1], in_w = x.shape[2]
+    cdef Py_ssize_t b, oy, ox, c, y0, x0, fy0, fy1, fx0, fx1
+    cdef int32_t lo = <int32_t>act_min, hi = <int32_t>act_max
+    cdef float lo_f = <float>act_min, hi_f = <float>act_max
+    for b in range(batches):
+        for oy in range(out_h):
+            pool_window(oy, stride_h, pad_h, filter_h, in_h, &y0, &fy0, &fy1)
+            for ox in range(out_w):
+                pool_window(ox, stride_w, pad_w, filter_w, in_w, &x0, &fx0, &fx1)
+                for c in range(depth):
+                    out[b, oy, ox, c] = _pooled(kind, x, b, y0, x0, c, fy0, fy1, fx0, fx1, lo, hi, lo_f, hi_f)

@@ -5,33 +5,25 @@
 The reductions walk the input once in C order, as TFLM's Reduce does, over a 6-D geometry from prepare
 (microinterp/ops/reduce.py): the input's shape and strides, and the output's strides, 0 along the reduced
 axes. So every output folds its inputs in TFLM's order, which float sums need for identical bits.
-`reduce_sum` accumulates into int32 (wrapping, quantized inputs) or float32; the requantization of
+`reduce_sum` (reduce_rows.pxd) accumulates into int32 (wrapping, quantized inputs) or float32; the requantization of
 quantized sums and the float division of means are separate passes. `reduce_extreme` keeps the running
 maximum or minimum with TFLM's comparisons (a NaN never replaces the running value).
 """
 from libc.float cimport FLT_MAX
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 
+from reduce_rows cimport sum_rows, sum_t, value_t
 from walk cimport Rows, WALK_DIMS, first_row, next_row
-
-ctypedef fused value_t:
-    int8_t
-    int16_t
-    int32_t
-    float
-
-ctypedef fused sum_t:
-    int32_t
-    float
 
 ctypedef fused index_t:
     int32_t
     int64_t
 
 
-cdef _check_geometry(Py_ssize_t in_size, Py_ssize_t out_size, const Py_ssize_t[::1] shape,
-                     const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides):
-    # Cheap per-call guard: the last element reached on each side must be inside its view.
+def check_geometry(Py_ssize_t in_size, Py_ssize_t out_size, const Py_ssize_t[::1] shape,
+                   const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides) -> None:
+    """Raise ValueError unless the 6-D geometry walks exactly in_size inputs and stays inside out_size
+    outputs (cheap: the last element reached on each side must be inside its view)."""
     if shape.shape[0] != WALK_DIMS or in_strides.shape[0] != WALK_DIMS or out_strides.shape[0] != WALK_DIMS:
         raise ValueError(f"reduce: geometry must have {WALK_DIMS} axes")
     cdef Py_ssize_t last_in = 0, last_out = 0, count = 1, d
@@ -48,24 +40,9 @@ cdef _check_geometry(Py_ssize_t in_size, Py_ssize_t out_size, const Py_ssize_t[:
 def reduce_sum(const value_t[::1] x, sum_t[::1] sums, const Py_ssize_t[::1] shape,
                const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides) -> None:
     """sums[o] = sum of the inputs that reduce to o, from 0, in input order (int32 adds wrap)."""
-    _check_geometry(x.shape[0], sums.shape[0], shape, in_strides, out_strides)
-    cdef Py_ssize_t i, row, rows = x.shape[0] // shape[5]
-    cdef const value_t* src = &x[0]
-    cdef sum_t* dst = &sums[0]
-    cdef Rows r = first_row()
+    check_geometry(x.shape[0], sums.shape[0], shape, in_strides, out_strides)
     with nogil:
-        for i in range(sums.shape[0]):
-            dst[i] = 0
-        for row in range(rows):
-            for i in range(shape[5]):
-                if sum_t is float:
-                    dst[r.start2 + i * out_strides[5]] = (dst[r.start2 + i * out_strides[5]]
-                                                          + src[r.start1 + i * in_strides[5]])
-                else:
-                    dst[r.start2 + i * out_strides[5]] = <int32_t>(
-                        <uint32_t>dst[r.start2 + i * out_strides[5]]
-                        + <uint32_t><int32_t>src[r.start1 + i * in_strides[5]])
-            next_row(&r, &shape[0], &in_strides[0], &out_strides[0])
+        sum_rows(&x[0], x.shape[0], &sums[0], sums.shape[0], &shape[0], &in_strides[0], &out_strides[0])
 
 
 cdef inline bint _replaces(value_t candidate, value_t current, bint take_max) noexcept nogil:
@@ -77,7 +54,7 @@ def reduce_extreme(const value_t[::1] x, value_t[::1] out, const Py_ssize_t[::1]
                    const Py_ssize_t[::1] in_strides, const Py_ssize_t[::1] out_strides, bint take_max) -> None:
     """out[o] = maximum (take_max) or minimum of the inputs that reduce to o, starting from the type's
     lowest (largest) value as TFLM does: float32 starts at -FLT_MAX (FLT_MAX), not at an infinity."""
-    _check_geometry(x.shape[0], out.shape[0], shape, in_strides, out_strides)
+    check_geometry(x.shape[0], out.shape[0], shape, in_strides, out_strides)
     cdef value_t start
     if value_t is float:
         start = -FLT_MAX if take_max else FLT_MAX

@@ -4,7 +4,7 @@ pooling kernels).
 int8, int16 and float32, NHWC. Quantized pooling does not requantize: TFLM requires input and output to share
 scale (within 1e-6) and zero point, and pools the raw values. Padding comes from the options with
 dilation 1; the model's output height/width must match it. int8 AVERAGE_POOL_2D runs as the compiled
-Int8AveragePoolStep (kernels/steps.pyx), same bits. L2_POOL_2D is float32 only, as in TFLM: the float32
+Int8AveragePoolStep (kernels/steps.pyx), float32 average and max pooling as FloatPoolStep, same bits. L2_POOL_2D is float32 only, as in TFLM: the float32
 sum of the in-image taps' squares (row by row, as TFLM adds them), divided by their count, sqrtf, clamped.
 """
 from __future__ import annotations
@@ -58,6 +58,9 @@ def _prepare_pool(ctx: OpContext, fused_kernel, types=tuple(_KERNEL_TYPES)) -> B
     def bind(inputs, outputs, scratch):
         if fast:
             return steps.Int8AveragePoolStep(inputs[0], outputs[0], *window_args, int(act_min), int(act_max))
+        if input.type_name == "FLOAT32":
+            return steps.FloatPoolStep(inputs[0], outputs[0], fused_kernel is pooling_kernels.average_pool,
+                                       *window_args, float(act_min), float(act_max))
         return functools.partial(kernel, inputs[0], outputs[0], *window_args, float(act_min), float(act_max))
     return bind
 

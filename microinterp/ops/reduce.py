@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .._kernels import quantize as quantize_kernels
+from .._kernels import steps
 from .._kernels import reduce as reduce_kernels
 from ..model import Tensor
 from ..quantization import quantize_multiplier
@@ -105,19 +105,10 @@ def _prepare_mean_or_sum(ctx: OpContext, is_mean: bool) -> BindFn:
     offset = int(np.array((zp_in * count) & 0xFFFFFFFF, np.uint32).view(np.int32))
     sums_index = ctx.request_scratch(4 * output.num_elements, like_tflm=True)
     _request_index_scratch(ctx, input, axis)
-    type_name = _KERNEL_TYPES[input.type_name]
-    sum_kernel = reduce_kernels.reduce_sum[type_name, "int32_t"]
-    requantize = quantize_kernels.requantize["int32_t", type_name]
 
     def bind(inputs, outputs, scratch):
         sums = scratch[sums_index].view(np.int32)
-        total = functools.partial(sum_kernel, inputs[0].reshape(-1), sums, *geometry)
-        rescale = functools.partial(requantize, sums, outputs[0].reshape(-1), multiplier, shift, offset, zp_out)
-
-        def step() -> None:
-            total()
-            rescale()
-        return step
+        return steps.QuantizedSumStep(inputs[0], sums, outputs[0], *geometry, multiplier, shift, offset, zp_out)
     return bind
 
 
