@@ -37,8 +37,7 @@ KNOWN_64BIT_GAPS = {
     "reference/single_op/log_softmax.tflite",
 }
 #: Models with an op whose TFLM persistent buffers are not modelled yet: figures() refuses them.
-UNMODELLED = {"reference/single_op/batch_matmul.tflite",  # batch_matmul.cc OpData + transposed temps
-              "reference/single_op/batch_matmul_adj_y_float32.tflite"}
+UNMODELLED: set[str] = set()
 
 
 #: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json (none today: ad01_int8, hello_world_int8

@@ -104,6 +104,22 @@ CASES = {
     "CIRCULAR_BUFFER alone": lambda: circular_buffer_model(5, 8, None, then_abs=False),
     "DYNAMIC_UPDATE_SLICE": lambda: single_op_model(Op("DYNAMIC_UPDATE_SLICE"),
                                                     [T(F, [4, 4]), T(F, [2, 2]), i32([1, 1])], [T(F, [4, 4])]),
+    "HARD_SWISH float": lambda: unary("HARD_SWISH", T(F, [3, 4])),
+    "HARD_SWISH int8": lambda: unary("HARD_SWISH", T("INT8", [2, 5, 7], 0.1, 3)),
+    "HARD_SWISH float large": lambda: unary("HARD_SWISH", T(F, [40, 40])),
+    # A float ELU's minimum is below the size its 256-byte lookup table would need: Init's allocation
+    # fails there and nothing reads it (planning/arena_size.py _INIT_DATA_READ_FOR_INT8_ONLY).
+    "ELU float": lambda: unary("ELU", T(F, [3, 4])),
+    "ELU float large": lambda: unary("ELU", T(F, [40, 40])),
+    "ELU int8": lambda: unary("ELU", q8([2, 5, 7])),
+    "BATCH_TO_SPACE_ND float": lambda: single_op_model(
+        Op("BATCH_TO_SPACE_ND"), [T(F, [4, 1, 1, 3]), i32([2, 2]), i32([[0, 0], [0, 0]])], [T(F, [1, 2, 2, 3])]),
+    "BATCH_TO_SPACE_ND int8": lambda: single_op_model(
+        Op("BATCH_TO_SPACE_ND"), [q8([4, 2, 1, 3]), i32([2, 1]), i32([[0, 0], [0, 0]])], [q8([2, 4, 1, 3])]),
+    "SPACE_TO_BATCH_ND float": lambda: single_op_model(
+        Op("SPACE_TO_BATCH_ND"), [T(F, [1, 2, 2, 3]), i32([2, 2]), i32([[0, 0], [0, 0]])], [T(F, [4, 1, 1, 3])]),
+    "SPACE_TO_BATCH_ND int8": lambda: single_op_model(
+        Op("SPACE_TO_BATCH_ND"), [q8([1, 4, 2, 3]), i32([2, 1]), i32([[0, 0], [0, 0]])], [q8([2, 2, 2, 3])]),
 }
 
 

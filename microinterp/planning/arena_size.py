@@ -26,8 +26,8 @@ reference kernels or the CMSIS-NN kernels.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..errors import UnsupportedOperatorError
 from ..model import Model, Operator, Tensor
@@ -56,6 +56,10 @@ class Target:
     #: sizeof of a C enum: 4 on the host; 1 for the small enums TFLM's option structs hold under
     #: arm-none-eabi-gcc, whose bare-metal AAPCS default is -fshort-enums.
     enum_size: int
+    #: Leading bytes of a TfLiteTensor (quantization, params, data, dims, bytes) that kernels read back:
+    #: only type, allocation_type and is_variable follow. Cortex-M's 28 is derived from the layout with
+    #: 4-byte pointers, not measured.
+    tensor_read_back: int
 
 
 def _host_sizes() -> dict[str, int]:
@@ -98,20 +102,24 @@ def _cortex_m_sizes() -> dict[str, int]:
 
 
 #: What the `tflite-micro` Python package needs on a 64-bit host.
-HOST_64 = Target("64-bit host", 8, True, _host_sizes(), 4)
+HOST_64 = Target("64-bit host", 8, True, _host_sizes(), 4, 48)
 #: A 32-bit Arm Cortex-M firmware: MicroInterpreter(model, resolver, tensor_arena, kTensorArenaSize).
-CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, _cortex_m_sizes(), 1)
+CORTEX_M_32 = Target("32-bit Cortex-M", 4, False, _cortex_m_sizes(), 1, 28)
 
 
 @dataclass(frozen=True)
 class OpAllocations:
     """What TFLM allocates for one op: its parsed options (size, alignment) from the tail, the persistent
     buffers (16-aligned) its Init makes, the steps of its Prepare in order -- ("temp", tensor index) for
-    a temp TfLiteTensor, ("tail", bytes) for a persistent buffer -- and its scratch requests (bytes)."""
+    a temp TfLiteTensor, ("tail", bytes) for a persistent buffer it writes, ("data", bytes) for one it
+    leaves to Eval -- and its scratch requests (bytes)."""
     options: tuple[int, int] | None
     init: tuple[int, ...]
     prepare: tuple[tuple[str, int], ...]
     scratch: tuple[int, ...]
+    #: The kernel never reads its Init buffers for these tensor types, so when one does not fit TFLM goes
+    #: on: AllocatePersistentBuffer returns nullptr and takes nothing, and no Init checks the result.
+    init_optional: bool = False
 
 
 # ---- parsed builtin options: the TfLite*Params structs of c/builtin_op_data.h, as their fields' C types:
@@ -248,6 +256,8 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         quantized = sg.tensors[op.outputs[0]].type_name == "INT8"
         return ((_HOST_CONCATENATION_DATA if host else 24,)
                 + ((4 * len(op.inputs),) * 2 if quantized else ()))
+    if name == "BATCH_MATMUL":
+        return _batch_matmul_data(sg.tensors, op, target)
     if op.custom_code == "CIRCULAR_BUFFER":
         return (8,)  # circular_buffer.h OpDataCircularBuffer {int cycles_until_run, cycles_max}
     if name in _QUANTIZED_KERNEL_DATA:
@@ -258,6 +268,22 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         return _FIXED_KERNEL_DATA[name]
     raise UnsupportedOperatorError([(f"{op.describe()}: the TFLM arena model does not know the persistent "
                                      f"buffers of this kernel")])
+
+
+def _batch_matmul_data(tensors: Sequence[Tensor], op: Operator, target: Target) -> tuple[int, ...]:
+    """batch_matmul.cc: Init's OpDataBatchMatmul (3 pointers, 3 bools); Prepare's persistent buffers, after
+    fetching lhs, rhs and output: QuantizationOpDataBatchMatmul (7 int32) for int8/int16, a transposed
+    copy of lhs when adj_x and of rhs unless adj_y (a TfLiteEvalTensor, its TfLiteIntArray dims and its
+    data), then the output's dims made writable (CreateWritableTensorDimsWithCopy)."""
+    p = target.pointer
+    lhs, rhs, out = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
+    buffers = [_up(3 * p + 3, p)]
+    if lhs.type_name in ("INT8", "INT16"):
+        buffers.append(28)
+    transposed = ([lhs] if op.options.get("adj_x") else []) + ([] if op.options.get("adj_y") else [rhs])
+    for t in transposed:
+        buffers += [target.sizes["TfLiteEvalTensor"], 4 + 4 * len(t.shape), t.nbytes]
+    return (*buffers, 4 + 4 * len(out.shape))
 
 
 #: Kernels whose Init allocates one OpData of a fixed size on both targets (all int32/float fields), or
@@ -314,7 +340,18 @@ _FIXED_KERNEL_DATA = {
     # FITTED (mirror_pad.cc OpDataMirrorPad, 3 int, would take 16): 6 ops of one model need a 32-byte slot.
     "MIRROR_PAD": (20,),
     "SELECT_V2": (4,),  # FITTED on one model (select.cc OpData: broadcast flags): one 16-byte slot
+    "ELU": (256,),  # elu.cc OpData: int8 lookup table (see _INIT_DATA_READ_FOR_INT8_ONLY)
+    # types.h HardSwishParams: 3 int16, int, int16, int -> 20 on both targets (one 32-byte tail slot).
+    "HARD_SWISH": (20,),
+    # batch_to_space_nd.cc: no Init; space_to_batch_nd.cc: types.h SpaceToBatchParams {int32 output_offset},
+    # written by Prepare for every type. Both fetch only input and output.
+    "BATCH_TO_SPACE_ND": (), "SPACE_TO_BATCH_ND": (4,),
 }
+#: Kernels whose Init always allocates their OpData but only the int8 path reads it (elu.cc: the lookup
+#: table; hard_swish.cc: HardSwishParams), so on other types an Init allocation that does not fit is
+#: harmless: a float ELU runs in 952 bytes, but not in 953 to 1207 (Init takes the 256-byte table, the
+#: planner then lacks room), and again from 1208 (measured live; tests/test_tflm_arena_size_ops.py).
+_INIT_DATA_READ_FOR_INT8_ONLY = ("ELU", "HARD_SWISH")
 #: (host, Cortex-M) OpData of kernels that allocate it only for int8/int16 inputs.
 _QUANTIZED_KERNEL_DATA = {
     # log_softmax.cc LogSoftmaxOpData: 5 int32 + 2 size_t (outer size, depth). Exact on models of 5
@@ -342,7 +379,10 @@ def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
     data = _kernel_data(op, target, kernels, model)
     # Kernels that allocate their OpData in Prepare (after fetching their tensors) have no Init buffer.
     first = 0 if op.name in _PREPARE_ALLOCATED else 1
-    return OpAllocations(options, data[:first], _prepare_steps(op, data[first:], target), tuple(scratch))
+    unread = (op.name in _INIT_DATA_READ_FOR_INT8_ONLY
+              and model.subgraphs[op.subgraph].tensors[op.inputs[0]].type_name != "INT8")
+    return OpAllocations(options, data[:first], _prepare_steps(op, data[first:], target), tuple(scratch),
+                         unread)
 
 
 def _prepare_steps(op: Operator, tail: tuple[int, ...], target: Target) -> tuple[tuple[str, int], ...]:
@@ -369,8 +409,15 @@ def _prepare_steps(op: Operator, tail: tuple[int, ...], target: Target) -> tuple
         # scale/zero-point arrays and every input once more.
         first = temps(ins[0], outs[0]) + temps(*ins) + (temps(outs[0]) if target.pointer == 4 else ())
         return first + (persistent + temps(*ins) if persistent else ())
-    if op.name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
-        return temps(ins[0], outs[0]) + persistent  # reshape.cc: the shape input is not fetched
+    if op.name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND"):
+        # reshape.cc, batch_to_space_nd.cc, space_to_batch_nd.cc: the shape/block/crop inputs are not fetched.
+        return temps(ins[0], outs[0]) + persistent
+    if op.name == "BATCH_MATMUL":
+        # _batch_matmul_data's Prepare buffers: [quantization], (TfLiteEvalTensor, dims, data) per transposed
+        # operand, output dims. Prepare writes them all but the transposed data, filled at Eval.
+        first = (len(tail) - 1) % 3
+        unwritten = range(first + 2, len(tail) - 1, 3)
+        return temps(*ins, *outs) + tuple(("data" if i in unwritten else "tail", n) for i, n in enumerate(tail))
     if op.name == "FULLY_CONNECTED" and len(persistent) == 3:
         # Per-channel on the host: the arrays come before the fetches, the extra slot (_HOST_FC_EXTRA)
         # after them; per-tensor, the extra slot comes before. FITTED: the order that matches the live
@@ -481,15 +528,25 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
     # InitSubgraphs then PrepareSubgraphs: the first persistent buffer of each kernel is its Init's OpData.
     for o in ops:
         for size in o.init:
-            a.persistent(size, ALIGNMENT, "kernel data")
+            try:
+                a.persistent(size, ALIGNMENT, "kernel data")
+            except _DoesNotFit:
+                if not o.init_optional:
+                    raise
     requests = 0
     for sg in model.subgraphs:
         for o in ops[first_op[sg.index]:first_op[sg.index] + len(sg.operators)]:
+            # AllocatePersistentBuffer checks the tail against the head, not against temp: a Prepare buffer
+            # may land on the op's own temp TfLiteTensors, harmless unless it overwrites bytes TFLM reads
+            # back before they are released.
+            read_back: list[tuple[int, int]] = []
             for kind, value in o.prepare:
                 if kind == "temp":
-                    _temp_tensor(a, target, sg.tensors[value])
-                else:
-                    a.persistent(value, ALIGNMENT, "kernel data")
+                    read_back += _temp_tensor(a, target, sg.tensors[value])
+                    continue
+                a.persistent(value, ALIGNMENT, "kernel data")
+                if kind == "tail" and any(a.tail < end and start < a.tail + value for start, end in read_back):
+                    raise _DoesNotFit(f"kernel data of {value} bytes written over a temp TfLiteTensor still in use")
             requests += len(o.scratch)
             a.reset_temp()
             a.resize_head(sbr * (requests + MAX_SCRATCH_BUFFERS_PER_OP), p, "scratch buffer records")
@@ -522,13 +579,21 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
     return a
 
 
-def _temp_tensor(a: _Allocator, target: Target, tensor: Tensor) -> None:
-    """A kernel's GetTensor in Prepare: MicroAllocator::AllocateTempTfLiteTensor."""
-    s = target.sizes
-    a.temp_alloc(s["TfLiteTensor"], target.pointer, "temp TfLiteTensor")
+def _temp_tensor(a: _Allocator, target: Target, tensor: Tensor) -> list[tuple[int, int]]:
+    """A kernel's GetTensor in Prepare: MicroAllocator::AllocateTempTfLiteTensor. Returns the byte ranges
+    read back until the op's temps are released: the TfLiteTensor's quantization, params, data, dims and
+    bytes (c/common.h's TF_LITE_STATIC_MEMORY layout, `tensor_read_back`), and the zero_point pointer of its
+    TfLiteAffineQuantization (DeallocateTempTfLiteTensor releases it; a wrong one fails
+    ResetTempAllocations' checksum)."""
+    s, p = target.sizes, target.pointer
+    a.temp_alloc(s["TfLiteTensor"], p, "temp TfLiteTensor")
+    read_back = [(a.temp - s["TfLiteTensor"], a.temp - s["TfLiteTensor"] + target.tensor_read_back)]
     if tensor.quantization is not None:
-        a.temp_alloc(s["TfLiteAffineQuantization"], target.pointer, "temp quantization")
+        a.temp_alloc(s["TfLiteAffineQuantization"], p, "temp quantization")
+        start = a.temp - s["TfLiteAffineQuantization"]
+        read_back.append((start + p, start + 2 * p))
         a.temp_alloc(4 + 4 * tensor.quantization.scales.size, 4, "temp zero points")
+    return read_back
 
 
 def _resource_variable_count(model: Model) -> int:
@@ -550,25 +615,23 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
     ops = [op_allocations(model, op, target, kernels, scratch.get((op.subgraph, op.index), ()))
            for sg in model.subgraphs for op in sg.operators]
 
-    def fits(n: int) -> bool:
+    def fits(with_ops: Sequence[OpAllocations], n: int) -> bool:
         try:
-            _replay(model, target, ops, head, planned, n)
+            _replay(model, target, with_ops, head, planned, n)
         except _DoesNotFit:
             return False
         return True
 
-    high = 1024
-    while not fits(high):
-        high *= 2
-    low = 0
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (low, mid) if fits(mid) else (mid, high)
-    # Tail allocations align down from the arena end, so a few sizes just below may pass as well.
-    best = high
-    for n in range(high - 1, max(high - 2 * ALIGNMENT, 0), -1):
-        if fits(n):
-            best = n
+    # Fitting is not monotonic in arena_size: an optional Init buffer is taken once it fits at Init time,
+    # and may then starve what follows; a Prepare buffer may land on a temp field still read. Without
+    # either (optional buffers skipped, no overwrite check) the replay is monotonic and its minimum bounds
+    # the real one from below: scan up from there to the first size that fits.
+    relaxed = [replace(o, init=() if o.init_optional else o.init,
+                       prepare=tuple(("data" if kind == "tail" else kind, v) for kind, v in o.prepare))
+               for o in ops]
+    low = _smallest(lambda n: fits(relaxed, n), 0)
+    high = low if fits(ops, low) else _smallest(lambda n: fits(ops, n), low)
+    best = next(n for n in range(low, high + 1) if fits(ops, n))
     final = _replay(model, target, ops, head, planned, best)
     try:
         _replay(model, target, ops, head, planned, best - 1)
@@ -577,6 +640,22 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
         reason = str(e)
     return ArenaSize(target.name, kernels, best, head, final.peak - final.buffer_head,
                      final.buffer_tail - final.tail, dict(final.by_category), reason)
+
+
+def _smallest(fits: Callable[[int], bool], low: int) -> int:
+    """The smallest arena_size above `low` (which fails, or is 0) that fits, by doubling and bisection."""
+    high = max(1024, 2 * low)
+    while not fits(high):
+        high *= 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    # Tail allocations align down from the arena end, so a few sizes just below may pass as well.
+    best = high
+    for n in range(high - 1, max(high - 2 * ALIGNMENT, low), -1):
+        if fits(n):
+            best = n
+    return best
 
 
 @dataclass(frozen=True)
