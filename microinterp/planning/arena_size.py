@@ -354,15 +354,15 @@ _FIXED_KERNEL_DATA = {
 _INIT_DATA_READ_FOR_INT8_ONLY = ("ELU", "HARD_SWISH")
 #: (host, Cortex-M) OpData of kernels that allocate it only for int8/int16 inputs.
 _QUANTIZED_KERNEL_DATA = {
-    # log_softmax.cc LogSoftmaxOpData: 5 int32 + 2 size_t (outer size, depth). Exact on models of 5
-    # float and 8 int8 ops; a model of one int8 op needs 16 bytes less (not explained yet).
+    # log_softmax.cc LogSoftmaxOpData: 5 int32 + 2 size_t (outer size, depth), allocated by Prepare after
+    # fetching input and output, so it may land on their temp TfLiteTensors (see _replay).
     "LOG_SOFTMAX": (40, 28),
     # add_n.cc int8 OpData: input/output offsets, multipliers and shifts, left shift, activation bounds,
     # scratch index (10 int32).
     "ADD_N": (40, 40),
 }
-#: Kernels that allocate their OpData in Prepare, after fetching their tensors (add_n.cc).
-_PREPARE_ALLOCATED = ("ADD_N",)
+#: Kernels that allocate their OpData in Prepare, after fetching their tensors (add_n.cc, log_softmax.cc).
+_PREPARE_ALLOCATED = ("ADD_N", "LOG_SOFTMAX")
 #: Kernels registered without Init and Prepare (maximum_minimum.cc): they fetch no temp tensors.
 _NO_PREPARE = ("MAXIMUM", "MINIMUM")
 
@@ -610,17 +610,10 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
     head: the planned head (TFLM's greedy head, or an offline plan's); planned: the number of buffers
     the planner places (planned tensors plus scratch requests); scratch: each op's scratch requests.
     """
-    if kernels not in KERNEL_SETS:
-        raise ValueError(f"unknown kernel set {kernels!r}; choose one of {', '.join(KERNEL_SETS)}")
-    ops = [op_allocations(model, op, target, kernels, scratch.get((op.subgraph, op.index), ()))
-           for sg in model.subgraphs for op in sg.operators]
+    ops = _all_op_allocations(model, target, kernels, scratch)
 
     def fits(with_ops: Sequence[OpAllocations], n: int) -> bool:
-        try:
-            _replay(model, target, with_ops, head, planned, n)
-        except _DoesNotFit:
-            return False
-        return True
+        return _fits(model, target, with_ops, head, planned, n)
 
     # Fitting is not monotonic in arena_size: an optional Init buffer is taken once it fits at Init time,
     # and may then starve what follows; a Prepare buffer may land on a temp field still read. Without
@@ -640,6 +633,30 @@ def minimal_arena_size(model: Model, target: Target, kernels: str, head: int, pl
         reason = str(e)
     return ArenaSize(target.name, kernels, best, head, final.peak - final.buffer_head,
                      final.buffer_tail - final.tail, dict(final.by_category), reason)
+
+
+def arena_fits(model: Model, target: Target, kernels: str, head: int, planned: int,
+               scratch: Mapping[tuple[int, int], Sequence[int]], arena_size: int) -> bool:
+    """Whether TFLM allocates `model` in exactly `arena_size` bytes (arguments as minimal_arena_size's).
+    Some sizes above the minimal one fail too: see minimal_arena_size."""
+    return _fits(model, target, _all_op_allocations(model, target, kernels, scratch), head, planned, arena_size)
+
+
+def _fits(model: Model, target: Target, ops: Sequence[OpAllocations], head: int, planned: int,
+          arena_size: int) -> bool:
+    try:
+        _replay(model, target, ops, head, planned, arena_size)
+    except _DoesNotFit:
+        return False
+    return True
+
+
+def _all_op_allocations(model: Model, target: Target, kernels: str,
+                        scratch: Mapping[tuple[int, int], Sequence[int]]) -> list[OpAllocations]:
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"unknown kernel set {kernels!r}; choose one of {', '.join(KERNEL_SETS)}")
+    return [op_allocations(model, op, target, kernels, scratch.get((op.subgraph, op.index), ()))
+            for sg in model.subgraphs for op in sg.operators]
 
 
 def _smallest(fits: Callable[[int], bool], low: int) -> int:
