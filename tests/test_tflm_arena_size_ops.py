@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS
-from opmodels import Op, T, single_op_model
+from opmodels import Graph, Op, T, multi_graph_model, single_op_model
+from test_resource_variables import accumulator_nodes
+from test_control_flow import call_once_model, if_model
 from test_op_circular_buffer import circular_buffer_model
+from test_op_detection_postprocess import detection_model, options as detection_options
 from microinterp.cli.tflm_arena import tflm_figures
 from microinterp.execution import plan_prepared
 from microinterp.model import load_model
@@ -120,10 +123,39 @@ CASES = {
         Op("BATCH_TO_SPACE_ND"), [T(F, [4, 1, 1, 3]), i32([2, 2]), i32([[0, 0], [0, 0]])], [T(F, [1, 2, 2, 3])]),
     "BATCH_TO_SPACE_ND int8": lambda: single_op_model(
         Op("BATCH_TO_SPACE_ND"), [q8([4, 2, 1, 3]), i32([2, 1]), i32([[0, 0], [0, 0]])], [q8([2, 4, 1, 3])]),
+    "BROADCAST_ARGS": lambda: single_op_model(Op("BROADCAST_ARGS"), [i32([2, 1, 3]), i32([4, 1])], [T("INT32", [3])]),
+    "DETECTION_POSTPROCESS fast": lambda: detection_model(24, detection_options(), True),
+    "DETECTION_POSTPROCESS regular": lambda: detection_model(
+        40, detection_options(use_regular_nms=True, num_classes=4, max_detections=10), False),
     "SPACE_TO_BATCH_ND float": lambda: single_op_model(
         Op("SPACE_TO_BATCH_ND"), [T(F, [1, 2, 2, 3]), i32([2, 2]), i32([[0, 0], [0, 0]])], [T(F, [4, 1, 1, 3])]),
     "SPACE_TO_BATCH_ND int8": lambda: single_op_model(
         Op("SPACE_TO_BATCH_ND"), [q8([1, 4, 2, 3]), i32([2, 1]), i32([[0, 0], [0, 0]])], [q8([2, 2, 2, 3])]),
+}
+
+
+def accumulators(*names: str) -> bytes:
+    """One VAR_HANDLE/READ_VARIABLE/ADD/ASSIGN_VARIABLE accumulator per name (a repeated name shares its
+    variable)."""
+    nodes, inputs, outputs = [], [], []
+    for name in names:
+        more, x, y = accumulator_nodes(F, (2, 3), name=name)
+        nodes += more
+        inputs.append(x)
+        outputs.append(y)
+    return multi_graph_model([Graph(nodes, inputs=inputs, outputs=outputs)])
+
+
+CASES |= {
+    "RELU float": lambda: unary("RELU", T(F, [3, 4])),
+    "RELU int8": lambda: unary("RELU", q8([3, 4])),
+    "RELU6 float": lambda: unary("RELU6", T(F, [3, 4])),
+    "IF": if_model,
+    "CALL_ONCE": call_once_model,
+    "resource variable": lambda: accumulators("a"),
+    "resource variables 2": lambda: accumulators("a", "b"),
+    "resource variables 3": lambda: accumulators("a", "b", "c"),
+    "resource variable with 2 handles": lambda: accumulators("a", "a"),
 }
 
 

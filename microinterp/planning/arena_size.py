@@ -85,9 +85,11 @@ def _host_sizes() -> dict[str, int]:
         "ScratchBufferHandle": 8,  # micro_allocator.h: uint8_t* data
         "AllocationInfo": 32,  # micro_allocation_info.h: size_t, void**, 3 ints, bool
         "size_t": 8,
-        # micro_resource_variable.h (no model with VAR_HANDLE ops was measured: unverified):
-        "MicroResourceVariables": 32,  # variables pointer, allocator pointer, 2 counts
-        "MicroResourceVariable": 40,  # container/shared name pointers, resource buffer, bytes, flags
+        # micro_resource_variable.h: MicroResourceVariables {variables pointer, 2 counts}; a MicroResourceVariable
+        # is 32 bytes in the source read (container and shared name pointers, resource buffer, bytes) but
+        # 40 in the package: FITTED to the live tails of 6 models with 1 to 4 variables.
+        "MicroResourceVariables": 16,
+        "MicroResourceVariable": 40,
     }
 
 
@@ -98,7 +100,8 @@ def _cortex_m_sizes() -> dict[str, int]:
             "MicroBuiltinDataAllocator": 8, "SubgraphAllocations": 8, "TfLiteEvalTensor": 12,
             "NodeAndRegistration": 32, "TfLiteTensor": 32, "TfLiteAffineQuantization": 12,
             "ScratchBufferRequest": 12, "ScratchBufferHandle": 4, "AllocationInfo": 24, "size_t": 4,
-            "MicroResourceVariables": 16, "MicroResourceVariable": 20}
+            # Not allocated in the arena by the replay: a firmware creates its MicroResourceVariables.
+            "MicroResourceVariables": 12, "MicroResourceVariable": 20}
 
 
 #: What the `tflite-micro` Python package needs on a 64-bit host.
@@ -123,7 +126,8 @@ class OpAllocations:
 
 
 # ---- parsed builtin options: the TfLite*Params structs of c/builtin_op_data.h, as their fields' C types:
-# "i" int/int32/float, "b" bool, "e" an enum (TfLitePadding, TfLiteFusedActivation, TfLiteType, ...).
+# "i" int/int32/float, "b" bool, "e" an enum (TfLitePadding, TfLiteFusedActivation, TfLiteType, ...),
+# "p" a pointer.
 # Ops whose parser allocates nothing are absent (core/api/flatbuffer_conversions.cc: ParseQuantize,
 # ParseDequantize, ParseLogistic, ParsePad, ...). MicroBuiltinDataAllocator places each with alignof.
 _OPTION_FIELDS = {
@@ -153,6 +157,9 @@ _OPTION_FIELDS = {
     "GELU": "b", "ARG_MAX": "e", "ARG_MIN": "e", "REDUCE_ALL": "b",
     "MIRROR_PAD": "e",  # TfLiteMirrorPaddingParams: mode
     "CUMSUM": "bb",  # TfLiteCumsumParams: exclusive, reverse
+    "IF": "ii", "WHILE": "ii",  # TfLiteIfParams / TfLiteWhileParams: two subgraph indices
+    "CALL_ONCE": "i",  # TfLiteCallOnceParams: init_subgraph_index
+    "VAR_HANDLE": "pp",  # TfLiteVarHandleParams: container and shared_name strings
 }
 
 
@@ -163,7 +170,7 @@ def _options_layout(op_name: str, target: Target) -> tuple[int, int] | None:
         return None
     size, align = 0, 1
     for f in fields:
-        n = target.enum_size if f == "e" else (1 if f == "b" else 4)
+        n = {"e": target.enum_size, "b": 1, "p": target.pointer}.get(f, 4)
         size = _up(size, n) + n
         align = max(align, n)
     if target.pointer == 8:
@@ -260,6 +267,17 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         return _batch_matmul_data(sg.tensors, op, target)
     if op.custom_code == "CIRCULAR_BUFFER":
         return (8,)  # circular_buffer.h OpDataCircularBuffer {int cycles_until_run, cycles_max}
+    if name == "ASSIGN_VARIABLE":
+        # assign_variable.cc: Init's OpData {int scratch_index} only under USE_TFLM_COMPRESSION (the host);
+        # Prepare's MicroResourceVariables::Allocate gives the variable its buffer on the resource's first
+        # assignment in Prepare order, once its VAR_HANDLE has set the resource id.
+        init = (4,) if host else ()
+        value = sg.tensors[op.inputs[1]].nbytes if len(op.inputs) > 1 else 0
+        return init + ((value,) if (op.subgraph, op.index) in _first_assignments(model) else ())
+    if op.custom_code == "TFLite_Detection_PostProcess":
+        # detection_postprocess.cc OpData: 6 int/float, bool, CenterSizeEncoding (4 float), 11 scratch
+        # indices, 3 TfLiteQuantizationParams (float, int32): 112 on both targets, no pointers.
+        return (112,)
     if name in _QUANTIZED_KERNEL_DATA:
         # Kernels whose Prepare allocates their OpData only for quantized inputs.
         quantized = sg.tensors[op.inputs[0]].type_name in ("INT8", "INT16")
@@ -268,6 +286,20 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         return _FIXED_KERNEL_DATA[name]
     raise UnsupportedOperatorError([(f"{op.describe()}: the TFLM arena model does not know the persistent "
                                      f"buffers of this kernel")])
+
+
+def _first_assignments(model: Model) -> set[tuple[int, int]]:
+    """(subgraph, op) of each resource variable's first ASSIGN_VARIABLE in Prepare order (subgraph by
+    subgraph) whose resource comes from a VAR_HANDLE already prepared in the same subgraph."""
+    first: dict[str, tuple[int, int]] = {}
+    for sg in model.subgraphs:
+        handles: dict[int, str] = {}
+        for op in sg.operators:
+            if op.name == "VAR_HANDLE" and op.outputs:
+                handles[op.outputs[0]] = op.options.get("shared_name", "")
+            elif op.name == "ASSIGN_VARIABLE" and op.inputs and op.inputs[0] in handles:
+                first.setdefault(handles[op.inputs[0]], (sg.index, op.index))
+    return set(first.values())
 
 
 def _batch_matmul_data(tensors: Sequence[Tensor], op: Operator, target: Target) -> tuple[int, ...]:
@@ -303,7 +335,7 @@ _FIXED_KERNEL_DATA = {
     "MEAN": (40,),  # reduce.h OpDataReduce: multiplier, shift, 2 scratch indices, zero points, scales, counts
     "LEAKY_RELU": (24,),  # leaky_relu.h LeakyReluOpData: 2 multiplier/shift pairs, 2 zero points
     "DIV": (28,),  # div.cc OpDataDiv: 7 int32
-    "RESHAPE": (), "SQUEEZE": (), "EXPAND_DIMS": (), "CAST": (), "RELU": (), "RELU6": (), "TRANSPOSE": (),
+    "RESHAPE": (), "SQUEEZE": (), "EXPAND_DIMS": (), "CAST": (), "TRANSPOSE": (),
     "MAXIMUM": (), "MINIMUM": (),
     # Kernels without an Init allocation (broadcast_to.cc, dynamic_update_slice.cc, pack.cc,
     # resize_bilinear.cc, resize_nearest_neighbor.cc, reverse.cc, shape.cc, slice.cc): checked live.
@@ -340,18 +372,28 @@ _FIXED_KERNEL_DATA = {
     # FITTED (mirror_pad.cc OpDataMirrorPad, 3 int, would take 16): 6 ops of one model need a 32-byte slot.
     "MIRROR_PAD": (20,),
     "SELECT_V2": (4,),  # FITTED on one model (select.cc OpData: broadcast flags): one 16-byte slot
-    "ELU": (256,),  # elu.cc OpData: int8 lookup table (see _INIT_DATA_READ_FOR_INT8_ONLY)
+    "ELU": (256,),  # elu.cc OpData: int8 lookup table (see _INIT_DATA_READ_FOR_QUANTIZED_ONLY)
+    # activations.cc ReluOpData {ReluParams: ActivationParams (enum, 2 int32) + 4 int32}; Relu6OpData (2 int8,
+    # 2 int16).
+    "RELU": (28,), "RELU6": (6,),
     # types.h HardSwishParams: 3 int16, int, int16, int -> 20 on both targets (one 32-byte tail slot).
     "HARD_SWISH": (20,),
     # batch_to_space_nd.cc: no Init; space_to_batch_nd.cc: types.h SpaceToBatchParams {int32 output_offset},
     # written by Prepare for every type. Both fetch only input and output.
     "BATCH_TO_SPACE_ND": (), "SPACE_TO_BATCH_ND": (4,),
+    "BROADCAST_ARGS": (),  # broadcast_args.cc: no Init; Prepare fetches both shapes and the output
+    # if.cc, while.cc, call_once.cc OpData: subgraph indices (and call_once's has_run flag); their Prepare
+    # prepares no subgraph (MicroInterpreterGraph prepares every subgraph in turn).
+    "IF": (8,), "WHILE": (8,), "CALL_ONCE": (8,),
+    "VAR_HANDLE": (4,),  # var_handle.cc OpData {int32 resource_id}
+    "READ_VARIABLE": (),  # read_variable.cc: no Init
 }
-#: Kernels whose Init always allocates their OpData but only the int8 path reads it (elu.cc: the lookup
-#: table; hard_swish.cc: HardSwishParams), so on other types an Init allocation that does not fit is
+#: Kernels whose Init always allocates their OpData but only the quantized paths read it (elu.cc: the
+#: lookup table; hard_swish.cc: HardSwishParams; activations.cc: ReluOpData, Relu6OpData), so on float an
+#: Init allocation that does not fit is
 #: harmless: a float ELU runs in 952 bytes, but not in 953 to 1207 (Init takes the 256-byte table, the
 #: planner then lacks room), and again from 1208 (measured live; tests/test_tflm_arena_size_ops.py).
-_INIT_DATA_READ_FOR_INT8_ONLY = ("ELU", "HARD_SWISH")
+_INIT_DATA_READ_FOR_QUANTIZED_ONLY = ("ELU", "HARD_SWISH", "RELU", "RELU6")
 #: (host, Cortex-M) OpData of kernels that allocate it only for int8/int16 inputs.
 _QUANTIZED_KERNEL_DATA = {
     # log_softmax.cc LogSoftmaxOpData: 5 int32 + 2 size_t (outer size, depth), allocated by Prepare after
@@ -365,6 +407,20 @@ _QUANTIZED_KERNEL_DATA = {
 _PREPARE_ALLOCATED = ("ADD_N", "LOG_SOFTMAX")
 #: Kernels registered without Init and Prepare (maximum_minimum.cc): they fetch no temp tensors.
 _NO_PREPARE = ("MAXIMUM", "MINIMUM")
+#: Kernels whose Prepare fetches only some of their tensors as temp TfLiteTensors, then allocates its
+#: persistent buffers: (input positions, output positions).
+_FETCHED_IN_PREPARE = {
+    # reshape.cc, squeeze.cc, expand_dims.cc, batch_to_space_nd.cc, space_to_batch_nd.cc: not the shape,
+    # axis, block or crop inputs.
+    "RESHAPE": ((0,), (0,)), "SQUEEZE": ((0,), (0,)), "EXPAND_DIMS": ((0,), (0,)),
+    "BATCH_TO_SPACE_ND": ((0,), (0,)), "SPACE_TO_BATCH_ND": ((0,), (0,)),
+    "TFLite_Detection_PostProcess": ((0, 1, 2), ()),  # detection_postprocess.cc: the inputs only
+    "IF": ((0,), ()),  # if.cc: the condition
+    # while.cc, call_once.cc, var_handle.cc, read_variable.cc read only TfLiteEvalTensors; assign_variable.cc
+    # fetches the value.
+    "WHILE": ((), ()), "CALL_ONCE": ((), ()), "VAR_HANDLE": ((), ()), "READ_VARIABLE": ((), ()),
+    "ASSIGN_VARIABLE": ((1,), ()),
+}
 
 
 def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
@@ -379,8 +435,8 @@ def op_allocations(model: Model, op: Operator, target: Target, kernels: str,
     data = _kernel_data(op, target, kernels, model)
     # Kernels that allocate their OpData in Prepare (after fetching their tensors) have no Init buffer.
     first = 0 if op.name in _PREPARE_ALLOCATED else 1
-    unread = (op.name in _INIT_DATA_READ_FOR_INT8_ONLY
-              and model.subgraphs[op.subgraph].tensors[op.inputs[0]].type_name != "INT8")
+    unread = (op.name in _INIT_DATA_READ_FOR_QUANTIZED_ONLY
+              and model.subgraphs[op.subgraph].tensors[op.inputs[0]].type_name not in ("INT8", "INT16"))
     return OpAllocations(options, data[:first], _prepare_steps(op, data[first:], target), tuple(scratch),
                          unread)
 
@@ -409,9 +465,10 @@ def _prepare_steps(op: Operator, tail: tuple[int, ...], target: Target) -> tuple
         # scale/zero-point arrays and every input once more.
         first = temps(ins[0], outs[0]) + temps(*ins) + (temps(outs[0]) if target.pointer == 4 else ())
         return first + (persistent + temps(*ins) if persistent else ())
-    if op.name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND"):
-        # reshape.cc, batch_to_space_nd.cc, space_to_batch_nd.cc: the shape/block/crop inputs are not fetched.
-        return temps(ins[0], outs[0]) + persistent
+    fetched = _FETCHED_IN_PREPARE.get(op.custom_code or op.name)
+    if fetched is not None:
+        return temps(*(ins[i] for i in fetched[0] if i < len(ins)),
+                     *(outs[i] for i in fetched[1] if i < len(outs))) + persistent
     if op.name == "BATCH_MATMUL":
         # _batch_matmul_data's Prepare buffers: [quantization], (TfLiteEvalTensor, dims, data) per transposed
         # operand, output dims. Prepare writes them all but the transposed data, filled at Eval.
@@ -509,9 +566,10 @@ def _replay(model: Model, target: Target, ops: Sequence[OpAllocations], head: in
         a.persistent(s[struct], p, "allocator objects")
     resources = _resource_variable_count(model)
     if target.recording and resources:
-        # interpreter_wrapper.cc: MicroResourceVariables::Create(allocator, n) when VAR_HANDLE ops exist.
-        a.persistent(s["MicroResourceVariables"], p, "resource variables")
-        a.persistent(s["MicroResourceVariable"] * resources, p, "resource variables")
+        # interpreter_wrapper.cc: MicroResourceVariables::Create(allocator, n) when VAR_HANDLE ops exist,
+        # through MicroAllocator::AllocatePersistentBuffer (16-aligned).
+        a.persistent(s["MicroResourceVariables"], ALIGNMENT, "resource variables")
+        a.persistent(s["MicroResourceVariable"] * resources, ALIGNMENT, "resource variables")
     # StartModelAllocation.
     a.persistent(s["MicroBuiltinDataAllocator"], p, "allocator objects")
     sbr = s["ScratchBufferRequest"]
