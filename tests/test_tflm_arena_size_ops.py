@@ -12,6 +12,7 @@ from test_control_flow import call_once_model, if_model
 from test_op_circular_buffer import circular_buffer_model
 from test_op_detection_postprocess import detection_model, options as detection_options
 from microinterp.cli.tflm_arena import tflm_figures
+from microinterp.errors import UnsupportedOperatorError
 from microinterp.execution import plan_prepared
 from microinterp.model import load_model
 from microinterp.planning.arena_size import HOST_64, arena_fits
@@ -199,3 +200,11 @@ def test_tflm_fits_exactly_the_arena_sizes_our_replay_says_above_the_minimum(ora
     ours = [arena_fits(model, HOST_64, "reference", plan.head, len(plan.allocations), scratch, n) for n in sizes]
     live = [oracle.tflm_fits(data, n).ok for n in sizes]
     assert live == ours, f"{name}: sizes {list(sizes)}"
+
+
+def test_relu_n1_to_1_has_no_arena_size_because_tflm_has_no_kernel_for_it(oracle):
+    data = unary("RELU_N1_TO_1", T(F, [3, 4]))
+    with pytest.raises(UnsupportedOperatorError, match="TFLM registers no kernel"):
+        our_64bit_figure(data)
+    probe = oracle.tflm_fits(data, 1 << 20)
+    assert not probe.ok and "Failed to get registration" in probe.log

@@ -284,6 +284,10 @@ def _kernel_data(op: Operator, target: Target, kernels: str, model: Model) -> tu
         return (_QUANTIZED_KERNEL_DATA[name][0 if host else 1],) if quantized else ()
     if name in _FIXED_KERNEL_DATA:
         return _FIXED_KERNEL_DATA[name]
+    if name in _NO_TFLM_KERNEL:
+        raise UnsupportedOperatorError([(f"{op.describe()}: TFLM registers no kernel for this op (the "
+                                         f"tflite-micro package fails 'Failed to get registration'), so it "
+                                         f"allocates this model at no arena_size")])
     raise UnsupportedOperatorError([(f"{op.describe()}: the TFLM arena model does not know the persistent "
                                      f"buffers of this kernel")])
 
@@ -318,6 +322,8 @@ def _batch_matmul_data(tensors: Sequence[Tensor], op: Operator, target: Target) 
     return (*buffers, 4 + 4 * len(out.shape))
 
 
+#: Ops microinterp runs that TFLM has no kernel for (micro_mutable_op_resolver.h has no Add for them).
+_NO_TFLM_KERNEL = ("RELU_N1_TO_1",)
 #: Kernels whose Init allocates one OpData of a fixed size on both targets (all int32/float fields), or
 #: nothing (reshape.cc, squeeze.cc, expand_dims.cc, cast.cc, activations' RELU, transpose.cc).
 _FIXED_KERNEL_DATA = {
