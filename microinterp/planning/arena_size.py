@@ -396,9 +396,9 @@ _FIXED_KERNEL_DATA = {
 }
 #: Kernels whose Init always allocates their OpData but only the quantized paths read it (elu.cc: the
 #: lookup table; hard_swish.cc: HardSwishParams; activations.cc: ReluOpData, Relu6OpData), so on float an
-#: Init allocation that does not fit is
-#: harmless: a float ELU runs in 952 bytes, but not in 953 to 1207 (Init takes the 256-byte table, the
-#: planner then lacks room), and again from 1208 (measured live; tests/test_tflm_arena_size_ops.py).
+#: Init allocation that does not fit is harmless: a float ELU runs in 952 bytes, but not in 953 to 1207
+#: (Init takes the 256-byte table, the planner then lacks room), and again from 1208 (measured live;
+#: tests/test_tflm_arena_size_ops.py).
 _INIT_DATA_READ_FOR_QUANTIZED_ONLY = ("ELU", "HARD_SWISH", "RELU", "RELU6")
 #: (host, Cortex-M) OpData of kernels that allocate it only for int8/int16 inputs.
 _QUANTIZED_KERNEL_DATA = {
