@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS
-from opmodels import Graph, Op, T, multi_graph_model, single_op_model
+from opmodels import Graph, Op, T, graph_model, multi_graph_model, single_op_model
 from test_resource_variables import accumulator_nodes
 from test_control_flow import call_once_model, if_model
+from test_decode import _lut_ancillary, decode_node, huffman_encode, prune_encode
 from test_op_circular_buffer import circular_buffer_model
 from test_op_detection_postprocess import detection_model, options as detection_options
 from microinterp.cli.tflm_arena import tflm_figures
@@ -147,7 +148,49 @@ def accumulators(*names: str) -> bytes:
     return multi_graph_model([Graph(nodes, inputs=inputs, outputs=outputs)])
 
 
+def decoded(encoded: np.ndarray, ancillary: np.ndarray, tensor) -> bytes:
+    """TFLM_DECODE into tensor(), then RESHAPE to the graph output (a second tensor())."""
+    d, out = tensor(), tensor()
+    return graph_model([decode_node(encoded, ancillary, d), (Op("RESHAPE"), [d], [out])], inputs=[], outputs=[out])
+
+
+def pruned_int8(shape=(4, 3, 3, 4)) -> bytes:
+    rng = np.random.default_rng(30)
+    zps = rng.integers(-5, 5, shape[0])
+    w = rng.integers(-100, 100, shape).astype(np.int8)
+    channel_of = np.arange(w.size) // (w.size // shape[0])
+    w.reshape(-1)[:] = np.where(rng.random(w.size) < 0.5, zps[channel_of], w.reshape(-1))
+    scales = rng.uniform(0.005, 0.02, shape[0])
+    return decoded(*prune_encode(w, zps, channel_of), lambda: T("INT8", shape, scales, zps))
+
+
+def pruned_float(shape=(7, 20)) -> bytes:
+    rng = np.random.default_rng(40)
+    w = rng.uniform(-1, 1, shape).astype(np.float32)
+    w[rng.random(w.shape) < 0.7] = 0
+    return decoded(*prune_encode(w, np.zeros(1, np.float32), np.zeros(w.size, int)), lambda: T(F, shape))
+
+
+def lut_int8(count: int, width: int) -> bytes:
+    encoded = np.arange(count * width // 8, dtype=np.uint8)
+    return decoded(encoded, _lut_ancillary(width, 16, np.arange(16, dtype=np.int8)), lambda: q8([count], 1.0))
+
+
+def huffman(dtype: str, wide: bool, first_bits: int) -> bytes:
+    rng = np.random.default_rng(50 + first_bits)
+    np_type = np.int8 if dtype == "INT8" else np.int16
+    pool = rng.integers(np.iinfo(np_type).min, np.iinfo(np_type).max, 12).astype(np_type)
+    w = pool[np.minimum(rng.geometric(0.35, (6, 10)) - 1, 11)]
+    return decoded(*huffman_encode(w, first_bits, wide), lambda: T(dtype, w.shape, 1.0, 0))
+
+
 CASES |= {
+    "DECODE pruned int8 per channel": pruned_int8,
+    "DECODE pruned float": pruned_float,
+    "DECODE LUT 4-bit": lambda: lut_int8(8, 4),
+    "DECODE LUT 2-bit": lambda: lut_int8(64, 2),
+    "DECODE Huffman int8": lambda: huffman("INT8", False, 2),
+    "DECODE Huffman int16": lambda: huffman("INT16", True, 3),
     "RELU float": lambda: unary("RELU", T(F, [3, 4])),
     "RELU int8": lambda: unary("RELU", q8([3, 4])),
     "RELU6 float": lambda: unary("RELU6", T(F, [3, 4])),
@@ -208,3 +251,16 @@ def test_relu_n1_to_1_has_no_arena_size_because_tflm_has_no_kernel_for_it(oracle
         our_64bit_figure(data)
     probe = oracle.tflm_fits(data, 1 << 20)
     assert not probe.ok and "Failed to get registration" in probe.log
+
+
+def test_a_decode_with_two_outputs_has_no_arena_size_though_tflm_runs_it(oracle):
+    """The replay is 16 bytes short of the live minimum for two outputs (planning/arena_size.py)."""
+    encoded = np.arange(4, dtype=np.uint8)
+    ancillary = _lut_ancillary(4, 16, np.arange(16, dtype=np.int8))
+    pairs = [T("UINT8", [4], data=encoded), T("UINT8", list(ancillary.shape), data=ancillary)] * 2
+    outs, finals = [q8([8], 1.0) for _ in range(2)], [q8([8], 1.0) for _ in range(2)]
+    data = graph_model([(Op("CUSTOM", custom_code="TFLM_DECODE"), pairs, outs),
+                        *((Op("RESHAPE"), [o], [f]) for o, f in zip(outs, finals))], inputs=[], outputs=finals)
+    with pytest.raises(UnsupportedOperatorError, match="DECODE with 2 outputs"):
+        our_64bit_figure(data)
+    assert oracle.tflm_fits(data, 1 << 16).ok
