@@ -31,14 +31,9 @@ LIVE = ("shared/tflm_examples/hello_world_int8.tflite", "shared/tflm_examples/he
 
 #: Models whose 64-bit figure is still off the measured one (none today; keep the mechanism so a new
 #: pin that moves one shows up as a listed, explained gap rather than a silent constant).
-KNOWN_64BIT_GAPS = {
-    # int8 LOG_SOFTMAX from the converter: 16 bytes above the bisection, while the 8 in-memory int8
-    # LOG_SOFTMAX ops of test_op_log_softmax.py are exact with the same 40-byte LogSoftmaxOpData.
-    "reference/single_op/log_softmax.tflite",
-}
+KNOWN_64BIT_GAPS: set[str] = set()
 #: Models with an op whose TFLM persistent buffers are not modelled yet: figures() refuses them.
-UNMODELLED = {"reference/single_op/batch_matmul.tflite",  # batch_matmul.cc OpData + transposed temps
-              "reference/single_op/batch_matmul_adj_y_float32.tflite"}
+UNMODELLED: set[str] = set()
 
 
 #: (model, kernels) whose 32-bit figure is off cortex_m4_tflm.json (none today: ad01_int8, hello_world_int8
