@@ -179,14 +179,20 @@ def arena(request: dict[str, Any]) -> str:
 
 def fits(request: dict[str, Any]) -> tuple[bool, str]:
     """Whether TFLM allocates and invokes the model with an arena of exactly ``arena_size`` bytes, and
-    what TFLM printed.  Inputs stay as the arena left them: only whether the allocation holds matters."""
+    what TFLM printed.  The inputs are zeros: whatever the arena held before could make a kernel refuse
+    its input (DETECTION_POSTPROCESS validates the boxes it decodes), and only the allocation matters."""
     runtime = import_backend_module(TFLM_RUNTIME)
+    schema = import_backend_module(TFLM_SCHEMA)
     outcome = [False]
 
     def allocate_and_invoke() -> None:
-        # The constructor runs AllocateTensors; it and invoke raise RuntimeError when TFLM fails.
+        # The constructor runs AllocateTensors; it, set_input and invoke raise RuntimeError when TFLM fails.
         try:
-            runtime.Interpreter.from_bytes(request["model"], arena_size=request["arena_size"]).invoke()
+            interpreter = runtime.Interpreter.from_bytes(request["model"], arena_size=request["arena_size"])
+            for index in range(schema.Model.GetRootAs(request["model"], 0).Subgraphs(0).InputsLength()):
+                details = interpreter.get_input_details(index)
+                interpreter.set_input(np.zeros(details["shape"], details["dtype"]), index)
+            interpreter.invoke()
         except RuntimeError:
             return
         outcome[0] = True
