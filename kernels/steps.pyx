@@ -75,7 +75,10 @@ cdef extern from "requantize.h" nogil:
         const int32_t* left
         const int32_t* right
         const int32_t* right_mask
+        const int64_t* rounding
+        const uint8_t* round_down
         int32_t output_zp, act_min, act_max
+        int clamp_low, clamp_high
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
 
@@ -315,14 +318,13 @@ cdef class _Requantize:
 
     Channels go through the int8 path's vector step (requantize.h: blocks of 8 on AVX2, all on AVX-512)
     when every shift and multiplier is in its domain (`fused` is then the parameters a GEMM may apply
-    itself, else NULL); the rest through the reference template's store_output (same bits).
+    itself, else NULL); the rest through the reference template's store_output (same bits). Only the
+    per-channel arrays of the path's vector step are built.
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
     cdef const int32_t[::1] shift
-    cdef int32_t[::1] left
-    cdef int32_t[::1] right
-    cdef int32_t[::1] right_mask
+    cdef object arrays  # the vector step's own per-channel arrays, which params points into
     cdef int32_t output_zp, act_min, act_max
     cdef mi_requant params
     cdef const mi_requant* fused
@@ -335,22 +337,56 @@ cdef class _Requantize:
             raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
                              f"{channels} channels")
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
+        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
+        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, right=NULL, right_mask=NULL, rounding=NULL,
+                                 round_down=NULL, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                                 clamp_low=act_min > -128, clamp_high=act_max < 127)
+        self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
-        in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31
-                                        and np.asarray(multiplier, np.int32).min() > INT32_MIN)
-        self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
-        self.right_mask = ((np.int64(1) << np.minimum(self.right, 31)) - 1).astype(np.int32)
-        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
-        self.params = mi_requant(&self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
-                                 &self.right_mask[0], output_zp, act_min, act_max)
+        in_range = channels > 0 and (shifts.min() >= -31 and shifts.max() <= 31
+                                     and np.asarray(multiplier, np.int32).min() > INT32_MIN)
         vector = in_range and _simd(<mi_int8_path>path)
         self.vector = mi_select_requantize(<mi_int8_path>path if vector else MI_INT8_PORTABLE)
         self.fused = &self.params if vector else NULL
+        if not vector:
+            return
+        self.params.bias, self.params.multiplier = &self.bias[0], &self.multiplier[0]
+        left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        if path == MI_INT8_AVX512_VNNI:
+            self._bind_avx512(left, right)
+        else:
+            self._bind_avx2(left, right)
+
+    def _bind_avx2(self, left, right):
+        cdef int32_t[::1] lefts = left, rights = right
+        cdef int32_t[::1] masks = ((np.int64(1) << right) - 1).astype(np.int32)
+        self.arrays = {"left": left, "right": right, "right_mask": masks.base}
+        self.params.left, self.params.right, self.params.right_mask = &lefts[0], &rights[0], &masks[0]
+
+    def _bind_avx512(self, left, right):
+        # per block of 16 channels (the last completed with e = 0 lanes): offsets and shifts of the even
+        # channels, then the odd ones (requantize.h)
+        blocks = (right.size + 15) // 16
+        e = np.zeros(blocks * 16, np.int64)
+        e[:right.size] = right
+        offsets = (np.int64(1) << 30) + np.where(e > 0, np.int64(1) << (30 + e), 0)
+        lanes = [a.reshape(blocks, 16)[:, half::2] for a in (offsets, 31 + e) for half in (0, 1)]
+        cdef int64_t[::1] rounding = np.ascontiguousarray(np.concatenate(lanes, axis=1).ravel())
+        down = (e > 0).reshape(blocks, 16)
+        cdef int32_t[::1] lefts
+        cdef uint8_t[::1] round_down = np.ascontiguousarray(np.stack(
+            [np.packbits(down[:, half::2], axis=1, bitorder="little")[:, 0] for half in (0, 1)], axis=1).ravel())
+        self.arrays = {"rounding": rounding.base, "round_down": round_down.base}
+        self.params.rounding, self.params.round_down = &rounding[0], &round_down[0]
+        if left.any():
+            lefts = left
+            self.arrays["left"] = left
+            self.params.left = &lefts[0]
 
     def nbytes(self) -> int:
         """Its own arrays; the per-channel ones it was given belong to the caller."""
-        return _nbytes(self.left, self.right, self.right_mask)
+        return _nbytes(*self.arrays.values())
 
     cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
                             Py_ssize_t channels) noexcept nogil:
@@ -618,9 +654,10 @@ cdef class Int8DepthwiseStep(Step):
                                       self.chunk * channels)
 
     def buffer_bytes(self) -> int:
-        # the requantization's tiled bias, multiplier and shift are as large as its own three arrays
-        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + 2 * self.requantize.nbytes()
-                + _nbytes(self.zero_points, self.taps_owner))
+        # the requantization's tiled bias, multiplier and shift are this step's too
+        cdef _Requantize q = self.requantize
+        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes()
+                + _nbytes(q.bias, q.multiplier, q.shift, self.zero_points, self.taps_owner))
 
     cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:

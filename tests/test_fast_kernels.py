@@ -24,6 +24,7 @@ from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 #: Every int8 conv / depthwise / FC path this CPU runs (always the portable one and the VNNI emulation).
 INT8_PATHS = steps.int8_paths()
 
@@ -93,6 +94,50 @@ def test_requantization_saturating_multiplier_matches_template(path):
     steps.Int8FullyConnectedStep(x, w, bias, got, 0, 0, -3, multiplier, shift, -128, 127, path=path)()
     np.testing.assert_array_equal(got, expected)
     assert (got == 127).all()
+
+
+def _full_range_requantization(rng, n):
+    """Sums, multipliers and shifts over the vector step's whole domain: half of them anywhere in int32
+    (shifts -31..31, saturating results, wrapping left shifts), half aimed at results inside int8,
+    exact halves (ties of either rounding, either sign) among them."""
+    acc = rng.integers(INT32_MIN, 1 << 31, n, dtype=np.int64)
+    multiplier = rng.integers(INT32_MIN + 1, 1 << 31, n, dtype=np.int64)
+    shift = rng.integers(-31, 32, n)
+    aimed = rng.random(n) < 0.5
+    e = rng.integers(0, 32, n)
+    multiplier[aimed] = np.where(rng.random(n) < 0.3, 1 << 30, rng.integers(1 << 24, 1 << 31, n))[aimed]
+    multiplier[aimed] *= rng.choice([-1, 1], n)[aimed]
+    # x * multiplier / 2^(31 + e) lands near a target result, plus a small offset (0 at exact halves)
+    target = rng.integers(-140, 141, n) + rng.choice([0.0, 0.5], n)
+    x = np.round(target * 2.0 ** (31 + e) / multiplier) + rng.integers(-2, 3, n) * (rng.random(n) < 0.5)
+    acc[aimed] = np.clip(x, INT32_MIN, INT32_MAX).astype(np.int64)[aimed]
+    shift[aimed] = -e[aimed]
+    corners = [(INT32_MIN, INT32_MAX, 0), (INT32_MAX, INT32_MAX, 0), (INT32_MIN, INT32_MIN + 1, 0),
+               (INT32_MIN, INT32_MAX, -31), (INT32_MAX, INT32_MIN + 1, -31), (-1, 1 << 30, -1), (1, 1 << 30, -1)]
+    for i, corner in enumerate(corners):
+        acc[i], multiplier[i], shift[i] = corner
+    return acc.astype(np.int32), multiplier.astype(np.int32), shift.astype(np.int32)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (5, -100, 90),
+                                                       (127, 0, 127)])
+def test_requantization_over_the_int32_range_matches_template(output_zp, act_min, act_max, path):
+    # the sums are the biases (zero inputs and weights): the GEMM's own output step (FC) and the
+    # depthwise one's, with a channel tail of 11
+    rng = np.random.default_rng(output_zp - act_min)
+    n = 20011
+    bias, multiplier, shift = _full_range_requantization(rng, n)
+    expected, got = (np.zeros((1, n), np.int8) for _ in range(2))
+    args = (0, 0, output_zp, multiplier, shift, act_min, act_max)
+    fc_kernels.fully_connected[INT8](np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, expected, *args)
+    steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, got, *args, path=path)()
+    np.testing.assert_array_equal(got, expected)
+    got = np.zeros((1, 1, 1, n), np.int8)
+    args = (1, 1, 1, 1, 0, 0, 0, output_zp, multiplier, shift, act_min, act_max)
+    steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias, got, *args,
+                            path=path)()
+    np.testing.assert_array_equal(got.reshape(1, n), expected)
 
 
 def test_int8_paths_follow_the_cpu_flags(monkeypatch):
