@@ -85,7 +85,7 @@ cdef extern from "requantize.h" nogil:
 
 cdef extern from "int8_depthwise.h" nogil:
     ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
-                                     const int32_t*, int64_t, int64_t)
+                                     const int32_t*, int64_t, int64_t, const mi_requant*, int8_t*)
     void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
     mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
     int64_t mi_depthwise_group(mi_int8_path path)
@@ -592,7 +592,9 @@ cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk). Out-of-image taps read a run of
+    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk); on AVX-512
+    VNNI, when the output does not overlap the input, the kernel requantizes its sums itself and writes
+    the output directly (`fused`). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
     columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
     with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
@@ -610,6 +612,7 @@ cdef class Int8DepthwiseStep(Step):
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
     cdef Py_ssize_t groups, interior_begin, interior_end, chunk
     cdef _Requantize requantize
+    cdef const mi_requant* fused
     cdef mi_depthwise_fn pixels
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
@@ -652,6 +655,9 @@ cdef class Int8DepthwiseStep(Step):
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       self.chunk * channels)
+        # writing a pixel's output while later pixels of its row still read the input needs them apart
+        self.fused = self.requantize.fused if int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(
+            np.asarray(input), np.asarray(output)) else NULL
 
     def buffer_bytes(self) -> int:
         # the requantization's tiled bias, multiplier and shift are this step's too
@@ -659,21 +665,23 @@ cdef class Int8DepthwiseStep(Step):
         return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes()
                 + _nbytes(q.bias, q.multiplier, q.shift, self.zero_points, self.taps_owner))
 
-    cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
+    cdef inline void sum_pixels(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
-        """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
+        """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox;
+        more than one only in the interior."""
         cdef Py_ssize_t channels = self.output.shape[3], done = 0
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
             self.set_taps(image, y0, ox)
             self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
                         count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
-                        DEPTHWISE_WIDE_RUN)
+                        DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
             done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
             if done == count:
                 return
         self.set_taps(image, y0, ox + done)
         self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
-                    self.narrow.packed, &self.narrow.init[0], self.groups, channels)
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused,
+                    out + (ox + done) * channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
         """The taps of the pixel at column ox: in the image, or the zero-point run."""
@@ -696,21 +704,25 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t b, oy, ox, y0
         cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
+        cdef int8_t* out
         self.accumulators = <int32_t*>self._workspace
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
                 y0 = oy * self.stride_h - self.pad_top
+                out = &self.output[b, oy, 0, 0]
                 for ox in range(begin):
-                    self.sum_pixels(image, y0, ox, 1)
+                    self.sum_pixels(image, out, y0, ox, 1)
                 if end > begin:
-                    self.sum_pixels(image, y0, begin, end - begin)
+                    self.sum_pixels(image, out, y0, begin, end - begin)
                 for ox in range(end, out_w):
-                    self.sum_pixels(image, y0, ox, 1)
+                    self.sum_pixels(image, out, y0, ox, 1)
+                if self.fused != NULL:
+                    continue
                 # the whole row was read above, before any of its pixels is written
                 ox = 0
                 while ox < out_w:
-                    self.requantize.write(self.accumulators + ox * channels, &self.output[b, oy, ox, 0],
+                    self.requantize.write(self.accumulators + ox * channels, out + ox * channels,
                                           min(self.chunk, out_w - ox) * channels)
                     ox += self.chunk
 

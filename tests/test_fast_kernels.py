@@ -473,6 +473,33 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
     _assert_same_bits(arena_out, expected)
 
 
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("in_shape,stride", [((1, 8, 7, 64), (1, 1)), ((2, 9, 9, 8), (2, 2)), ((1, 6, 9, 19), (1, 1))])
+def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
+    """Output placed as far into the dying input as the planner allows: the step keeps its sums apart
+    from the output (no requantization fused into the kernel) and gives the template's bits."""
+    rng = np.random.default_rng(in_shape[3])
+    channels, (sh, sw) = in_shape[3], stride
+    out_shape = (in_shape[0], (in_shape[1] + 2 - 3) // sh + 1, (in_shape[2] + 2 - 3) // sw + 1, channels)
+    access = WindowAccess("depthwise", in_shape, out_shape, (3, 3), stride, (1, 1), (1, 1), 1, 1)
+    shift = access.max_shift()
+    shift = -int(np.prod(out_shape)) if shift is None else shift
+    x, w = _int8(rng, in_shape), _int8(rng, (1, 3, 3, channels))
+    bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
+    multiplier, shifts = _requant(rng, channels)
+    args = (sh, sw, 1, 1, 1, 1, -3, 6, multiplier, shifts, -128, 100)
+    expected = np.zeros(out_shape, np.int8)
+    conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
+    in_start = max(0, -shift)
+    arena = np.zeros(in_start + max(x.size, shift + expected.size) + 16, np.int8)
+    arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
+    arena_out = arena[in_start + shift:in_start + shift + expected.size].reshape(out_shape)
+    assert np.shares_memory(arena_in, arena_out)
+    arena_in[...] = x
+    steps.Int8DepthwiseStep(arena_in, w, bias, arena_out, *args, path=path)()
+    np.testing.assert_array_equal(arena_out, expected)
+
+
 @pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
 def test_kernel_buffers_stay_below_weights_and_two_activations(model):
     # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
