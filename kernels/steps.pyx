@@ -175,17 +175,28 @@ def _nbytes(*buffers) -> int:
     return sum(np.asarray(b).nbytes for b in buffers if b is not None)
 
 
+# Steps of at most this many MACs (about a microsecond) keep the GIL: releasing and retaking it would
+# cost a noticeable share of their run, and another thread waits at most that long.
+cdef enum:
+    BRIEF_MACS = 1 << 17
+
+
 cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once.
 
     workspace_need: the bytes of its thread's workspace the step uses (workspace_bytes() is the largest).
+    brief: whether it runs holding the GIL (see BRIEF_MACS).
     """
     cdef readonly Py_ssize_t workspace_need
+    cdef readonly bint brief
     cdef uint8_t* _workspace  # the running thread's workspace, set before each run
 
     cdef void reserve(self, Py_ssize_t nbytes) except *:
         self.workspace_need = nbytes
         _workspace_for(nbytes)  # out of memory shows at bind time, not at the first invoke
+
+    cdef void count_macs(self, macs) except *:
+        self.brief = macs <= BRIEF_MACS
 
     cdef void run(self) noexcept nogil:
         pass
@@ -195,22 +206,25 @@ cdef class Step:
         return 0
 
     def __call__(self):
-        self._workspace = _workspace_for(self.workspace_need)
+        _run_step(self)
+
+
+cdef inline void _run_step(Step step) except *:
+    step._workspace = _workspace_for(step.workspace_need)
+    if step.brief:
+        step.run()
+    else:
         with nogil:
-            self.run()
+            step.run()
 
 
 def run_steps(tuple steps):
-    """Run every step in order: compiled Steps directly, without the GIL (interpreters in other threads
-    run meanwhile), any other callable through Python."""
+    """Run every step in order: compiled Steps directly, without the GIL unless brief (interpreters in
+    other threads run meanwhile), any other callable through Python."""
     cdef object step
-    cdef Step compiled
     for step in steps:
         if isinstance(step, Step):
-            compiled = <Step>step
-            compiled._workspace = _workspace_for(compiled.workspace_need)
-            with nogil:
-                compiled.run()
+            _run_step(<Step>step)
         else:
             step()
 
@@ -453,6 +467,7 @@ cdef class Int8ConvStep(Step):
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c)
         self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
+        self.count_macs(int(np.prod(output.shape)) * filter_h * filter_w * depth)
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -536,6 +551,7 @@ cdef class Int8FullyConnectedStep(Step):
         # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
         self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
         self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+        self.count_macs(batches * units * depth)
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -637,6 +653,7 @@ cdef class Int8DepthwiseStep(Step):
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
         self.reserve(out_w * channels * sizeof(int32_t))
+        self.count_macs(int(np.prod(output.shape)) * w.shape[0])
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
         self.taps_owner = np.zeros(self.groups * group, np.uintp)
