@@ -101,11 +101,52 @@ static inline void mi_store8_int8_avx2(int8_t *out, __m256i x)
     _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(halves, halves));
 }
 
+/* The multipliers, rounding offsets, shifts 31 + e and round-down masks (e > 0) of 16 lanes (see the top),
+ * for the even lanes and for the odd ones (their multipliers in the low 32 bits of each 64-bit lane). */
+typedef struct {
+    __m512i multiplier_even, multiplier_odd, offset_even, offset_odd, shift_even, shift_odd;
+    __mmask8 down_even, down_odd;
+} mi_rescale16;
+
+/* The same multiplier and right shift e in every lane. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline mi_rescale16 mi_rescale16_uniform(int32_t multiplier, int32_t e)
+{
+    mi_rescale16 r;
+    r.multiplier_even = r.multiplier_odd = _mm512_set1_epi32(multiplier);
+    r.offset_even = r.offset_odd = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0));
+    r.shift_even = r.shift_odd = _mm512_set1_epi64(31 + e);
+    r.down_even = r.down_odd = e > 0 ? 0xFF : 0;
+    return r;
+}
+
+/* Half the lanes (the even ones, or the odd ones moved down) of x times their multipliers, both roundings
+ * done: the results in the low 32 bits of each 64-bit lane. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline __m512i mi_rescale_half(__m512i x, __m512i multiplier, __m512i offset, __m512i shift, __mmask8 down)
+{
+    __m512i product = _mm512_mul_epi32(x, multiplier);
+    __m512i sum = _mm512_add_epi64(product, offset);
+    sum = _mm512_mask_sub_epi64(sum, _mm512_mask_cmplt_epi64_mask(down, product, _mm512_setzero_si512()), sum,
+                                _mm512_set1_epi64((int64_t)1 << 31));
+    return _mm512_srav_epi64(sum, shift);
+}
+
+/* RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, multiplier), e) of 16 lanes. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline __m512i mi_rescale16_apply(__m512i x, const mi_rescale16 *r)
+{
+    __m512i even = mi_rescale_half(x, r->multiplier_even, r->offset_even, r->shift_even, r->down_even);
+    __m512i odd = mi_rescale_half(_mm512_srli_epi64(x, 32), r->multiplier_odd, r->offset_odd, r->shift_odd,
+                                  r->down_odd);
+    /* the odd lanes' results (low halves of odd's 64-bit lanes) into the odd 32-bit lanes */
+    return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);
+}
+
 /* The parameters of channels c..c+15 (c a multiple of 16; only the first n < 16 read when fewer remain). */
 typedef struct {
-    __m512i bias, multiplier, multiplier_odd, left, offset_even, offset_odd, shift_even, shift_odd;
-    __m512i output_zp, act_min, act_max;
-    __mmask8 down_even, down_odd;
+    __m512i bias, left, output_zp, act_min, act_max;
+    mi_rescale16 scale;
     int shift_left, clamp_low, clamp_high;
 } mi_requant16;
 
@@ -116,35 +157,22 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
     k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
-    k.multiplier = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
-    k.multiplier_odd = _mm512_srli_epi64(k.multiplier, 32);
+    k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
+    k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
     k.shift_left = q->left != NULL;
     k.left = k.shift_left ? _mm512_maskz_loadu_epi32(m, q->left + c) : _mm512_setzero_si512();
-    k.offset_even = _mm512_loadu_si512((const void *)rounding);
-    k.offset_odd = _mm512_loadu_si512((const void *)(rounding + 8));
-    k.shift_even = _mm512_loadu_si512((const void *)(rounding + 16));
-    k.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
-    k.down_even = q->round_down[c / 8];
-    k.down_odd = q->round_down[c / 8 + 1];
+    k.scale.offset_even = _mm512_loadu_si512((const void *)rounding);
+    k.scale.offset_odd = _mm512_loadu_si512((const void *)(rounding + 8));
+    k.scale.shift_even = _mm512_loadu_si512((const void *)(rounding + 16));
+    k.scale.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
+    k.scale.down_even = q->round_down[c / 8];
+    k.scale.down_odd = q->round_down[c / 8 + 1];
     k.output_zp = _mm512_set1_epi32(q->output_zp);
     k.act_min = _mm512_set1_epi32(q->act_min);
     k.act_max = _mm512_set1_epi32(q->act_max);
     k.clamp_low = q->clamp_low;
     k.clamp_high = q->clamp_high;
     return k;
-}
-
-/* Half the lanes (the even ones, or the odd ones moved down) of x times their multipliers, both roundings
- * done (see the top): the results in the low 32 bits of each 64-bit lane. */
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline __m512i mi_requantize_half(__m512i x, __m512i multiplier, __m512i offset, __m512i shift,
-                                         __mmask8 down)
-{
-    __m512i product = _mm512_mul_epi32(x, multiplier);
-    __m512i sum = _mm512_add_epi64(product, offset);
-    sum = _mm512_mask_sub_epi64(sum, _mm512_mask_cmplt_epi64_mask(down, product, _mm512_setzero_si512()), sum,
-                                _mm512_set1_epi64((int64_t)1 << 31));
-    return _mm512_srav_epi64(sum, shift);
 }
 
 /* The requantization of 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
@@ -154,11 +182,7 @@ static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int
     __m512i x = _mm512_add_epi32(acc, k->bias);
     if (k->shift_left)
         x = _mm512_sllv_epi32(x, k->left);
-    __m512i even = mi_requantize_half(x, k->multiplier, k->offset_even, k->shift_even, k->down_even);
-    __m512i odd = mi_requantize_half(_mm512_srli_epi64(x, 32), k->multiplier_odd, k->offset_odd, k->shift_odd,
-                                     k->down_odd);
-    /* the odd lanes' results (low halves of odd's 64-bit lanes) into the odd 32-bit lanes */
-    x = _mm512_add_epi32(_mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA), k->output_zp);
+    x = _mm512_add_epi32(mi_rescale16_apply(x, &k->scale), k->output_zp);
     if (k->clamp_low)
         x = _mm512_max_epi32(x, k->act_min);
     if (k->clamp_high)

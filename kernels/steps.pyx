@@ -19,7 +19,7 @@ in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image t
 bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
 template's.
 
-Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
+Int8AddStep is int8 ADD and SUB without broadcasting: 16 or 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
 
 Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
@@ -97,7 +97,7 @@ cdef extern from "int8_add.h" nogil:
         int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
-    mi_add_fn mi_select_add(int subtract, int force_portable)
+    mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 
 
 cdef extern from "int8_pool.h" nogil:
@@ -758,9 +758,10 @@ cdef class Int8AddStep(Step):
     cdef bint subtract
     cdef mi_add_fn vector
 
-    def __init__(self, input1, input2, output, dict params, bint subtract, bint portable=False):
-        """params: every field of the template's `Params` (elementwise.binary_params); portable forces the
-        scalar path (same bits)."""
+    def __init__(self, input1, input2, output, dict params, bint subtract, path=None):
+        """params: every field of the template's `Params` (elementwise.binary_params); path as for
+        Int8ConvStep (its vector step: AVX-512, AVX2, or none on the portable paths; same bits)."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         self.input1, self.input2, self.output = input1, input2, output
         if not self.input1.shape[0] == self.input2.shape[0] == self.output.shape[0]:
             raise ValueError(f"int8 ADD/SUB step: {self.input1.shape[0]} and {self.input2.shape[0]} elements "
@@ -776,7 +777,7 @@ cdef class Int8AddStep(Step):
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
         in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
                     and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
-        self.vector = mi_select_add(subtract, portable or not in_range)
+        self.vector = mi_select_add(subtract, int8_path if in_range else MI_INT8_PORTABLE)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.output.shape[0], i

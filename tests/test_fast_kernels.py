@@ -238,12 +238,12 @@ def _add_params(rng, zero_points, activation_range, left_shift=20):
                          activation_min=activation_range[0], activation_max=activation_range[1])
 
 
-def _check_add_sub(op, params, n, rng, portable):
+def _check_add_sub(op, params, n, rng, path):
     x1, x2 = _int8(rng, n), _int8(rng, n)
     expected, got = np.zeros(n, np.int8), np.zeros(n, np.int8)
     kernel = elementwise_kernels.BinaryKernel(int(op), *broadcast_geometry((n,), (n,), (n,)), params)
     elementwise_kernels.binary["int8_t"](kernel, x1, x2, expected)
-    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB, portable=portable)()
+    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB, path=path)()
     np.testing.assert_array_equal(got, expected)
 
 
@@ -251,20 +251,20 @@ ADD_ZERO_POINTS = [(0, 0, 0), (-128, 127, -128), (127, -128, 127), (-128, -128, 
 ACTIVATION_RANGES = [(-128, 127), (-30, 127), (-30, 20), (-1, 1), (100, 127)]
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-@pytest.mark.parametrize("n", [1, 7, 8, 31, 33, 40, 1000])
-def test_add_sub_matches_template(n, op, portable):
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 1000])
+def test_add_sub_matches_template(n, op, path):
     rng = np.random.default_rng(n + 1000 * int(op))
     for zero_points in ADD_ZERO_POINTS:
         for activation_range in ACTIVATION_RANGES:
             for _ in range(3):
-                _check_add_sub(op, _add_params(rng, zero_points, activation_range), n, rng, portable)
+                _check_add_sub(op, _add_params(rng, zero_points, activation_range), n, rng, path)
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-def test_add_sub_matches_template_on_extreme_parameters(op, portable):
+def test_add_sub_matches_template_on_extreme_parameters(op, path):
     """Shifts at both ends of the vector range, any multiplier sign, sums that wrap, and a clamp range
     beyond int8 (which leaves every element to the scalar path)."""
     rng = np.random.default_rng(7)
@@ -276,8 +276,8 @@ def test_add_sub_matches_template_on_extreme_parameters(op, portable):
                                        input2_multiplier=(1 << 31) - 1, input2_shift=-31 - shift,
                                        output_multiplier=multiplier, output_shift=-31 - shift,
                                        activation_min=-128, activation_max=127)
-                _check_add_sub(op, params, 67, rng, portable)
-    _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, portable)
+                _check_add_sub(op, params, 67, rng, path)
+    _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, path)
 
 
 def test_add_step_rejects_mismatched_sizes():
