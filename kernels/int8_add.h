@@ -112,14 +112,75 @@ static int64_t mi_sub_int8_avx2(const int8_t *x1, const int8_t *x2, int8_t *out,
 {
     return mi_add_sub_avx2(x1, x2, out, n, p, 1);
 }
+
+/* The parameters of the AVX-512 step, broadcast to every lane. */
+typedef struct {
+    __m512i offset1, offset2, output_offset, act_min, act_max;
+    __m128i left_shift;
+    mi_rescale16 input1, input2, output;
+} mi_add_lanes16;
+
+/* 16 elements' clamped results as int32 lanes (the first n < 16 read when fewer remain). */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline __m512i mi_add16_avx512(const int8_t *x1, const int8_t *x2, int64_t n, const mi_add_lanes16 *k,
+                                      int subtract)
+{
+    __mmask16 m = MI_LANE_MASK16(n);
+    __m512i a = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1));
+    __m512i b = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2));
+    a = mi_rescale16_apply(_mm512_sll_epi32(_mm512_add_epi32(a, k->offset1), k->left_shift), &k->input1);
+    b = mi_rescale16_apply(_mm512_sll_epi32(_mm512_add_epi32(b, k->offset2), k->left_shift), &k->input2);
+    __m512i s = subtract ? _mm512_sub_epi32(a, b) : _mm512_add_epi32(a, b);
+    s = _mm512_add_epi32(mi_rescale16_apply(s, &k->output), k->output_offset);
+    return _mm512_min_epi32(_mm512_max_epi32(s, k->act_min), k->act_max);
+}
+
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline int64_t mi_add_sub_avx512(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n,
+                                         const mi_add_params *p, int subtract)
+{
+    mi_add_lanes16 k;
+    k.offset1 = _mm512_set1_epi32(p->input1_offset);
+    k.offset2 = _mm512_set1_epi32(p->input2_offset);
+    k.output_offset = _mm512_set1_epi32(p->output_offset);
+    k.act_min = _mm512_set1_epi32(p->act_min);
+    k.act_max = _mm512_set1_epi32(p->act_max);
+    k.left_shift = _mm_cvtsi32_si128(p->left_shift);
+    k.input1 = mi_rescale16_uniform(p->input1_multiplier, p->input1_exponent);
+    k.input2 = mi_rescale16_uniform(p->input2_multiplier, p->input2_exponent);
+    k.output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent);
+    for (int64_t i = 0; i < n; i += 16)
+        _mm512_mask_cvtsepi32_storeu_epi8(out + i, MI_LANE_MASK16(n - i),
+                                          mi_add16_avx512(x1 + i, x2 + i, n - i, &k, subtract));
+    return n;
+}
+
+__attribute__((target(MI_AVX512_VNNI)))
+static int64_t mi_add_int8_avx512(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_avx512(x1, x2, out, n, p, 0);
+}
+
+__attribute__((target(MI_AVX512_VNNI)))
+static int64_t mi_sub_int8_avx512(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_avx512(x1, x2, out, n, p, 1);
+}
 #endif
 
-/* The vector ADD (or SUB) if this CPU has AVX2 and force_portable is 0, else one that leaves every
- * element to the scalar step. */
-static mi_add_fn mi_select_add(int subtract, int force_portable)
+/* The vector ADD (or SUB) of an int8 path (which the caller has checked this CPU runs): AVX-512 on the
+ * AVX-512 VNNI path, AVX2 on the AVX2 and AVX-VNNI ones, else one that leaves every element to the
+ * scalar step. */
+static mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 {
-    return subtract ? MI_PICK(force_portable, mi_sub_int8_avx2, mi_add_none)
-                    : MI_PICK(force_portable, mi_add_int8_avx2, mi_add_none);
+    switch (path) {
+#ifdef MI_X86
+    case MI_INT8_AVX512_VNNI: return subtract ? mi_sub_int8_avx512 : mi_add_int8_avx512;
+    case MI_INT8_AVX2:
+    case MI_INT8_AVX_VNNI: return subtract ? mi_sub_int8_avx2 : mi_add_int8_avx2;
+#endif
+    default: return mi_add_none;
+    }
 }
 
 #endif

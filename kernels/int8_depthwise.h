@@ -27,11 +27,14 @@
 
 #include <stdint.h>
 
-#include "simd.h"
+#include "requantize.h"
 
-/* (acc, taps, step, count, packed weights, init, tap groups, channels) */
+/* (acc, taps, step, count, packed weights, init, tap groups, channels, q, out). q is NULL, or, on the
+ * AVX-512 VNNI path only, the requantization of the sums (requantize.h, its per-channel arrays indexed by
+ * the channel within a pixel): the int8 results are then written to out (laid out as acc) instead of the
+ * sums to acc, which saves their round trip through memory. */
 typedef void (*mi_depthwise_fn)(int32_t *, const int8_t *const *, int64_t, int64_t, const void *,
-                                const int32_t *, int64_t, int64_t);
+                                const int32_t *, int64_t, int64_t, const mi_requant *, int8_t *);
 
 /* The place of channel c's weights among a pair's (see above). */
 static inline int64_t mi_depthwise_slot(int64_t c, int64_t channels)
@@ -82,8 +85,10 @@ static inline void mi_depthwise_channels(int32_t *acc, const int8_t *const *taps
 }
 
 static void mi_depthwise_portable(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                                  const void *w, const int32_t *init, int64_t pairs, int64_t channels)
+                                  const void *w, const int32_t *init, int64_t pairs, int64_t channels,
+                                  const mi_requant *q, int8_t *out)
 {
+    (void)q; (void)out;
     for (int64_t i = 0; i < count; i++)
         mi_depthwise_channels(acc + i * channels, taps, i * step, w, init, pairs, channels, 0, channels);
 }
@@ -168,8 +173,10 @@ static inline void mi_depthwise_pixels_avx2(int32_t *restrict acc, const int8_t 
 
 __attribute__((target("avx2")))
 static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                              const void *w, const int32_t *init, int64_t pairs, int64_t channels)
+                              const void *w, const int32_t *init, int64_t pairs, int64_t channels,
+                              const mi_requant *q, int8_t *out)
 {
+    (void)q; (void)out;
     if (pairs == 5 && channels == 8)  /* 3x3 filters on 8 or 16 channels */
         mi_depthwise_pixels_avx2(acc, taps, step, count, w, init, 5, 8);
     else if (pairs == 5 && channels == 16)
@@ -183,8 +190,10 @@ static void mi_depthwise_avx2(int32_t *acc, const int8_t *const *taps, int64_t s
  * taps with their four weights, so out-of-image taps (the zero-point run, x = zp) and the init
  * -(128 + zp) * sum_t w_t[c] give TFLM's sum (see vnni_gemm.h). */
 static void mi_depthwise_vnni_emulated(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                                       const void *w, const int32_t *init, int64_t quads, int64_t channels)
+                                       const void *w, const int32_t *init, int64_t quads, int64_t channels,
+                                       const mi_requant *q, int8_t *out)
 {
+    (void)q; (void)out;
     for (int64_t i = 0; i < count; i++, acc += channels)
         for (int64_t c = 0; c < channels; c++) {
             int32_t sum = init[c];
@@ -211,15 +220,29 @@ static void mi_depthwise_vnni_emulated(int32_t *acc, const int8_t *const *taps, 
         V[3] = _mm##SUFFIX##_unpackhi_epi16(hi01, hi23);                                                   \
     } while (0)
 
+/* The sums of channels c .. c + n - 1 (n <= 16) of a pixel: requantized into out with q, else stored. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_depthwise_store16(__m512i sums, const mi_requant *q, int8_t *out, int32_t *acc, int64_t c,
+                                        int64_t n)
+{
+    if (q) {
+        mi_requant16 k = mi_requant16_load(q, c, n);
+        mi_requantize16_store(sums, &k, out + c, n);
+    }
+    else
+        _mm512_mask_storeu_epi32(acc + c, MI_LANE_MASK16(n), sums);
+}
+
 /* `count` pixels, blocks of 64 channels in 512-bit vectors, then up to 16 at a time in 128-bit ones
  * (masked loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
                                                int64_t step, int64_t count, const int8_t *restrict w,
-                                               const int32_t *restrict init, int64_t quads, int64_t channels)
+                                               const int32_t *restrict init, int64_t quads, int64_t channels,
+                                               const mi_requant *q, int8_t *out)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int64_t i = 0; i < count; i++, acc += channels) {
+    for (int64_t i = 0; i < count; i++, acc += channels, out += channels) {
         int64_t offset = i * step, c = 0;
         for (; c + 64 <= channels; c += 64) {
             __m512i sums[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
@@ -239,8 +262,8 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
             __m512i ordered[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xDD),
                                   _mm512_shuffle_i32x4(t2, t3, 0x88), _mm512_shuffle_i32x4(t2, t3, 0xDD)};
             for (int l = 0; l < 4; l++)
-                _mm512_storeu_si512((void *)(acc + c + 16 * l),
-                                    _mm512_add_epi32(ordered[l], _mm512_loadu_si512((const void *)(init + c + 16 * l))));
+                mi_depthwise_store16(_mm512_add_epi32(ordered[l], _mm512_loadu_si512((const void *)(init + c + 16 * l))),
+                                     q, out, acc, c + 16 * l, 16);
         }
         for (; c < channels; c += 16) {
             __mmask16 m = MI_LANE_MASK16(channels - c);
@@ -257,19 +280,21 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
             }
             __m512i all = _mm512_inserti32x4(_mm512_castsi128_si512(sums[0]), sums[1], 1);
             all = _mm512_inserti32x4(_mm512_inserti32x4(all, sums[2], 2), sums[3], 3);
-            _mm512_mask_storeu_epi32(acc + c, m, _mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)));
+            mi_depthwise_store16(_mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)), q, out, acc, c,
+                                 channels - c);
         }
     }
 }
 
 __attribute__((target(MI_AVX512_VNNI)))
 static void mi_depthwise_avx512_vnni(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
-                                     const void *w, const int32_t *init, int64_t quads, int64_t channels)
+                                     const void *w, const int32_t *init, int64_t quads, int64_t channels,
+                                     const mi_requant *q, int8_t *out)
 {
     if (quads == 3)  /* 3x3 filters: the quad loop unrolls */
-        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, 3, channels);
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, 3, channels, q, out);
     else
-        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, quads, channels);
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, quads, channels, q, out);
 }
 #endif
 

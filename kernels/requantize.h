@@ -1,7 +1,7 @@
-/* The output step of the int8 fast kernels, 8 channels at a time (AVX2): add the bias, TFLM's
- * MultiplyByQuantizedMultiplier (double rounding, as fixedpoint.pxd), add the output zero point, clamp,
- * narrow to int8. The caller finishes the channels this does not (a tail of fewer than 8, or all of them
- * on a CPU without AVX2) with the scalar store_output, which gives the same bits.
+/* The output step of the int8 fast kernels: add the bias, TFLM's MultiplyByQuantizedMultiplier (double
+ * rounding, as fixedpoint.pxd), add the output zero point, clamp, narrow to int8; 8 channels at a time
+ * (AVX2) or 16 with masked tails (AVX-512). The caller finishes the channels this does not (an AVX2 tail
+ * of fewer than 8, or all of them on a CPU without AVX2) with the scalar store_output, same bits.
  *
  * SaturatingRoundingDoublingHighMul: (ab + nudge) / 2^31 truncated toward zero equals
  * floor((ab + 2^30) / 2^31) for either sign of ab (for ab < 0 the truncation adds 2^31 - 1 to the
@@ -9,6 +9,15 @@
  * ab + 2^30, which a logical 64-bit shift extracts. Shifts are per channel: left in 0..31 and right in
  * 0..31, and no multiplier is INT32_MIN (the caller checks both; beyond the range C's scalar shifts are
  * undefined).
+ *
+ * The AVX-512 step does both roundings with one 64-bit shift. With y = floor((p + 2^30) / 2^31) (p the
+ * 64-bit product) and e >= 1, RoundingDivideByPOT(y, e) rounds half away from zero:
+ * floor((y + 2^(e-1)) / 2^e) for y >= 0 and floor((y + 2^(e-1) - 1) / 2^e) for y < 0; and since
+ * floor(floor(a / 2^31) / 2^e) = floor(a / 2^(31+e)), that is
+ *   floor((p + 2^30 + 2^(30+e) - 2^31 [p < 0]) / 2^(31+e)),
+ * where testing p < 0 instead of y < 0 (p < -2^30) changes nothing: for -2^30 <= p < 0 both forms give 0.
+ * With e = 0 it is floor((p + 2^30) / 2^31). The offsets and the shift 31 + e are per channel (computed at
+ * bind time, mi_requant.rounding), and |p| <= 2^62 - 2^31 keeps every sum inside int64.
  */
 #ifndef MI_REQUANTIZE_H
 #define MI_REQUANTIZE_H
@@ -16,10 +25,18 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Per-channel requantization of int32 sums to int8; right_mask[c] = 2^right[c] - 1. */
+/* Per-channel requantization of int32 sums to int8. AVX2 reads left, right and right_mask[c] =
+ * 2^right[c] - 1; AVX-512 reads left (NULL when every left shift is 0) and, per block of 16 channels,
+ * rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] of the even channels, of the odd ones, then
+ * their shifts 31 + e likewise, and round_down[2 b], [2 b + 1]: the even and odd channels with e > 0 (bit j
+ * for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31. clamp_low / clamp_high: whether
+ * act_min / act_max lie inside int8 (else the saturating narrowing applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left, *right, *right_mask;
+    const int64_t *rounding;
+    const uint8_t *round_down;
     int32_t output_zp, act_min, act_max;
+    int clamp_low, clamp_high;
 } mi_requant;
 
 #include "simd.h"
@@ -84,44 +101,92 @@ static inline void mi_store8_int8_avx2(int8_t *out, __m256i x)
     _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(halves, halves));
 }
 
-/* The parameters of channels c..c+15 (only the first n < 16 read when fewer remain), for AVX-512. */
+/* The multipliers, rounding offsets, shifts 31 + e and round-down masks (e > 0) of 16 lanes (see the top),
+ * for the even lanes and for the odd ones (their multipliers in the low 32 bits of each 64-bit lane). */
 typedef struct {
-    __m512i bias, multiplier, left, right, right_mask, output_zp, act_min, act_max;
+    __m512i multiplier_even, multiplier_odd, offset_even, offset_odd, shift_even, shift_odd;
+    __mmask8 down_even, down_odd;
+} mi_rescale16;
+
+/* The same multiplier and right shift e in every lane. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline mi_rescale16 mi_rescale16_uniform(int32_t multiplier, int32_t e)
+{
+    mi_rescale16 r;
+    r.multiplier_even = r.multiplier_odd = _mm512_set1_epi32(multiplier);
+    r.offset_even = r.offset_odd = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0));
+    r.shift_even = r.shift_odd = _mm512_set1_epi64(31 + e);
+    r.down_even = r.down_odd = e > 0 ? 0xFF : 0;
+    return r;
+}
+
+/* Half the lanes (the even ones, or the odd ones moved down) of x times their multipliers, both roundings
+ * done: the results in the low 32 bits of each 64-bit lane. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline __m512i mi_rescale_half(__m512i x, __m512i multiplier, __m512i offset, __m512i shift, __mmask8 down)
+{
+    __m512i product = _mm512_mul_epi32(x, multiplier);
+    __m512i sum = _mm512_add_epi64(product, offset);
+    sum = _mm512_mask_sub_epi64(sum, _mm512_mask_cmplt_epi64_mask(down, product, _mm512_setzero_si512()), sum,
+                                _mm512_set1_epi64((int64_t)1 << 31));
+    return _mm512_srav_epi64(sum, shift);
+}
+
+/* RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, multiplier), e) of 16 lanes. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline __m512i mi_rescale16_apply(__m512i x, const mi_rescale16 *r)
+{
+    __m512i even = mi_rescale_half(x, r->multiplier_even, r->offset_even, r->shift_even, r->down_even);
+    __m512i odd = mi_rescale_half(_mm512_srli_epi64(x, 32), r->multiplier_odd, r->offset_odd, r->shift_odd,
+                                  r->down_odd);
+    /* the odd lanes' results (low halves of odd's 64-bit lanes) into the odd 32-bit lanes */
+    return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);
+}
+
+/* The parameters of channels c..c+15 (c a multiple of 16; only the first n < 16 read when fewer remain). */
+typedef struct {
+    __m512i bias, left, output_zp, act_min, act_max;
+    mi_rescale16 scale;
+    int shift_left, clamp_low, clamp_high;
 } mi_requant16;
 
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n)
 {
     __mmask16 m = MI_LANE_MASK16(n);
+    const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
     k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
-    k.multiplier = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
-    k.left = _mm512_maskz_loadu_epi32(m, q->left + c);
-    k.right = _mm512_maskz_loadu_epi32(m, q->right + c);
-    k.right_mask = _mm512_maskz_loadu_epi32(m, q->right_mask + c);
+    k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
+    k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
+    k.shift_left = q->left != NULL;
+    k.left = k.shift_left ? _mm512_maskz_loadu_epi32(m, q->left + c) : _mm512_setzero_si512();
+    k.scale.offset_even = _mm512_loadu_si512((const void *)rounding);
+    k.scale.offset_odd = _mm512_loadu_si512((const void *)(rounding + 8));
+    k.scale.shift_even = _mm512_loadu_si512((const void *)(rounding + 16));
+    k.scale.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
+    k.scale.down_even = q->round_down[c / 8];
+    k.scale.down_odd = q->round_down[c / 8 + 1];
     k.output_zp = _mm512_set1_epi32(q->output_zp);
     k.act_min = _mm512_set1_epi32(q->act_min);
     k.act_max = _mm512_set1_epi32(q->act_max);
+    k.clamp_low = q->clamp_low;
+    k.clamp_high = q->clamp_high;
     return k;
 }
 
-/* mi_requantize8_avx2 on 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
+/* The requantization of 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n)
 {
-    const __m512i half = _mm512_set1_epi64((int64_t)1 << 30), one = _mm512_set1_epi32(1);
-    __m512i x = _mm512_sllv_epi32(_mm512_add_epi32(acc, k->bias), k->left);
-    __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, k->multiplier), half);
-    __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(k->multiplier, 32)),
-                                   half);
-    x = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
-    /* RoundingDivideByPOT: +1 where the remainder exceeds half the divisor (more than half if x < 0) */
-    __m512i threshold = _mm512_srai_epi32(k->right_mask, 1);
-    threshold = _mm512_mask_add_epi32(threshold, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), threshold, one);
-    __m512i shifted = _mm512_srav_epi32(x, k->right);
-    x = _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, k->right_mask), threshold),
-                              shifted, one);
-    x = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(x, k->output_zp), k->act_min), k->act_max);
+    __m512i x = _mm512_add_epi32(acc, k->bias);
+    if (k->shift_left)
+        x = _mm512_sllv_epi32(x, k->left);
+    x = _mm512_add_epi32(mi_rescale16_apply(x, &k->scale), k->output_zp);
+    if (k->clamp_low)
+        x = _mm512_max_epi32(x, k->act_min);
+    if (k->clamp_high)
+        x = _mm512_min_epi32(x, k->act_max);
     _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), x);
 }
 

@@ -19,7 +19,7 @@ in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image t
 bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
 template's.
 
-Int8AddStep is int8 ADD and SUB without broadcasting: 32 elements at a time (int8_add.h), the rest
+Int8AddStep is int8 ADD and SUB without broadcasting: 16 or 32 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
 
 Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
@@ -75,14 +75,17 @@ cdef extern from "requantize.h" nogil:
         const int32_t* left
         const int32_t* right
         const int32_t* right_mask
+        const int64_t* rounding
+        const uint8_t* round_down
         int32_t output_zp, act_min, act_max
+        int clamp_low, clamp_high
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
 
 
 cdef extern from "int8_depthwise.h" nogil:
     ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
-                                     const int32_t*, int64_t, int64_t)
+                                     const int32_t*, int64_t, int64_t, const mi_requant*, int8_t*)
     void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
     mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
     int64_t mi_depthwise_group(mi_int8_path path)
@@ -94,7 +97,7 @@ cdef extern from "int8_add.h" nogil:
         int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
-    mi_add_fn mi_select_add(int subtract, int force_portable)
+    mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 
 
 cdef extern from "int8_pool.h" nogil:
@@ -172,17 +175,28 @@ def _nbytes(*buffers) -> int:
     return sum(np.asarray(b).nbytes for b in buffers if b is not None)
 
 
+# Steps of at most this many MACs (about a microsecond) keep the GIL: releasing and retaking it would
+# cost a noticeable share of their run, and another thread waits at most that long.
+cdef enum:
+    BRIEF_MACS = 1 << 17
+
+
 cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once.
 
     workspace_need: the bytes of its thread's workspace the step uses (workspace_bytes() is the largest).
+    brief: whether it runs holding the GIL (see BRIEF_MACS).
     """
     cdef readonly Py_ssize_t workspace_need
+    cdef readonly bint brief
     cdef uint8_t* _workspace  # the running thread's workspace, set before each run
 
     cdef void reserve(self, Py_ssize_t nbytes) except *:
         self.workspace_need = nbytes
         _workspace_for(nbytes)  # out of memory shows at bind time, not at the first invoke
+
+    cdef void count_macs(self, macs) except *:
+        self.brief = macs <= BRIEF_MACS
 
     cdef void run(self) noexcept nogil:
         pass
@@ -192,22 +206,25 @@ cdef class Step:
         return 0
 
     def __call__(self):
-        self._workspace = _workspace_for(self.workspace_need)
+        _run_step(self)
+
+
+cdef inline void _run_step(Step step) except *:
+    step._workspace = _workspace_for(step.workspace_need)
+    if step.brief:
+        step.run()
+    else:
         with nogil:
-            self.run()
+            step.run()
 
 
 def run_steps(tuple steps):
-    """Run every step in order: compiled Steps directly, without the GIL (interpreters in other threads
-    run meanwhile), any other callable through Python."""
+    """Run every step in order: compiled Steps directly, without the GIL unless brief (interpreters in
+    other threads run meanwhile), any other callable through Python."""
     cdef object step
-    cdef Step compiled
     for step in steps:
         if isinstance(step, Step):
-            compiled = <Step>step
-            compiled._workspace = _workspace_for(compiled.workspace_need)
-            with nogil:
-                compiled.run()
+            _run_step(<Step>step)
         else:
             step()
 
@@ -315,14 +332,13 @@ cdef class _Requantize:
 
     Channels go through the int8 path's vector step (requantize.h: blocks of 8 on AVX2, all on AVX-512)
     when every shift and multiplier is in its domain (`fused` is then the parameters a GEMM may apply
-    itself, else NULL); the rest through the reference template's store_output (same bits).
+    itself, else NULL); the rest through the reference template's store_output (same bits). Only the
+    per-channel arrays of the path's vector step are built.
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
     cdef const int32_t[::1] shift
-    cdef int32_t[::1] left
-    cdef int32_t[::1] right
-    cdef int32_t[::1] right_mask
+    cdef object arrays  # the vector step's own per-channel arrays, which params points into
     cdef int32_t output_zp, act_min, act_max
     cdef mi_requant params
     cdef const mi_requant* fused
@@ -335,22 +351,56 @@ cdef class _Requantize:
             raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
                              f"{channels} channels")
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
+        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
+        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, right=NULL, right_mask=NULL, rounding=NULL,
+                                 round_down=NULL, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                                 clamp_low=act_min > -128, clamp_high=act_max < 127)
+        self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
-        in_range = shifts.size == 0 or (shifts.min() >= -31 and shifts.max() <= 31
-                                        and np.asarray(multiplier, np.int32).min() > INT32_MIN)
-        self.left, self.right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
-        self.right_mask = ((np.int64(1) << np.minimum(self.right, 31)) - 1).astype(np.int32)
-        self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
-        self.params = mi_requant(&self.bias[0], &self.multiplier[0], &self.left[0], &self.right[0],
-                                 &self.right_mask[0], output_zp, act_min, act_max)
+        in_range = channels > 0 and (shifts.min() >= -31 and shifts.max() <= 31
+                                     and np.asarray(multiplier, np.int32).min() > INT32_MIN)
         vector = in_range and _simd(<mi_int8_path>path)
         self.vector = mi_select_requantize(<mi_int8_path>path if vector else MI_INT8_PORTABLE)
         self.fused = &self.params if vector else NULL
+        if not vector:
+            return
+        self.params.bias, self.params.multiplier = &self.bias[0], &self.multiplier[0]
+        left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        if path == MI_INT8_AVX512_VNNI:
+            self._bind_avx512(left, right)
+        else:
+            self._bind_avx2(left, right)
+
+    def _bind_avx2(self, left, right):
+        cdef int32_t[::1] lefts = left, rights = right
+        cdef int32_t[::1] masks = ((np.int64(1) << right) - 1).astype(np.int32)
+        self.arrays = {"left": left, "right": right, "right_mask": masks.base}
+        self.params.left, self.params.right, self.params.right_mask = &lefts[0], &rights[0], &masks[0]
+
+    def _bind_avx512(self, left, right):
+        # per block of 16 channels (the last completed with e = 0 lanes): offsets and shifts of the even
+        # channels, then the odd ones (requantize.h)
+        blocks = (right.size + 15) // 16
+        e = np.zeros(blocks * 16, np.int64)
+        e[:right.size] = right
+        offsets = (np.int64(1) << 30) + np.where(e > 0, np.int64(1) << (30 + e), 0)
+        lanes = [a.reshape(blocks, 16)[:, half::2] for a in (offsets, 31 + e) for half in (0, 1)]
+        cdef int64_t[::1] rounding = np.ascontiguousarray(np.concatenate(lanes, axis=1).ravel())
+        down = (e > 0).reshape(blocks, 16)
+        cdef int32_t[::1] lefts
+        cdef uint8_t[::1] round_down = np.ascontiguousarray(np.stack(
+            [np.packbits(down[:, half::2], axis=1, bitorder="little")[:, 0] for half in (0, 1)], axis=1).ravel())
+        self.arrays = {"rounding": rounding.base, "round_down": round_down.base}
+        self.params.rounding, self.params.round_down = &rounding[0], &round_down[0]
+        if left.any():
+            lefts = left
+            self.arrays["left"] = left
+            self.params.left = &lefts[0]
 
     def nbytes(self) -> int:
         """Its own arrays; the per-channel ones it was given belong to the caller."""
-        return _nbytes(self.left, self.right, self.right_mask)
+        return _nbytes(*self.arrays.values())
 
     cdef inline void finish(self, const int32_t* acc, int8_t* out, Py_ssize_t first,
                             Py_ssize_t channels) noexcept nogil:
@@ -417,6 +467,7 @@ cdef class Int8ConvStep(Step):
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c)
         self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
+        self.count_macs(int(np.prod(output.shape)) * filter_h * filter_w * depth)
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -500,6 +551,7 @@ cdef class Int8FullyConnectedStep(Step):
         # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
         self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
         self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+        self.count_macs(batches * units * depth)
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -556,7 +608,9 @@ cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk). Out-of-image taps read a run of
+    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk); on AVX-512
+    VNNI, when the output does not overlap the input, the kernel requantizes its sums itself and writes
+    the output directly (`fused`). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
     columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
     with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
@@ -574,6 +628,7 @@ cdef class Int8DepthwiseStep(Step):
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
     cdef Py_ssize_t groups, interior_begin, interior_end, chunk
     cdef _Requantize requantize
+    cdef const mi_requant* fused
     cdef mi_depthwise_fn pixels
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
@@ -598,6 +653,7 @@ cdef class Int8DepthwiseStep(Step):
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
         self.reserve(out_w * channels * sizeof(int32_t))
+        self.count_macs(int(np.prod(output.shape)) * w.shape[0])
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
         self.taps_owner = np.zeros(self.groups * group, np.uintp)
@@ -616,27 +672,33 @@ cdef class Int8DepthwiseStep(Step):
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       self.chunk * channels)
+        # writing a pixel's output while later pixels of its row still read the input needs them apart
+        self.fused = self.requantize.fused if int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(
+            np.asarray(input), np.asarray(output)) else NULL
 
     def buffer_bytes(self) -> int:
-        # the requantization's tiled bias, multiplier and shift are as large as its own three arrays
-        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + 2 * self.requantize.nbytes()
-                + _nbytes(self.zero_points, self.taps_owner))
+        # the requantization's tiled bias, multiplier and shift are this step's too
+        cdef _Requantize q = self.requantize
+        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes()
+                + _nbytes(q.bias, q.multiplier, q.shift, self.zero_points, self.taps_owner))
 
-    cdef inline void sum_pixels(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox,
+    cdef inline void sum_pixels(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
-        """Accumulators of count pixels of a row from column ox; more than one only in the interior."""
+        """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox;
+        more than one only in the interior."""
         cdef Py_ssize_t channels = self.output.shape[3], done = 0
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
             self.set_taps(image, y0, ox)
             self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
                         count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
-                        DEPTHWISE_WIDE_RUN)
+                        DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
             done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
             if done == count:
                 return
         self.set_taps(image, y0, ox + done)
         self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
-                    self.narrow.packed, &self.narrow.init[0], self.groups, channels)
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused,
+                    out + (ox + done) * channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
         """The taps of the pixel at column ox: in the image, or the zero-point run."""
@@ -659,21 +721,25 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t b, oy, ox, y0
         cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
         cdef const int8_t* image
+        cdef int8_t* out
         self.accumulators = <int32_t*>self._workspace
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
                 y0 = oy * self.stride_h - self.pad_top
+                out = &self.output[b, oy, 0, 0]
                 for ox in range(begin):
-                    self.sum_pixels(image, y0, ox, 1)
+                    self.sum_pixels(image, out, y0, ox, 1)
                 if end > begin:
-                    self.sum_pixels(image, y0, begin, end - begin)
+                    self.sum_pixels(image, out, y0, begin, end - begin)
                 for ox in range(end, out_w):
-                    self.sum_pixels(image, y0, ox, 1)
+                    self.sum_pixels(image, out, y0, ox, 1)
+                if self.fused != NULL:
+                    continue
                 # the whole row was read above, before any of its pixels is written
                 ox = 0
                 while ox < out_w:
-                    self.requantize.write(self.accumulators + ox * channels, &self.output[b, oy, ox, 0],
+                    self.requantize.write(self.accumulators + ox * channels, out + ox * channels,
                                           min(self.chunk, out_w - ox) * channels)
                     ox += self.chunk
 
@@ -692,9 +758,10 @@ cdef class Int8AddStep(Step):
     cdef bint subtract
     cdef mi_add_fn vector
 
-    def __init__(self, input1, input2, output, dict params, bint subtract, bint portable=False):
-        """params: every field of the template's `Params` (elementwise.binary_params); portable forces the
-        scalar path (same bits)."""
+    def __init__(self, input1, input2, output, dict params, bint subtract, path=None):
+        """params: every field of the template's `Params` (elementwise.binary_params); path as for
+        Int8ConvStep (its vector step: AVX-512, AVX2, or none on the portable paths; same bits)."""
+        cdef mi_int8_path int8_path = _int8_path(path)
         self.input1, self.input2, self.output = input1, input2, output
         if not self.input1.shape[0] == self.input2.shape[0] == self.output.shape[0]:
             raise ValueError(f"int8 ADD/SUB step: {self.input1.shape[0]} and {self.input2.shape[0]} elements "
@@ -710,7 +777,7 @@ cdef class Int8AddStep(Step):
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
         in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
                     and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
-        self.vector = mi_select_add(subtract, portable or not in_range)
+        self.vector = mi_select_add(subtract, int8_path if in_range else MI_INT8_PORTABLE)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.output.shape[0], i

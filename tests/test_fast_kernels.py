@@ -24,6 +24,7 @@ from microinterp.planning.access import WindowAccess
 from microinterp.quantization import quantize_multiplier_smaller_than_one_exp
 
 INT8 = ("int8_t", "int8_t", "int32_t")
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 #: Every int8 conv / depthwise / FC path this CPU runs (always the portable one and the VNNI emulation).
 INT8_PATHS = steps.int8_paths()
 
@@ -93,6 +94,50 @@ def test_requantization_saturating_multiplier_matches_template(path):
     steps.Int8FullyConnectedStep(x, w, bias, got, 0, 0, -3, multiplier, shift, -128, 127, path=path)()
     np.testing.assert_array_equal(got, expected)
     assert (got == 127).all()
+
+
+def _full_range_requantization(rng, n):
+    """Sums, multipliers and shifts over the vector step's whole domain: half of them anywhere in int32
+    (shifts -31..31, saturating results, wrapping left shifts), half aimed at results inside int8,
+    exact halves (ties of either rounding, either sign) among them."""
+    acc = rng.integers(INT32_MIN, 1 << 31, n, dtype=np.int64)
+    multiplier = rng.integers(INT32_MIN + 1, 1 << 31, n, dtype=np.int64)
+    shift = rng.integers(-31, 32, n)
+    aimed = rng.random(n) < 0.5
+    e = rng.integers(0, 32, n)
+    multiplier[aimed] = np.where(rng.random(n) < 0.3, 1 << 30, rng.integers(1 << 24, 1 << 31, n))[aimed]
+    multiplier[aimed] *= rng.choice([-1, 1], n)[aimed]
+    # x * multiplier / 2^(31 + e) lands near a target result, plus a small offset (0 at exact halves)
+    target = rng.integers(-140, 141, n) + rng.choice([0.0, 0.5], n)
+    x = np.round(target * 2.0 ** (31 + e) / multiplier) + rng.integers(-2, 3, n) * (rng.random(n) < 0.5)
+    acc[aimed] = np.clip(x, INT32_MIN, INT32_MAX).astype(np.int64)[aimed]
+    shift[aimed] = -e[aimed]
+    corners = [(INT32_MIN, INT32_MAX, 0), (INT32_MAX, INT32_MAX, 0), (INT32_MIN, INT32_MIN + 1, 0),
+               (INT32_MIN, INT32_MAX, -31), (INT32_MAX, INT32_MIN + 1, -31), (-1, 1 << 30, -1), (1, 1 << 30, -1)]
+    for i, corner in enumerate(corners):
+        acc[i], multiplier[i], shift[i] = corner
+    return acc.astype(np.int32), multiplier.astype(np.int32), shift.astype(np.int32)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (5, -100, 90),
+                                                       (127, 0, 127)])
+def test_requantization_over_the_int32_range_matches_template(output_zp, act_min, act_max, path):
+    # the sums are the biases (zero inputs and weights): the GEMM's own output step (FC) and the
+    # depthwise one's, with a channel tail of 11
+    rng = np.random.default_rng(output_zp - act_min)
+    n = 20011
+    bias, multiplier, shift = _full_range_requantization(rng, n)
+    expected, got = (np.zeros((1, n), np.int8) for _ in range(2))
+    args = (0, 0, output_zp, multiplier, shift, act_min, act_max)
+    fc_kernels.fully_connected[INT8](np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, expected, *args)
+    steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, got, *args, path=path)()
+    np.testing.assert_array_equal(got, expected)
+    got = np.zeros((1, 1, 1, n), np.int8)
+    args = (1, 1, 1, 1, 0, 0, 0, output_zp, multiplier, shift, act_min, act_max)
+    steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias, got, *args,
+                            path=path)()
+    np.testing.assert_array_equal(got.reshape(1, n), expected)
 
 
 def test_int8_paths_follow_the_cpu_flags(monkeypatch):
@@ -193,12 +238,12 @@ def _add_params(rng, zero_points, activation_range, left_shift=20):
                          activation_min=activation_range[0], activation_max=activation_range[1])
 
 
-def _check_add_sub(op, params, n, rng, portable):
+def _check_add_sub(op, params, n, rng, path):
     x1, x2 = _int8(rng, n), _int8(rng, n)
     expected, got = np.zeros(n, np.int8), np.zeros(n, np.int8)
     kernel = elementwise_kernels.BinaryKernel(int(op), *broadcast_geometry((n,), (n,), (n,)), params)
     elementwise_kernels.binary["int8_t"](kernel, x1, x2, expected)
-    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB, portable=portable)()
+    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB, path=path)()
     np.testing.assert_array_equal(got, expected)
 
 
@@ -206,20 +251,20 @@ ADD_ZERO_POINTS = [(0, 0, 0), (-128, 127, -128), (127, -128, 127), (-128, -128, 
 ACTIVATION_RANGES = [(-128, 127), (-30, 127), (-30, 20), (-1, 1), (100, 127)]
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-@pytest.mark.parametrize("n", [1, 7, 8, 31, 33, 40, 1000])
-def test_add_sub_matches_template(n, op, portable):
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 1000])
+def test_add_sub_matches_template(n, op, path):
     rng = np.random.default_rng(n + 1000 * int(op))
     for zero_points in ADD_ZERO_POINTS:
         for activation_range in ACTIVATION_RANGES:
             for _ in range(3):
-                _check_add_sub(op, _add_params(rng, zero_points, activation_range), n, rng, portable)
+                _check_add_sub(op, _add_params(rng, zero_points, activation_range), n, rng, path)
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-def test_add_sub_matches_template_on_extreme_parameters(op, portable):
+def test_add_sub_matches_template_on_extreme_parameters(op, path):
     """Shifts at both ends of the vector range, any multiplier sign, sums that wrap, and a clamp range
     beyond int8 (which leaves every element to the scalar path)."""
     rng = np.random.default_rng(7)
@@ -231,8 +276,8 @@ def test_add_sub_matches_template_on_extreme_parameters(op, portable):
                                        input2_multiplier=(1 << 31) - 1, input2_shift=-31 - shift,
                                        output_multiplier=multiplier, output_shift=-31 - shift,
                                        activation_min=-128, activation_max=127)
-                _check_add_sub(op, params, 67, rng, portable)
-    _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, portable)
+                _check_add_sub(op, params, 67, rng, path)
+    _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, path)
 
 
 def test_add_step_rejects_mismatched_sizes():
@@ -426,6 +471,33 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
     step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
     step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
     _assert_same_bits(arena_out, expected)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("in_shape,stride", [((1, 8, 7, 64), (1, 1)), ((2, 9, 9, 8), (2, 2)), ((1, 6, 9, 19), (1, 1))])
+def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
+    """Output placed as far into the dying input as the planner allows: the step keeps its sums apart
+    from the output (no requantization fused into the kernel) and gives the template's bits."""
+    rng = np.random.default_rng(in_shape[3])
+    channels, (sh, sw) = in_shape[3], stride
+    out_shape = (in_shape[0], (in_shape[1] + 2 - 3) // sh + 1, (in_shape[2] + 2 - 3) // sw + 1, channels)
+    access = WindowAccess("depthwise", in_shape, out_shape, (3, 3), stride, (1, 1), (1, 1), 1, 1)
+    shift = access.max_shift()
+    shift = -int(np.prod(out_shape)) if shift is None else shift
+    x, w = _int8(rng, in_shape), _int8(rng, (1, 3, 3, channels))
+    bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
+    multiplier, shifts = _requant(rng, channels)
+    args = (sh, sw, 1, 1, 1, 1, -3, 6, multiplier, shifts, -128, 100)
+    expected = np.zeros(out_shape, np.int8)
+    conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
+    in_start = max(0, -shift)
+    arena = np.zeros(in_start + max(x.size, shift + expected.size) + 16, np.int8)
+    arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
+    arena_out = arena[in_start + shift:in_start + shift + expected.size].reshape(out_shape)
+    assert np.shares_memory(arena_in, arena_out)
+    arena_in[...] = x
+    steps.Int8DepthwiseStep(arena_in, w, bias, arena_out, *args, path=path)()
+    np.testing.assert_array_equal(arena_out, expected)
 
 
 @pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
