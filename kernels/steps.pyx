@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Compiled execution steps: kernels bound once to typed views of the arena, run by run_steps without
+"""Compiled execution steps: kernels bound once to typed views of the arena, run by a StepProgram without
 any Python work per op (no argument parsing, no buffer acquisition).
 
 Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one group) and
@@ -34,6 +34,8 @@ dying input stays valid.
 """
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 from libc.string cimport memcpy, memset
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 
 import os
 
@@ -175,8 +177,8 @@ def _nbytes(*buffers) -> int:
     return sum(np.asarray(b).nbytes for b in buffers if b is not None)
 
 
-# Steps of at most this many MACs (about a microsecond) keep the GIL: releasing and retaking it would
-# cost a noticeable share of their run, and another thread waits at most that long.
+# Runs of steps of at most this many MACs in all (about a microsecond) keep the GIL: releasing and
+# retaking it would cost a noticeable share of their run, and another thread waits at most that long.
 cdef enum:
     BRIEF_MACS = 1 << 17
 
@@ -185,18 +187,21 @@ cdef class Step:
     """One op's kernel with everything it needs bound; calling it runs the op once.
 
     workspace_need: the bytes of its thread's workspace the step uses (workspace_bytes() is the largest).
-    brief: whether it runs holding the GIL (see BRIEF_MACS).
+    macs: its multiply-accumulates per run, where counted (conv, depthwise, FC), else -1 (never brief).
     """
     cdef readonly Py_ssize_t workspace_need
-    cdef readonly bint brief
+    cdef readonly int64_t macs
     cdef uint8_t* _workspace  # the running thread's workspace, set before each run
+
+    def __cinit__(self):
+        self.macs = -1
 
     cdef void reserve(self, Py_ssize_t nbytes) except *:
         self.workspace_need = nbytes
         _workspace_for(nbytes)  # out of memory shows at bind time, not at the first invoke
 
     cdef void count_macs(self, macs) except *:
-        self.brief = macs <= BRIEF_MACS
+        self.macs = macs
 
     cdef void run(self) noexcept nogil:
         pass
@@ -206,27 +211,73 @@ cdef class Step:
         return 0
 
     def __call__(self):
-        _run_step(self)
-
-
-cdef inline void _run_step(Step step) except *:
-    step._workspace = _workspace_for(step.workspace_need)
-    if step.brief:
-        step.run()
-    else:
-        with nogil:
-            step.run()
-
-
-def run_steps(tuple steps):
-    """Run every step in order: compiled Steps directly, without the GIL unless brief (interpreters in
-    other threads run meanwhile), any other callable through Python."""
-    cdef object step
-    for step in steps:
-        if isinstance(step, Step):
-            _run_step(<Step>step)
+        self._workspace = _workspace_for(self.workspace_need)
+        if 0 <= self.macs <= BRIEF_MACS:
+            self.run()
         else:
-            step()
+            with nogil:
+                self.run()
+
+
+cdef class StepProgram:
+    """A subgraph's steps in order, grouped once into segments: a run of consecutive compiled Steps, or
+    one other callable (a kernel partial, run through Python). Calling the program runs them all.
+
+    A segment of compiled steps gets its thread's workspace once, then runs without the GIL (one release
+    per segment, not per step, so that interpreters in other threads run meanwhile however small the
+    steps are), unless it is brief: every step's MACs counted and at most BRIEF_MACS in all.
+    """
+    cdef readonly tuple steps
+    cdef list _segments  # (first, end, workspace bytes, brief) of a compiled run, or (index, -1, 0, False)
+    cdef PyObject** _compiled  # borrowed from `steps`, which keeps them alive
+
+    def __cinit__(self, tuple steps):
+        self.steps = steps
+        self._compiled = <PyObject**>PyMem_Malloc(max(1, len(steps)) * sizeof(PyObject*))
+        if self._compiled == NULL:
+            raise MemoryError()
+        self._segments = []
+        cdef Py_ssize_t k = 0, first, n = len(steps)
+        cdef int64_t macs
+        while k < n:
+            if not isinstance(steps[k], Step):
+                self._segments.append((k, -1, 0, False))
+                k += 1
+                continue
+            first, need, macs, brief = k, 0, 0, True
+            while k < n and isinstance(steps[k], Step):
+                self._compiled[k] = <PyObject*>steps[k]
+                need = max(need, (<Step>steps[k]).workspace_need)
+                brief = brief and (<Step>steps[k]).macs >= 0
+                macs += max((<Step>steps[k]).macs, 0)
+                k += 1
+            self._segments.append((first, k, need, brief and macs <= BRIEF_MACS))
+
+    def __dealloc__(self):
+        PyMem_Free(self._compiled)
+
+    def __call__(self):
+        cdef Py_ssize_t first, end, k, need
+        cdef bint brief
+        cdef uint8_t* workspace
+        for first, end, need, brief in self._segments:
+            if end < 0:
+                self.steps[first]()
+                continue
+            workspace = _workspace_for(need)
+            for k in range(first, end):
+                (<Step>self._compiled[k])._workspace = workspace
+            if brief:
+                _run_segment(self._compiled, first, end)
+            else:
+                with nogil:
+                    _run_segment(self._compiled, first, end)
+
+
+cdef inline void _run_segment(PyObject** compiled, Py_ssize_t first, Py_ssize_t end) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(first, end):
+        (<Step>compiled[k]).run()
 
 
 cdef class _Int8Gemm:

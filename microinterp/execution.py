@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels.steps import run_steps
+from ._kernels.steps import StepProgram
 from .errors import ResourceLimitError
 from .model import Model, Tensor
 from .ops.registry import SubgraphRun
@@ -62,10 +62,10 @@ class _StagedStep:
     """An op's step writing into arrays of its own, then copying them into the arena views."""
 
     def __init__(self, step, aside: list[np.ndarray], targets: list[np.ndarray]):
-        self.step, self.aside, self.targets = (step,), aside, targets
+        self.step, self.aside, self.targets = step, aside, targets
 
     def __call__(self) -> None:
-        run_steps(self.step)
+        self.step()
         for a, t in zip(self.aside, self.targets):
             np.copyto(t, a)
 
@@ -111,7 +111,9 @@ class ExecutionPlan:
                 else:
                     steps.append(p.bind(inputs, outputs, scratch, *extras))
             self._subgraph_steps[g] = tuple(steps)
+        self._programs = {g: StepProgram(steps) for g, steps in self._subgraph_steps.items()}
         self.steps = self._subgraph_steps[0]
+        self._main_program = self._programs[0]
 
     def _subgraph_run(self, model: Model, g: int) -> SubgraphRun:
         sg, views = model.subgraphs[g], self.subgraph_views[g]
@@ -122,7 +124,7 @@ class ExecutionPlan:
                 raise ResourceLimitError(f"invoke(): subgraphs ran more than {self.max_subgraph_visits} times "
                                          f"(max_subgraph_visits); subgraph {g} was about to run again "
                                          f"(a WHILE loop that never ends?)")
-            run_steps(self._subgraph_steps[g])
+            self._programs[g]()
         return SubgraphRun([views.get(t) for t in sg.inputs], [views.get(t) for t in sg.outputs], run)
 
     @staticmethod
@@ -142,6 +144,6 @@ class ExecutionPlan:
     def run(self) -> None:
         self._visits = 0
         try:
-            run_steps(self.steps)
+            self._main_program()
         except GraphAborted:
             pass

@@ -108,6 +108,32 @@ def test_separate_interpreters_in_threads_give_their_single_threaded_outputs():
     assert not mismatches
 
 
+def _ticks_of_another_thread_during(invoke, times: int) -> int:
+    """How often a sleeping Python thread woke and ran while `invoke` was called `times` times, with a
+    switch interval so long that it can run only where the invoke releases the GIL."""
+    window, ticks, stop = [], [], threading.Event()
+
+    def ticker():  # sleeps between ticks, so it needs the GIL only when it wakes
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        time.sleep(0.01)
+        for _ in range(times):
+            start = time.perf_counter()
+            invoke()
+            window.append((start, time.perf_counter()))
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(interval)
+    return sum(1 for s, e in window for tick in ticks if s < tick < e)
+
+
 def test_a_compiled_step_lets_other_python_threads_run_while_it_computes():
     # One int8 CONV_2D of 1.4 G MACs: a single compiled step (Int8ConvStep) lasting milliseconds.
     from opmodels import Op, T, single_op_model
@@ -122,29 +148,30 @@ def test_a_compiled_step_lets_other_python_threads_run_while_it_computes():
     interp.allocate_tensors()
     assert isinstance(interp._exec.steps[0], Step)
     interp.set_tensor(interp.get_input_details()[0]["index"], np.ones((1, 192, 192, 64), np.int8))
-    window, ticks, stop = [], [], threading.Event()
-
-    def ticker():  # sleeps between ticks, so it needs the GIL only when it wakes
-        while not stop.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.0005)
-    # A long switch interval: a thread holding the GIL keeps it (up to a second) unless it releases it.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1.0)
-    t = threading.Thread(target=ticker)
-    t.start()
-    try:
-        time.sleep(0.01)
-        for _ in range(3):
-            start = time.perf_counter()
-            interp.invoke()
-            window.append((start, time.perf_counter()))
-    finally:
-        stop.set()
-        t.join()
-        sys.setswitchinterval(interval)
-    inside = sum(1 for s, e in window for tick in ticks if s < tick < e)
+    inside = _ticks_of_another_thread_during(interp.invoke, 3)
     assert inside >= 10, f"the Python thread ran only {inside} times during 3 invokes of the compiled conv"
+
+
+def test_a_run_of_brief_compiled_steps_releases_the_gil_as_a_whole():
+    # 64 int8 FULLY_CONNECTED layers of 128 x 128 (16k MACs each: every one brief alone, about a million
+    # MACs together), so the invoke releases the GIL once for the run although no single step would.
+    from microinterp._kernels.steps import Step
+    from opmodels import Op, T, graph_model
+
+    rng = np.random.default_rng(2)
+    x = T("INT8", (1, 128), 0.5, 0)
+    nodes = []
+    for _ in range(64):
+        w = T("INT8", (128, 128), 0.01, 0, data=rng.integers(-127, 128, (128, 128)).astype(np.int8))
+        y = T("INT8", (1, 128), 0.5, 0)
+        nodes.append((Op("FULLY_CONNECTED", "FullyConnectedOptions", {}), [x, w, None], [y]))
+        x = y
+    model = graph_model(nodes, outputs=[x])
+    interp = Interpreter(model_content=model)
+    interp.allocate_tensors()
+    assert all(isinstance(s, Step) and 0 <= s.macs <= 1 << 17 for s in interp._exec.steps)
+    inside = _ticks_of_another_thread_during(interp.invoke, 2000)
+    assert inside >= 10, f"the Python thread ran only {inside} times during 2000 invokes of 64 brief steps"
 
 
 def test_a_signature_runner_call_is_one_claim_so_another_threads_call_cannot_slip_in():
