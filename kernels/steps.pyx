@@ -19,7 +19,7 @@ in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image t
 bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
 template's.
 
-Int8AddStep is int8 ADD and SUB without broadcasting: 16 or 32 elements at a time (int8_add.h), the rest
+Int8AddStep is int8 ADD and SUB without broadcasting: 16 to 64 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
 
 Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
@@ -44,7 +44,7 @@ INT32_MIN = -(1 << 31)
 from accumulate cimport store_output
 from fixedpoint cimport clamp32
 from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
-from quantized_binary cimport Params, quantized_add_sub
+from quantized_binary cimport Params, quantized_add_sub, rescaled1, rescaled2
 
 
 cdef extern from "simd.h" nogil:
@@ -96,6 +96,7 @@ cdef extern from "int8_add.h" nogil:
         int32_t input1_offset, input2_offset, left_shift
         int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
+        const int8_t* planes
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
     mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 
@@ -755,6 +756,7 @@ cdef class Int8AddStep(Step):
     cdef int8_t[::1] output
     cdef Params params
     cdef mi_add_params lanes
+    cdef int8_t[::1] planes
     cdef bint subtract
     cdef mi_add_fn vector
 
@@ -773,11 +775,27 @@ cdef class Int8AddStep(Step):
             input1_multiplier=p.input1_multiplier, input1_exponent=-p.input1_shift,
             input2_multiplier=p.input2_multiplier, input2_exponent=-p.input2_shift,
             output_multiplier=p.output_multiplier, output_exponent=-p.output_shift,
-            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max)
+            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max, planes=NULL)
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
         in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
                     and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
         self.vector = mi_select_add(subtract, int8_path if in_range else MI_INT8_PORTABLE)
+        # int8_add.h's byte planes of each input's rescale, computed by the scalar step's own arithmetic
+        cdef bint lookup = in_range and int8_path == MI_INT8_AVX512_VNNI
+        self.planes = np.zeros(2 * 4 * 256 if lookup else 0, np.int8)
+        cdef int32_t rescale
+        cdef Py_ssize_t u, k
+        if lookup:
+            for u in range(256):
+                for k in range(4):
+                    rescale = rescaled1(<int8_t>u, &p)
+                    self.planes[k * 256 + u] = <int8_t>(rescale >> (8 * k))
+                    rescale = rescaled2(<int8_t>u, &p)
+                    self.planes[(4 + k) * 256 + u] = <int8_t>(rescale >> (8 * k))
+            self.lanes.planes = &self.planes[0]
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.planes)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.output.shape[0], i

@@ -253,7 +253,7 @@ ACTIVATION_RANGES = [(-128, 127), (-30, 127), (-30, 20), (-1, 1), (100, 127)]
 
 @pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 1000])
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 64, 65, 130, 1000])
 def test_add_sub_matches_template(n, op, path):
     rng = np.random.default_rng(n + 1000 * int(op))
     for zero_points in ADD_ZERO_POINTS:
