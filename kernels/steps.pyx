@@ -783,15 +783,14 @@ cdef class Int8AddStep(Step):
         # int8_add.h's byte planes of each input's rescale, computed by the scalar step's own arithmetic
         cdef bint lookup = in_range and int8_path == MI_INT8_AVX512_VNNI
         self.planes = np.zeros(2 * 4 * 256 if lookup else 0, np.int8)
-        cdef int32_t rescale
+        cdef int32_t rescale1, rescale2
         cdef Py_ssize_t u, k
         if lookup:
             for u in range(256):
+                rescale1, rescale2 = rescaled1(<int8_t>u, &p), rescaled2(<int8_t>u, &p)
                 for k in range(4):
-                    rescale = rescaled1(<int8_t>u, &p)
-                    self.planes[k * 256 + u] = <int8_t>(rescale >> (8 * k))
-                    rescale = rescaled2(<int8_t>u, &p)
-                    self.planes[(4 + k) * 256 + u] = <int8_t>(rescale >> (8 * k))
+                    self.planes[k * 256 + u] = <int8_t>(rescale1 >> (8 * k))
+                    self.planes[(4 + k) * 256 + u] = <int8_t>(rescale2 >> (8 * k))
             self.lanes.planes = &self.planes[0]
 
     def buffer_bytes(self) -> int:
