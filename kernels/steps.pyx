@@ -500,20 +500,31 @@ cdef class Int8ConvStep(Step):
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2]
         cdef Py_ssize_t b, oy, ox, n = 0
+        # per pixel, pointers that move by constant steps: the loop runs once per output pixel, and
+        # recomputing both addresses from the indices cost about as much as a small conv's GEMM
+        cdef Py_ssize_t image_step = self.stride_w * self.input.shape[3] * self.gemm.itemsize
+        cdef Py_ssize_t out_step = self.output.strides[2]
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
         cdef uint8_t* image = self._workspace
+        cdef const uint8_t* window
+        cdef int8_t* out
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
         self.fill_image(image)
         for b in range(batches):
             for oy in range(out_h):
+                window = self.pixel(image, b, oy * self.stride_h, 0)
+                out = &self.output[b, oy, 0, 0] if out_w else NULL
                 for ox in range(out_w):
-                    rows[n] = self.pixel(image, b, oy * self.stride_h, ox * self.stride_w)
-                    outputs[n] = &self.output[b, oy, ox, 0]
+                    rows[n], outputs[n] = window, out
+                    window += image_step
+                    out += out_step
                     n += 1
-                    if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
+                    if n == MI_GEMM_ROWS:
                         self.gemm.compute(rows, n, self.requantize, outputs, sums)
                         n = 0
+        if n:
+            self.gemm.compute(rows, n, self.requantize, outputs, sums)
 
 
 def centered_weights(weights, int32_t zero_point):
