@@ -66,6 +66,8 @@ cdef extern from "vnni_gemm.h" nogil:
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
     int64_t mi_gemm_row_block(mi_int8_path path)
+    ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
+    mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
 
 
 cdef extern from "requantize.h" nogil:
@@ -246,6 +248,7 @@ cdef class _Int8Gemm:
     cdef int32_t[::1] init
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
+    cdef mi_quad_bytes_fn quad_bytes
     cdef readonly bint quads
     cdef mi_int8_path path
     cdef readonly Py_ssize_t group, itemsize, depth
@@ -282,6 +285,7 @@ cdef class _Int8Gemm:
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.shape.init = &self.init[0]
         self.gemm = mi_select_gemm(path)
+        self.quad_bytes = mi_select_quad_bytes(path)
 
     def nbytes(self) -> int:
         return _nbytes(self.packed, self.seg_offsets, self.init)
@@ -297,8 +301,7 @@ cdef class _Int8Gemm:
         cdef Py_ssize_t i
         cdef int16_t* wide = <int16_t*>dst
         if self.quads:
-            for i in range(n):
-                dst[i] = <uint8_t>src[i] ^ 0x80
+            self.quad_bytes(dst, src, n)
         else:
             for i in range(n):
                 wide[i] = src[i] - self.input_zp
