@@ -701,19 +701,27 @@ cdef class Int8DepthwiseStep(Step):
                                 Py_ssize_t count) noexcept nogil:
         """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox;
         more than one only in the interior."""
-        cdef Py_ssize_t channels = self.output.shape[3], done = 0
+        cdef Py_ssize_t channels = self.output.shape[3], wide_pixels
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
-            self.set_taps(image, y0, ox)
-            self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
-                        count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
-                        DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
-            done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
-            if done == count:
-                return
-        self.set_taps(image, y0, ox + done)
-        self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
-                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused,
-                    out + (ox + done) * channels)
+            wide_pixels = DEPTHWISE_WIDE_RUN // channels
+            self.sum_wide(image, out, y0, ox, count // wide_pixels)
+            # the rest as one more wide pixel ending at the last one: it recomputes a few pixels, which
+            # gives the same values (the input is not written meanwhile: accumulators, or fused output
+            # apart from it), at the cost of one vector block instead of a narrow pass per pixel
+            if count % wide_pixels:
+                self.sum_wide(image, out, y0, ox + count - wide_pixels, 1)
+            return
+        self.set_taps(image, y0, ox)
+        self.pixels(self.accumulators + ox * channels, self.taps, self.stride_w * channels, count,
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
+
+    cdef inline void sum_wide(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
+                              Py_ssize_t count) noexcept nogil:
+        """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox."""
+        cdef Py_ssize_t channels = self.output.shape[3]
+        self.set_taps(image, y0, ox)
+        self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN, count, self.wide.packed,
+                    &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
         """The taps of the pixel at column ox: in the image, or the zero-point run."""

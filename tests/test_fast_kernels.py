@@ -199,8 +199,8 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 4, 3, 64), (5, 5), (1, 1), (2, 1), (4, 3), -128),  # pads wider than the image: no interior
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3), 5),  # some pixels have no in-image tap at all
     ((1, 5, 6, 133), (3, 3), (1, 1), (1, 1), (1, 1), 9),  # two blocks of 64 and a masked tail of 5
-    ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, then 3 pixels
-    ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, one pixel left
+    ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, the last 3 in an overlapping one
+    ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, the one left in an overlapping one
 ]
 
 
