@@ -201,6 +201,9 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 5, 6, 133), (3, 3), (1, 1), (1, 1), (1, 1), 9),  # two blocks of 64 and a masked tail of 5
     ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, the last 3 in an overlapping one
     ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, the one left in an overlapping one
+    ((1, 7, 21, 16), (3, 3), (2, 2), (1, 1), (1, 1), -3),  # 9 interior pixels: two groups of four, then one
+    ((1, 5, 12, 32), (3, 3), (2, 2), (1, 1), (0, 0), 0),  # groups of four pixels in two blocks of 16 channels
+    ((2, 6, 19, 48), (3, 3), (1, 2), (1, 1), (1, 1), 77),  # three blocks of 16 channels per group
 ]
 
 
