@@ -9,8 +9,14 @@
  * function returns how many leading elements it wrote; the caller finishes the rest (fewer than 8, or all
  * of them without AVX2) with the reference template's scalar arithmetic, which gives the same bits.
  *
- * Write order: each block of 32 (or 8) elements is read whole before it is written, blocks in increasing
- * order, so an output that starts at or before an input (the planner's in-place placement) stays valid.
+ * On AVX-512 VNNI with VBMI, each input's rescale, a function of its byte alone, is looked up instead:
+ * `planes` holds the four bytes of its int32 value for each of the 256 byte values (filled by the caller
+ * with the reference arithmetic), and vpermi2b reads 64 elements' byte k at once, which leaves only the
+ * output rescale to compute.
+ *
+ * Write order: each block of 64, 32, 16 or 8 elements is read whole before it is written, blocks in
+ * increasing order, so an output that starts at or before an input (the planner's in-place placement)
+ * stays valid.
  */
 #ifndef MI_INT8_ADD_H
 #define MI_INT8_ADD_H
@@ -23,6 +29,9 @@ typedef struct {
     int32_t input1_offset, input2_offset, left_shift;
     int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent;
     int32_t output_multiplier, output_exponent, output_offset, act_min, act_max;
+    /* byte k of input i's rescale of the byte value u at planes[(4 i + k) * 256 + u]; read on the
+     * AVX-512 VNNI path when the CPU has VBMI */
+    const int8_t *planes;
 } mi_add_params;
 
 typedef int64_t (*mi_add_fn)(const int8_t *, const int8_t *, int8_t *, int64_t, const mi_add_params *);
@@ -155,6 +164,70 @@ static inline int64_t mi_add_sub_avx512(const int8_t *x1, const int8_t *x2, int8
     return n;
 }
 
+#define MI_AVX512_VBMI MI_AVX512_VNNI ",avx512vbmi"
+
+/* One input's rescales of the 64 int8 values x, looked up in its four planes (vpermi2b indexes 128 bytes,
+ * the sign bit picks the half), as int32 lanes in the unpacks' order: d[j] lane l = elements
+ * 16 l + 4 j .. + 3. */
+__attribute__((target(MI_AVX512_VBMI), always_inline))
+static inline void mi_add_lookup64(__m512i x, const int8_t *planes, __m512i d[4])
+{
+    __mmask64 upper = _mm512_movepi8_mask(x);
+    __m512i b[4];
+    for (int k = 0; k < 4; k++) {
+        const int8_t *t = planes + 256 * k;
+        __m512i low = _mm512_permutex2var_epi8(_mm512_loadu_si512((const void *)t), x,
+                                               _mm512_loadu_si512((const void *)(t + 64)));
+        __m512i high = _mm512_permutex2var_epi8(_mm512_loadu_si512((const void *)(t + 128)), x,
+                                                _mm512_loadu_si512((const void *)(t + 192)));
+        b[k] = _mm512_mask_blend_epi8(upper, low, high);
+    }
+    __m512i lo01 = _mm512_unpacklo_epi8(b[0], b[1]), hi01 = _mm512_unpackhi_epi8(b[0], b[1]);
+    __m512i lo23 = _mm512_unpacklo_epi8(b[2], b[3]), hi23 = _mm512_unpackhi_epi8(b[2], b[3]);
+    d[0] = _mm512_unpacklo_epi16(lo01, lo23);
+    d[1] = _mm512_unpackhi_epi16(lo01, lo23);
+    d[2] = _mm512_unpacklo_epi16(hi01, hi23);
+    d[3] = _mm512_unpackhi_epi16(hi01, hi23);
+}
+
+/* Blocks of 64 elements with looked-up input rescales, the rest with mi_add_sub_avx512. */
+__attribute__((target(MI_AVX512_VBMI), always_inline))
+static inline int64_t mi_add_sub_vbmi(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n,
+                                      const mi_add_params *p, int subtract)
+{
+    const mi_rescale16 output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent);
+    const __m512i output_offset = _mm512_set1_epi32(p->output_offset);
+    const __m512i act_min = _mm512_set1_epi32(p->act_min), act_max = _mm512_set1_epi32(p->act_max);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i a[4], b[4], r[4];
+        mi_add_lookup64(_mm512_loadu_si512((const void *)(x1 + i)), p->planes, a);
+        mi_add_lookup64(_mm512_loadu_si512((const void *)(x2 + i)), p->planes + 4 * 256, b);
+        for (int j = 0; j < 4; j++) {
+            __m512i s = subtract ? _mm512_sub_epi32(a[j], b[j]) : _mm512_add_epi32(a[j], b[j]);
+            s = _mm512_add_epi32(mi_rescale16_apply(s, &output), output_offset);
+            r[j] = _mm512_min_epi32(_mm512_max_epi32(s, act_min), act_max);
+        }
+        /* the packs work within 128-bit lanes, which puts elements 16 l .. + 15 back in lane l; the clamp
+         * range lies in int8, so their saturation changes nothing */
+        _mm512_storeu_si512((void *)(out + i), _mm512_packs_epi16(_mm512_packs_epi32(r[0], r[1]),
+                                                                  _mm512_packs_epi32(r[2], r[3])));
+    }
+    return i + mi_add_sub_avx512(x1 + i, x2 + i, out + i, n - i, p, subtract);
+}
+
+__attribute__((target(MI_AVX512_VBMI)))
+static int64_t mi_add_int8_vbmi(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_vbmi(x1, x2, out, n, p, 0);
+}
+
+__attribute__((target(MI_AVX512_VBMI)))
+static int64_t mi_sub_int8_vbmi(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
+{
+    return mi_add_sub_vbmi(x1, x2, out, n, p, 1);
+}
+
 __attribute__((target(MI_AVX512_VNNI)))
 static int64_t mi_add_int8_avx512(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n, const mi_add_params *p)
 {
@@ -169,13 +242,16 @@ static int64_t mi_sub_int8_avx512(const int8_t *x1, const int8_t *x2, int8_t *ou
 #endif
 
 /* The vector ADD (or SUB) of an int8 path (which the caller has checked this CPU runs): AVX-512 on the
- * AVX-512 VNNI path, AVX2 on the AVX2 and AVX-VNNI ones, else one that leaves every element to the
- * scalar step. */
+ * AVX-512 VNNI path (with looked-up input rescales when the CPU has VBMI), AVX2 on the AVX2 and AVX-VNNI
+ * ones, else one that leaves every element to the scalar step. */
 static mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 {
     switch (path) {
 #ifdef MI_X86
-    case MI_INT8_AVX512_VNNI: return subtract ? mi_sub_int8_avx512 : mi_add_int8_avx512;
+    case MI_INT8_AVX512_VNNI:
+        if (__builtin_cpu_supports("avx512vbmi"))
+            return subtract ? mi_sub_int8_vbmi : mi_add_int8_vbmi;
+        return subtract ? mi_sub_int8_avx512 : mi_add_int8_avx512;
     case MI_INT8_AVX2:
     case MI_INT8_AVX_VNNI: return subtract ? mi_sub_int8_avx2 : mi_add_int8_avx2;
 #endif

@@ -233,8 +233,53 @@ static inline void mi_depthwise_store16(__m512i sums, const mi_requant *q, int8_
         _mm512_mask_storeu_epi32(acc + c, MI_LANE_MASK16(n), sums);
 }
 
-/* `count` pixels, blocks of 64 channels in 512-bit vectors, then up to 16 at a time in 128-bit ones
- * (masked loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
+/* The sums of one 512-bit block, without init: ordered[l] = 16 channels from c, either (grouped = 0) of the
+ * pixel at tap offset `offset`, channels c + 16 l .. (a block of 64, quad_slot layout), or (grouped = 1)
+ * of the pixel at offset + l * lane_step, channels c .. c + 15 (16 of fewer than 64 channels, each tap's
+ * 16 bytes of four pixels in the four 128-bit lanes, their weights broadcast to all of them). */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_depthwise_block512(const int8_t *const *taps, int64_t offset, int64_t lane_step,
+                                         const int8_t *w, int64_t quads, int64_t channels, int64_t c,
+                                         int grouped, __m512i ordered[4])
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i sums[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                       _mm512_setzero_si512()};
+    for (int64_t g = 0; g < quads; g++) {
+        __m512i x[4], v[4];
+        for (int j = 0; j < 4; j++) {
+            const int8_t *t = taps[4 * g + j] + offset + c;
+            __m512i bytes;
+            if (grouped) {
+                bytes = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)t));
+                for (int l = 1; l < 4; l++)
+                    bytes = _mm512_inserti32x4(bytes, _mm_loadu_si128((const __m128i *)(t + l * lane_step)), l);
+            }
+            else
+                bytes = _mm512_loadu_si512((const void *)t);
+            x[j] = _mm512_xor_si512(bytes, flip);
+        }
+        MI_DEPTHWISE_QUADS(512, x, v);
+        const int8_t *wq = w + (g * channels + c) * 4;
+        for (int j = 0; j < 4; j++) {
+            __m512i wv = grouped ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(wq + 16 * j)))
+                                 : _mm512_loadu_si512((const void *)(wq + 64 * j));
+            sums[j] = _mm512_dpbusd_epi32(sums[j], v[j], wv);
+        }
+    }
+    /* a 4 x 4 transpose of 128-bit lanes: output vector l = lane l of sums 0..3 */
+    __m512i t0 = _mm512_shuffle_i32x4(sums[0], sums[1], 0x44), t1 = _mm512_shuffle_i32x4(sums[2], sums[3], 0x44);
+    __m512i t2 = _mm512_shuffle_i32x4(sums[0], sums[1], 0xEE), t3 = _mm512_shuffle_i32x4(sums[2], sums[3], 0xEE);
+    ordered[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
+    ordered[1] = _mm512_shuffle_i32x4(t0, t1, 0xDD);
+    ordered[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
+    ordered[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
+}
+
+/* `count` pixels: with 16, 32 or 48 channels, groups of four pixels a 512-bit block per 16 channels (one
+ * pixel's channels would fill a quarter of it; the narrow layers of a stride-2 depthwise); then each
+ * pixel by blocks of 64 channels in 512-bit vectors, then up to 16 at a time in 128-bit ones (masked
+ * loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
                                                int64_t step, int64_t count, const int8_t *restrict w,
@@ -242,25 +287,22 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
                                                const mi_requant *q, int8_t *out)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int64_t i = 0; i < count; i++, acc += channels, out += channels) {
+    int64_t i = 0;
+    if (channels % 16 == 0 && channels < 64)
+        for (; i + 4 <= count; i += 4, acc += 4 * channels, out += 4 * channels)
+            for (int64_t c = 0; c < channels; c += 16) {
+                __m512i ordered[4];
+                mi_depthwise_block512(taps, i * step, step, w, quads, channels, c, 1, ordered);
+                const __m512i start = _mm512_loadu_si512((const void *)(init + c));
+                for (int l = 0; l < 4; l++)
+                    mi_depthwise_store16(_mm512_add_epi32(ordered[l], start), q, out + l * channels,
+                                         acc + l * channels, c, 16);
+            }
+    for (; i < count; i++, acc += channels, out += channels) {
         int64_t offset = i * step, c = 0;
         for (; c + 64 <= channels; c += 64) {
-            __m512i sums[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                               _mm512_setzero_si512()};
-            for (int64_t q = 0; q < quads; q++) {
-                __m512i x[4], v[4];
-                for (int j = 0; j < 4; j++)
-                    x[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(taps[4 * q + j] + offset + c)), flip);
-                MI_DEPTHWISE_QUADS(512, x, v);
-                const int8_t *wq = w + (q * channels + c) * 4;
-                for (int j = 0; j < 4; j++)
-                    sums[j] = _mm512_dpbusd_epi32(sums[j], v[j], _mm512_loadu_si512((const void *)(wq + 64 * j)));
-            }
-            /* a 4 x 4 transpose of 128-bit lanes: output vector l = lane l of sums 0..3 */
-            __m512i t0 = _mm512_shuffle_i32x4(sums[0], sums[1], 0x44), t1 = _mm512_shuffle_i32x4(sums[2], sums[3], 0x44);
-            __m512i t2 = _mm512_shuffle_i32x4(sums[0], sums[1], 0xEE), t3 = _mm512_shuffle_i32x4(sums[2], sums[3], 0xEE);
-            __m512i ordered[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xDD),
-                                  _mm512_shuffle_i32x4(t2, t3, 0x88), _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+            __m512i ordered[4];
+            mi_depthwise_block512(taps, offset, 0, w, quads, channels, c, 0, ordered);
             for (int l = 0; l < 4; l++)
                 mi_depthwise_store16(_mm512_add_epi32(ordered[l], _mm512_loadu_si512((const void *)(init + c + 16 * l))),
                                      q, out, acc, c + 16 * l, 16);

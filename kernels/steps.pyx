@@ -19,7 +19,7 @@ in pairs or quads as the int8 path reads them (int8_depthwise.h): out-of-image t
 bytes, which add exactly what TFLM's skipping them does, and the requantization is the reference
 template's.
 
-Int8AddStep is int8 ADD and SUB without broadcasting: 16 or 32 elements at a time (int8_add.h), the rest
+Int8AddStep is int8 ADD and SUB without broadcasting: 16 to 64 elements at a time (int8_add.h), the rest
 through the reference template's scalar arithmetic (quantized_binary.pxd).
 
 Int8AveragePoolStep sums each pixel's in-image window 8 channels at a time (int8_pool.h), then divides
@@ -46,7 +46,7 @@ INT32_MIN = -(1 << 31)
 from accumulate cimport store_output
 from fixedpoint cimport clamp32
 from pooling_common cimport check_pool_geometry, pool_window, rounded_mean
-from quantized_binary cimport Params, quantized_add_sub
+from quantized_binary cimport Params, quantized_add_sub, rescaled1, rescaled2
 
 
 cdef extern from "simd.h" nogil:
@@ -68,6 +68,8 @@ cdef extern from "vnni_gemm.h" nogil:
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
     int64_t mi_gemm_row_block(mi_int8_path path)
+    ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
+    mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
 
 
 cdef extern from "requantize.h" nogil:
@@ -98,6 +100,7 @@ cdef extern from "int8_add.h" nogil:
         int32_t input1_offset, input2_offset, left_shift
         int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
+        const int8_t* planes
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
     mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 
@@ -296,6 +299,7 @@ cdef class _Int8Gemm:
     cdef int32_t[::1] init
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
+    cdef mi_quad_bytes_fn quad_bytes
     cdef readonly bint quads
     cdef mi_int8_path path
     cdef readonly Py_ssize_t group, itemsize, depth
@@ -332,6 +336,7 @@ cdef class _Int8Gemm:
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.shape.init = &self.init[0]
         self.gemm = mi_select_gemm(path)
+        self.quad_bytes = mi_select_quad_bytes(path)
 
     def nbytes(self) -> int:
         return _nbytes(self.packed, self.seg_offsets, self.init)
@@ -347,8 +352,7 @@ cdef class _Int8Gemm:
         cdef Py_ssize_t i
         cdef int16_t* wide = <int16_t*>dst
         if self.quads:
-            for i in range(n):
-                dst[i] = <uint8_t>src[i] ^ 0x80
+            self.quad_bytes(dst, src, n)
         else:
             for i in range(n):
                 wide[i] = src[i] - self.input_zp
@@ -550,20 +554,31 @@ cdef class Int8ConvStep(Step):
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2]
         cdef Py_ssize_t b, oy, ox, n = 0
+        # per pixel, pointers that move by constant steps: the loop runs once per output pixel, and
+        # recomputing both addresses from the indices cost about as much as a small conv's GEMM
+        cdef Py_ssize_t image_step = self.stride_w * self.input.shape[3] * self.gemm.itemsize
+        cdef Py_ssize_t out_step = self.output.strides[2]
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
         cdef uint8_t* image = self._workspace
+        cdef const uint8_t* window
+        cdef int8_t* out
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
         self.fill_image(image)
         for b in range(batches):
             for oy in range(out_h):
+                window = self.pixel(image, b, oy * self.stride_h, 0)
+                out = &self.output[b, oy, 0, 0] if out_w else NULL
                 for ox in range(out_w):
-                    rows[n] = self.pixel(image, b, oy * self.stride_h, ox * self.stride_w)
-                    outputs[n] = &self.output[b, oy, ox, 0]
+                    rows[n], outputs[n] = window, out
+                    window += image_step
+                    out += out_step
                     n += 1
-                    if n == MI_GEMM_ROWS or (b == batches - 1 and oy == out_h - 1 and ox == out_w - 1):
+                    if n == MI_GEMM_ROWS:
                         self.gemm.compute(rows, n, self.requantize, outputs, sums)
                         n = 0
+        if n:
+            self.gemm.compute(rows, n, self.requantize, outputs, sums)
 
 
 def centered_weights(weights, int32_t zero_point):
@@ -737,19 +752,27 @@ cdef class Int8DepthwiseStep(Step):
                                 Py_ssize_t count) noexcept nogil:
         """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox;
         more than one only in the interior."""
-        cdef Py_ssize_t channels = self.output.shape[3], done = 0
+        cdef Py_ssize_t channels = self.output.shape[3], wide_pixels
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
-            self.set_taps(image, y0, ox)
-            self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN,
-                        count * channels // DEPTHWISE_WIDE_RUN, self.wide.packed, &self.wide.init[0], self.groups,
-                        DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
-            done = count * channels // DEPTHWISE_WIDE_RUN * DEPTHWISE_WIDE_RUN // channels
-            if done == count:
-                return
-        self.set_taps(image, y0, ox + done)
-        self.pixels(self.accumulators + (ox + done) * channels, self.taps, self.stride_w * channels, count - done,
-                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused,
-                    out + (ox + done) * channels)
+            wide_pixels = DEPTHWISE_WIDE_RUN // channels
+            self.sum_wide(image, out, y0, ox, count // wide_pixels)
+            # the rest as one more wide pixel ending at the last one: it recomputes a few pixels, which
+            # gives the same values (the input is not written meanwhile: accumulators, or fused output
+            # apart from it), at the cost of one vector block instead of a narrow pass per pixel
+            if count % wide_pixels:
+                self.sum_wide(image, out, y0, ox + count - wide_pixels, 1)
+            return
+        self.set_taps(image, y0, ox)
+        self.pixels(self.accumulators + ox * channels, self.taps, self.stride_w * channels, count,
+                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
+
+    cdef inline void sum_wide(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
+                              Py_ssize_t count) noexcept nogil:
+        """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox."""
+        cdef Py_ssize_t channels = self.output.shape[3]
+        self.set_taps(image, y0, ox)
+        self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN, count, self.wide.packed,
+                    &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
         """The taps of the pixel at column ox: in the image, or the zero-point run."""
@@ -806,6 +829,7 @@ cdef class Int8AddStep(Step):
     cdef int8_t[::1] output
     cdef Params params
     cdef mi_add_params lanes
+    cdef int8_t[::1] planes
     cdef bint subtract
     cdef mi_add_fn vector
 
@@ -824,11 +848,26 @@ cdef class Int8AddStep(Step):
             input1_multiplier=p.input1_multiplier, input1_exponent=-p.input1_shift,
             input2_multiplier=p.input2_multiplier, input2_exponent=-p.input2_shift,
             output_multiplier=p.output_multiplier, output_exponent=-p.output_shift,
-            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max)
+            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max, planes=NULL)
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
         in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
                     and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
         self.vector = mi_select_add(subtract, int8_path if in_range else MI_INT8_PORTABLE)
+        # int8_add.h's byte planes of each input's rescale, computed by the scalar step's own arithmetic
+        cdef bint lookup = in_range and int8_path == MI_INT8_AVX512_VNNI
+        self.planes = np.zeros(2 * 4 * 256 if lookup else 0, np.int8)
+        cdef int32_t rescale1, rescale2
+        cdef Py_ssize_t u, k
+        if lookup:
+            for u in range(256):
+                rescale1, rescale2 = rescaled1(<int8_t>u, &p), rescaled2(<int8_t>u, &p)
+                for k in range(4):
+                    self.planes[k * 256 + u] = <int8_t>(rescale1 >> (8 * k))
+                    self.planes[(4 + k) * 256 + u] = <int8_t>(rescale2 >> (8 * k))
+            self.lanes.planes = &self.planes[0]
+
+    def buffer_bytes(self) -> int:
+        return _nbytes(self.planes)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.output.shape[0], i

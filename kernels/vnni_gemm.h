@@ -29,16 +29,17 @@
 MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
 
 #ifdef MI_X86
-/* The tile of one VNNI path: `vectors` blocks of LANES outputs from output r for n input rows (both
- * constants after inlining); each weight load serves n rows and each broadcast input quad `vectors`
- * blocks. STORE(acc, n, v, q, c, shape, out_rows, sums) writes block v (outputs c ..) of every row. */
-#define MI_VNNI_TILE(NAME, TARGET, VEC, LANES, LOAD, SET1, DPBUSD, STORE)                                     \
+/* The tile of one VNNI path: `vectors` (at most WIDEST) blocks of LANES outputs from output r for n input
+ * rows (both constants after inlining); each weight load serves n rows and each broadcast input quad
+ * `vectors` blocks. STORE(acc, n, v, q, c, shape, out_rows, sums) writes block v (outputs c ..) of every
+ * row. */
+#define MI_VNNI_TILE(NAME, TARGET, VEC, LANES, WIDEST, LOAD, SET1, DPBUSD, STORE)                             \
     __attribute__((target(TARGET), always_inline))                                                            \
     static inline void NAME(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,    \
                             const mi_requant *q, int8_t *const *out_rows, int32_t *out, int64_t r, int vectors) \
     {                                                                                                         \
         const int64_t rows_padded = shape->rows_padded;                                                       \
-        VEC acc[MI_GEMM_ROWS][4];                                                                             \
+        VEC acc[MI_GEMM_ROWS][WIDEST];                                                                        \
         for (int v = 0; v < vectors; v++) {                                                                   \
             VEC init = LOAD(shape->init + r + LANES * v);                                                     \
             for (int i = 0; i < n; i++)                                                                       \
@@ -50,7 +51,7 @@ MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
             for (int i = 0; i < n; i++)                                                                       \
                 xs[i] = (const uint8_t *)x[i] + shape->seg_offsets[s];                                        \
             for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * 4) {                           \
-                VEC wv[4];                                                                                    \
+                VEC wv[WIDEST];                                                                               \
                 for (int v = 0; v < vectors; v++)                                                             \
                     wv[v] = LOAD(w + 4 * LANES * v);                                                          \
                 for (int i = 0; i < n; i++) {                                                                 \
@@ -104,7 +105,7 @@ MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
 /* AVX-512 VNNI: with q, every channel of the block requantized (masked past the last channel), else the
  * 16 sums stored. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_vnni512_store(__m512i acc[][4], int n, int v, const mi_requant *q, int64_t c,
+static inline void mi_vnni512_store(__m512i acc[][8], int n, int v, const mi_requant *q, int64_t c,
                                     const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
 {
     if (c >= shape->channels)
@@ -123,12 +124,14 @@ static inline void mi_vnni512_store(__m512i acc[][4], int n, int v, const mi_req
 #define MI_LOAD512(p) _mm512_loadu_si512((const void *)(p))
 #define MI_LOAD256(p) _mm256_loadu_si256((const __m256i *)(p))
 
-MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, MI_LOAD512, _mm512_set1_epi32, _mm512_dpbusd_epi32,
+MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, 8, MI_LOAD512, _mm512_set1_epi32, _mm512_dpbusd_epi32,
              mi_vnni512_store)
-MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n > 4 ? 2 : 4)
+/* one or two rows (FULLY_CONNECTED, the last pixels of a conv): 8 blocks, so that 8 or 16 independent sums
+ * hide vpdpbusd's latency, which 4 chains of a long depth wait on */
+MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n <= 2 ? 8 : n > 4 ? 2 : 4)
 MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_rows, shape->channels)
 
-MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
+MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, 4, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
              mi_store8_avx2)
 MI_VNNI_ROWS(mi_vnni256_rows, MI_AVX_VNNI, mi_vnni256_tile, 8, n > 4 ? 1 : 2)
 MI_VNNI_GEMM(mi_gemm_avx_vnni, MI_AVX_VNNI, mi_vnni256_rows, shape->channels / 8 * 8)
@@ -146,6 +149,40 @@ static mi_gemm_fn mi_select_gemm(mi_int8_path path)
     case MI_INT8_VNNI_EMULATED: return mi_gemm_vnni_emulated;
     default: return mi_gemm_portable;
     }
+}
+
+/* The quad paths' input elements: the n int8 values x as the bytes x + 128 (x ^ 0x80). */
+typedef void (*mi_quad_bytes_fn)(uint8_t *dst, const int8_t *src, int64_t n);
+
+static void mi_quad_bytes_portable(uint8_t *dst, const int8_t *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (uint8_t)src[i] ^ 0x80;
+}
+
+#ifdef MI_X86
+/* 64 bytes at a time and a masked tail (the portable loop compiles to 16-byte SSE2 blocks: a conv's
+ * image is written at every invoke, and that copy took a few percent of a small CNN's time). */
+__attribute__((target(MI_AVX512_VNNI)))
+static void mi_quad_bytes_avx512(uint8_t *dst, const int8_t *src, int64_t n)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), flip));
+    __mmask64 tail = ((__mmask64)1 << (n - i)) - 1;  /* n - i < 64 */
+    _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), flip));
+}
+#endif
+
+static mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
+{
+#ifdef MI_X86
+    if (path == MI_INT8_AVX512_VNNI)
+        return mi_quad_bytes_avx512;
+#endif
+    (void)path;
+    return mi_quad_bytes_portable;
 }
 
 /* Output channels per vector of the path's sums: the padding of the packed rows. */

@@ -199,8 +199,11 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 4, 3, 64), (5, 5), (1, 1), (2, 1), (4, 3), -128),  # pads wider than the image: no interior
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3), 5),  # some pixels have no in-image tap at all
     ((1, 5, 6, 133), (3, 3), (1, 1), (1, 1), (1, 1), 9),  # two blocks of 64 and a masked tail of 5
-    ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, then 3 pixels
-    ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, one pixel left
+    ((1, 6, 37, 4), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 16 pixels, the last 3 in an overlapping one
+    ((2, 4, 9, 32), (3, 3), (1, 1), (2, 1), (1, 1), 50),  # wide runs of 2 pixels, the one left in an overlapping one
+    ((1, 7, 21, 16), (3, 3), (2, 2), (1, 1), (1, 1), -3),  # 9 interior pixels: two groups of four, then one
+    ((1, 5, 12, 32), (3, 3), (2, 2), (1, 1), (0, 0), 0),  # groups of four pixels in two blocks of 16 channels
+    ((2, 6, 19, 48), (3, 3), (1, 2), (1, 1), (1, 1), 77),  # three blocks of 16 channels per group
 ]
 
 
@@ -253,7 +256,7 @@ ACTIVATION_RANGES = [(-128, 127), (-30, 127), (-30, 20), (-1, 1), (100, 127)]
 
 @pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
-@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 1000])
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 40, 64, 65, 130, 1000])
 def test_add_sub_matches_template(n, op, path):
     rng = np.random.default_rng(n + 1000 * int(op))
     for zero_points in ADD_ZERO_POINTS:
