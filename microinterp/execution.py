@@ -94,7 +94,7 @@ class ExecutionPlan:
                                             for o, v in zip(plan.resource_offsets, table.variables)])
         #: The op index of each step of subgraph 0, in execution order (aliasing ops have no step).
         self.step_ops = tuple(k for k in plan.op_order if k not in plan.skipped_ops)
-        self._subgraph_steps: dict[int, tuple] = {}
+        self._programs: dict[int, StepProgram] = {}
         for g in subgraphs:
             order = self.step_ops if g == 0 else range(len(model.subgraphs[g].operators))
             views = self.subgraph_views[g]
@@ -110,10 +110,8 @@ class ExecutionPlan:
                     steps.append(_StagedStep(p.bind(inputs, aside, scratch, *extras), aside, outputs))
                 else:
                     steps.append(p.bind(inputs, outputs, scratch, *extras))
-            self._subgraph_steps[g] = tuple(steps)
-        self._programs = {g: StepProgram(steps) for g, steps in self._subgraph_steps.items()}
-        self.steps = self._subgraph_steps[0]
-        self._main_program = self._programs[0]
+            self._programs[g] = StepProgram(tuple(steps))
+        self.steps = self._programs[0].steps
 
     def _subgraph_run(self, model: Model, g: int) -> SubgraphRun:
         sg, views = model.subgraphs[g], self.subgraph_views[g]
@@ -144,6 +142,6 @@ class ExecutionPlan:
     def run(self) -> None:
         self._visits = 0
         try:
-            self._main_program()
+            self._programs[0]()
         except GraphAborted:
             pass
