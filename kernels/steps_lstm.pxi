@@ -8,15 +8,16 @@
 # exact in any order, float sums keep the reference order in float_mac.h). Each time step then runs the
 # recurrent FCs of all four gates for every batch at once (batch-major sequences are independent, so
 # stepping them together gives TFLM's per-sequence results) and the element-wise cell update of
-# lstm_common.pxd in TFLM's order. All input rows are read before the first output row is written.
+# lstm_common.pxd in TFLM's order (float32: float_lstm_cells.h, vectorised, with polynomial exp and tanh
+# within the float32 rule rather than TFLM's libm bits). All input rows are read before the first output
+# row is written.
 
-from libc.math cimport tanhf
 from libc.stdint cimport uint32_t
 
-from activations cimport logistic_float, logistic_int16, tanh_int16
+from activations cimport logistic_int16, tanh_int16
 from fixedpoint cimport mbqm
 from lstm_common cimport (CELL, FORGET, INPUT, INPUT_MULTIPLIER, OUTPUT, RECURRENT_MULTIPLIER, LstmParams,
-                          clamp_float, clip_float, clip_int16, mul_elementwise)
+                          clip_int16, mul_elementwise)
 
 
 cdef extern from "int8_rows_dot.h" nogil:
@@ -25,57 +26,38 @@ cdef extern from "int8_rows_dot.h" nogil:
     mi_rows_dot_fn mi_select_rows_dot(int force_portable)
 
 
+cdef extern from "float_lstm_cells.h" nogil:
+    ctypedef void (*mi_lstm_cells_fn)(const float*, const float*, int64_t, int, float, float*, float*)
+    mi_lstm_cells_fn mi_select_lstm_cells(int force_portable)
+
+
 #: The longest int8 LSTM FC the compiled step sums in int32 without overflow (|w| <= 128, |x - zp| <= 255).
 LSTM_INT8_MAX_DEPTH = (2 ** 31 - 1) // (128 * 255)
 
-ctypedef fused lstm_act_t:
-    int8_t
-    float
-
-
-cdef inline void lstm_update(lstm_act_t* h, void* cell, const void* x_gates, const void* h_gates, Py_ssize_t n_state,
-                             const LstmParams* p, lstm_act_t* out) noexcept nogil:
-    """One batch row of TFLM's LstmStep after its FCs: gate activations, UpdateLstmCell, UpdateLstmHidden, the
-    output row. x_gates/h_gates: the input and recurrent FC of the forget, input, cell and output gates
-    (n_state each, in that order): float, or int32 holding TFLM's int16 Q3.12 values on the int8 path."""
+cdef inline void lstm_update(int8_t* h, int16_t* c, const int32_t* x_gates, const int32_t* h_gates,
+                             Py_ssize_t n_state, const LstmParams* p, int8_t* out) noexcept nogil:
+    """One batch row of TFLM's int8 LstmStep after its FCs: gate activations, UpdateLstmCell,
+    UpdateLstmHidden, the output row. x_gates/h_gates: the input and recurrent FC of the forget, input, cell
+    and output gates (n_state each, in that order), int32 holding TFLM's int16 Q3.12 values."""
     cdef Py_ssize_t u, f = FORGET * n_state, i = INPUT * n_state, g = CELL * n_state, o = OUTPUT * n_state
-    cdef const float* xf = <const float*>x_gates
-    cdef const float* hf = <const float*>h_gates
-    cdef const int32_t* xq = <const int32_t*>x_gates
-    cdef const int32_t* hq = <const int32_t*>h_gates
-    cdef float* cf = <float*>cell
-    cdef int16_t* cq = <int16_t*>cell
-    cdef float c_float, forget_float, input_float
     cdef int32_t c_int, forget_int, input_int, cell_int, output_int
     for u in range(n_state):
-        if lstm_act_t is float:
-            forget_float = logistic_float(xf[f + u] + hf[f + u])
-            input_float = logistic_float(xf[i + u] + hf[i + u])
-            c_float = clamp_float(forget_float * cf[u])
-            input_float = clamp_float(input_float * tanhf(xf[g + u] + hf[g + u]))
-            c_float = c_float + input_float
-            if p.clip:
-                c_float = clip_float(c_float, p.cell_clip)
-            cf[u] = c_float
-            h[u] = clamp_float(tanhf(c_float) * logistic_float(xf[o + u] + hf[o + u]))
-        else:
-            # Gate pre-activations: the two Q3.12 FCs' saturated sum (scale 2^-12: multiplier 0, shift 0).
-            forget_int = logistic_int16(<int16_t>clamp32(xq[f + u] + hq[f + u], -32768, 32767), 0, 0)
-            input_int = logistic_int16(<int16_t>clamp32(xq[i + u] + hq[i + u], -32768, 32767), 0, 0)
-            cell_int = tanh_int16(<int16_t>clamp32(xq[g + u] + hq[g + u], -32768, 32767), 0, 0)
-            c_int = mul_elementwise(forget_int, cq[u], p.forget_cell_multiplier, p.forget_cell_shift, 0, -32768,
-                                    32767)
-            input_int = mul_elementwise(input_int, cell_int, p.input_cell_multiplier, p.input_cell_shift, 0,
-                                        -32768, 32767)
-            c_int = clamp32(c_int + input_int, -32768, 32767)
-            if p.clip:
-                c_int = clip_int16(<int16_t>c_int, p.quantized_cell_clip)
-            cq[u] = <int16_t>c_int
-            output_int = logistic_int16(<int16_t>clamp32(xq[o + u] + hq[o + u], -32768, 32767), 0, 0)
-            h[u] = <lstm_act_t>mul_elementwise(tanh_int16(<int16_t>c_int, p.cell_tanh_multiplier, p.cell_tanh_shift),
-                                               output_int, p.hidden_multiplier, p.hidden_shift,
-                                               p.hidden_zero_point, -128, 127)
-    memcpy(out, h, n_state * sizeof(lstm_act_t))
+        # Gate pre-activations: the two Q3.12 FCs' saturated sum (scale 2^-12: multiplier 0, shift 0).
+        forget_int = logistic_int16(<int16_t>clamp32(x_gates[f + u] + h_gates[f + u], -32768, 32767), 0, 0)
+        input_int = logistic_int16(<int16_t>clamp32(x_gates[i + u] + h_gates[i + u], -32768, 32767), 0, 0)
+        cell_int = tanh_int16(<int16_t>clamp32(x_gates[g + u] + h_gates[g + u], -32768, 32767), 0, 0)
+        c_int = mul_elementwise(forget_int, c[u], p.forget_cell_multiplier, p.forget_cell_shift, 0, -32768, 32767)
+        input_int = mul_elementwise(input_int, cell_int, p.input_cell_multiplier, p.input_cell_shift, 0,
+                                    -32768, 32767)
+        c_int = clamp32(c_int + input_int, -32768, 32767)
+        if p.clip:
+            c_int = clip_int16(<int16_t>c_int, p.quantized_cell_clip)
+        c[u] = <int16_t>c_int
+        output_int = logistic_int16(<int16_t>clamp32(x_gates[o + u] + h_gates[o + u], -32768, 32767), 0, 0)
+        h[u] = <int8_t>mul_elementwise(tanh_int16(<int16_t>c_int, p.cell_tanh_multiplier, p.cell_tanh_shift),
+                                       output_int, p.hidden_multiplier, p.hidden_shift, p.hidden_zero_point,
+                                       -128, 127)
+    memcpy(out, h, n_state * sizeof(int8_t))
 
 
 def _gate_rows(weights, Py_ssize_t units, Py_ssize_t depth, dtype, Py_ssize_t padded_depth=0):
@@ -198,7 +180,8 @@ cdef class Int8LstmStep(_LstmStep):
 
 cdef class FloatLstmStep(_LstmStep):
     """UNIDIRECTIONAL_SEQUENCE_LSTM, float32: the gate FCs through float_mac.h (TFLM's summation order, so
-    the same bits as the reference template), bounds +-FLT_MAX."""
+    the same bits as the reference template), bounds +-FLT_MAX; the gate activations and cell update through
+    float_lstm_cells.h (vectorised, within the float32 rule of TFLM)."""
     cdef const float[:, ::1] input
     cdef float[:, ::1] hidden
     cdef float[:, ::1] cell
@@ -207,10 +190,12 @@ cdef class FloatLstmStep(_LstmStep):
     cdef _FloatMac recurrent_mac
     cdef float[:, ::1] x_fc
     cdef float[:, ::1] h_fc
+    cdef mi_lstm_cells_fn cells
 
     def __init__(self, input, input_weights, recurrent_weights, biases, hidden, cell, output, bint time_major,
                  dict params, bint portable=False):
-        """Arguments as for Int8LstmStep (float32 throughout, no gate parameters)."""
+        """Arguments as for Int8LstmStep (float32 throughout, no gate parameters); portable forces the
+        non-SIMD FCs and cell update (same bits)."""
         self.input, self.hidden, self.cell, self.output = input, hidden, cell, output
         self._bind_geometry(input, hidden, output, time_major, params)
         cdef Py_ssize_t in_size = input.shape[1], n = self.n_state
@@ -225,6 +210,7 @@ cdef class FloatLstmStep(_LstmStep):
                                        np.zeros(4 * n, np.float32), False, 1, n, 0, 0, -bound, bound, portable)
         self.x_fc = np.empty((input.shape[0], 4 * n), np.float32)
         self.h_fc = np.empty((self.batches, 4 * n), np.float32)
+        self.cells = mi_select_lstm_cells(portable)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.n_state, b, t, r
@@ -237,5 +223,6 @@ cdef class FloatLstmStep(_LstmStep):
                                       &self.h_fc[0, 0])
             for b in range(self.batches):
                 r = self.row(b, t)
-                lstm_update(&self.hidden[b, 0], &self.cell[b, 0], &self.x_fc[r, 0], &self.h_fc[b, 0], n,
-                            &self.params, &self.output[r, 0])
+                self.cells(&self.x_fc[r, 0], &self.h_fc[b, 0], n, self.params.clip, self.params.cell_clip,
+                           &self.cell[b, 0], &self.hidden[b, 0])
+                memcpy(&self.output[r, 0], &self.hidden[b, 0], n * sizeof(float))

@@ -27,6 +27,13 @@ def run_sequence(interp: Interpreter, sequence: list[list[np.ndarray]]) -> list[
     return outs
 
 
+def outside_float_rule(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """The elements of a float output outside |a-b| <= 1e-5*|b| + 1e-6*max|b| of the oracle's."""
+    theirs = np.asarray(theirs)
+    tol = 1e-5 * np.abs(theirs) + 1e-6 * (np.abs(theirs).max() if theirs.size else 0)
+    return np.abs(ours.astype(np.float64) - theirs) > tol
+
+
 def assert_same_outputs(ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]], what: str) -> None:
     """Integers bit for bit; floats within |a-b| <= 1e-5*|b| + 1e-6*max|b|."""
     assert len(ours) == len(theirs)
@@ -36,11 +43,7 @@ def assert_same_outputs(ours: list[list[np.ndarray]], theirs: list[list[np.ndarr
             b = np.asarray(b)
             assert a.shape == b.shape, f"{what} invocation {k} output {i}: shape {a.shape} vs {b.shape}"
             assert a.dtype == b.dtype, f"{what} invocation {k} output {i}: dtype {a.dtype} vs {b.dtype}"
-            if np.issubdtype(a.dtype, np.floating):
-                tol = 1e-5 * np.abs(b) + 1e-6 * (np.abs(b).max() if b.size else 0)
-                bad = np.abs(a.astype(np.float64) - b) > tol
-            else:
-                bad = a != b
+            bad = outside_float_rule(a, b) if np.issubdtype(a.dtype, np.floating) else a != b
             assert not bad.any(), (f"{what} invocation {k} output {i}: {int(bad.sum())} of {a.size} elements "
                                    f"differ, max |diff| {np.abs(a.astype(np.float64) - b).max()}")
 

@@ -1,4 +1,5 @@
-"""Every supported shared conformance model runs bit-exact with tflite-micro, with TFLM's arena head.
+"""Every supported shared conformance model runs bit-exact with tflite-micro (floats: the float32 rule),
+with TFLM's arena head; the smaller benchmark models too.
 
 Each model gets 3 seeded inputs run in sequence (state carries, on both sides). LiteRT's reference
 kernels are a second oracle, allowed 1 LSB (spec/int8-kernels.md §4 explains where they differ).
@@ -18,7 +19,8 @@ SUPPORTED = [
     "tflm_examples/micro_speech_quantized", "tflm_examples/hello_world_int8",
     "tflm_examples/hello_world_float", "tflm_examples/simple_add_model",
     "tflm_examples/keyword_scrambled_8bit", "tflm_examples/trained_lstm_int8",
-    "tflm_examples/audio_preprocessor_int8",
+    "tflm_examples/audio_preprocessor_int8", "bench/trained_lstm", "bench/micro_speech_lstm",
+    "bench/dtln_noise_suppression", "bench/str_ww_ref_model",
 ]
 #: Models not compared with LiteRT, and why (spec/int8-kernels.md §4).
 LITERT_SKIPS = {
@@ -26,6 +28,7 @@ LITERT_SKIPS = {
     "tflm_examples/keyword_scrambled_8bit": "LiteRT's SVDF reads the int8 state as int16 and crashes",
     "tflm_examples/trained_lstm_int8": "LiteRT's LSTM is another implementation, not bit-exact with TFLM's",
     "tflm_examples/audio_preprocessor_int8": "LiteRT has no kernels for TFLM's signal library custom ops",
+    "bench/dtln_noise_suppression": "LiteRT's LSTM is another implementation, not bit-exact with TFLM's",
 }
 
 

@@ -1,5 +1,6 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM: TFLM's own kernel (8x8->16, 16x8->16, float32), bit-exact across invocations
-and resets, batch-major and time-major; the int8 and float32 paths as compiled steps (SIMD and portable)."""
+and resets (float32: within the float32 rule, its activations being polynomials), batch-major and time-major;
+the int8 and float32 paths as compiled steps (SIMD and portable, which give the same bits)."""
 from __future__ import annotations
 
 import functools
@@ -96,7 +97,8 @@ def test_float_lstm_matches_tflm_across_invocations_and_reset(oracle):
     cases = [lstm_case("FLOAT32", 2, 3, 4, 3, seed=20),
              lstm_case("FLOAT32", 3, 2, 2, 4, time_major=True, cell_clip=0.7, seed=21),
              lstm_case("FLOAT32", 1, 5, 6, 2, gain=5.0, seed=22)]
-    compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2), reset_and_repeat=True)
+    # The float cell update uses polynomial exp and tanh (float_lstm_cells.h): the float32 rule, not bits.
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1, 2), reset_and_repeat=True, float_rule=True)
 
 
 #: Sizes beyond one SIMD block of the int8 dot products (16) and of the float gate FCs (8 units), so
@@ -113,7 +115,23 @@ def test_compiled_lstm_wider_than_a_simd_block_matches_tflm(oracle, monkeypatch,
     step = "Int8LstmStep" if path == "INT8" else "FloatLstmStep"
     monkeypatch.setattr(steps, step, functools.partial(getattr(steps, step), portable=portable))
     cases = [lstm_case(path, seed=30 + n, **params) for n, params in enumerate(WIDE_CASES)]
-    compare_cases_with_tflm(oracle, cases, seeds=(0, 1), reset_and_repeat=True)
+    compare_cases_with_tflm(oracle, cases, seeds=(0, 1), reset_and_repeat=True, float_rule=path == "FLOAT32")
+
+
+def test_float_lstm_simd_and_portable_paths_give_the_same_bits(monkeypatch):
+    # Gain 6 drives the gates past both of TFLM's logistic shortcuts (below -9, above 16.6) and tanh to +-1.
+    case = lstm_case("FLOAT32", 3, 7, 19, 21, cell_clip=2.5, gain=6.0, seed=40)
+    model = single_op_model(case.op, case.inputs, case.outputs)
+    x = np.random.default_rng(0).uniform(-4, 4, (3, 7, 19)).astype(np.float32)
+    outputs, step = [], steps.FloatLstmStep
+    for portable in (False, True):
+        monkeypatch.setattr(steps, "FloatLstmStep", functools.partial(step, portable=portable))
+        interp = Interpreter(model_content=model)
+        interp.allocate_tensors()
+        interp.set_tensor(interp.get_input_details()[0]["index"], x)
+        interp.invoke()
+        outputs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
+    assert np.isfinite(outputs[0]).all() and outputs[0].view(np.uint32).tolist() == outputs[1].view(np.uint32).tolist()
 
 
 @pytest.mark.parametrize("path", ["INT8", "FLOAT32"])

@@ -15,7 +15,8 @@ cell scale's power of two (CheckedLog2, rounded even when the scale is no power 
 TFLM's four scratch buffers are requested as TFLM requests them (the plan stays TFLM's).
 
 The int8 and float32 paths run as compiled steps (Int8LstmStep, FloatLstmStep in kernels/steps_lstm.pxi:
-the whole sequence in one C call, SIMD gate FCs, same bits); the 16x8 path, and int8 FCs too deep to sum
+the whole sequence in one C call, SIMD gate FCs; int8 gives TFLM's bits, float32 stays within the float32
+rule, its activations being vectorised polynomials, float_lstm_cells.h); the 16x8 path, and int8 FCs too deep to sum
 in int32 without overflow, run the reference template (kernels/lstm.pyx).
 """
 from __future__ import annotations
