@@ -110,25 +110,36 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
     for (int p = 0; p < P; p++)
         for (int b = 0; b < NB; b++)
             acc[p][b] = _mm256_setzero_ps();
-    for (int64_t ky = ky0; ky < ky1; ky++)
-        for (int64_t kx = kx0; kx < kx1; kx++) {
-            const float *xt = x + (ky - ky0) * row_step + (kx - kx0) * col_step;
-            const float *wt = weights + block * block_size + (ky * filter_w + kx) * depth * MI_FMAC_LANES;
-            for (int64_t i = 0; i < depth; i++) {
-                __m256 w[2];
-                for (int b = 0; b < NB; b++)
-                    w[b] = _mm256_loadu_ps(wt + b * block_size + i * MI_FMAC_LANES);
-                for (int p = 0; p < P; p++) {
-                    const float *xp = xt + p * pixel_step;
-                    for (int b = 0; b < NB; b++) {
-                        __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
-                                  : masked ? _mm256_maskload_ps(xp + first, mask)
-                                  : _mm256_loadu_ps(xp + first + b * MI_FMAC_LANES);
-                        acc[p][b] = _mm256_add_ps(acc[p][b], _mm256_mul_ps(xv, w[b]));
-                    }
+    /* One loop over the taps in (ky, kx) order, the pointers stepping from tap to tap: a depthwise tap is
+     * only a few instructions, and a nested kx loop of 3 paid its setup every third tap. */
+    const int64_t run_w = kx1 - kx0, taps = (ky1 - ky0) * run_w;
+    const float *xt = x, *wt = weights + block * block_size + (ky0 * filter_w + kx0) * depth * MI_FMAC_LANES;
+    for (int64_t t = 0, kx = 0; t < taps; t++) {
+        if (t) {
+            if (++kx < run_w) {
+                xt += col_step;
+                wt += depth * MI_FMAC_LANES;
+            } else {
+                kx = 0;
+                xt += row_step - (run_w - 1) * col_step;
+                wt += (filter_w - run_w + 1) * depth * MI_FMAC_LANES;
+            }
+        }
+        for (int64_t i = 0; i < depth; i++) {
+            __m256 w[2];
+            for (int b = 0; b < NB; b++)
+                w[b] = _mm256_loadu_ps(wt + b * block_size + i * MI_FMAC_LANES);
+            for (int p = 0; p < P; p++) {
+                const float *xp = xt + p * pixel_step;
+                for (int b = 0; b < NB; b++) {
+                    __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
+                              : masked ? _mm256_maskload_ps(xp + first, mask)
+                              : _mm256_loadu_ps(xp + first + b * MI_FMAC_LANES);
+                    acc[p][b] = _mm256_add_ps(acc[p][b], _mm256_mul_ps(xv, w[b]));
                 }
             }
         }
+    }
     const __m256 lo = _mm256_set1_ps(m->act_min), hi = _mm256_set1_ps(m->act_max);
     for (int b = 0; b < NB; b++) {
         const float *bias = m->bias + first + b * MI_FMAC_LANES;
