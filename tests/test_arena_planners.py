@@ -101,6 +101,15 @@ def test_vww_peak_reaches_the_bound_that_greedy_misses():
     assert (result.head, result.lower_bound, result.proven_optimal, result.nodes) == (55296, 55296, True, 0)
 
 
+def test_buffers_living_before_the_first_op_are_bounded_and_packed():
+    # A graph with no ops (found by fuzzing): its activations live at scope -1, before any op; an offline
+    # buffer beside them is counted from that scope too.
+    buffers = [BufferRequest(48, -1, -1), BufferRequest(16, -1, -1), BufferRequest(16, -1, -1)]
+    assert lower_bound(buffers) == 80
+    assert lower_bound([*buffers, BufferRequest(32, -1, 0, offline_offset=96)]) == 128
+    assert pack(buffers).head == 80
+
+
 def test_a_chain_of_overlaps_drifts_down_and_the_bound_knows_it():
     # Four equal buffers, each output trailing its input by 16 bytes: the chain spans 64 + 3 * 16 bytes,
     # more than the 80 live at any step, and breaking it (an output above its input) costs 128.

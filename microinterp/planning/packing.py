@@ -143,11 +143,13 @@ def _live_profile(buffers: Sequence[BufferRequest], overlaps: Sequence[OverlapPa
         saved = np.array([(max(a.first, b.first), min(a.last, b.last), a.size + b.size - p.union(a.size, b.size))
                           for a, b, p in pairs], np.int64)
         live = live - _sum_over_scopes(scopes, saved[:, 0], saved[:, 1], saved[:, 2])
-    steps = int(scopes[-1]) + 1 if len(scopes) else 0
-    covered = covered_bytes_per_step([(b.first, b.last, b.offline_offset, b.offline_offset + b.size)
-                                      for b in offline if b.size], steps)
-    profile = {s: online_bytes + covered[s] for s, online_bytes in zip(scopes.tolist(), live.tolist())}
-    return profile
+    # Scopes start at -1 (buffers of a graph with no ops live before the first one), so the coverage is
+    # counted from the lowest scope.
+    origin = min(0, int(scopes[0])) if len(scopes) else 0
+    steps = int(scopes[-1]) + 1 - origin if len(scopes) else 0
+    covered = covered_bytes_per_step([(b.first - origin, b.last - origin, b.offline_offset,
+                                       b.offline_offset + b.size) for b in offline if b.size], steps)
+    return {s: online_bytes + covered[s - origin] for s, online_bytes in zip(scopes.tolist(), live.tolist())}
 
 
 def _drift(buffers: Sequence[BufferRequest], chained: Sequence[OverlapPair]) -> int:
