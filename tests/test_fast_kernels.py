@@ -204,6 +204,9 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 7, 21, 16), (3, 3), (2, 2), (1, 1), (1, 1), -3),  # 9 interior pixels: two groups of four, then one
     ((1, 5, 12, 32), (3, 3), (2, 2), (1, 1), (0, 0), 0),  # groups of four pixels in two blocks of 16 channels
     ((2, 6, 19, 48), (3, 3), (1, 2), (1, 1), (1, 1), 77),  # three blocks of 16 channels per group
+    ((1, 4, 11, 128), (3, 3), (1, 1), (1, 1), (1, 1), -20),  # four pixels by two blocks of 64, then one alone
+    ((1, 3, 14, 72), (3, 3), (2, 1), (1, 1), (1, 1), 31),  # four pixels by a block of 64, each one's masked 8
+    ((1, 5, 23, 8), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 8 pixels: four of them at a time
 ]
 
 
