@@ -326,9 +326,14 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
                 __m512i ordered[4];
                 mi_depthwise_block512(taps, i * step, step, w, quads, channels, c, 1, ordered);
                 const __m512i start = _mm512_loadu_si512((const void *)(init + c));
-                for (int l = 0; l < 4; l++)
-                    mi_depthwise_store16(_mm512_add_epi32(ordered[l], start), q, out + l * channels,
-                                         acc + l * channels, c, 16);
+                if (q) {  /* the four pixels' channels c .. c + 15 share one load of the parameters */
+                    mi_requant16 k = mi_requant16_load(q, c, 16);
+                    for (int l = 0; l < 4; l++)
+                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + l * channels + c, 16);
+                }
+                else
+                    for (int l = 0; l < 4; l++)
+                        _mm512_storeu_si512((void *)(acc + l * channels + c), _mm512_add_epi32(ordered[l], start));
             }
     const int64_t first = i;  /* acc and out point at pixel `first` */
     for (; i + MI_DEPTHWISE_PIXELS <= count && channels >= 64; i += MI_DEPTHWISE_PIXELS)
