@@ -61,6 +61,7 @@ cdef extern from "vnni_gemm.h" nogil:
         const int64_t* seg_offsets
         const int32_t* init
         int64_t segments, seg_groups, rows_padded, channels
+        int pairs
     ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
     enum: MI_GEMM_ROWS
@@ -531,8 +532,25 @@ cdef class Int8ConvStep(Step):
         self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c)
+        if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
+            self._bind_pairs(runs, offsets, input_zp, bias, multiplier, shift, output_zp, act_min, act_max)
         self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
         self.count_macs(int(np.prod(output.shape)) * filter_h * filter_w * depth)
+
+    def _bind_pairs(self, runs, offsets, int32_t input_zp, bias, multiplier, shift, int32_t output_zp,
+                    int32_t act_min, int32_t act_max):
+        """Two pixels per vector (vnni_gemm.h, mi_vnni512_pairs): the channels, completed to 8 by ones that
+        are never stored (in the vector step's domain), packed twice over with their parameters."""
+        out_c = runs.shape[0]
+        def twice(values, fill):
+            eight = np.full((8,) + np.shape(values)[1:], fill, np.asarray(values).dtype)
+            eight[:out_c] = values
+            return np.ascontiguousarray(np.concatenate([eight, eight]))
+        self.gemm = _Int8Gemm(twice(runs, 0), offsets, MI_INT8_AVX512_VNNI, input_zp)
+        self.gemm.shape.channels, self.gemm.shape.pairs = out_c, 1
+        self.requantize = _Requantize(twice(np.asarray(bias, np.int32), 0), twice(np.asarray(multiplier, np.int32), 1 << 30),
+                                      twice(np.asarray(shift, np.int32), 0), output_zp, act_min, act_max,
+                                      MI_INT8_AVX512_VNNI, 16)
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
