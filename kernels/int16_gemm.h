@@ -52,11 +52,13 @@ static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_
             packed[(k / group) * rows_padded * group + r * group + k % group] = w[r * depth + k];
 }
 
-/* The shape of the input rows (see above); init: rows_padded start values. */
+/* The shape of the input rows (see above); init: rows_padded start values. pairs (AVX-512 VNNI only,
+ * vnni_gemm.h): the packed rows are the channels twice over, two input rows per vector. */
 typedef struct {
     const int64_t *seg_offsets;
     const int32_t *init;
     int64_t segments, seg_groups, rows_padded, channels;
+    int pairs;
 } mi_gemm_shape;
 
 /* x: n <= MI_GEMM_ROWS row pointers (int16 or uint8 elements, as the path reads); sums: n rows of

@@ -276,9 +276,41 @@ static inline void mi_depthwise_block512(const int8_t *const *taps, int64_t offs
     ordered[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
 }
 
+/* Pixels whose 64-channel blocks share one load of the requantization parameters (their sums, 16
+ * vectors, stay in registers). */
+#define MI_DEPTHWISE_PIXELS 4
+
+/* The 64-channel blocks c .. c + 63 of `pixels` (a constant after inlining) pixels from `offset`, `step`
+ * apart: all their sums first, then each block of 16 channels requantized (or stored) for every pixel
+ * with its parameters loaded once. Loading them per pixel (the int8 stores may alias them, so the
+ * compiler reloads every one) cost about as much as the requantization itself in the narrow, wide-run
+ * layers. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_depthwise_wide_pixels512(const int8_t *const *taps, int64_t offset, int64_t step, int pixels,
+                                               const int8_t *w, const int32_t *init, int64_t quads,
+                                               int64_t channels, int64_t c, const mi_requant *q,
+                                               int8_t *out, int32_t *acc)
+{
+    __m512i ordered[MI_DEPTHWISE_PIXELS][4];
+    for (int p = 0; p < pixels; p++)
+        mi_depthwise_block512(taps, offset + p * step, 0, w, quads, channels, c, 0, ordered[p]);
+    for (int l = 0; l < 4; l++) {
+        const __m512i start = _mm512_loadu_si512((const void *)(init + c + 16 * l));
+        if (q) {
+            mi_requant16 k = mi_requant16_load(q, c + 16 * l, 16);
+            for (int p = 0; p < pixels; p++)
+                mi_requantize16_store(_mm512_add_epi32(ordered[p][l], start), &k, out + p * channels + c + 16 * l, 16);
+        }
+        else
+            for (int p = 0; p < pixels; p++)
+                _mm512_storeu_si512((void *)(acc + p * channels + c + 16 * l), _mm512_add_epi32(ordered[p][l], start));
+    }
+}
+
 /* `count` pixels: with 16, 32 or 48 channels, groups of four pixels a 512-bit block per 16 channels (one
- * pixel's channels would fill a quarter of it; the narrow layers of a stride-2 depthwise); then each
- * pixel by blocks of 64 channels in 512-bit vectors, then up to 16 at a time in 128-bit ones (masked
+ * pixel's channels would fill a quarter of it; the narrow layers of a stride-2 depthwise); then blocks of
+ * 64 channels in 512-bit vectors, MI_DEPTHWISE_PIXELS pixels at a time while that many remain, then each
+ * pixel's last channels up to 16 at a time in 128-bit ones (masked
  * loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
@@ -294,19 +326,28 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
                 __m512i ordered[4];
                 mi_depthwise_block512(taps, i * step, step, w, quads, channels, c, 1, ordered);
                 const __m512i start = _mm512_loadu_si512((const void *)(init + c));
-                for (int l = 0; l < 4; l++)
-                    mi_depthwise_store16(_mm512_add_epi32(ordered[l], start), q, out + l * channels,
-                                         acc + l * channels, c, 16);
+                if (q) {  /* the four pixels' channels c .. c + 15 share one load of the parameters */
+                    mi_requant16 k = mi_requant16_load(q, c, 16);
+                    for (int l = 0; l < 4; l++)
+                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + l * channels + c, 16);
+                }
+                else
+                    for (int l = 0; l < 4; l++)
+                        _mm512_storeu_si512((void *)(acc + l * channels + c), _mm512_add_epi32(ordered[l], start));
             }
-    for (; i < count; i++, acc += channels, out += channels) {
+    const int64_t first = i;  /* acc and out point at pixel `first` */
+    for (; i + MI_DEPTHWISE_PIXELS <= count && channels >= 64; i += MI_DEPTHWISE_PIXELS)
+        for (int64_t c = 0; c + 64 <= channels; c += 64)
+            mi_depthwise_wide_pixels512(taps, i * step, step, MI_DEPTHWISE_PIXELS, w, init, quads, channels, c, q,
+                                        out + (i - first) * channels, acc + (i - first) * channels);
+    const int64_t wide_done = i;  /* the pixels before it have their 64-channel blocks done */
+    for (i = first; i < count; i++, acc += channels, out += channels) {
         int64_t offset = i * step, c = 0;
-        for (; c + 64 <= channels; c += 64) {
-            __m512i ordered[4];
-            mi_depthwise_block512(taps, offset, 0, w, quads, channels, c, 0, ordered);
-            for (int l = 0; l < 4; l++)
-                mi_depthwise_store16(_mm512_add_epi32(ordered[l], _mm512_loadu_si512((const void *)(init + c + 16 * l))),
-                                     q, out, acc, c + 16 * l, 16);
-        }
+        if (i >= wide_done)
+            for (; c + 64 <= channels; c += 64)
+                mi_depthwise_wide_pixels512(taps, offset, step, 1, w, init, quads, channels, c, q, out, acc);
+        else
+            c = channels / 64 * 64;
         for (; c < channels; c += 16) {
             __mmask16 m = MI_LANE_MASK16(channels - c);
             __m128i sums[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};

@@ -175,9 +175,9 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     return k;
 }
 
-/* The requantization of 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
+/* The requantization of 16 lanes, clamped (the narrowing to int8 saturates the rest). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n)
+static inline __m512i mi_requantize16(__m512i acc, const mi_requant16 *k)
 {
     __m512i x = _mm512_add_epi32(acc, k->bias);
     if (k->shift_left)
@@ -187,7 +187,14 @@ static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int
         x = _mm512_max_epi32(x, k->act_min);
     if (k->clamp_high)
         x = _mm512_min_epi32(x, k->act_max);
-    _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), x);
+    return x;
+}
+
+/* The requantization of 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n)
+{
+    _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), mi_requantize16(acc, k));
 }
 
 __attribute__((target("avx2")))

@@ -129,7 +129,57 @@ MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, 8, MI_LOAD512, _mm512
 /* one or two rows (FULLY_CONNECTED, the last pixels of a conv): 8 blocks, so that 8 or 16 independent sums
  * hide vpdpbusd's latency, which 4 chains of a long depth wait on */
 MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n <= 2 ? 8 : n > 4 ? 2 : 4)
-MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_rows, shape->channels)
+
+/* At most 8 output channels (the first conv of a small CNN, whose requantization cost about twice its
+ * multiply-accumulates): the bound step packs the channels, their start values and requantization
+ * parameters twice (16 rows), and input rows 2j and 2j + 1 share vector j, their quads broadcast into
+ * its low and high 8 lanes. That halves both the vpdpbusd and the requantizations of one pixel per
+ * half-empty vector. An odd last row takes both halves (the high one is not stored). */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_vnni512_pairs(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,
+                                    const mi_requant *q, int8_t *const *out_rows)
+{
+    const int pairs = (n + 1) / 2;
+    __m512i acc[MI_GEMM_ROWS / 2];
+    const __m512i init = _mm512_loadu_si512((const void *)shape->init);
+    for (int j = 0; j < pairs; j++)
+        acc[j] = init;
+    const int8_t *w = packed;
+    for (int64_t s = 0; s < shape->segments; s++) {
+        const uint8_t *xs[MI_GEMM_ROWS];
+        for (int i = 0; i < n; i++)
+            xs[i] = (const uint8_t *)x[i] + shape->seg_offsets[s];
+        for (int64_t g = 0; g < shape->seg_groups; g++, w += 16 * 4) {
+            const __m512i wv = _mm512_loadu_si512((const void *)w);
+            for (int j = 0; j < pairs; j++) {
+                int32_t low, high;
+                memcpy(&low, xs[2 * j] + 4 * g, sizeof low);
+                memcpy(&high, xs[2 * j + 1 < n ? 2 * j + 1 : 2 * j] + 4 * g, sizeof high);
+                acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_mask_set1_epi32(_mm512_set1_epi32(low), 0xFF00, high), wv);
+            }
+        }
+    }
+    const mi_requant16 k = mi_requant16_load(q, 0, 16);
+    const __mmask16 m = MI_LANE_MASK16(shape->channels);
+    for (int j = 0; j < pairs; j++) {
+        __m512i y = mi_requantize16(acc[j], &k);
+        _mm512_mask_cvtsepi32_storeu_epi8(out_rows[2 * j], m, y);
+        if (2 * j + 1 < n)
+            _mm512_mask_cvtsepi32_storeu_epi8(out_rows[2 * j + 1], m, _mm512_alignr_epi32(y, y, 8));
+    }
+}
+
+/* The pair layout where the step bound it (q is then never NULL), else the tiles. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_vnni512_any(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,
+                                  const mi_requant *q, int8_t *const *out_rows, int32_t *out)
+{
+    if (shape->pairs)
+        mi_vnni512_pairs(packed, x, n, shape, q, out_rows);
+    else
+        mi_vnni512_rows(packed, x, n, shape, q, out_rows, out);
+}
+MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channels)
 
 MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, 4, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
              mi_store8_avx2)

@@ -47,6 +47,9 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2), 7),  # width dilation: one run per tap, odd depth
     ((3, 5, 6, 8), 24, (3, 3), (1, 1), (1, 1), (1, 1), -128),  # pixel count not a multiple of the GEMM rows
     ((1, 5, 7, 6), 70, (2, 2), (1, 1), (1, 1), (0, 1), 127),  # wide tiles of 64 and a tail of 6 channels
+    ((1, 9, 8, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1), -128),  # two pixels per vector (AVX-512), an odd last row
+    ((2, 5, 6, 7), 5, (3, 3), (1, 1), (1, 1), (1, 1), 17),  # pairs of pixels, 5 of their 8 lanes stored
+    ((1, 3, 5, 4), 1, (1, 1), (1, 1), (1, 1), (0, 0), 127),  # one channel, 15 pixels: 8 then 7 (pairs, one odd)
 ]
 
 
@@ -204,6 +207,9 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 7, 21, 16), (3, 3), (2, 2), (1, 1), (1, 1), -3),  # 9 interior pixels: two groups of four, then one
     ((1, 5, 12, 32), (3, 3), (2, 2), (1, 1), (0, 0), 0),  # groups of four pixels in two blocks of 16 channels
     ((2, 6, 19, 48), (3, 3), (1, 2), (1, 1), (1, 1), 77),  # three blocks of 16 channels per group
+    ((1, 4, 11, 128), (3, 3), (1, 1), (1, 1), (1, 1), -20),  # four pixels by two blocks of 64, then one alone
+    ((1, 3, 14, 72), (3, 3), (2, 1), (1, 1), (1, 1), 31),  # four pixels by a block of 64, each one's masked 8
+    ((1, 5, 23, 8), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 8 pixels: four of them at a time
 ]
 
 
