@@ -7,9 +7,6 @@ DEPTHWISE_CONV_2D / FULLY_CONNECTED / AVERAGE_POOL_2D, or ADD / SUB without broa
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -510,9 +507,9 @@ def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
 
 
 @pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
-def test_kernel_buffers_stay_below_weights_and_two_activations(model):
+def test_kernel_buffers_stay_below_weights_and_two_activations(model, shared_models):
     # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
-    path = Path(os.environ.get("MICROINTERP_SHARED_MODELS", "")) / model
+    path = shared_models / model
     if not path.is_file():
         pytest.skip(f"{path} not present")
     interp, _ = ready_interpreter(path)
