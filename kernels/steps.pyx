@@ -67,7 +67,7 @@ cdef extern from "vnni_gemm.h" nogil:
     enum: MI_GEMM_ROWS
     void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
                          int8_t* packed)
-    mi_gemm_fn mi_select_gemm(mi_int8_path path, int float_step)
+    mi_gemm_fn mi_select_gemm(mi_int8_path path)
     int64_t mi_gemm_row_block(mi_int8_path path)
     ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
     mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
@@ -297,11 +297,6 @@ cdef inline void _run_segment(PyObject** compiled, Py_ssize_t first, Py_ssize_t 
         (<Step>compiled[k]).run()
 
 
-cdef enum:
-    # output channels from which the conv and FC steps requantize with the float step (requantize.h)
-    FLOAT_STEP_CHANNELS = 96
-
-
 cdef class _Int8Gemm:
     """Weights repacked for the int8 path's GEMM, the shape of its input rows, the per-channel start values
     (the quad paths' zero-point correction); the int32 sums of MI_GEMM_ROWS rows (sums_bytes) are the
@@ -319,7 +314,7 @@ cdef class _Int8Gemm:
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
     cdef mi_quad_bytes_fn quad_bytes
-    cdef readonly bint quads, float_step
+    cdef readonly bint quads
     cdef mi_int8_path path
     cdef readonly Py_ssize_t group, itemsize, depth
     cdef readonly uint8_t pad_byte
@@ -354,16 +349,11 @@ cdef class _Int8Gemm:
             init[:rows] = -(128 + input_zp) * padded.reshape(rows, -1).astype(np.int64).sum(axis=1)
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.shape.init = &self.init[0]
-        self.gemm = mi_select_gemm(path, False)
+        self.gemm = mi_select_gemm(path)
         self.quad_bytes = mi_select_quad_bytes(path)
 
     def nbytes(self) -> int:
         return _nbytes(self.packed, self.seg_offsets, self.init)
-
-    cdef void requantize_with(self, _Requantize requantize):
-        """The GEMM that applies this requantization itself: the float step's tiles where it is bound."""
-        self.float_step = requantize.fused != NULL and requantize.has_float_step
-        self.gemm = mi_select_gemm(self.path, self.float_step)
 
     cdef Py_ssize_t sums_bytes(self, _Requantize requantize):
         """The caller's sums: none where the GEMM requantizes every channel itself (AVX-512 VNNI)."""
@@ -564,11 +554,8 @@ cdef class Int8ConvStep(Step):
                        for ky in range(filter_h) for kx in range(filter_w)]
         self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
         self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
-        # the float step pays off where several blocks of 16 channels overlap its longer chain (per layer:
-        # 16 and 48 channels slower with it, 64 even, 96 to 960 3-16% faster)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
-                                      out_c, float_step=out_c >= FLOAT_STEP_CHANNELS)
-        self.gemm.requantize_with(self.requantize)
+                                      out_c)
         if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
             self._bind_pairs(runs, offsets, input_zp, bias, multiplier, shift, output_zp, act_min, act_max)
         self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
@@ -588,11 +575,6 @@ cdef class Int8ConvStep(Step):
         self.requantize = _Requantize(twice(np.asarray(bias, np.int32), 0), twice(np.asarray(multiplier, np.int32), 1 << 30),
                                       twice(np.asarray(shift, np.int32), 0), output_zp, act_min, act_max,
                                       MI_INT8_AVX512_VNNI, 16)
-
-    @property
-    def float_step(self) -> bool:
-        """Whether its GEMM requantizes with requantize.h's float step (else the exact one)."""
-        return self.gemm.float_step
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -683,17 +665,11 @@ cdef class Int8FullyConnectedStep(Step):
             raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
         self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
-                                      units, float_step=units >= FLOAT_STEP_CHANNELS)
-        self.gemm.requantize_with(self.requantize)
+                                      units)
         # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
         self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
         self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
         self.count_macs(batches * units * depth)
-
-    @property
-    def float_step(self) -> bool:
-        """Whether its GEMM requantizes with requantize.h's float step (else the exact one)."""
-        return self.gemm.float_step
 
     def buffer_bytes(self) -> int:
         return self.gemm.nbytes() + self.requantize.nbytes()
@@ -819,10 +795,10 @@ cdef class Int8DepthwiseStep(Step):
         # writing a pixel's output while later pixels of its row still read the input needs them apart
         self.fused = self.requantize.fused if int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(
             np.asarray(input), np.asarray(output)) else NULL
-        self.pixels = mi_select_depthwise(int8_path, self.float_step)
+        self.pixels = mi_select_depthwise(int8_path, self.float_requantization)
 
     @property
-    def float_step(self) -> bool:
+    def float_requantization(self) -> bool:
         """Whether its kernel requantizes with requantize.h's float step (else the exact one)."""
         return self.fused != NULL and self.requantize.has_float_step
 

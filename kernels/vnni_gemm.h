@@ -102,38 +102,23 @@ MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
         return q ? (DONE) : 0;                                                                                \
     }
 
-/* AVX-512 VNNI: with q, every channel of the block requantized (masked past the last channel; by the
- * float step with `fast`), else the 16 sums stored. */
+/* AVX-512 VNNI: with q, every channel of the block requantized (masked past the last channel), else the
+ * 16 sums stored. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_vnni512_store_with(__m512i acc[][8], int n, int v, const mi_requant *q, int64_t c,
-                                         const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out,
-                                         int fast)
+static inline void mi_vnni512_store(__m512i acc[][8], int n, int v, const mi_requant *q, int64_t c,
+                                    const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
 {
     if (c >= shape->channels)
         return;
     if (q) {
         int64_t count = shape->channels - c;
-        mi_requant16 k = mi_requant16_load(q, c, count, fast);
+        mi_requant16 k = mi_requant16_load(q, c, count, 0);
         for (int i = 0; i < n; i++)
-            mi_requantize16_store(acc[i][v], &k, out_rows[i] + c, count, fast);
+            mi_requantize16_store(acc[i][v], &k, out_rows[i] + c, count, 0);
     }
     else
         for (int i = 0; i < n; i++)
             _mm512_storeu_si512(out + i * shape->rows_padded + c, acc[i][v]);
-}
-
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_vnni512_store(__m512i acc[][8], int n, int v, const mi_requant *q, int64_t c,
-                                    const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
-{
-    mi_vnni512_store_with(acc, n, v, q, c, shape, out_rows, out, 0);
-}
-
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_vnni512_store_float(__m512i acc[][8], int n, int v, const mi_requant *q, int64_t c,
-                                          const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
-{
-    mi_vnni512_store_with(acc, n, v, q, c, shape, out_rows, out, 1);
 }
 
 #define MI_LOAD512(p) _mm512_loadu_si512((const void *)(p))
@@ -141,13 +126,9 @@ static inline void mi_vnni512_store_float(__m512i acc[][8], int n, int v, const 
 
 MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, 8, MI_LOAD512, _mm512_set1_epi32, _mm512_dpbusd_epi32,
              mi_vnni512_store)
-MI_VNNI_TILE(mi_vnni512_tile_float, MI_AVX512_VNNI, __m512i, 16, 8, MI_LOAD512, _mm512_set1_epi32,
-             _mm512_dpbusd_epi32, mi_vnni512_store_float)
 /* one or two rows (FULLY_CONNECTED, the last pixels of a conv): 8 blocks, so that 8 or 16 independent sums
  * hide vpdpbusd's latency, which 4 chains of a long depth wait on */
-#define MI_VNNI512_WIDE (n <= 2 ? 8 : n > 4 ? 2 : 4)
-MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, MI_VNNI512_WIDE)
-MI_VNNI_ROWS(mi_vnni512_rows_float, MI_AVX512_VNNI, mi_vnni512_tile_float, 16, MI_VNNI512_WIDE)
+MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n <= 2 ? 8 : n > 4 ? 2 : 4)
 
 /* At most 8 output channels (the first conv of a small CNN, whose requantization cost about twice its
  * multiply-accumulates): the bound step packs the channels, their start values and requantization
@@ -199,8 +180,6 @@ static inline void mi_vnni512_any(const int8_t *packed, const void *const *x, in
         mi_vnni512_rows(packed, x, n, shape, q, out_rows, out);
 }
 MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channels)
-/* The tiles with the float step (requantize.h; never bound with the pair layout). */
-MI_VNNI_GEMM(mi_gemm_avx512_vnni_float, MI_AVX512_VNNI, mi_vnni512_rows_float, shape->channels)
 
 MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, 4, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
              mi_store8_avx2)
@@ -208,15 +187,14 @@ MI_VNNI_ROWS(mi_vnni256_rows, MI_AVX_VNNI, mi_vnni256_tile, 8, n > 4 ? 1 : 2)
 MI_VNNI_GEMM(mi_gemm_avx_vnni, MI_AVX_VNNI, mi_vnni256_rows, shape->channels / 8 * 8)
 #endif
 
-/* The implementation of a path (which the caller has checked this CPU runs, mi_cpu_runs). With
- * float_step, the requantization it is given has the float step's arrays (AVX-512 only). */
-static mi_gemm_fn mi_select_gemm(mi_int8_path path, int float_step)
+/* The implementation of a path (which the caller has checked this CPU runs, mi_cpu_runs). */
+static mi_gemm_fn mi_select_gemm(mi_int8_path path)
 {
     switch (path) {
 #ifdef MI_X86
     case MI_INT8_AVX2: return mi_gemm_avx2;
     case MI_INT8_AVX_VNNI: return mi_gemm_avx_vnni;
-    case MI_INT8_AVX512_VNNI: return float_step ? mi_gemm_avx512_vnni_float : mi_gemm_avx512_vnni;
+    case MI_INT8_AVX512_VNNI: return mi_gemm_avx512_vnni;
 #endif
     case MI_INT8_VNNI_EMULATED: return mi_gemm_vnni_emulated;
     default: return mi_gemm_portable;

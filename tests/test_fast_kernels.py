@@ -143,10 +143,9 @@ def test_requantization_over_the_int32_range_matches_template(output_zp, act_min
 @pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (5, -100, 90),
                                                        (127, 0, 127), (-7, -128, -7)])
-def test_float_requantization_matches_template_at_ties(output_zp, act_min, act_max, path):
-    # requantize.h's float step (AVX-512 depthwise, conv and FC of 96 channels or more): its domain is no left
-    # shift and no negative multiplier; the sums aimed at exact halves and their neighbours take its exact
-    # fallback, the rest its float result
+def test_depthwise_float_requantization_matches_template_at_ties(output_zp, act_min, act_max, path):
+    # requantize.h's float step (AVX-512, depthwise): its domain is no left shift and no negative multiplier;
+    # the sums aimed at exact halves and their neighbours take its exact fallback, the rest its float result
     rng = np.random.default_rng(act_max - output_zp)
     n = 20011
     bias, multiplier, shift = _full_range_requantization(rng, n)
@@ -158,24 +157,9 @@ def test_float_requantization_matches_template_at_ties(output_zp, act_min, act_m
                                          expected, np.zeros(n, np.int32), 1, *args)
     step = steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias, got, *args,
                                    path=path)
-    assert step.float_step == (path == "avx512_vnni")
+    assert step.float_requantization == (path == "avx512_vnni")
     step()
     np.testing.assert_array_equal(got, expected)
-    # the GEMM's: a 1x1 conv over 3x3 pixels (tiles of several rows), and an FC (one row)
-    got = np.zeros((1, 3, 3, n), np.int8)
-    args = (1, 1, 1, 1, 0, 0, 0, output_zp, multiplier, shift, act_min, act_max)
-    step = steps.Int8ConvStep(np.zeros((1, 3, 3, 4), np.int8), np.zeros((n, 1, 1, 4), np.int8), bias, got, *args,
-                              path=path)
-    assert step.float_step == (path == "avx512_vnni")
-    step()
-    np.testing.assert_array_equal(got, np.broadcast_to(expected, got.shape))
-    got = np.zeros((1, n), np.int8)
-    args = (0, 0, output_zp, multiplier, shift, act_min, act_max)
-    step = steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, got, *args,
-                                        path=path)
-    assert step.float_step == (path == "avx512_vnni")
-    step()
-    np.testing.assert_array_equal(got, expected.reshape(1, n))
 
 
 def test_int8_paths_follow_the_cpu_flags(monkeypatch):
