@@ -220,15 +220,14 @@ static void mi_depthwise_vnni_emulated(int32_t *acc, const int8_t *const *taps, 
         V[3] = _mm##SUFFIX##_unpackhi_epi16(hi01, hi23);                                                   \
     } while (0)
 
-/* The sums of channels c .. c + n - 1 (n <= 16) of a pixel: requantized into out with q (by the float
- * step with `fast`), else stored. */
+/* The sums of channels c .. c + n - 1 (n <= 16) of a pixel: requantized into out with q, else stored. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_store16(__m512i sums, const mi_requant *q, int8_t *out, int32_t *acc, int64_t c,
-                                        int64_t n, int fast)
+                                        int64_t n)
 {
     if (q) {
-        mi_requant16 k = mi_requant16_load(q, c, n, fast);
-        mi_requantize16_store(sums, &k, out + c, n, fast);
+        mi_requant16 k = mi_requant16_load(q, c, n);
+        mi_requantize16_store(sums, &k, out + c, n);
     }
     else
         _mm512_mask_storeu_epi32(acc + c, MI_LANE_MASK16(n), sums);
@@ -290,7 +289,7 @@ __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_wide_pixels512(const int8_t *const *taps, int64_t offset, int64_t step, int pixels,
                                                const int8_t *w, const int32_t *init, int64_t quads,
                                                int64_t channels, int64_t c, const mi_requant *q,
-                                               int8_t *out, int32_t *acc, int fast)
+                                               int8_t *out, int32_t *acc)
 {
     __m512i ordered[MI_DEPTHWISE_PIXELS][4];
     for (int p = 0; p < pixels; p++)
@@ -298,10 +297,9 @@ static inline void mi_depthwise_wide_pixels512(const int8_t *const *taps, int64_
     for (int l = 0; l < 4; l++) {
         const __m512i start = _mm512_loadu_si512((const void *)(init + c + 16 * l));
         if (q) {
-            mi_requant16 k = mi_requant16_load(q, c + 16 * l, 16, fast);
+            mi_requant16 k = mi_requant16_load(q, c + 16 * l, 16);
             for (int p = 0; p < pixels; p++)
-                mi_requantize16_store(_mm512_add_epi32(ordered[p][l], start), &k, out + p * channels + c + 16 * l, 16,
-                                      fast);
+                mi_requantize16_store(_mm512_add_epi32(ordered[p][l], start), &k, out + p * channels + c + 16 * l, 16);
         }
         else
             for (int p = 0; p < pixels; p++)
@@ -318,7 +316,7 @@ __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
                                                int64_t step, int64_t count, const int8_t *restrict w,
                                                const int32_t *restrict init, int64_t quads, int64_t channels,
-                                               const mi_requant *q, int8_t *out, int fast)
+                                               const mi_requant *q, int8_t *out)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     int64_t i = 0;
@@ -329,10 +327,9 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
                 mi_depthwise_block512(taps, i * step, step, w, quads, channels, c, 1, ordered);
                 const __m512i start = _mm512_loadu_si512((const void *)(init + c));
                 if (q) {  /* the four pixels' channels c .. c + 15 share one load of the parameters */
-                    mi_requant16 k = mi_requant16_load(q, c, 16, fast);
+                    mi_requant16 k = mi_requant16_load(q, c, 16);
                     for (int l = 0; l < 4; l++)
-                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + l * channels + c, 16,
-                                              fast);
+                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + l * channels + c, 16);
                 }
                 else
                     for (int l = 0; l < 4; l++)
@@ -342,13 +339,13 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
     for (; i + MI_DEPTHWISE_PIXELS <= count && channels >= 64; i += MI_DEPTHWISE_PIXELS)
         for (int64_t c = 0; c + 64 <= channels; c += 64)
             mi_depthwise_wide_pixels512(taps, i * step, step, MI_DEPTHWISE_PIXELS, w, init, quads, channels, c, q,
-                                        out + (i - first) * channels, acc + (i - first) * channels, fast);
+                                        out + (i - first) * channels, acc + (i - first) * channels);
     const int64_t wide_done = i;  /* the pixels before it have their 64-channel blocks done */
     for (i = first; i < count; i++, acc += channels, out += channels) {
         int64_t offset = i * step, c = 0;
         if (i >= wide_done)
             for (; c + 64 <= channels; c += 64)
-                mi_depthwise_wide_pixels512(taps, offset, step, 1, w, init, quads, channels, c, q, out, acc, fast);
+                mi_depthwise_wide_pixels512(taps, offset, step, 1, w, init, quads, channels, c, q, out, acc);
         else
             c = channels / 64 * 64;
         for (; c < channels; c += 16) {
@@ -367,38 +364,31 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
             __m512i all = _mm512_inserti32x4(_mm512_castsi128_si512(sums[0]), sums[1], 1);
             all = _mm512_inserti32x4(_mm512_inserti32x4(all, sums[2], 2), sums[3], 3);
             mi_depthwise_store16(_mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)), q, out, acc, c,
-                                 channels - c, fast);
+                                 channels - c);
         }
     }
 }
 
-/* The AVX-512 VNNI entry points: requantizing with the exact step, or with the float step (q then has its
- * arrays). */
-#define MI_DEPTHWISE_AVX512(NAME, FAST)                                                                       \
-    __attribute__((target(MI_AVX512_VNNI)))                                                                   \
-    static void NAME(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count, const void *w,     \
-                     const int32_t *init, int64_t quads, int64_t channels, const mi_requant *q, int8_t *out)  \
-    {                                                                                                         \
-        if (quads == 3) /* 3x3 filters: the quad loop unrolls */                                              \
-            mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, 3, channels, q, out, \
-                                        FAST);                                                                \
-        else                                                                                                  \
-            mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, quads, channels, q,  \
-                                        out, FAST);                                                           \
-    }
-MI_DEPTHWISE_AVX512(mi_depthwise_avx512_vnni, 0)
-MI_DEPTHWISE_AVX512(mi_depthwise_avx512_vnni_float, 1)
+__attribute__((target(MI_AVX512_VNNI)))
+static void mi_depthwise_avx512_vnni(int32_t *acc, const int8_t *const *taps, int64_t step, int64_t count,
+                                     const void *w, const int32_t *init, int64_t quads, int64_t channels,
+                                     const mi_requant *q, int8_t *out)
+{
+    if (quads == 3)  /* 3x3 filters: the quad loop unrolls */
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, 3, channels, q, out);
+    else
+        mi_depthwise_pixels_vnni512(acc, taps, step, count, (const int8_t *)w, init, quads, channels, q, out);
+}
 #endif
 
-/* The implementation of a path (which the caller has checked this CPU runs); AVX-VNNI takes AVX2's. With
- * float_step, the requantization it is given has the float step's arrays (AVX-512 only). */
-static mi_depthwise_fn mi_select_depthwise(mi_int8_path path, int float_step)
+/* The implementation of a path (which the caller has checked this CPU runs); AVX-VNNI takes AVX2's. */
+static mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
 {
     switch (path) {
 #ifdef MI_X86
     case MI_INT8_AVX2:
     case MI_INT8_AVX_VNNI: return mi_depthwise_avx2;
-    case MI_INT8_AVX512_VNNI: return float_step ? mi_depthwise_avx512_vnni_float : mi_depthwise_avx512_vnni;
+    case MI_INT8_AVX512_VNNI: return mi_depthwise_avx512_vnni;
 #endif
     case MI_INT8_VNNI_EMULATED: return mi_depthwise_vnni_emulated;
     default: return mi_depthwise_portable;

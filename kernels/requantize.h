@@ -30,16 +30,11 @@
  * rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] of the even channels, of the odd ones, then
  * their shifts 31 + e likewise, and round_down[2 b], [2 b + 1]: the even and odd channels with e > 0 (bit j
  * for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31. clamp_low / clamp_high: whether
- * act_min / act_max lie inside int8 (else the saturating narrowing applies them). The float step (AVX-512,
- * below) reads scale[c] = 2^10 multiplier[c] 2^-(31+e), half[c] = 2^10 2^-(e+1) [e > 0] and float_zp,
- * float_min, float_max = 2^10 output_zp, act_min, act_max + 512, which the step binds (beside the exact
- * step's arrays, for its fallback) only when no shift is left and no multiplier negative. */
+ * act_min / act_max lie inside int8 (else the saturating narrowing applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left, *right, *right_mask;
     const int64_t *rounding;
     const uint8_t *round_down;
-    const float *scale, *half;
-    float float_zp, float_min, float_max;
     int32_t output_zp, act_min, act_max;
     int clamp_low, clamp_high;
 } mi_requant;
@@ -148,35 +143,17 @@ static inline __m512i mi_rescale16_apply(__m512i x, const mi_rescale16 *r)
     return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);
 }
 
-/* The parameters of channels c..c+15 (c a multiple of 16; only the first n < 16 read when fewer remain):
- * those of the exact integer step, or with `fast` those of the float step (and where the exact ones are
- * for its fallback). `fast` is a constant in every caller, so each compiles to one of the two. */
+/* The parameters of channels c..c+15 (c a multiple of 16; only the first n < 16 read when fewer remain). */
 typedef struct {
     __m512i bias, left, output_zp, act_min, act_max;
     mi_rescale16 scale;
-    __m512 fscale, fhalf, fzp, flow, fhigh;
-    const mi_requant *q;
-    int64_t c, n;
     int shift_left, clamp_low, clamp_high;
 } mi_requant16;
 
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n, int fast)
+static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n)
 {
     __mmask16 m = MI_LANE_MASK16(n);
-    if (fast) {
-        mi_requant16 k;
-        k.q = q;
-        k.c = c;
-        k.n = n;
-        k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
-        k.fscale = _mm512_maskz_loadu_ps(m, q->scale + c);
-        k.fhalf = _mm512_maskz_loadu_ps(m, q->half + c);
-        k.fzp = _mm512_set1_ps(q->float_zp);
-        k.flow = _mm512_set1_ps(q->float_min);
-        k.fhigh = _mm512_set1_ps(q->float_max);
-        return k;
-    }
     const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
     k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
@@ -198,10 +175,11 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     return k;
 }
 
-/* The exact step of sums x that already hold the bias. */
+/* The requantization of 16 lanes, clamped (the narrowing to int8 saturates the rest). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline __m512i mi_requantize16_exact(__m512i x, const mi_requant16 *k)
+static inline __m512i mi_requantize16(__m512i acc, const mi_requant16 *k)
 {
+    __m512i x = _mm512_add_epi32(acc, k->bias);
     if (k->shift_left)
         x = _mm512_sllv_epi32(x, k->left);
     x = _mm512_add_epi32(mi_rescale16_apply(x, &k->scale), k->output_zp);
@@ -212,50 +190,11 @@ static inline __m512i mi_requantize16_exact(__m512i x, const mi_requant16 *k)
     return x;
 }
 
-/* The float step's fallback: the exact step with its parameters loaded here, out of the hot loops. */
-__attribute__((target(MI_AVX512_VNNI), noinline, cold))
-static __m512i mi_requantize16_fallback(__m512i x, const mi_requant *q, int64_t c, int64_t n)
-{
-    const mi_requant16 k = mi_requant16_load(q, c, n, 0);
-    return mi_requantize16_exact(x, &k);
-}
-
-/* The float step. Above, with u = p / 2^(31+e) (p the 64-bit product x M), both roundings give
- * floor(u + 1/2 + h) for p >= 0 and floor(u + 1/2 - h) for p < 0, h = 2^-(e+1) [e > 0]: the result plus zp
- * is floor(V / 1024) with V = 1024 (u + sign(p) h + zp) + 512. With M >= 0 the sign of p is that of x.
- * Float32 computes V as fma(x, 1024 M 2^-(31+e), +-1024 h) + 1024 zp + 512 within 0.06 wherever it is not
- * clamped (|V| <= 2^18: four roundings of relative 2^-24), so its nearest integer W is at least 1024 m
- * whenever V is and at most 1024 m whenever V is below: W >> 10 is exact unless W is a multiple of 1024
- * (one value in 1024; such vectors take the exact step). Clamping V to 1024 act + 512 clamps the result and
- * keeps the conversion in range. Fewer instructions than the exact step (11 against 16) but a longer
- * chain, so it pays off where other work overlaps it (the callers that choose it say where). */
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline __m512i mi_requantize16_float(__m512i x, const mi_requant16 *k)
-{
-    /* +-1024 h with the sign bit of x: (x & sign) | 1024 h */
-    __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(x, _mm512_set1_epi32(INT32_MIN),
-                                                             _mm512_castps_si512(k->fhalf), 0xEA));
-    __m512 v = _mm512_add_ps(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), k->fscale, h), k->fzp);
-    __m512i w = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, k->flow), k->fhigh));
-    if (__builtin_expect(_mm512_testn_epi32_mask(w, _mm512_set1_epi32(1023)) != 0, 0))
-        return mi_requantize16_fallback(x, k->q, k->c, k->n);
-    return _mm512_srai_epi32(w, 10);
-}
-
-/* The requantization of 16 lanes, clamped (the narrowing to int8 saturates the rest), by the step that
- * k was loaded for (fast: the same constant). */
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline __m512i mi_requantize16(__m512i acc, const mi_requant16 *k, int fast)
-{
-    __m512i x = _mm512_add_epi32(acc, k->bias);
-    return fast ? mi_requantize16_float(x, k) : mi_requantize16_exact(x, k);
-}
-
 /* The requantization of 16 lanes, stored as the first n < 16 (or all 16) bytes of out. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n, int fast)
+static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int8_t *out, int64_t n)
 {
-    _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), mi_requantize16(acc, k, fast));
+    _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), mi_requantize16(acc, k));
 }
 
 __attribute__((target("avx2")))
@@ -284,8 +223,8 @@ __attribute__((target(MI_AVX512_VNNI)))
 static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
 {
     for (int64_t c = 0; c < n; c += 16) {
-        mi_requant16 k = mi_requant16_load(q, c, n - c, 0);
-        mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c, 0);
+        mi_requant16 k = mi_requant16_load(q, c, n - c);
+        mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c);
     }
     return n;
 }

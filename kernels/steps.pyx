@@ -82,9 +82,6 @@ cdef extern from "requantize.h" nogil:
         const int32_t* right_mask
         const int64_t* rounding
         const uint8_t* round_down
-        const float* scale
-        const float* half
-        float float_zp, float_min, float_max
         int32_t output_zp, act_min, act_max
         int clamp_low, clamp_high
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
@@ -95,7 +92,7 @@ cdef extern from "int8_depthwise.h" nogil:
     ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
                                      const int32_t*, int64_t, int64_t, const mi_requant*, int8_t*)
     void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
-    mi_depthwise_fn mi_select_depthwise(mi_int8_path path, int float_step)
+    mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
     int64_t mi_depthwise_group(mi_int8_path path)
 
 
@@ -414,20 +411,16 @@ cdef class _Requantize:
     cdef mi_requantize_fn vector
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
-                 int path, Py_ssize_t channels, bint float_step=False):
-        """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them unchecked).
-
-        float_step: on AVX-512, also bind requantize.h's float step where its domain allows (`has_float_step`
-        says whether it did), for a kernel that chooses it.
-        """
+                 int path, Py_ssize_t channels):
+        """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them unchecked)."""
         if not len(bias) == len(multiplier) == len(shift) == channels:
             raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
                              f"{channels} channels")
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
         self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, right=NULL, right_mask=NULL, rounding=NULL,
-                                 round_down=NULL, scale=NULL, half=NULL, float_zp=0, float_min=0, float_max=0,
-                                 output_zp=output_zp, act_min=act_min, act_max=act_max, clamp_low=act_min > -128, clamp_high=act_max < 127)
+                                 round_down=NULL, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                                 clamp_low=act_min > -128, clamp_high=act_max < 127)
         self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
@@ -442,8 +435,6 @@ cdef class _Requantize:
         left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
         if path == MI_INT8_AVX512_VNNI:
             self._bind_avx512(left, right)
-            if float_step and not left.any() and np.asarray(multiplier, np.int32).min() >= 0:
-                self._bind_float(right)
         else:
             self._bind_avx2(left, right)
 
@@ -472,21 +463,6 @@ cdef class _Requantize:
             lefts = left
             self.arrays["left"] = left
             self.params.left = &lefts[0]
-
-    def _bind_float(self, right):
-        # 2^10 M 2^-(31+e), rounded once to float32, and 2^10 2^-(e+1) for e > 0 (exact)
-        cdef float[::1] scale = np.ldexp(np.asarray(self.multiplier, np.float64), -21 - right).astype(np.float32)
-        cdef float[::1] halves = np.where(right > 0, np.ldexp(1.0, 9 - right), 0.0).astype(np.float32)
-        self.arrays.update(scale=scale.base, half=halves.base)
-        self.params.scale, self.params.half = &scale[0], &halves[0]
-        self.params.float_zp = 1024.0 * self.output_zp + 512
-        self.params.float_min = 1024.0 * self.act_min + 512
-        self.params.float_max = 1024.0 * self.act_max + 512
-
-    @property
-    def has_float_step(self) -> bool:
-        """Whether the float step's arrays are bound."""
-        return self.params.scale != NULL
 
     def nbytes(self) -> int:
         """Its own arrays; the per-channel ones it was given belong to the caller."""
@@ -784,23 +760,15 @@ cdef class Int8DepthwiseStep(Step):
         begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
+        self.pixels = mi_select_depthwise(int8_path)
         # per-channel arrays repeated for the pixels of a chunk of about 64 values, requantized in one call
         self.chunk = min(out_w, max(1, 64 // channels))
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
-        # the float step requantizes the fused sums: 5-11% faster on 3x3 depthwise layers of 16-144 channels
-        # (convolutions keep the exact step: their GEMM tiles measured from 14% slower to 16% faster with it,
-        # by channel count)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
-                                      self.chunk * channels, float_step=True)
+                                      self.chunk * channels)
         # writing a pixel's output while later pixels of its row still read the input needs them apart
         self.fused = self.requantize.fused if int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(
             np.asarray(input), np.asarray(output)) else NULL
-        self.pixels = mi_select_depthwise(int8_path, self.float_requantization)
-
-    @property
-    def float_requantization(self) -> bool:
-        """Whether its kernel requantizes with requantize.h's float step (else the exact one)."""
-        return self.fused != NULL and self.requantize.has_float_step
 
     def buffer_bytes(self) -> int:
         # the requantization's tiled bias, multiplier and shift are this step's too

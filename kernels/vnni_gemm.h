@@ -112,9 +112,9 @@ static inline void mi_vnni512_store(__m512i acc[][8], int n, int v, const mi_req
         return;
     if (q) {
         int64_t count = shape->channels - c;
-        mi_requant16 k = mi_requant16_load(q, c, count, 0);
+        mi_requant16 k = mi_requant16_load(q, c, count);
         for (int i = 0; i < n; i++)
-            mi_requantize16_store(acc[i][v], &k, out_rows[i] + c, count, 0);
+            mi_requantize16_store(acc[i][v], &k, out_rows[i] + c, count);
     }
     else
         for (int i = 0; i < n; i++)
@@ -159,10 +159,10 @@ static inline void mi_vnni512_pairs(const int8_t *packed, const void *const *x, 
             }
         }
     }
-    const mi_requant16 k = mi_requant16_load(q, 0, 16, 0);
+    const mi_requant16 k = mi_requant16_load(q, 0, 16);
     const __mmask16 m = MI_LANE_MASK16(shape->channels);
     for (int j = 0; j < pairs; j++) {
-        __m512i y = mi_requantize16(acc[j], &k, 0);
+        __m512i y = mi_requantize16(acc[j], &k);
         _mm512_mask_cvtsepi32_storeu_epi8(out_rows[2 * j], m, y);
         if (2 * j + 1 < n)
             _mm512_mask_cvtsepi32_storeu_epi8(out_rows[2 * j + 1], m, _mm512_alignr_epi32(y, y, 8));

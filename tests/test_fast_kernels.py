@@ -140,28 +140,6 @@ def test_requantization_over_the_int32_range_matches_template(output_zp, act_min
     np.testing.assert_array_equal(got.reshape(1, n), expected)
 
 
-@pytest.mark.parametrize("path", INT8_PATHS)
-@pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (5, -100, 90),
-                                                       (127, 0, 127), (-7, -128, -7)])
-def test_depthwise_float_requantization_matches_template_at_ties(output_zp, act_min, act_max, path):
-    # requantize.h's float step (AVX-512, depthwise): its domain is no left shift and no negative multiplier;
-    # the sums aimed at exact halves and their neighbours take its exact fallback, the rest its float result
-    rng = np.random.default_rng(act_max - output_zp)
-    n = 20011
-    bias, multiplier, shift = _full_range_requantization(rng, n)
-    multiplier, shift = np.abs(multiplier).astype(np.int32), -np.abs(shift).astype(np.int32)
-    multiplier[:2], shift[:2] = 0, (0, -7)
-    expected, got = (np.zeros((1, 1, 1, n), np.int8) for _ in range(2))
-    args = (1, 1, 1, 1, 0, 0, 0, output_zp, multiplier, shift, act_min, act_max)
-    conv_kernels.depthwise_conv_2d[INT8](np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias,
-                                         expected, np.zeros(n, np.int32), 1, *args)
-    step = steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias, got, *args,
-                                   path=path)
-    assert step.float_requantization == (path == "avx512_vnni")
-    step()
-    np.testing.assert_array_equal(got, expected)
-
-
 def test_int8_paths_follow_the_cpu_flags(monkeypatch):
     flags = set()
     try:
