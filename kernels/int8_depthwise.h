@@ -307,11 +307,12 @@ static inline void mi_depthwise_wide_pixels512(const int8_t *const *taps, int64_
     }
 }
 
-/* `count` pixels: with 16, 32 or 48 channels, groups of four pixels a 512-bit block per 16 channels (one
- * pixel's channels would fill a quarter of it; the narrow layers of a stride-2 depthwise); then blocks of
- * 64 channels in 512-bit vectors, MI_DEPTHWISE_PIXELS pixels at a time while that many remain, then each
- * pixel's last channels up to 16 at a time in 128-bit ones (masked
- * loads and stores past the last channel; the packed weights carry 64 bytes of slack). */
+/* `count` pixels: the blocks of 64 channels in 512-bit vectors, MI_DEPTHWISE_PIXELS pixels at a time while
+ * that many remain; the channels past them (all of them below 64), when a multiple of 16, in groups of four
+ * pixels a 512-bit block per 16 channels (one pixel's would fill a quarter of it: the narrow layers of a
+ * stride-2 depthwise, the last 32 of 96 channels); what is left of each pixel's last channels up to 16 at
+ * a time in 128-bit vectors (masked loads and stores past the last channel; the packed weights carry 64
+ * bytes of slack). */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8_t *const *restrict taps,
                                                int64_t step, int64_t count, const int8_t *restrict w,
@@ -319,52 +320,57 @@ static inline void mi_depthwise_pixels_vnni512(int32_t *restrict acc, const int8
                                                const mi_requant *q, int8_t *out)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const int64_t wide_end = channels / 64 * 64;  /* the channels in blocks of 64 */
     int64_t i = 0;
-    if (channels % 16 == 0 && channels < 64)
-        for (; i + 4 <= count; i += 4, acc += 4 * channels, out += 4 * channels)
-            for (int64_t c = 0; c < channels; c += 16) {
+    if (channels > wide_end && (channels - wide_end) % 16 == 0)
+        for (; i + 4 <= count; i += 4)
+            for (int64_t c = wide_end; c < channels; c += 16) {
                 __m512i ordered[4];
                 mi_depthwise_block512(taps, i * step, step, w, quads, channels, c, 1, ordered);
                 const __m512i start = _mm512_loadu_si512((const void *)(init + c));
                 if (q) {  /* the four pixels' channels c .. c + 15 share one load of the parameters */
                     mi_requant16 k = mi_requant16_load(q, c, 16);
                     for (int l = 0; l < 4; l++)
-                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + l * channels + c, 16);
+                        mi_requantize16_store(_mm512_add_epi32(ordered[l], start), &k, out + (i + l) * channels + c,
+                                              16);
                 }
                 else
                     for (int l = 0; l < 4; l++)
-                        _mm512_storeu_si512((void *)(acc + l * channels + c), _mm512_add_epi32(ordered[l], start));
+                        _mm512_storeu_si512((void *)(acc + (i + l) * channels + c), _mm512_add_epi32(ordered[l], start));
             }
-    const int64_t first = i;  /* acc and out point at pixel `first` */
-    for (; i + MI_DEPTHWISE_PIXELS <= count && channels >= 64; i += MI_DEPTHWISE_PIXELS)
-        for (int64_t c = 0; c + 64 <= channels; c += 64)
+    const int64_t grouped_done = i;  /* the pixels before it have their last channels done */
+    for (i = 0; i + MI_DEPTHWISE_PIXELS <= count && wide_end; i += MI_DEPTHWISE_PIXELS)
+        for (int64_t c = 0; c < wide_end; c += 64)
             mi_depthwise_wide_pixels512(taps, i * step, step, MI_DEPTHWISE_PIXELS, w, init, quads, channels, c, q,
-                                        out + (i - first) * channels, acc + (i - first) * channels);
+                                        out + i * channels, acc + i * channels);
     const int64_t wide_done = i;  /* the pixels before it have their 64-channel blocks done */
-    for (i = first; i < count; i++, acc += channels, out += channels) {
-        int64_t offset = i * step, c = 0;
+    for (i = 0; i < count; i++) {
+        int64_t offset = i * step;
+        int8_t *pixel_out = out + i * channels;
+        int32_t *pixel_acc = acc + i * channels;
         if (i >= wide_done)
-            for (; c + 64 <= channels; c += 64)
-                mi_depthwise_wide_pixels512(taps, offset, step, 1, w, init, quads, channels, c, q, out, acc);
-        else
-            c = channels / 64 * 64;
-        for (; c < channels; c += 16) {
+            for (int64_t c = 0; c < wide_end; c += 64)
+                mi_depthwise_wide_pixels512(taps, offset, step, 1, w, init, quads, channels, c, q, pixel_out,
+                                            pixel_acc);
+        if (i < grouped_done)
+            continue;
+        for (int64_t c = wide_end; c < channels; c += 16) {
             __mmask16 m = MI_LANE_MASK16(channels - c);
             __m128i sums[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
-            for (int64_t q = 0; q < quads; q++) {
+            for (int64_t g = 0; g < quads; g++) {
                 __m128i x[4], v[4];
                 for (int j = 0; j < 4; j++)
-                    x[j] = _mm_xor_si128(_mm_maskz_loadu_epi8(m, taps[4 * q + j] + offset + c),
+                    x[j] = _mm_xor_si128(_mm_maskz_loadu_epi8(m, taps[4 * g + j] + offset + c),
                                          _mm512_castsi512_si128(flip));
                 MI_DEPTHWISE_QUADS(, x, v);
-                const int8_t *wq = w + (q * channels + c) * 4;
+                const int8_t *wq = w + (g * channels + c) * 4;
                 for (int j = 0; j < 4; j++)
                     sums[j] = _mm_dpbusd_epi32(sums[j], v[j], _mm_loadu_si128((const __m128i *)(wq + 16 * j)));
             }
             __m512i all = _mm512_inserti32x4(_mm512_castsi128_si512(sums[0]), sums[1], 1);
             all = _mm512_inserti32x4(_mm512_inserti32x4(all, sums[2], 2), sums[3], 3);
-            mi_depthwise_store16(_mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)), q, out, acc, c,
-                                 channels - c);
+            mi_depthwise_store16(_mm512_add_epi32(all, _mm512_maskz_loadu_epi32(m, init + c)), q, pixel_out,
+                                 pixel_acc, c, channels - c);
         }
     }
 }

@@ -207,6 +207,8 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 4, 11, 128), (3, 3), (1, 1), (1, 1), (1, 1), -20),  # four pixels by two blocks of 64, then one alone
     ((1, 3, 14, 72), (3, 3), (2, 1), (1, 1), (1, 1), 31),  # four pixels by a block of 64, each one's masked 8
     ((1, 5, 23, 8), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 8 pixels: four of them at a time
+    ((1, 9, 15, 96), (3, 3), (2, 2), (1, 1), (1, 1), 12),  # a block of 64, the last 32 channels four pixels at a time
+    ((1, 5, 10, 144), (3, 3), (1, 1), (1, 1), (0, 1), -60),  # two blocks of 64 and 16 by groups of four, 2 left
 ]
 
 
@@ -480,7 +482,8 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
-@pytest.mark.parametrize("in_shape,stride", [((1, 8, 7, 64), (1, 1)), ((2, 9, 9, 8), (2, 2)), ((1, 6, 9, 19), (1, 1))])
+@pytest.mark.parametrize("in_shape,stride", [((1, 8, 7, 64), (1, 1)), ((2, 9, 9, 8), (2, 2)), ((1, 6, 9, 19), (1, 1)),
+                                             ((1, 7, 11, 96), (2, 2))])
 def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
     """Output placed as far into the dying input as the planner allows: the step keeps its sums apart
     from the output (no requantization fused into the kernel) and gives the template's bits."""
