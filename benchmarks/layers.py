@@ -14,15 +14,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test models' builders
 
 from benchmarks import run  # noqa: E402
-from mac_layers import ACTIVATIONS, VALID, bias_inputs, int8_layer  # noqa: E402
-from opmodels import Op, single_op_model  # noqa: E402
+from mac_layers import VALID  # noqa: E402
+from opmodels import single_op_model  # noqa: E402
+from test_op_conv import conv_case  # noqa: E402
+from test_op_depthwise_conv import depthwise_case  # noqa: E402
 
 #: name: (op, input NHWC, output channels (conv) or None (depthwise), kernel, stride). Inputs carry the
 #: padding the models' PAD ops add, so every layer is VALID.
@@ -43,21 +43,13 @@ LAYERS = {
 
 def layer_model(op: str, input_shape: tuple[int, ...], out_channels: int | None, kernel: int, stride: int,
                 seed: int) -> bytes:
-    """One VALID, RELU6 int8 CONV_2D (out_channels given) or DEPTHWISE_CONV_2D (multiplier 1)."""
-    rng = np.random.default_rng(seed)
-    n, h, w, c = input_shape
-    out_h, out_w = (h - kernel) // stride + 1, (w - kernel) // stride + 1
-    options = dict(padding=VALID, stride_h=stride, stride_w=stride, dilation_h_factor=1, dilation_w_factor=1,
-                   fused_activation_function=ACTIVATIONS["RELU6"])
-    if out_channels is None:
-        layer = int8_layer(rng, input_shape, (1, kernel, kernel, c), (n, out_h, out_w, c), 3, kernel * kernel,
-                           True)
-        operator = Op(op, "DepthwiseConv2DOptions", dict(options, depth_multiplier=1))
-    else:
-        layer = int8_layer(rng, input_shape, (out_channels, kernel, kernel, c), (n, out_h, out_w, out_channels),
-                           0, kernel * kernel * c, True)
-        operator = Op(op, "Conv2DOptions", options)
-    return single_op_model(operator, bias_inputs(layer, "given"), [layer.output])
+    """One VALID, RELU6 int8 CONV_2D or DEPTHWISE_CONV_2D (multiplier 1; out_channels None), built as the op
+    tests build theirs."""
+    shape = dict(input_shape=input_shape, kernel=(kernel, kernel), strides=(stride, stride), padding=VALID,
+                 activation="RELU6")
+    case = (depthwise_case(op, seed, **shape) if op == "DEPTHWISE_CONV_2D"
+            else conv_case(op, seed, out_channels=out_channels, **shape))
+    return single_op_model(case.op, case.inputs, case.outputs)
 
 
 def write_layers(folder: Path) -> list[Path]:
