@@ -12,7 +12,11 @@
  * On AVX-512 VNNI with VBMI, each input's rescale, a function of its byte alone, is looked up instead:
  * `planes` holds the four bytes of its int32 value for each of the 256 byte values (filled by the caller
  * with the reference arithmetic), and vpermi2b reads 64 elements' byte k at once, which leaves only the
- * output rescale to compute.
+ * output rescale to compute. When `separable` is set the planes hold more: tables t1, t2 with
+ *   out = clamp((t1[x1] + t2[x2]) >> table_shift, act_min, act_max)
+ * for all 65,536 input pairs, which the caller builds from the output rescale's linear form and checks
+ * pair by pair against the reference arithmetic before it sets the flag; then nothing is left to compute
+ * but one add and one shift per element.
  *
  * Write order: each block of 64, 32, 16 or 8 elements is read whole before it is written, blocks in
  * increasing order, so an output that starts at or before an input (the planner's in-place placement)
@@ -29,9 +33,10 @@ typedef struct {
     int32_t input1_offset, input2_offset, left_shift;
     int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent;
     int32_t output_multiplier, output_exponent, output_offset, act_min, act_max;
-    /* byte k of input i's rescale of the byte value u at planes[(4 i + k) * 256 + u]; read on the
-     * AVX-512 VNNI path when the CPU has VBMI */
+    /* byte k of input i's rescale (or table, when separable) of the byte value u at
+     * planes[(4 i + k) * 256 + u]; read on the AVX-512 VNNI path when the CPU has VBMI */
     const int8_t *planes;
+    int32_t separable, table_shift;
 } mi_add_params;
 
 typedef int64_t (*mi_add_fn)(const int8_t *, const int8_t *, int8_t *, int64_t, const mi_add_params *);
@@ -190,11 +195,37 @@ static inline void mi_add_lookup64(__m512i x, const int8_t *planes, __m512i d[4]
     d[3] = _mm512_unpackhi_epi16(hi01, hi23);
 }
 
-/* Blocks of 64 elements with looked-up input rescales, the rest with mi_add_sub_avx512. */
+/* Blocks of 64 elements from separable tables (see the top): the sums shifted, narrowed with saturation
+ * (the packs restore the elements' order, as below) and clamped as bytes. */
+__attribute__((target(MI_AVX512_VBMI), always_inline))
+static inline int64_t mi_add_separable_vbmi(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n,
+                                            const mi_add_params *p)
+{
+    const __m128i shift = _mm_cvtsi32_si128(p->table_shift);
+    const __m512i low = _mm512_set1_epi8((char)p->act_min), high = _mm512_set1_epi8((char)p->act_max);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i a[4], b[4], r[4];
+        mi_add_lookup64(_mm512_loadu_si512((const void *)(x1 + i)), p->planes, a);
+        mi_add_lookup64(_mm512_loadu_si512((const void *)(x2 + i)), p->planes + 4 * 256, b);
+        for (int j = 0; j < 4; j++)
+            r[j] = _mm512_sra_epi32(_mm512_add_epi32(a[j], b[j]), shift);
+        __m512i bytes = _mm512_packs_epi16(_mm512_packs_epi32(r[0], r[1]), _mm512_packs_epi32(r[2], r[3]));
+        _mm512_storeu_si512((void *)(out + i), _mm512_min_epi8(_mm512_max_epi8(bytes, low), high));
+    }
+    return i;
+}
+
+/* Blocks of 64 elements with looked-up input rescales (or separable tables), the rest with
+ * mi_add_sub_avx512. */
 __attribute__((target(MI_AVX512_VBMI), always_inline))
 static inline int64_t mi_add_sub_vbmi(const int8_t *x1, const int8_t *x2, int8_t *out, int64_t n,
                                       const mi_add_params *p, int subtract)
 {
+    if (p->separable) {
+        int64_t i = mi_add_separable_vbmi(x1, x2, out, n, p);
+        return i + mi_add_sub_avx512(x1 + i, x2 + i, out + i, n - i, p, subtract);
+    }
     const mi_rescale16 output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent);
     const __m512i output_offset = _mm512_set1_epi32(p->output_offset);
     const __m512i act_min = _mm512_set1_epi32(p->act_min), act_max = _mm512_set1_epi32(p->act_max);

@@ -102,6 +102,7 @@ cdef extern from "int8_add.h" nogil:
         int32_t input1_multiplier, input1_exponent, input2_multiplier, input2_exponent
         int32_t output_multiplier, output_exponent, output_offset, act_min, act_max
         const int8_t* planes
+        int32_t separable, table_shift
     ctypedef int64_t (*mi_add_fn)(const int8_t*, const int8_t*, int8_t*, int64_t, const mi_add_params*)
     mi_add_fn mi_select_add(int subtract, mi_int8_path path)
 
@@ -846,6 +847,44 @@ cdef class Int8DepthwiseStep(Step):
                     ox += self.chunk
 
 
+cdef tuple _separable_add_tables(const Params* p, bint subtract):
+    """Tables t1, t2 over the 256 byte values and a shift with clamp((t1[x1] + t2[x2]) >> shift) equal to
+    the reference ADD/SUB (clamped) for every one of the 65,536 input pairs, or, when no such tables are
+    found, the two inputs' exact rescales and shift -1 (int8_add.h then computes the output rescale).
+
+    The output rescale is floor((s M + 2^30 + 2^(30+e) [e > 0] - 2^31 [s < 0]) / 2^(31+e)) + zp of
+    s = a + b or a - b (requantize.h): linear in s but for the sign term, which only moves ties. Each
+    input's share of the numerator, shifted right by the fewest bits that keep the sum in int32, is its
+    table (so any two add inside int32); the floors of the shares, the sign term and int32 wrapping may
+    each change a result, so every pair is checked and one mismatch rejects the tables.
+    """
+    cdef int32_t[:, ::1] exact = np.empty((2, 256), np.int32)
+    cdef Py_ssize_t u, v
+    for u in range(256):
+        exact[0, u], exact[1, u] = rescaled1(<int8_t>u, p), rescaled2(<int8_t>u, p)
+    # Python integers: the shares need up to 70 bits
+    cdef object e = -p.output_shift, multiplier = p.output_multiplier, zp = p.output_offset
+    rounding = (1 << 30) + ((1 << (30 + e)) if e > 0 else 0) + (zp << (31 + e))
+    sign = -1 if subtract else 1
+    shares = ([a * multiplier + rounding for a in exact[0]], [sign * b * multiplier for b in exact[1]])
+    drop = 0
+    while max(abs(x >> drop) for x in shares[0]) + max(abs(x >> drop) for x in shares[1]) >= 1 << 31:
+        drop += 1
+    cdef int shift = 31 + e - drop
+    if shift < 0 or shift > 31:
+        return exact, -1
+    cdef int32_t[:, ::1] tables = np.array([[x >> drop for x in share] for share in shares], np.int32)
+    cdef bint same = True
+    with nogil:
+        for u in range(256):
+            for v in range(256):
+                same = same and (clamp32((tables[0, u] + tables[1, v]) >> shift, p.activation_min,
+                                         p.activation_max)
+                                 == clamp32(quantized_add_sub(<int8_t>u, <int8_t>v, subtract, p),
+                                            p.activation_min, p.activation_max))
+    return (tables, shift) if same else (exact, -1)
+
+
 cdef class Int8AddStep(Step):
     """ADD or SUB of two int8 tensors with the output's element count, on flat views.
 
@@ -876,7 +915,8 @@ cdef class Int8AddStep(Step):
             input1_multiplier=p.input1_multiplier, input1_exponent=-p.input1_shift,
             input2_multiplier=p.input2_multiplier, input2_exponent=-p.input2_shift,
             output_multiplier=p.output_multiplier, output_exponent=-p.output_shift,
-            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max, planes=NULL)
+            output_offset=p.output_offset, act_min=p.activation_min, act_max=p.activation_max, planes=NULL,
+            separable=0, table_shift=-1)
         shifts = (p.left_shift, -p.input1_shift, -p.input2_shift, -p.output_shift)
         in_range = (all(0 <= s <= 31 for s in shifts) and -128 <= p.activation_min <= p.activation_max <= 127
                     and INT32_MIN not in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier))
@@ -886,9 +926,12 @@ cdef class Int8AddStep(Step):
         self.planes = np.zeros(2 * 4 * 256 if lookup else 0, np.int8)
         cdef int32_t rescale1, rescale2
         cdef Py_ssize_t u, k
+        cdef int32_t[:, ::1] tables
         if lookup:
+            tables, self.lanes.table_shift = _separable_add_tables(&p, subtract)
+            self.lanes.separable = self.lanes.table_shift >= 0
             for u in range(256):
-                rescale1, rescale2 = rescaled1(<int8_t>u, &p), rescaled2(<int8_t>u, &p)
+                rescale1, rescale2 = tables[0, u], tables[1, u]
                 for k in range(4):
                     self.planes[k * 256 + u] = <int8_t>(rescale1 >> (8 * k))
                     self.planes[(4 + k) * 256 + u] = <int8_t>(rescale2 >> (8 * k))
@@ -896,6 +939,11 @@ cdef class Int8AddStep(Step):
 
     def buffer_bytes(self) -> int:
         return _nbytes(self.planes)
+
+    @property
+    def separable(self) -> bool:
+        """Whether the blocks of 64 run from separable tables (int8_add.h), checked on every input pair."""
+        return bool(self.lanes.separable)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t n = self.output.shape[0], i

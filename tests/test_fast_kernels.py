@@ -288,6 +288,30 @@ def test_add_sub_matches_template_on_extreme_parameters(op, path):
     _check_add_sub(op, _add_params(rng, (3, -4, 5), (-1000, 1000)), 67, rng, path)
 
 
+@pytest.mark.parametrize("op", [BinaryOp.ADD, BinaryOp.SUB], ids=["add", "sub"])
+def test_add_sub_tables_or_their_fallback_match_template_on_every_input_pair(op):
+    """The separable tables are checked pair by pair at bind time and rejected on one mismatch: random
+    parameters reach both outcomes (about 2% are rejected), and each step, whichever it chose, gives the
+    template's bits on all 65,536 input pairs."""
+    rng = np.random.default_rng(int(op))
+    x1, x2 = np.repeat(np.arange(-128, 128, dtype=np.int8), 256), np.tile(np.arange(-128, 128, dtype=np.int8), 256)
+    tables = []  # whether each draw's step took the tables (never, on CPUs without AVX-512 VBMI)
+    while len(tables) < 20 or (True in tables and False not in tables and len(tables) < 400):
+        params = _add_params(rng, ADD_ZERO_POINTS[len(tables) % 4], ACTIVATION_RANGES[len(tables) % 5])
+        tables.append(steps.Int8AddStep(x1, x2, np.zeros_like(x1), params, op == BinaryOp.SUB).separable)
+        _check_add_sub_pairs(op, params, x1, x2)
+    assert False in tables
+
+
+def _check_add_sub_pairs(op, params, x1, x2):
+    expected, got = np.zeros_like(x1), np.zeros_like(x1)
+    n = x1.shape[0]
+    kernel = elementwise_kernels.BinaryKernel(int(op), *broadcast_geometry((n,), (n,), (n,)), params)
+    elementwise_kernels.binary["int8_t"](kernel, x1, x2, expected)
+    steps.Int8AddStep(x1, x2, got, params, op == BinaryOp.SUB)()
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_add_step_rejects_mismatched_sizes():
     with pytest.raises(ValueError, match="equal counts"):
         steps.Int8AddStep(np.zeros(4, np.int8), np.zeros(3, np.int8), np.zeros(4, np.int8), binary_params(), False)
