@@ -36,7 +36,10 @@ LAYERS = {
     "mobilenet_v2 depthwise 3x3/2, 96 @ 56x56": ("DEPTHWISE_CONV_2D", (1, 113, 113, 96), None, 3, 2),
     "mobilenet_v2 depthwise 3x3, 144 @ 56x56": ("DEPTHWISE_CONV_2D", (1, 58, 58, 144), None, 3, 1),
     "mobilenet_v2 depthwise 3x3, 384 @ 14x14": ("DEPTHWISE_CONV_2D", (1, 16, 16, 384), None, 3, 1),
+    "resnet first conv 3x3, 3 -> 16 @ 32x32": ("CONV_2D", (1, 34, 34, 3), 16, 3, 1),
     "resnet 3x3, 16 -> 16 @ 32x32": ("CONV_2D", (1, 34, 34, 16), 16, 3, 1),
+    "resnet 3x3/2, 16 -> 32 @ 16x16": ("CONV_2D", (1, 33, 33, 16), 32, 3, 2),
+    "resnet 1x1/2, 16 -> 32 @ 16x16": ("CONV_2D", (1, 31, 31, 16), 32, 1, 2),
     "resnet 3x3, 64 -> 64 @ 8x8": ("CONV_2D", (1, 10, 10, 64), 64, 3, 1),
 }
 
@@ -52,10 +55,12 @@ def layer_model(op: str, input_shape: tuple[int, ...], out_channels: int | None,
     return single_op_model(case.op, case.inputs, case.outputs)
 
 
-def write_layers(folder: Path) -> list[Path]:
-    """The LAYERS as .tflite files in folder, in table order."""
+def write_layers(folder: Path, only: str = "") -> list[Path]:
+    """The LAYERS whose names contain `only` as .tflite files in folder, in table order."""
     paths = []
     for seed, (name, spec) in enumerate(LAYERS.items()):
+        if only not in name:
+            continue
         path = folder / (name.replace(" ", "_").replace(",", "").replace("/", "s").replace("@", "at")
                          .replace("->", "to") + ".tflite")
         path.write_bytes(layer_model(*spec, seed=seed))
@@ -67,11 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=1.0, help="as run.py's")
     parser.add_argument("--keep", type=Path, help="write the layer models here and keep them")
+    parser.add_argument("--only", default="", help="only the layers whose names contain this text")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        run.main(["--budget", str(args.budget), *map(str, write_layers(folder))])
+        run.main(["--budget", str(args.budget), *map(str, write_layers(folder, args.only))])
 
 
 if __name__ == "__main__":

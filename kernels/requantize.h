@@ -25,12 +25,15 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Per-channel requantization of int32 sums to int8. AVX2 reads left, right and right_mask[c] =
- * 2^right[c] - 1; AVX-512 reads left (NULL when every left shift is 0) and, per block of 16 channels,
- * rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] of the even channels, of the odd ones, then
- * their shifts 31 + e likewise, and round_down[2 b], [2 b + 1]: the even and odd channels with e > 0 (bit j
- * for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31. clamp_low / clamp_high: whether
- * act_min / act_max lie inside int8 (else the saturating narrowing applies them). */
+/* Per-channel requantization of int32 sums to int8. AVX2 reads bias, left, right and right_mask[c] =
+ * 2^right[c] - 1. AVX-512 reads no bias (the caller's sums start with it: the wrapping int32 sum is the
+ * same in any order) and no output_zp, but left (NULL when every left shift is 0) and, per block of 16
+ * channels, rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + output_zp 2^(31+e) of the even
+ * channels (the zero point passes through the floor of the shift unchanged; the caller keeps e <= 23 so
+ * that no sum overflows), of the odd ones, then their shifts 31 + e likewise, and round_down[2 b],
+ * [2 b + 1]: the even and odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative
+ * products take -2^31. clamp_low / clamp_high: whether act_min / act_max lie inside int8 (else the
+ * saturating narrowing applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left, *right, *right_mask;
     const int64_t *rounding;
@@ -145,7 +148,7 @@ static inline __m512i mi_rescale16_apply(__m512i x, const mi_rescale16 *r)
 
 /* The parameters of channels c..c+15 (c a multiple of 16; only the first n < 16 read when fewer remain). */
 typedef struct {
-    __m512i bias, left, output_zp, act_min, act_max;
+    __m512i left, act_min, act_max;
     mi_rescale16 scale;
     int shift_left, clamp_low, clamp_high;
 } mi_requant16;
@@ -156,7 +159,7 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     __mmask16 m = MI_LANE_MASK16(n);
     const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
-    k.bias = _mm512_maskz_loadu_epi32(m, q->bias + c);
+
     k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
     k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
     k.shift_left = q->left != NULL;
@@ -167,7 +170,6 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     k.scale.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
     k.scale.down_even = q->round_down[c / 8];
     k.scale.down_odd = q->round_down[c / 8 + 1];
-    k.output_zp = _mm512_set1_epi32(q->output_zp);
     k.act_min = _mm512_set1_epi32(q->act_min);
     k.act_max = _mm512_set1_epi32(q->act_max);
     k.clamp_low = q->clamp_low;
@@ -179,10 +181,10 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline __m512i mi_requantize16(__m512i acc, const mi_requant16 *k)
 {
-    __m512i x = _mm512_add_epi32(acc, k->bias);
+    __m512i x = acc;
     if (k->shift_left)
         x = _mm512_sllv_epi32(x, k->left);
-    x = _mm512_add_epi32(mi_rescale16_apply(x, &k->scale), k->output_zp);
+    x = mi_rescale16_apply(x, &k->scale);
     if (k->clamp_low)
         x = _mm512_max_epi32(x, k->act_min);
     if (k->clamp_high)

@@ -53,11 +53,15 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
 @pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
 def test_conv_matches_template(case, path):
+    """Channel 1, where there is one, has no weights, a bias near 2^30 and a right shift of 30, as the dead
+    channels of real models have (the AVX-512 step writes such a channel's output as a constant)."""
     shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl), zp = CONV_CASES[case]
     rng = np.random.default_rng(case)
     x, w = _int8(rng, shape), _int8(rng, (out_c, kh, kw, shape[3]))
     bias = rng.integers(-5000, 5000, out_c, dtype=np.int32)
     multiplier, shift = _requant(rng, out_c)
+    if out_c > 1:
+        w[1], bias[1], shift[1] = 0, -(1 << 30) + 64 * case, -30
     out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
     expected, got = (np.zeros((shape[0], out_h, out_w, out_c), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, -3, multiplier, shift, -120, 127)
@@ -96,15 +100,15 @@ def test_requantization_saturating_multiplier_matches_template(path):
     assert (got == 127).all()
 
 
-def _full_range_requantization(rng, n):
+def _full_range_requantization(rng, n, max_right_shift=31):
     """Sums, multipliers and shifts over the vector step's whole domain: half of them anywhere in int32
-    (shifts -31..31, saturating results, wrapping left shifts), half aimed at results inside int8,
-    exact halves (ties of either rounding, either sign) among them."""
+    (shifts -max_right_shift..31, saturating results, wrapping left shifts), half aimed at results inside
+    int8, exact halves (ties of either rounding, either sign) among them."""
     acc = rng.integers(INT32_MIN, 1 << 31, n, dtype=np.int64)
     multiplier = rng.integers(INT32_MIN + 1, 1 << 31, n, dtype=np.int64)
-    shift = rng.integers(-31, 32, n)
+    shift = rng.integers(-max_right_shift, 32, n)
     aimed = rng.random(n) < 0.5
-    e = rng.integers(0, 32, n)
+    e = rng.integers(0, max_right_shift + 1, n)
     multiplier[aimed] = np.where(rng.random(n) < 0.3, 1 << 30, rng.integers(1 << 24, 1 << 31, n))[aimed]
     multiplier[aimed] *= rng.choice([-1, 1], n)[aimed]
     # x * multiplier / 2^(31 + e) lands near a target result, plus a small offset (0 at exact halves)
@@ -120,22 +124,28 @@ def _full_range_requantization(rng, n):
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("shifts", ["any", "up_to_23", "any_without_weights_past_23"])
 @pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (5, -100, 90),
                                                        (127, 0, 127)])
-def test_requantization_over_the_int32_range_matches_template(output_zp, act_min, act_max, path):
-    # the sums are the biases (zero inputs and weights): the GEMM's own output step (FC) and the
-    # depthwise one's, with a channel tail of 11
+def test_requantization_over_the_int32_range_matches_template(output_zp, act_min, act_max, shifts, path):
+    """The sums are the biases (zero inputs, weights 1 or 0): the GEMM's own output step (FC) and the
+    depthwise one's, with a channel tail of 11. AVX-512 folds the zero point into its rounding offsets,
+    which needs right shifts up to 23: any larger one sends the step to the scalar path, unless its
+    channel has no weights (a constant channel, as real models have: its output goes in the offset)."""
     rng = np.random.default_rng(output_zp - act_min)
     n = 20011
-    bias, multiplier, shift = _full_range_requantization(rng, n)
+    bias, multiplier, shift = _full_range_requantization(rng, n, 23 if shifts == "up_to_23" else 31)
+    dead = (shift < -23) | (rng.random(n) < 0.1) if shifts == "any_without_weights_past_23" else np.zeros(n, bool)
+    weights = np.where(dead, 0, 1).astype(np.int8)
     expected, got = (np.zeros((1, n), np.int8) for _ in range(2))
     args = (0, 0, output_zp, multiplier, shift, act_min, act_max)
-    fc_kernels.fully_connected[INT8](np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, expected, *args)
-    steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((n, 4), np.int8), bias, got, *args, path=path)()
+    x, w = np.zeros((1, 4), np.int8), np.repeat(weights[:, None], 4, axis=1)
+    fc_kernels.fully_connected[INT8](x, w, bias, expected, *args)
+    steps.Int8FullyConnectedStep(x, w, bias, got, *args, path=path)()
     np.testing.assert_array_equal(got, expected)
     got = np.zeros((1, 1, 1, n), np.int8)
     args = (1, 1, 1, 1, 0, 0, 0, output_zp, multiplier, shift, act_min, act_max)
-    steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), np.zeros((1, 1, 1, n), np.int8), bias, got, *args,
+    steps.Int8DepthwiseStep(np.zeros(got.shape, np.int8), weights.reshape(1, 1, 1, n), bias, got, *args,
                             path=path)()
     np.testing.assert_array_equal(got.reshape(1, n), expected)
 
