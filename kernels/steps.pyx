@@ -32,7 +32,7 @@ only reads earlier (a conv even copies its whole input before writing). So it re
 than the reference loop does and writes no earlier; an output the `inplace` planner overlaps with its
 dying input stays valid.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
@@ -71,6 +71,16 @@ cdef extern from "vnni_gemm.h" nogil:
     int64_t mi_gemm_row_block(mi_int8_path path)
     ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
     mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
+
+
+cdef extern from "channel_expand.h" nogil:
+    ctypedef struct mi_expand:
+        int64_t channels
+        const uint64_t* live
+        const int64_t* first
+        const int8_t* constants
+    ctypedef void (*mi_expand_fn)(int8_t* out, const int8_t* compact, const mi_expand* e)
+    mi_expand_fn mi_select_expand(mi_int8_path path)
 
 
 cdef extern from "requantize.h" nogil:
@@ -190,6 +200,12 @@ def _zeros_aligned(Py_ssize_t count, dtype):
 def _nbytes(*buffers) -> int:
     """The bytes of arrays or typed memoryviews (None counts 0)."""
     return sum(np.asarray(b).nbytes for b in buffers if b is not None)
+
+
+# A conv with at least this many output channels without weights computes only the others (one 512-bit
+# block of sums saved at least; channel_expand.h writes the pixels).
+cdef enum:
+    DEAD_CHANNELS_SKIPPED = 16
 
 
 # Runs of steps of at most this many MACs in all (about a microsecond) keep the GIL: releasing and
@@ -552,6 +568,12 @@ cdef class Int8ConvStep(Step):
     cdef Py_ssize_t image_h, image_w, image_bytes, stride_h, stride_w, pad_top, pad_left
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
+    # with dead channels skipped: the GEMM's compact rows (live channels) in the workspace from
+    # compact_at, compact_stride bytes apart, then expanded into the output pixels
+    cdef mi_expand expand
+    cdef mi_expand_fn expand_fn
+    cdef object expand_arrays
+    cdef Py_ssize_t compact_at, compact_stride
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
@@ -575,17 +597,47 @@ cdef class Int8ConvStep(Step):
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h * filter_w, depth)
             offsets = [(ky * dilation_h * width + kx * dilation_w) * depth
                        for ky in range(filter_h) for kx in range(filter_w)]
+        constant = ~runs.reshape(out_c, -1).any(axis=1)
+        if DEAD_CHANNELS_SKIPPED <= constant.sum() < out_c:
+            live = ~constant
+            self._bind_expand(live, bias, multiplier, shift, output_zp, act_min, act_max, int8_path)
+            runs, bias, multiplier, shift = (np.ascontiguousarray(np.asarray(a)[live]) for a in
+                                             (runs, np.asarray(bias, np.int32), np.asarray(multiplier, np.int32),
+                                              np.asarray(shift, np.int32)))
+            self.expand_arrays += [bias, multiplier, shift]
+            out_c, constant = runs.shape[0], constant[live]
         self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
         self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
-        constant = ~runs.reshape(out_c, -1).any(axis=1)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c, constant)
         if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
             self._bind_pairs(runs, offsets, input_zp, bias, multiplier, shift, output_zp, act_min, act_max,
                              constant)
         _start_with_bias(self.gemm, self.requantize)
-        self.reserve(_aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize))
+        self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)
+        self.compact_stride = _aligned(out_c) if self.expand_fn != NULL else 0
+        self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride)
+        # the model's MACs (a skipped dead channel's too), as for the other steps and the reference
         self.count_macs(int(np.prod(output.shape)) * filter_h * filter_w * depth)
+
+    def _bind_expand(self, live, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
+                     mi_int8_path path):
+        """The expansion of the live channels' compact outputs (channel_expand.h), with each dead channel's
+        constant: its bias through the reference template's output step."""
+        channels = live.shape[0]
+        cdef int8_t[::1] constants = np.zeros(channels, np.int8)
+        cdef const int32_t[::1] b = np.asarray(bias, np.int32), m = np.asarray(multiplier, np.int32)
+        cdef const int32_t[::1] sh = np.asarray(shift, np.int32)
+        cdef Py_ssize_t c
+        for c in np.flatnonzero(~live):
+            store_output(&constants[c], <int32_t>0, b[c], m[c], sh[c], output_zp, act_min, act_max)
+        blocks = np.zeros((channels + 63) // 64 * 64, bool)
+        blocks[:channels] = live
+        cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
+        cdef const int64_t[::1] first = np.concatenate([[0], np.cumsum(blocks.reshape(-1, 64).sum(axis=1))[:-1]]).astype(np.int64)
+        self.expand_arrays = [constants.base, bits.base, first.base]
+        self.expand = mi_expand(channels=channels, live=&bits[0], first=&first[0], constants=&constants[0])
+        self.expand_fn = mi_select_expand(path)
 
     def _bind_pairs(self, runs, offsets, int32_t input_zp, bias, multiplier, shift, int32_t output_zp,
                     int32_t act_min, int32_t act_max, constant):
@@ -603,7 +655,12 @@ cdef class Int8ConvStep(Step):
                                       MI_INT8_AVX512_VNNI, 16, twice(constant, False))
 
     def buffer_bytes(self) -> int:
-        return self.gemm.nbytes() + self.requantize.nbytes()
+        return self.gemm.nbytes() + self.requantize.nbytes() + _nbytes(*(self.expand_arrays or ()))
+
+    @property
+    def dead_channels_skipped(self) -> int:
+        """Output channels without weights that the GEMM skips (their constant is written instead)."""
+        return self.expand.channels - self.gemm.shape.channels if self.expand_fn != NULL else 0
 
     cdef inline uint8_t* pixel(self, uint8_t* image, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
         """The image's element (b, y, x, 0)."""
@@ -638,9 +695,11 @@ cdef class Int8ConvStep(Step):
         cdef Py_ssize_t out_step = self.output.strides[2]
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
+        cdef int8_t* pixels[MI_GEMM_ROWS]
         cdef uint8_t* image = self._workspace
         cdef const uint8_t* window
         cdef int8_t* out
+        cdef int8_t* compact = <int8_t*>(self._workspace + self.compact_at)
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
         self.fill_image(image)
         for b in range(batches):
@@ -648,15 +707,25 @@ cdef class Int8ConvStep(Step):
                 window = self.pixel(image, b, oy * self.stride_h, 0)
                 out = &self.output[b, oy, 0, 0] if out_w else NULL
                 for ox in range(out_w):
-                    rows[n], outputs[n] = window, out
+                    rows[n], pixels[n] = window, out
+                    outputs[n] = compact + n * self.compact_stride if self.expand_fn != NULL else out
                     window += image_step
                     out += out_step
                     n += 1
                     if n == MI_GEMM_ROWS:
-                        self.gemm.compute(rows, n, self.requantize, outputs, sums)
+                        self.compute(rows, n, outputs, pixels, sums)
                         n = 0
         if n:
-            self.gemm.compute(rows, n, self.requantize, outputs, sums)
+            self.compute(rows, n, outputs, pixels, sums)
+
+    cdef inline void compute(self, const void** rows, Py_ssize_t n, int8_t** outputs, int8_t** pixels,
+                             int32_t* sums) noexcept nogil:
+        """n pixels through the GEMM, then, with dead channels skipped, their compact rows expanded."""
+        cdef Py_ssize_t i
+        self.gemm.compute(rows, n, self.requantize, outputs, sums)
+        if self.expand_fn != NULL:
+            for i in range(n):
+                self.expand_fn(pixels[i], outputs[i], &self.expand)
 
 
 def _start_with_bias(_Int8Gemm gemm, _Requantize requantize):

@@ -71,6 +71,35 @@ def test_conv_matches_template(case, path):
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("out_c,dead,skipped", [
+    (70, range(10, 60), 50),  # dead channels across two blocks of 64, a live tail
+    (24, list(range(16)) + [20, 22], 18),  # 6 live channels left: two pixels per vector on AVX-512
+    (130, range(1, 130, 2), 65),  # every other channel, three blocks of 64
+    (40, range(15), 0),  # fewer than 16 dead: computed, as constant channels
+    (20, range(20), 0),  # no live channel: nothing to skip for
+])
+def test_conv_skipping_dead_channels_matches_template(out_c, dead, skipped, path):
+    """Output channels without weights (a bias near +-2^30 and a right shift of 30, as in real models)
+    are not computed when there are at least 16: each pixel gets their constants around the live
+    channels' outputs, with the template's bits."""
+    rng = np.random.default_rng(out_c)
+    x, w = _int8(rng, (2, 6, 7, 5)), _int8(rng, (out_c, 3, 3, 5))
+    bias = rng.integers(-5000, 5000, out_c, dtype=np.int32)
+    multiplier, shift = _requant(rng, out_c)
+    dead = list(dead)
+    w[dead], shift[dead] = 0, -30
+    bias[dead] = rng.choice([-1, 1], len(dead)) * (1 << 30) + rng.integers(-200, 200, len(dead))
+    expected, got = (np.zeros((2, 6, 7, out_c), np.int8) for _ in range(2))
+    args = (1, 1, 1, 1, 1, 1, -7, 3, multiplier, shift, -128, 127)
+    conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+    step = steps.Int8ConvStep(x, w, bias, got, *args, path=path)
+    step()
+    assert step.dead_channels_skipped == skipped
+    np.testing.assert_array_equal(got, expected)
+    assert len(np.unique(got[..., dead[0]])) == 1
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, 0), (2, 256, 64, 0), (9, 40, 16, 3),
                                                           (11, 70, 45, 0)])
 def test_fully_connected_matches_template(batches, depth, units, filter_zp, path):
