@@ -139,6 +139,10 @@ class ExecutionPlan:
             views.append(arena[offset:offset + nbytes])
         return views
 
+    def copy_first(self, pairs) -> None:
+        """Byte copies (target, source) that every run() makes before the first step, in compiled code."""
+        self._programs[0].copy_first(pairs)
+
     def run(self) -> None:
         self._visits = 0
         try:

@@ -216,9 +216,11 @@ class Interpreter:
         main = self.model.main
         self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
-        # flat byte views: a memoryview slice assignment costs a fraction of np.copyto on small inputs
+        # flat byte views: a memoryview slice assignment costs a fraction of np.copyto on small inputs;
+        # a plain run() makes these copies itself, in compiled code
         self._input_copies = tuple((memoryview(self._exec.views[i]).cast("B"), memoryview(self._inputs[i]).cast("B"))
                                    for i in self._inputs if self._inputs[i].size)
+        self._exec.copy_first(self._input_copies)
         self._variable_fills = _variable_fills(self.model, plan)
         self.reset_all_variables()  # TFLM's AllocateTensors ends with ResetVariableTensors
 
@@ -290,12 +292,13 @@ class Interpreter:
         try:
             if self._exec is None:
                 self._require_allocated("invoke()")
-            # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in.
-            for target, staged in self._input_copies:
-                target[:] = staged
+            # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in (by
+            # run() itself, when the steps do not run one by one).
             if op_times is None:
                 self._exec.run()
                 return
+            for target, staged in self._input_copies:
+                target[:] = staged
             for step in self._exec.steps:
                 start = time.perf_counter()
                 try:

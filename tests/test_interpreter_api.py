@@ -78,6 +78,26 @@ def test_inputs_are_copied_not_aliased(interp):
     assert interp.get_tensor(2).tolist() == [[1, 2], [3, 4]]
 
 
+def test_each_invoke_copies_the_staged_inputs_into_arena_bytes_that_activations_reused():
+    """The arena reuses an input's bytes for later activations (as TFLM does): x dies after the first ADD
+    and the third ADD's output takes its place. Every invoke, profiled or not, copies the input set with
+    set_tensor() back in first, so repeated invokes agree."""
+    x, a, b, c = (T("INT8", (1, 64), 0.5, 0, name=n) for n in "xabc")
+    add = Op("ADD", "AddOptions", {})
+    it = Interpreter(model_content=graph_model([(add, [x, x], [a]), (add, [a, a], [b]), (add, [b, b], [c])],
+                                               inputs=[x], outputs=[c]))
+    it.allocate_tensors()
+    staged = np.arange(-32, 32, dtype=np.int8).reshape(1, 64) // 8
+    it.set_tensor(0, staged)
+    start = it.memory_plan.tensor_allocation(0, 0).offset
+    outputs = []
+    for op_times in (None, None, [], None):
+        it.invoke(op_times=op_times)
+        outputs.append(it.get_tensor(3))
+        assert not np.array_equal(it.arena[start:start + 64].view(np.int8), staged[0])  # now an activation
+    assert all(np.array_equal(o, staged * 8) for o in outputs)
+
+
 def test_get_tensor_returns_a_copy_and_tensor_a_live_view(interp):
     interp.set_tensor(0, np.array([[1, 2, 3, 4]], np.int8))
     interp.invoke()
