@@ -69,9 +69,8 @@ cdef extern from "vnni_gemm.h" nogil:
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
     int64_t mi_gemm_row_block(mi_int8_path path)
-    ctypedef void (*mi_quad_rows_fn)(uint8_t* dst, const int8_t* src, int64_t rows, int64_t stride,
-                                     int64_t left, int64_t inside, uint8_t pad)
-    mi_quad_rows_fn mi_select_quad_rows(mi_int8_path path)
+    ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
+    mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
 
 
 cdef extern from "channel_expand.h" nogil:
@@ -375,7 +374,7 @@ cdef class _Int8Gemm:
     cdef int32_t[::1] init
     cdef mi_gemm_shape shape
     cdef mi_gemm_fn gemm
-    cdef mi_quad_rows_fn quad_rows
+    cdef mi_quad_bytes_fn quad_bytes
     cdef readonly bint quads
     cdef mi_int8_path path
     cdef readonly Py_ssize_t group, itemsize, depth
@@ -412,7 +411,7 @@ cdef class _Int8Gemm:
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
         self.shape.init = &self.init[0]
         self.gemm = mi_select_gemm(path)
-        self.quad_rows = mi_select_quad_rows(path)
+        self.quad_bytes = mi_select_quad_bytes(path)
 
     def nbytes(self) -> int:
         return _nbytes(self.packed, self.seg_offsets, self.init)
@@ -429,25 +428,13 @@ cdef class _Int8Gemm:
 
     cdef inline void load(self, uint8_t* dst, const int8_t* src, Py_ssize_t n) noexcept nogil:
         """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
-        self.load_rows(dst, src, 1, n * self.itemsize, 0, n)
-
-    cdef void load_rows(self, uint8_t* dst, const int8_t* src, Py_ssize_t rows, Py_ssize_t stride,
-                        Py_ssize_t left, Py_ssize_t n) noexcept nogil:
-        """rows rows of stride bytes at dst: `left` padding elements, the next n input values of src in the
-        path's elements, padding elements to the row's end (pad_byte; 0 for int16)."""
-        cdef Py_ssize_t r, i, item = self.itemsize
-        cdef int16_t* wide
+        cdef Py_ssize_t i
+        cdef int16_t* wide = <int16_t*>dst
         if self.quads:
-            self.quad_rows(dst, src, rows, stride, left, n, self.pad_byte)
-            return
-        for r in range(rows):
-            memset(dst, 0, left * item)
-            wide = <int16_t*>(dst + left * item)
+            self.quad_bytes(dst, src, n)
+        else:
             for i in range(n):
                 wide[i] = src[i] - self.input_zp
-            memset(dst + (left + n) * item, 0, stride - (left + n) * item)
-            dst += stride
-            src += n
 
     cdef inline void compute(self, const void* const* rows, Py_ssize_t n, _Requantize requantize,
                              int8_t* const* outputs, int32_t* sums) noexcept nogil:
@@ -687,8 +674,7 @@ cdef class Int8ConvStep(Step):
         blocks = np.zeros((channels + 63) // 64 * 64, bool)
         blocks[:channels] = live
         cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
-        counts = blocks.reshape(-1, 64).sum(axis=1)
-        cdef const int64_t[::1] first = (np.cumsum(counts) - counts).astype(np.int64)
+        cdef const int64_t[::1] first = np.concatenate([[0], np.cumsum(blocks.reshape(-1, 64).sum(axis=1))[:-1]]).astype(np.int64)
         self.expand_arrays = [constants.base, bits.base, first.base]
         self.expand = mi_expand(channels=channels, live=&bits[0], first=&first[0], constants=&constants[0])
         self.expand_fn = mi_select_expand(path)
@@ -728,13 +714,14 @@ cdef class Int8ConvStep(Step):
         cdef uint8_t* row
         cdef uint8_t pad = self.gemm.pad_byte
         for b in range(self.input.shape[0]):
-            # the rows above the input, the input's rows between their borders, the rows below
-            memset(self.pixel(image, b, 0, 0), pad, self.pad_top * row_bytes)
-            if in_h:
-                self.gemm.load_rows(self.pixel(image, b, self.pad_top, 0), &self.input[b, 0, 0, 0], in_h, row_bytes,
-                                    self.pad_left * depth, in_w * depth)
-            row = self.pixel(image, b, self.pad_top + in_h, 0)
-            memset(row, pad, self.pixel(image, b + 1, 0, 0) - row)
+            for y in range(self.image_h):
+                row = self.pixel(image, b, y, 0)
+                if self.pad_top <= y < self.pad_top + in_h:
+                    memset(row, pad, left)
+                    self.gemm.load(row + left, &self.input[b, y - self.pad_top, 0, 0], in_w * depth)
+                    memset(row + left + inside, pad, row_bytes - left - inside)
+                else:
+                    memset(row, pad, row_bytes)
         row = self.pixel(image, self.input.shape[0], 0, 0)  # the slack past the last image row
         memset(row, pad, image + self.image_bytes - row)
 

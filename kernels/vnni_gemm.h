@@ -201,62 +201,38 @@ static mi_gemm_fn mi_select_gemm(mi_int8_path path)
     }
 }
 
-/* The quad paths' input elements, written as `rows` rows of `stride` bytes: `left` bytes of `pad`, the
- * next `inside` int8 values of src as the bytes x + 128 (x ^ 0x80), then `pad` to the row's end (a conv's
- * padded image in one call; an FC's input row with left 0 and inside = stride). */
-typedef void (*mi_quad_rows_fn)(uint8_t *dst, const int8_t *src, int64_t rows, int64_t stride, int64_t left,
-                                int64_t inside, uint8_t pad);
+/* The quad paths' input elements: the n int8 values x as the bytes x + 128 (x ^ 0x80). */
+typedef void (*mi_quad_bytes_fn)(uint8_t *dst, const int8_t *src, int64_t n);
 
-static void mi_quad_rows_portable(uint8_t *dst, const int8_t *src, int64_t rows, int64_t stride, int64_t left,
-                                  int64_t inside, uint8_t pad)
+static void mi_quad_bytes_portable(uint8_t *dst, const int8_t *src, int64_t n)
 {
-    for (int64_t r = 0; r < rows; r++, dst += stride, src += inside) {
-        memset(dst, pad, (size_t)left);
-        for (int64_t i = 0; i < inside; i++)
-            dst[left + i] = (uint8_t)src[i] ^ 0x80;
-        memset(dst + left + inside, pad, (size_t)(stride - left - inside));
-    }
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (uint8_t)src[i] ^ 0x80;
 }
 
 #ifdef MI_X86
-/* n bytes of v from dst, 64 at a time and a masked tail. */
-__attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline void mi_store_bytes512(uint8_t *dst, int64_t n, __m512i v)
+/* 64 bytes at a time and a masked tail (the portable loop compiles to 16-byte SSE2 blocks: a conv's
+ * image is written at every invoke, and that copy took a few percent of a small CNN's time). */
+__attribute__((target(MI_AVX512_VNNI)))
+static void mi_quad_bytes_avx512(uint8_t *dst, const int8_t *src, int64_t n)
 {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
     int64_t i = 0;
     for (; i + 64 <= n; i += 64)
-        _mm512_storeu_si512((void *)(dst + i), v);
-    _mm512_mask_storeu_epi8(dst + i, ((__mmask64)1 << (n - i)) - 1, v);  /* n - i < 64 */
-}
-
-/* 64 bytes at a time and masked tails, the padding without libc calls: the image is written at every
- * invoke, row by row, and the calls per row cost as much as the copy in a small CNN's convs. */
-__attribute__((target(MI_AVX512_VNNI)))
-static void mi_quad_rows_avx512(uint8_t *dst, const int8_t *src, int64_t rows, int64_t stride, int64_t left,
-                                int64_t inside, uint8_t pad)
-{
-    const __m512i flip = _mm512_set1_epi8((char)0x80), fill = _mm512_set1_epi8((char)pad);
-    for (int64_t r = 0; r < rows; r++, dst += stride, src += inside) {
-        mi_store_bytes512(dst, left, fill);
-        uint8_t *row = dst + left;
-        int64_t i = 0;
-        for (; i + 64 <= inside; i += 64)
-            _mm512_storeu_si512((void *)(row + i), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), flip));
-        __mmask64 tail = ((__mmask64)1 << (inside - i)) - 1;  /* inside - i < 64 */
-        _mm512_mask_storeu_epi8(row + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), flip));
-        mi_store_bytes512(row + inside, stride - left - inside, fill);
-    }
+        _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), flip));
+    __mmask64 tail = ((__mmask64)1 << (n - i)) - 1;  /* n - i < 64 */
+    _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), flip));
 }
 #endif
 
-static mi_quad_rows_fn mi_select_quad_rows(mi_int8_path path)
+static mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
 {
 #ifdef MI_X86
     if (path == MI_INT8_AVX512_VNNI)
-        return mi_quad_rows_avx512;
+        return mi_quad_bytes_avx512;
 #endif
     (void)path;
-    return mi_quad_rows_portable;
+    return mi_quad_bytes_portable;
 }
 
 /* Output channels per vector of the path's sums: the padding of the packed rows. */
