@@ -674,7 +674,8 @@ cdef class Int8ConvStep(Step):
         blocks = np.zeros((channels + 63) // 64 * 64, bool)
         blocks[:channels] = live
         cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
-        cdef const int64_t[::1] first = np.concatenate([[0], np.cumsum(blocks.reshape(-1, 64).sum(axis=1))[:-1]]).astype(np.int64)
+        counts = blocks.reshape(-1, 64).sum(axis=1)
+        cdef const int64_t[::1] first = (np.cumsum(counts) - counts).astype(np.int64)
         self.expand_arrays = [constants.base, bits.base, first.base]
         self.expand = mi_expand(channels=channels, live=&bits[0], first=&first[0], constants=&constants[0])
         self.expand_fn = mi_select_expand(path)
