@@ -1,6 +1,7 @@
 /* The output step of the int8 fast kernels: add the bias, TFLM's MultiplyByQuantizedMultiplier (double
  * rounding, as fixedpoint.pxd), add the output zero point, clamp, narrow to int8; 8 channels at a time
- * (AVX2) or 16 with masked tails (AVX-512). The caller finishes the channels this does not (an AVX2 tail
+ * (AVX2) or 16 with masked tails (AVX-512, which finds the bias already in the sums and the zero point in
+ * its rounding offsets: see mi_requant). The caller finishes the channels this does not (an AVX2 tail
  * of fewer than 8, or all of them on a CPU without AVX2) with the scalar store_output, same bits.
  *
  * SaturatingRoundingDoublingHighMul: (ab + nudge) / 2^31 truncated toward zero equals
@@ -159,7 +160,6 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
     __mmask16 m = MI_LANE_MASK16(n);
     const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
-
     k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
     k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
     k.shift_left = q->left != NULL;
@@ -181,9 +181,7 @@ static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline __m512i mi_requantize16(__m512i acc, const mi_requant16 *k)
 {
-    __m512i x = acc;
-    if (k->shift_left)
-        x = _mm512_sllv_epi32(x, k->left);
+    __m512i x = k->shift_left ? _mm512_sllv_epi32(acc, k->left) : acc;
     x = mi_rescale16_apply(x, &k->scale);
     if (k->clamp_low)
         x = _mm512_max_epi32(x, k->act_min);
