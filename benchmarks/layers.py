@@ -73,11 +73,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=1.0, help="as run.py's")
     parser.add_argument("--keep", type=Path, help="write the layer models here and keep them")
     parser.add_argument("--only", default="", help="only the layers whose names contain this text")
+    parser.add_argument("--cpu", type=int, help="as run.py's")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        run.main(["--budget", str(args.budget), *map(str, write_layers(folder, args.only))])
+        pinned = ["--cpu", str(args.cpu)] if args.cpu is not None else []
+        run.main(["--budget", str(args.budget), *pinned, *map(str, write_layers(folder, args.only))])
 
 
 if __name__ == "__main__":

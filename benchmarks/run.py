@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -120,7 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--budget", type=float, default=1.0,
                         help="seconds of invokes per interpreter and model, which set each one's repeat count")
+    parser.add_argument("--cpu", type=int,
+                        help="run on this logical CPU only, the official interpreters' worker process too (on a "
+                             "shared machine one core can be busier than the other for minutes)")
     args = parser.parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})  # before the worker starts: it inherits the affinity
     models = args.models or [*MLPERF_INT8, *OTHER_MODELS]
     results = {}
     with OracleWorker(timeout=600.0) as worker:
