@@ -110,6 +110,9 @@ class CachingParallelBuildExt(build_ext):
             return
         _log(f"{ext.name}: compiling")
         start = time.perf_counter()
+        # a cache miss always compiles: distutils' own check compares file times only, so after a change of
+        # flags (part of the key) it would keep the old binary and this cache would store it under the new key
+        self.force = self.compiler.force = True
         super().build_extension(ext)
         _log(f"{ext.name}: done in {time.perf_counter() - start:.1f} s")
         try:

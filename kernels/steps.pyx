@@ -351,6 +351,30 @@ cdef inline void _run_segment(PyObject** compiled, Py_ssize_t first, Py_ssize_t 
         (<Step>compiled[k]).run()
 
 
+def _check_per_channel(bias, multiplier, shift, Py_ssize_t channels):
+    """The guard of arrays the steps index unchecked: one bias, multiplier and shift per channel."""
+    if not len(bias) == len(multiplier) == len(shift) == channels:
+        raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
+                         f"{channels} channels")
+
+
+def _bias_outputs(channels, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max):
+    """The reference output step's int8 result for a sum of 0 in each of `channels` (indices): the constant
+    output of a channel without weights, whose sum is its bias alone."""
+    cdef const int32_t[::1] b = np.asarray(bias, np.int32), m = np.asarray(multiplier, np.int32)
+    cdef const int32_t[::1] sh = np.asarray(shift, np.int32)
+    indices = np.asarray(channels, np.intp)
+    if indices.size and (indices.min() < 0 or indices.max() >= min(b.shape[0], m.shape[0], sh.shape[0])):
+        raise ValueError(f"channels up to {indices.max()} for {b.shape[0]} biases, {m.shape[0]} multipliers "
+                         f"and {sh.shape[0]} shifts")
+    cdef int8_t[::1] values = np.zeros(indices.size, np.int8)
+    cdef Py_ssize_t i, c
+    for i in range(indices.size):
+        c = indices[i]
+        store_output(&values[i], <int32_t>0, b[c], m[c], sh[c], output_zp, act_min, act_max)
+    return np.asarray(values)
+
+
 def _add_wrapping(int32_t[::1] start, values):
     """start[:len(values)] += values modulo 2^32."""
     n = len(values)
@@ -485,9 +509,7 @@ cdef class _Requantize:
         """Per-channel bias, multiplier and shift, `channels` of each (the scalar step indexes them
         unchecked); constant: the channels whose sums are always their bias (all their weights zero), or
         None."""
-        if not len(bias) == len(multiplier) == len(shift) == channels:
-            raise ValueError(f"{len(bias)} biases, {len(multiplier)} multipliers and {len(shift)} shifts for "
-                             f"{channels} channels")
+        _check_per_channel(bias, multiplier, shift, channels)
         constant = np.zeros(channels, bool) if constant is None else np.asarray(constant, bool)
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
@@ -534,17 +556,15 @@ cdef class _Requantize:
         offsets = (np.int64(1) << 30) + np.where(e > 0, np.int64(1) << (30 + e), 0) + (np.int64(self.output_zp) << (31 + e))
         # a constant channel: multiplier 0, and its output (the scalar step's, of its bias) in the offset
         cdef int32_t[::1] multipliers
-        cdef int8_t value
-        cdef Py_ssize_t c
         if constant.any():
             multipliers = np.where(constant, 0, np.asarray(self.multiplier, np.int32)).astype(np.int32)
             self.arrays["multiplier"] = multipliers.base
             self.params.multiplier = &multipliers[0]
             left = np.where(constant, 0, left).astype(np.int32)
-            for c in np.flatnonzero(constant):
-                store_output(&value, <int32_t>0, self.bias[c], self.multiplier[c], self.shift[c], self.output_zp,
-                             self.act_min, self.act_max)
-                offsets[c] = (np.int64(value) << 31) + (1 << 30)
+            dead = np.flatnonzero(constant)
+            values = _bias_outputs(dead, self.bias, self.multiplier, self.shift, self.output_zp, self.act_min,
+                                   self.act_max)
+            offsets[dead] = (values.astype(np.int64) << 31) + (1 << 30)
         lanes = [a.reshape(blocks, 16)[:, half::2] for a in (offsets, 31 + e) for half in (0, 1)]
         cdef int64_t[::1] rounding = np.ascontiguousarray(np.concatenate(lanes, axis=1).ravel())
         down = (e > 0).reshape(blocks, 16)
@@ -639,6 +659,7 @@ cdef class Int8ConvStep(Step):
                        for ky in range(filter_h) for kx in range(filter_w)]
         constant = ~runs.reshape(out_c, -1).any(axis=1)
         if DEAD_CHANNELS_SKIPPED <= constant.sum() < out_c:
+            _check_per_channel(bias, multiplier, shift, out_c)  # before the live channels are picked out
             live = ~constant
             self._bind_expand(live, bias, multiplier, shift, output_zp, act_min, act_max, int8_path)
             runs, bias, multiplier, shift = (np.ascontiguousarray(np.asarray(a)[live]) for a in
@@ -666,11 +687,8 @@ cdef class Int8ConvStep(Step):
         constant: its bias through the reference template's output step."""
         channels = live.shape[0]
         cdef int8_t[::1] constants = np.zeros(channels, np.int8)
-        cdef const int32_t[::1] b = np.asarray(bias, np.int32), m = np.asarray(multiplier, np.int32)
-        cdef const int32_t[::1] sh = np.asarray(shift, np.int32)
-        cdef Py_ssize_t c
-        for c in np.flatnonzero(~live):
-            store_output(&constants[c], <int32_t>0, b[c], m[c], sh[c], output_zp, act_min, act_max)
+        dead = np.flatnonzero(~live)
+        np.asarray(constants)[dead] = _bias_outputs(dead, bias, multiplier, shift, output_zp, act_min, act_max)
         blocks = np.zeros((channels + 63) // 64 * 64, bool)
         blocks[:channels] = live
         cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()

@@ -205,6 +205,12 @@ def test_int8_steps_refuse_views_that_disagree_with_their_filter():
     with pytest.raises(ValueError, match="strides and dilations must be positive"):
         steps.Int8DepthwiseStep(x, np.zeros((1, 3, 3, 4), np.int8), per_channel[0][:4], np.zeros((1, 3, 3, 4), np.int8),
                                 0, 1, 1, 1, 0, 0, 0, 0, per_channel[1][:4], per_channel[2][:4], -128, 127)
+    # 20 output channels, 19 without weights: the dead-channel path checks before it picks channels out
+    dead = np.zeros((20, 1, 1, 3), np.int8)
+    dead[0] = 1
+    with pytest.raises(ValueError, match="5 biases, 20 multipliers and 20 shifts for 20 channels"):
+        steps.Int8ConvStep(np.zeros((1, 4, 4, 3), np.int8), dead, np.zeros(5, np.int32), np.zeros((1, 4, 4, 20), np.int8),
+                           1, 1, 1, 1, 0, 0, 0, 0, np.ones(20, np.int32), np.zeros(20, np.int32), -128, 127)
     with pytest.raises(ValueError, match="2 biases, 8 multipliers and 8 shifts for 8 channels"):
         steps.Int8FullyConnectedStep(np.zeros((1, 4), np.int8), np.zeros((8, 4), np.int8), np.zeros(2, np.int32),
                                      np.zeros((1, 8), np.int8), 0, 0, 0, *per_channel[1:], -128, 127)
