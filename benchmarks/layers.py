@@ -74,11 +74,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="write the layer models here and keep them")
     parser.add_argument("--only", default="", help="only the layers whose names contain this text")
     parser.add_argument("--cpu", type=int, help="as run.py's")
+    parser.add_argument("--unpinned", action="store_true", help="as run.py's")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         pinned = ["--cpu", str(args.cpu)] if args.cpu is not None else []
+        pinned += ["--unpinned"] if args.unpinned else []
         run.main(["--budget", str(args.budget), *pinned, *map(str, write_layers(folder, args.only))])
 
 

@@ -122,11 +122,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=1.0,
                         help="seconds of invokes per interpreter and model, which set each one's repeat count")
     parser.add_argument("--cpu", type=int,
-                        help="run on this logical CPU only, the official interpreters' worker process too (on a "
-                             "shared machine one core can be busier than the other for minutes)")
+                        help="the logical CPU that this process and the official interpreters' worker share "
+                             "(default: the lowest one this process may use)")
+    parser.add_argument("--unpinned", action="store_true",
+                        help="let the scheduler move both processes between CPUs (on a shared machine one vCPU "
+                             "can be slower than the other for minutes, and the two interpreters may land apart)")
     args = parser.parse_args(argv)
-    if args.cpu is not None:
-        os.sched_setaffinity(0, {args.cpu})  # before the worker starts: it inherits the affinity
+    # Every interpreter runs on one thread and they take turns, so one CPU serves them all: each is timed
+    # on the same core, whatever the other cores' load.
+    cpu = None if args.unpinned else min(os.sched_getaffinity(0)) if args.cpu is None else args.cpu
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})  # before the worker starts: it inherits the affinity
     models = args.models or [*MLPERF_INT8, *OTHER_MODELS]
     results = {}
     with OracleWorker(timeout=600.0) as worker:
@@ -141,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     flags = " ".join(cpu_flags()) or "none of " + " ".join(SIMD_FLAGS)
     path = (f"{peak.path}, int8 peak {peak.macs_per_second / 1e9:.0f} GMAC/s ({peak.macs_per_cycle} MAC/cycle "
             f"at {peak.hz / 1e9:.2f} GHz)" if peak else "clock unknown")
-    print(f"CPU flags: {flags}; int8 path {path}\n")
+    pinning = "unpinned" if cpu is None else f"every interpreter on logical CPU {cpu}"
+    print(f"CPU flags: {flags}; int8 path {path}; {pinning}\n")
     print(markdown(results, peak.macs_per_second if peak else None))
 
 
