@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels.steps import StepProgram
+from ._kernels.steps import Step, StepProgram
 from .errors import ResourceLimitError
 from .model import Model, Tensor
 from .ops.registry import SubgraphRun
@@ -112,6 +112,10 @@ class ExecutionPlan:
                     steps.append(p.bind(inputs, outputs, scratch, *extras))
             self._programs[g] = StepProgram(tuple(steps))
         self.steps = self._programs[0].steps
+        #: What invoke() calls: run(), or, where nothing can visit a subgraph or abort the graph (one
+        #: subgraph, compiled steps only), the program itself: a Python call less per invoke.
+        self.run_main = (self._programs[0] if len(self._programs) == 1 and all(isinstance(s, Step) for s in self.steps)
+                         else self.run)
 
     def _subgraph_run(self, model: Model, g: int) -> SubgraphRun:
         sg, views = model.subgraphs[g], self.subgraph_views[g]

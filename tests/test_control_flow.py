@@ -193,6 +193,17 @@ def test_while_that_never_ends_raises_resource_limit_error():
         interp.invoke()
 
 
+def test_subgraph_visits_are_counted_per_invoke_not_across_invokes():
+    # 5 rounds: 6 condition and 5 body runs per invoke; a count carried over would pass 20 in the second.
+    interp = Interpreter(model_content=while_model(limit=5), max_subgraph_visits=20)
+    interp.allocate_tensors()
+    for _ in range(3):
+        interp.set_tensor(interp.get_input_details()[0]["index"], np.array([0], np.int32))
+        interp.set_tensor(interp.get_input_details()[1]["index"], np.ones(4, np.float32))
+        interp.invoke()
+        assert interp.get_tensor(interp.get_output_details()[0]["index"])[0] == 5
+
+
 def test_exponential_nesting_is_bounded_when_planning():
     # Subgraph k runs subgraph k+1 through both branches of an IF: 2^20 visits of the last one.
     levels = 20
