@@ -241,6 +241,12 @@ def _merged_view_axes(shape, strides):
     return [(1, 0)] * max(0, 2 - len(merged)) + merged
 
 
+cdef extern from "interleave.h" nogil:
+    ctypedef void (*mi_interleave_fn)(uint8_t* out, const uint8_t* src, int64_t plane_step, int64_t inner,
+                                      int64_t count)
+    mi_interleave_fn mi_select_interleave(int64_t inner)
+
+
 cdef class StridedCopyStep(Step):
     """The output, contiguous, set to a strided view of the input (TRANSPOSE, SLICE, STRIDED_SLICE,
     BROADCAST_TO, SPACE_TO_DEPTH, DEPTH_TO_SPACE) in the view's C order. The view's byte offset and strides
@@ -251,6 +257,7 @@ cdef class StridedCopyStep(Step):
     cdef unsigned char[::1] target
     cdef Py_ssize_t offset, itemsize, rank
     cdef bint across  # the block is read along its outer axis (contiguous there, not along the inner one)
+    cdef mi_interleave_fn interleave  # bytes read across from 2-4 planes: interleave.h's SIMD loop, or NULL
     cdef Py_ssize_t shape[8]
     cdef Py_ssize_t strides[8]
 
@@ -276,6 +283,8 @@ cdef class StridedCopyStep(Step):
         for axis, (n, s) in enumerate(axes):
             self.shape[axis], self.strides[axis] = n, s
         self.across = self.strides[self.rank - 1] != self.itemsize and self.strides[self.rank - 2] == self.itemsize
+        if self.across and self.itemsize == 1:
+            self.interleave = mi_select_interleave(self.shape[self.rank - 1])
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t index[8]
@@ -293,6 +302,8 @@ cdef class StridedCopyStep(Step):
             if inner_step == e:
                 for i in range(outer):
                     memcpy(out + i * inner * e, src + i * outer_step, inner * e)
+            elif self.interleave != NULL:
+                self.interleave(out, src, inner_step, inner, outer)
             elif self.across:
                 for i in range(inner):
                     gather(out + i * e, inner, src + i * inner_step, outer_step, outer, e)
