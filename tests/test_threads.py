@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REFERENCE_MODELS
 from microinterp import Interpreter
+from microinterp._kernels.guard import CallGuard
 from microinterp.errors import InvocationError
 
 MODEL = REFERENCE_MODELS / "kws_ds_cnn_int8.tflite"
@@ -37,6 +38,48 @@ class _PausingList(list):
         if len(self) == 1:
             self.inside.set()
             self.release.wait(10)
+
+
+def _in_other_thread(function):
+    """function() called in a new thread: its result, or its exception raised here."""
+    outcome = []
+
+    def call():
+        try:
+            outcome.append((True, function()))
+        except Exception as error:  # noqa: BLE001 - handed to the calling thread
+            outcome.append((False, error))
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join()
+    returned, value = outcome[0]
+    if not returned:
+        raise value
+    return value
+
+
+def test_the_call_guard_is_reentrant_for_its_holder_and_refuses_other_threads():
+    guard = CallGuard()
+    assert guard.acquire(False) and guard.acquire(False)  # allocate_tensors() -> reset_all_variables()
+    assert _in_other_thread(lambda: guard.acquire(False)) is False
+    guard.run_main = lambda: pytest.fail("ran while another thread held the guard")
+    assert _in_other_thread(guard.invoke) is False
+    with pytest.raises(RuntimeError, match="does not hold"):
+        _in_other_thread(guard.release)
+    guard.release()
+    assert _in_other_thread(lambda: guard.acquire(False)) is False  # still held once
+    guard.release()
+    with pytest.raises(RuntimeError, match="does not hold"):
+        guard.release()
+    runs = []
+    guard.run_main = lambda: runs.append(threading.get_ident())
+    assert _in_other_thread(guard.invoke) is True and len(runs) == 1
+    guard.run_main = lambda: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        guard.invoke()
+    assert _in_other_thread(lambda: guard.acquire(False)) is True  # released by the failed run
+    guard.run_main = None
+    assert guard.invoke() is False
 
 
 @pytest.mark.parametrize("call", ["invoke", "set_tensor", "get_tensor", "allocate_tensors", "reset_all_variables",
