@@ -1,8 +1,9 @@
 /* Interleaving a few byte planes: out[p * inner + c] = src[c * plane_step + p] for p < count, c < inner (a
- * TRANSPOSE of an NCHW image with 2-4 channels to NHWC, after StridedCopyStep has merged its axes). The
- * portable loop moves one byte per step; with AVX-512 VBMI, 64 elements of every plane are loaded at once
- * and each 64-byte output vector is assembled from them by `inner` masked byte permutes, whose indices
- * and masks depend only on inner (built once per call). The result is the same bytes either way.
+ * TRANSPOSE of an NCHW image with 2-4 channels to NHWC, after StridedCopyStep has merged its axes). With
+ * AVX-512 VBMI, 64 elements of every plane are loaded at once and each 64-byte output vector is assembled
+ * from them by `inner` masked byte permutes, whose indices and masks depend only on inner (built once per
+ * call); the function returns how many leading elements it wrote (whole blocks of 64), and the caller's
+ * byte loop does the rest, and everything where the CPU has no VBMI. The result is the same bytes either way.
  */
 #ifndef MI_INTERLEAVE_H
 #define MI_INTERLEAVE_H
@@ -13,21 +14,13 @@
 
 #define MI_INTERLEAVE_MAX 4
 
-typedef void (*mi_interleave_fn)(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner,
-                                 int64_t count);
-
-static void mi_interleave_portable(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner,
-                                   int64_t count)
-{
-    for (int64_t c = 0; c < inner; c++)
-        for (int64_t p = 0; p < count; p++)
-            out[p * inner + c] = src[c * plane_step + p];
-}
+typedef int64_t (*mi_interleave_fn)(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner,
+                                    int64_t count);
 
 #ifdef MI_X86
-/* 2 <= inner <= MI_INTERLEAVE_MAX planes, 64 elements at a time, then the portable loop for the rest. */
+/* 2 <= inner <= MI_INTERLEAVE_MAX planes, 64 elements at a time. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
-static void mi_interleave_vbmi(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner, int64_t count)
+static int64_t mi_interleave_vbmi(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner, int64_t count)
 {
     /* output vector k, byte j: element g = 64 k + j is pixel g / inner of plane g % inner */
     __m512i index[MI_INTERLEAVE_MAX];
@@ -55,12 +48,11 @@ static void mi_interleave_vbmi(uint8_t *out, const uint8_t *src, int64_t plane_s
             _mm512_storeu_si512((void *)(out + 64 * k), v);
         }
     }
-    mi_interleave_portable(out, src + p, plane_step, inner, count - p);
+    return p;
 }
 #endif
 
-/* The fastest interleave this CPU runs, or NULL for inner outside 2..MI_INTERLEAVE_MAX or without VBMI
- * (the caller's byte loop is as fast as the portable one there). */
+/* The VBMI interleave, or NULL for inner outside 2..MI_INTERLEAVE_MAX or a CPU without VBMI. */
 static mi_interleave_fn mi_select_interleave(int64_t inner)
 {
 #ifdef MI_X86

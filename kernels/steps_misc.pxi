@@ -242,8 +242,8 @@ def _merged_view_axes(shape, strides):
 
 
 cdef extern from "interleave.h" nogil:
-    ctypedef void (*mi_interleave_fn)(uint8_t* out, const uint8_t* src, int64_t plane_step, int64_t inner,
-                                      int64_t count)
+    ctypedef int64_t (*mi_interleave_fn)(uint8_t* out, const uint8_t* src, int64_t plane_step, int64_t inner,
+                                         int64_t count)
     mi_interleave_fn mi_select_interleave(int64_t inner)
 
 
@@ -288,7 +288,7 @@ cdef class StridedCopyStep(Step):
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t index[8]
-        cdef Py_ssize_t axis, i, e = self.itemsize, position = self.offset
+        cdef Py_ssize_t axis, i, done, e = self.itemsize, position = self.offset
         cdef Py_ssize_t outer = self.shape[self.rank - 2], outer_step = self.strides[self.rank - 2]
         cdef Py_ssize_t inner = self.shape[self.rank - 1], inner_step = self.strides[self.rank - 1]
         cdef const unsigned char* src
@@ -302,11 +302,12 @@ cdef class StridedCopyStep(Step):
             if inner_step == e:
                 for i in range(outer):
                     memcpy(out + i * inner * e, src + i * outer_step, inner * e)
-            elif self.interleave != NULL:
-                self.interleave(out, src, inner_step, inner, outer)
             elif self.across:
+                # a leading run by interleave.h's byte permutes where they apply, the rest element by element
+                done = self.interleave(out, src, inner_step, inner, outer) if self.interleave != NULL else 0
                 for i in range(inner):
-                    gather(out + i * e, inner, src + i * inner_step, outer_step, outer, e)
+                    gather(out + (done * inner + i) * e, inner, src + i * inner_step + done * outer_step,
+                           outer_step, outer - done, e)
             else:
                 for i in range(outer):
                     gather(out + i * inner * e, 1, src + i * outer_step, inner_step, inner, e)

@@ -174,10 +174,10 @@ class Interpreter:
         self._prepared: list[PreparedOp] | None = None
         self._plan: MemoryPlan | None = None
         self._exec: ExecutionPlan | None = None
-        self._run_main = None  # self._exec.run_main while allocated
         self.arena: np.ndarray | None = None
         self._inputs: dict[int, np.ndarray] = {}  # staged input values, copied into the arena per invoke
-        self._busy = CallGuard()  # reentrant: allocate_tensors() resets the variables
+        # reentrant (allocate_tensors() resets the variables); its run_main is self._exec.run_main while allocated
+        self._busy = CallGuard()
 
     def _acquire(self, what: str) -> None:
         """Take the lock for one call, refusing (InvocationError) a call that overlaps one from another
@@ -218,7 +218,7 @@ class Interpreter:
         arena = raw[start:start + size]
         self._prepared, self._plan, self.arena = prepared, plan, arena
         self._exec = ExecutionPlan(self.model, prepared, plan, arena, self.max_subgraph_visits)
-        self._run_main = self._busy.run_main = self._exec.run_main
+        self._busy.run_main = self._exec.run_main
         main = self.model.main
         self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
@@ -263,7 +263,7 @@ class Interpreter:
         if not dynamic:
             return
         self.model = with_dynamic_dims(self._loaded, dynamic.pop(), max_tensor_bytes=self.max_tensor_bytes)
-        self._prepared = self._plan = self._exec = self._run_main = self._busy.run_main = self.arena = None
+        self._prepared = self._plan = self._exec = self._busy.run_main = self.arena = None
         self._inputs = {}
 
     @property
@@ -298,12 +298,12 @@ class Interpreter:
         if not self._busy.acquire(False):
             self._acquire("invoke()")  # raises the overlap error
         try:
-            if self._run_main is None:
+            if self._busy.run_main is None:
                 self._require_allocated("invoke()")
             # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in (by
             # the program itself, when the steps do not run one by one).
             if op_times is None:
-                self._run_main()
+                self._busy.run_main()
                 return
             for target, staged in self._input_copies:
                 target[:] = staged
