@@ -207,6 +207,13 @@ def _nbytes(*buffers) -> int:
 cdef enum:
     DEAD_CHANNELS_SKIPPED = 16
 
+# A conv's padded image is written and read in bands of output rows whose image rows take at most this
+# many bytes (one band of a filter's rows if that is more): half of a 32 KB L1 data cache, so a band is
+# read from L1 while it is fresh, and the workspace stays small whatever the image (the AVX2 path's
+# image of 16-bit elements is twice the input).
+cdef enum:
+    IMAGE_BAND_BYTES = 16384
+
 
 # Runs of steps of at most this many MACs in all (about a microsecond) keep the GIL: releasing and
 # retaking it would cost a noticeable share of their run, and another thread waits at most that long.
@@ -617,15 +624,17 @@ def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, st
 cdef class Int8ConvStep(Step):
     """CONV_2D, int8 activations and weights, int32 bias, one group (filter depth == input channels).
 
-    Each invoke first writes the input into a padded image in the int8 path's elements (_Int8Gemm.load),
-    whose border holds the element that adds nothing (TFLM's skipping of out-of-image taps); the GEMM then
-    reads every window in place, one run per filter row (per tap under a width dilation). The image ends
-    with slack for the last run's padding to the path's group. The image and the GEMM's sums live in the
+    The input goes into a padded image in the int8 path's elements (_Int8Gemm.load), whose border holds
+    the element that adds nothing (TFLM's skipping of out-of-image taps); the GEMM then reads every window
+    in place, one run per filter row (per tap under a width dilation). The image is written one band of
+    output rows at a time (IMAGE_BAND_BYTES; the filter's overlap rows twice), each band's image ending
+    with slack for the last run's padding to the path's group. The band and the GEMM's sums live in the
     shared workspace.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
-    cdef Py_ssize_t image_h, image_w, image_bytes, stride_h, stride_w, pad_top, pad_left
+    cdef Py_ssize_t image_w, row_bytes, image_bytes, stride_h, stride_w, pad_top, pad_left
+    cdef Py_ssize_t band_rows, band_span  # output rows per band; image rows per band, less stride_h
     cdef _Int8Gemm gemm
     cdef _Requantize requantize
     # with dead channels skipped: the GEMM's compact rows (live channels) in the workspace from
@@ -648,8 +657,7 @@ cdef class Int8ConvStep(Step):
         self.stride_h, self.stride_w, self.pad_top, self.pad_left = stride_h, stride_w, pad_top, pad_left
         shape = conv_image_shape(input.shape, output.shape, filter_h, filter_w, stride_h, stride_w,
                                  dilation_h, dilation_w, pad_top, pad_left)
-        self.image_h, self.image_w = shape[1], shape[2]
-        width = shape[2]
+        self.image_w = width = shape[2]
         if dilation_w == 1:  # a filter row is one run of the image row
             runs = np.asarray(filter, np.int8).reshape(out_c, filter_h, filter_w * depth)
             offsets = [ky * dilation_h * width * depth for ky in range(filter_h)]
@@ -668,7 +676,13 @@ cdef class Int8ConvStep(Step):
             self.expand_arrays += [bias, multiplier, shift]
             out_c, constant = runs.shape[0], constant[live]
         self.gemm = _Int8Gemm(runs, offsets, int8_path, input_zp)
-        self.image_bytes = (int(np.prod(shape)) + self.gemm.group) * self.gemm.itemsize
+        self.row_bytes = width * depth * self.gemm.itemsize
+        self.band_span = (filter_h - 1) * dilation_h + 1 - stride_h
+        out_h = output.shape[1]
+        self.band_rows = max(1, min(out_h, (IMAGE_BAND_BYTES // self.row_bytes - self.band_span) // stride_h)
+                             if self.row_bytes else out_h)
+        self.image_bytes = ((self.band_rows * stride_h + self.band_span) * self.row_bytes
+                            + self.gemm.group * self.gemm.itemsize)
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c, constant)
         if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
@@ -721,33 +735,27 @@ cdef class Int8ConvStep(Step):
         """Output channels without weights that the GEMM skips (their constant is written instead)."""
         return self.expand.channels - self.gemm.shape.channels if self.expand_fn != NULL else 0
 
-    cdef inline uint8_t* pixel(self, uint8_t* image, Py_ssize_t b, Py_ssize_t y, Py_ssize_t x) noexcept nogil:
-        """The image's element (b, y, x, 0)."""
-        return image + ((b * self.image_h + y) * self.image_w + x) * self.input.shape[3] * self.gemm.itemsize
-
-    cdef void fill_image(self, uint8_t* image) noexcept nogil:
-        """The input in the path's elements inside the border, the padding element around it."""
+    cdef void fill_band(self, uint8_t* image, Py_ssize_t b, Py_ssize_t top, Py_ssize_t rows) noexcept nogil:
+        """Image rows [top, top + rows) of batch b (padded coordinates) from the image's start: the input in
+        the path's elements inside the border, the padding element around it, then the slack."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], depth = self.input.shape[3]
-        cdef Py_ssize_t item = self.gemm.itemsize, row_bytes = self.image_w * depth * item, b, y
-        cdef Py_ssize_t left = self.pad_left * depth * item, inside = in_w * depth * item
-        cdef uint8_t* row
+        cdef Py_ssize_t left = self.pad_left * depth * self.gemm.itemsize
+        cdef Py_ssize_t inside = in_w * depth * self.gemm.itemsize, y
         cdef uint8_t pad = self.gemm.pad_byte
-        for b in range(self.input.shape[0]):
-            for y in range(self.image_h):
-                row = self.pixel(image, b, y, 0)
-                if self.pad_top <= y < self.pad_top + in_h:
-                    memset(row, pad, left)
-                    self.gemm.load(row + left, &self.input[b, y - self.pad_top, 0, 0], in_w * depth)
-                    memset(row + left + inside, pad, row_bytes - left - inside)
-                else:
-                    memset(row, pad, row_bytes)
-        row = self.pixel(image, self.input.shape[0], 0, 0)  # the slack past the last image row
-        memset(row, pad, image + self.image_bytes - row)
+        for y in range(top, top + rows):
+            if self.pad_top <= y < self.pad_top + in_h:
+                memset(image, pad, left)
+                self.gemm.load(image + left, &self.input[b, y - self.pad_top, 0, 0], in_w * depth)
+                memset(image + left + inside, pad, self.row_bytes - left - inside)
+            else:
+                memset(image, pad, self.row_bytes)
+            image += self.row_bytes
+        memset(image, pad, self.gemm.group * self.gemm.itemsize)
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2]
-        cdef Py_ssize_t b, oy, ox, n = 0
+        cdef Py_ssize_t b, band, oy, ox, n = 0
         # per pixel, pointers that move by constant steps: the loop runs once per output pixel, and
         # recomputing both addresses from the indices cost about as much as a small conv's GEMM
         cdef Py_ssize_t image_step = self.stride_w * self.input.shape[3] * self.gemm.itemsize
@@ -760,20 +768,27 @@ cdef class Int8ConvStep(Step):
         cdef int8_t* out
         cdef int8_t* compact = <int8_t*>(self._workspace + self.compact_at)
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
-        self.fill_image(image)
         for b in range(batches):
-            for oy in range(out_h):
-                window = self.pixel(image, b, oy * self.stride_h, 0)
-                out = &self.output[b, oy, 0, 0] if out_w else NULL
-                for ox in range(out_w):
-                    rows[n], pixels[n] = window, out
-                    outputs[n] = compact + n * self.compact_stride if self.expand_fn != NULL else out
-                    window += image_step
-                    out += out_step
-                    n += 1
-                    if n == MI_GEMM_ROWS:
-                        self.compute(rows, n, outputs, pixels, sums)
-                        n = 0
+            band = 0
+            while band < out_h:
+                if n:  # the pending pixels read the band about to be overwritten
+                    self.compute(rows, n, outputs, pixels, sums)
+                    n = 0
+                self.fill_band(image, b, band * self.stride_h,
+                               min(self.band_rows, out_h - band) * self.stride_h + self.band_span)
+                for oy in range(band, min(band + self.band_rows, out_h)):
+                    window = image + (oy - band) * self.stride_h * self.row_bytes
+                    out = &self.output[b, oy, 0, 0] if out_w else NULL
+                    for ox in range(out_w):
+                        rows[n], pixels[n] = window, out
+                        outputs[n] = compact + n * self.compact_stride if self.expand_fn != NULL else out
+                        window += image_step
+                        out += out_step
+                        n += 1
+                        if n == MI_GEMM_ROWS:
+                            self.compute(rows, n, outputs, pixels, sums)
+                            n = 0
+                band += self.band_rows
         if n:
             self.compute(rows, n, outputs, pixels, sums)
 

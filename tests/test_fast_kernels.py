@@ -47,6 +47,11 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((1, 9, 8, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1), -128),  # two pixels per vector (AVX-512), an odd last row
     ((2, 5, 6, 7), 5, (3, 3), (1, 1), (1, 1), (1, 1), 17),  # pairs of pixels, 5 of their 8 lanes stored
     ((1, 3, 5, 4), 1, (1, 1), (1, 1), (1, 1), (0, 0), 127),  # one channel, 15 pixels: 8 then 7 (pairs, one odd)
+    # images written in bands of output rows (IMAGE_BAND_BYTES), the overlap rows twice; pixels pending in
+    # the GEMM across a band's end (33 columns), two batches
+    ((2, 30, 33, 64), 24, (3, 3), (1, 1), (1, 1), (1, 1), -128),
+    ((1, 24, 41, 96), 16, (5, 3), (2, 3), (2, 1), (3, 1), 9),  # one band's rows beyond the band bytes
+    ((1, 31, 31, 160), 8, (1, 1), (2, 2), (1, 1), (0, 0), 3),  # a band skips the rows between strides
 ]
 
 
