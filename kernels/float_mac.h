@@ -25,8 +25,9 @@
 #include "simd.h"
 
 #define MI_FMAC_LANES 8
-/* The most pixels of a tile (NB <= 2 blocks of 8 channels). */
+/* The most pixels of a tile, and the most blocks of 8 channels (tiles of a few pixels take more blocks). */
 #define MI_FMAC_TILE_PIXELS 12
+#define MI_FMAC_TILE_BLOCKS 6
 
 typedef struct {
     const float *weights; /* packed, see above */
@@ -89,7 +90,8 @@ static inline __m256i mi_fmac_mask(int64_t count)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* P <= MI_FMAC_TILE_PIXELS pixels x NB <= 2 blocks of 8 channels from block `block`, each lane one
+/* P <= MI_FMAC_TILE_PIXELS pixels x NB <= MI_FMAC_TILE_BLOCKS blocks of 8 channels from block `block`
+ * (P x NB <= 12 accumulators), each lane one
  * output summed in the reference order (P, NB, depthwise and masked are constants after inlining).
  * masked: the (single) block is the partial last one, whose inputs (depthwise), bias and outputs beyond
  * the channel count are not touched. */
@@ -106,8 +108,10 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
     const int64_t block_size = m->taps * depth * MI_FMAC_LANES;
     const int64_t first = block * MI_FMAC_LANES;
     const __m256i mask = mi_fmac_mask(masked ? channels - first : MI_FMAC_LANES);
-    __m256 acc[MI_FMAC_TILE_PIXELS][2];
+    __m256 acc[MI_FMAC_TILE_PIXELS][MI_FMAC_TILE_BLOCKS];
+#pragma GCC unroll 12
     for (int p = 0; p < P; p++)
+#pragma GCC unroll 6
         for (int b = 0; b < NB; b++)
             acc[p][b] = _mm256_setzero_ps();
     /* One loop over the taps in (ky, kx) order, the pointers stepping from tap to tap: a tap of a conv with
@@ -127,11 +131,14 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
             }
         }
         for (int64_t i = 0; i < depth; i++) {
-            __m256 w[2];
+            __m256 w[MI_FMAC_TILE_BLOCKS];
+#pragma GCC unroll 6
             for (int b = 0; b < NB; b++)
                 w[b] = _mm256_loadu_ps(wt + b * block_size + i * MI_FMAC_LANES);
+#pragma GCC unroll 12
             for (int p = 0; p < P; p++) {
                 const float *xp = xt + p * pixel_step;
+#pragma GCC unroll 6
                 for (int b = 0; b < NB; b++) {
                     __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
                               : masked ? _mm256_maskload_ps(xp + first, mask)
@@ -181,16 +188,124 @@ static inline void mi_fmac_blocks_avx2(const mi_fmac *m, const int depthwise, co
 #undef MI_FMAC_RUN
 }
 
-/* Pairs of full blocks (6 pixels x 16 channels: 12 accumulators), then a full block and a partial one
- * (12 pixels x 8 channels). */
+/* Depthwise with a filter run 3 columns wide and stride S (1 or 2) between pixels that are adjacent
+ * columns (no width dilation): P pixels x 8 channels from block `block`. Neighbouring pixels share input
+ * columns, so each filter row's (P - 1) * S + 3 columns are loaded once and multiplied into every pixel
+ * they reach (1.25 loads per pixel and row instead of 3 at stride 1). A pixel still takes its products
+ * in (ky, kx) order, column by column, so its sum has the tap loop's bits. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_slide_avx2(const mi_fmac *m, const int P, const int S, const int masked,
+                                      const float *x, int64_t block, int64_t ky0, int64_t ky1, int64_t kx0,
+                                      float *out)
+{
+    enum { W = 3 };
+    const int64_t channels = m->channels, row_step = m->row_step, col_step = m->col_step;
+    const int64_t first = block * MI_FMAC_LANES;
+    const __m256i mask = mi_fmac_mask(masked ? channels - first : MI_FMAC_LANES);
+    const float *wt = m->weights + block * m->taps * MI_FMAC_LANES + (ky0 * m->filter_w + kx0) * MI_FMAC_LANES;
+    const float *xr = x + first;
+    __m256 acc[MI_FMAC_TILE_PIXELS];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p++)
+        acc[p] = _mm256_setzero_ps();
+    for (int64_t ky = ky0; ky < ky1; ky++, xr += row_step, wt += m->filter_w * MI_FMAC_LANES) {
+        __m256 w[W];
+        for (int kx = 0; kx < W; kx++)
+            w[kx] = _mm256_loadu_ps(wt + kx * MI_FMAC_LANES);
+        /* unrolled whole, or GCC keeps the accumulators in memory from row to row */
+#pragma GCC unroll 32
+        for (int i = 0; i < (P - 1) * S + W; i++) {
+            const float *xi = xr + i * col_step;
+            __m256 xv = masked ? _mm256_maskload_ps(xi, mask) : _mm256_loadu_ps(xi);
+#pragma GCC unroll 3
+            for (int kx = 0; kx < W; kx++) {
+                const int d = i - kx;
+                if (d >= 0 && d % S == 0 && d / S < P)
+                    acc[d / S] = _mm256_add_ps(acc[d / S], _mm256_mul_ps(xv, w[kx]));
+            }
+        }
+    }
+    const __m256 lo = _mm256_set1_ps(m->act_min), hi = _mm256_set1_ps(m->act_max);
+    __m256 bv = masked ? _mm256_maskload_ps(m->bias + first, mask) : _mm256_loadu_ps(m->bias + first);
+    for (int p = 0; p < P; p++) {
+        __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc[p], bv)));
+        float *o = out + p * channels + first;
+        if (masked)
+            _mm256_maskstore_ps(o, mask, v);
+        else
+            _mm256_storeu_ps(o, v);
+    }
+}
+
+/* All the pixels of block `block` through mi_fmac_slide_avx2: 8 at a time (8 accumulators, 3 weights),
+ * then 4, 2, 1. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_slide_block_avx2(const mi_fmac *m, const int S, const int masked, const float *x,
+                                            int64_t pixels, int64_t block, int64_t ky0, int64_t ky1, int64_t kx0,
+                                            float *out)
+{
+    int64_t p = 0;
+    for (; p + 8 <= pixels; p += 8)
+        mi_fmac_slide_avx2(m, 8, S, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, out + p * m->channels);
+#define MI_FMAC_SLIDE_RUN(n)                                                                                  \
+    if (pixels - p >= n) {                                                                                    \
+        mi_fmac_slide_avx2(m, n, S, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, out + p * m->channels); \
+        p += n;                                                                                               \
+    }
+    MI_FMAC_SLIDE_RUN(4)
+    MI_FMAC_SLIDE_RUN(2)
+    MI_FMAC_SLIDE_RUN(1)
+#undef MI_FMAC_SLIDE_RUN
+}
+
+/* Every block through mi_fmac_slide_block_avx2 at stride S. */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_slide_kind_avx2(const mi_fmac *m, const int S, const float *x, int64_t pixels,
+                                           int64_t ky0, int64_t ky1, int64_t kx0, float *out)
+{
+    const int64_t full = m->channels / MI_FMAC_LANES;
+    for (int64_t block = 0; block < full; block++)
+        mi_fmac_slide_block_avx2(m, S, 0, x, pixels, block, ky0, ky1, kx0, out);
+    if (full * MI_FMAC_LANES < m->channels)
+        mi_fmac_slide_block_avx2(m, S, 1, x, pixels, full, ky0, ky1, kx0, out);
+}
+
+/* The last P < 6 pixels of a conv for full blocks [0, blocks): NB blocks per tile, then two, then one.
+ * Tiles of 1 or 2 pixels with only the two blocks of the main tile had 2 or 4 accumulators, too few
+ * chains of dependent adds to keep the adders busy (a 3x3 image, 9 = 6 + 2 + 1 pixels, ran at 60%). */
+__attribute__((target("avx2"), always_inline))
+static inline void mi_fmac_tail_avx2(const mi_fmac *m, const int P, const int NB, const float *x, int64_t blocks,
+                                     int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+{
+    int64_t block = 0;
+    for (; block + NB <= blocks; block += NB)
+        mi_fmac_tile_avx2(m, 0, NB, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+    for (; NB > 2 && block + 2 <= blocks; block += 2)
+        mi_fmac_tile_avx2(m, 0, 2, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+    for (; block < blocks; block++)
+        mi_fmac_tile_avx2(m, 0, 1, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+}
+
+/* Pairs of full blocks (6 pixels x 16 channels: 12 accumulators; a conv's last pixels in wider tiles,
+ * mi_fmac_tail_avx2), then a full block and a partial one (12 pixels x 8 channels). */
 __attribute__((target("avx2"), always_inline))
 static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, const float *x, int64_t pixels,
                                      int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
 {
-    const int64_t full = m->channels / MI_FMAC_LANES;
+    const int64_t full = m->channels / MI_FMAC_LANES, paired = full / 2 * 2;
+    const int64_t tail = depthwise || paired == 0 ? 0 : pixels % 6, head = pixels - tail;
     int64_t block = 0;
-    for (; block + 2 <= full; block += 2)
-        mi_fmac_blocks_avx2(m, depthwise, 2, 6, 0, x, pixels, block, ky0, ky1, kx0, kx1, out);
+    for (; block < paired; block += 2)
+        mi_fmac_blocks_avx2(m, depthwise, 2, 6, 0, x, head, block, ky0, ky1, kx0, kx1, out);
+    const float *xt = x + head * m->pixel_step;
+    float *ot = out + head * m->channels;
+    switch (tail) {  /* P x NB <= 12 accumulators, NB weights and two temporaries in 16 registers */
+    case 1: mi_fmac_tail_avx2(m, 1, 6, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 2: mi_fmac_tail_avx2(m, 2, 4, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 3: mi_fmac_tail_avx2(m, 3, 3, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 4: mi_fmac_tail_avx2(m, 4, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 5: mi_fmac_tail_avx2(m, 5, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    }
     if (block < full)
         mi_fmac_blocks_avx2(m, depthwise, 1, 12, 0, x, pixels, block++, ky0, ky1, kx0, kx1, out);
     if (block * MI_FMAC_LANES < m->channels)
@@ -204,11 +319,19 @@ static void mi_fmac_conv_avx2(const mi_fmac *m, const float *x, int64_t pixels, 
     mi_fmac_avx2_kind(m, 0, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 
+/* Runs of several pixels 3 filter columns wide at stride 1 or 2 without width dilation slide along the
+ * row; the others (borders, other filters) take the tap loop. */
 __attribute__((target("avx2")))
 static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                    int64_t kx0, int64_t kx1, float *out)
 {
-    mi_fmac_avx2_kind(m, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+    const int slides = pixels > 1 && kx1 - kx0 == 3 && m->col_step == m->channels;
+    if (slides && m->pixel_step == m->channels)
+        mi_fmac_slide_kind_avx2(m, 1, x, pixels, ky0, ky1, kx0, out);
+    else if (slides && m->pixel_step == 2 * m->channels)
+        mi_fmac_slide_kind_avx2(m, 2, x, pixels, ky0, ky1, kx0, out);
+    else
+        mi_fmac_avx2_kind(m, 1, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 #endif
 

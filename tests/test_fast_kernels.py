@@ -448,6 +448,9 @@ FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
     ((1, 5, 30, 24), (2, 2), (1, 1), (1, 1), (0, 0)),
     ((1, 4, 3, 9), (5, 5), (1, 1), (2, 1), (4, 3)),  # pads wider than the image
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3)),  # some pixels have no in-image tap at all
+    # 3-column runs sliding along the row (27 interior pixels: 8 x 3 + 2 + 1), at stride 1 and 2
+    ((1, 6, 29, 24), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 7, 40, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
 ]
 
 
