@@ -68,6 +68,9 @@ cdef extern from "vnni_gemm.h" nogil:
     void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
+    ctypedef void (*mi_strip_fn)(const int8_t*, const uint8_t*, int64_t, const mi_gemm_shape*, const mi_requant*,
+                                 int8_t*, int64_t)
+    mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
     int64_t mi_gemm_row_block(mi_int8_path path)
     ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
     mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
@@ -643,6 +646,10 @@ cdef class Int8ConvStep(Step):
     cdef mi_expand_fn expand_fn
     cdef object expand_arrays
     cdef Py_ssize_t compact_at, compact_stride
+    # where the GEMM requantizes every channel into the output and the windows' step has a strip
+    # GEMM (vnni_gemm.h): one call per output row, else NULL
+    cdef mi_strip_fn strip
+    cdef readonly Py_ssize_t strip_step  # the windows' step in bytes where strip is set, else 0
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
@@ -689,6 +696,12 @@ cdef class Int8ConvStep(Step):
             self._bind_pairs(runs, offsets, input_zp, bias, multiplier, shift, output_zp, act_min, act_max,
                              constant)
         _start_with_bias(self.gemm, self.requantize)
+        # (an output row shorter than a tile would give only partial tiles: rows are then grouped across
+        # output rows)
+        if (int8_path == MI_INT8_AVX512_VNNI and self.requantize.fused != NULL and self.expand_fn == NULL
+                and not self.gemm.shape.pairs and output.shape[2] >= MI_GEMM_ROWS):
+            self.strip = mi_select_strip(int8_path, stride_w * depth)
+            self.strip_step = stride_w * depth if self.strip != NULL else 0
         self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)
         self.compact_stride = _aligned(out_c) if self.expand_fn != NULL else 0
         self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride)
@@ -779,6 +792,11 @@ cdef class Int8ConvStep(Step):
                 for oy in range(band, min(band + self.band_rows, out_h)):
                     window = image + (oy - band) * self.stride_h * self.row_bytes
                     out = &self.output[b, oy, 0, 0] if out_w else NULL
+                    if self.strip != NULL:
+                        if out_w:
+                            self.strip(&self.gemm.packed[0], window, out_w, &self.gemm.shape,
+                                       self.requantize.fused, out, out_step)
+                        continue
                     for ox in range(out_w):
                         rows[n], pixels[n] = window, out
                         outputs[n] = compact + n * self.compact_stride if self.expand_fn != NULL else out

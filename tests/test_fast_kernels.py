@@ -52,7 +52,16 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((2, 30, 33, 64), 24, (3, 3), (1, 1), (1, 1), (1, 1), -128),
     ((1, 24, 41, 96), 16, (5, 3), (2, 3), (2, 1), (3, 1), 9),  # one band's rows beyond the band bytes
     ((1, 31, 31, 160), 8, (1, 1), (2, 2), (1, 1), (0, 0), 3),  # a band skips the rows between strides
+    # windows 16, 32 or 64 bytes apart (AVX-512: a strip GEMM per output row of at least 8 pixels), rows
+    # of 8 and tails
+    ((1, 6, 13, 16), 16, (3, 3), (1, 1), (1, 1), (1, 1), -128),
+    ((2, 9, 17, 16), 32, (3, 3), (2, 2), (1, 1), (1, 1), 4),
+    ((1, 5, 6, 32), 48, (1, 1), (2, 2), (1, 1), (0, 0), -3),
+    ((1, 4, 20, 32), 20, (3, 3), (1, 1), (1, 1), (1, 1), 0),
 ]
+
+#: CONV_CASES whose windows are a strip GEMM's step apart, with that step (on AVX-512 VNNI)
+STRIP_CASES = {10: 64, 13: 16, 14: 32, 16: 32}
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
@@ -71,8 +80,10 @@ def test_conv_matches_template(case, path):
     expected, got = (np.zeros((shape[0], out_h, out_w, out_c), np.int8) for _ in range(2))
     args = (sh, sw, dh, dw, pt, pl, zp, -3, multiplier, shift, -120, 127)
     conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
-    steps.Int8ConvStep(x, w, bias, got, *args, path=path)()
+    step = steps.Int8ConvStep(x, w, bias, got, *args, path=path)
+    step()
     np.testing.assert_array_equal(got, expected)
+    assert step.strip_step == (STRIP_CASES.get(case, 0) if path == "avx512_vnni" else 0)
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
