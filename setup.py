@@ -40,7 +40,7 @@ def _kernel_extension(name: str, source: str, optimisation: str) -> Extension:
         name, [source],
         include_dirs=[KERNEL_DIR],  # numpy's headers are added when building
         depends=HEADERS,  # a header change rebuilds the modules
-        extra_compile_args=[optimisation, "-g0", "-ffp-contract=off"],  # no FMA: float32 sums stay bit-exact with TFLM
+        extra_compile_args=[optimisation, "-g0", "-ffp-contract=off"],  # FMA only where a kernel asks for it (float_mac.h)
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 

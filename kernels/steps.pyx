@@ -135,7 +135,9 @@ cdef extern from "float_mac.h" nogil:
     ctypedef void (*mi_fmac_fn)(const mi_fmac*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t,
                                 float*)
     enum: MI_FMAC_LANES
-    mi_fmac_fn mi_select_fmac(int depthwise, int force_portable)
+    ctypedef enum mi_fmac_kind:
+        MI_FMAC_CONV, MI_FMAC_DEPTHWISE, MI_FMAC_DENSE
+    mi_fmac_fn mi_select_fmac(mi_fmac_kind kind, int force_portable)
 
 
 #: The int8 dot-product paths by name, fastest first.
@@ -1243,9 +1245,11 @@ cdef class _FloatMac:
     cdef mi_fmac params
     cdef mi_fmac_fn kernel
 
-    def __init__(self, weights, bias, bint depthwise, int64_t filter_w, int64_t pixel_step, int64_t row_step,
+    def __init__(self, weights, bias, mi_fmac_kind kind, int64_t filter_w, int64_t pixel_step, int64_t row_step,
                  int64_t col_step, float act_min, float act_max, bint portable):
-        """weights: [channels, taps, depth] (conv, FC) or, depthwise, [taps, channels]; bias: one per channel."""
+        """weights: [channels, taps, depth] (conv, FC) or, depthwise, [taps, channels]; bias: one per channel;
+        kind: conv and depthwise sum with fused multiply-adds, dense (FC) with TFLM's roundings (float_mac.h)."""
+        cdef bint depthwise = kind == MI_FMAC_DEPTHWISE
         w = np.asarray(weights, np.float32)
         if depthwise:
             w = w.T[:, :, None]
@@ -1261,7 +1265,7 @@ cdef class _FloatMac:
             raise ValueError(f"{self.bias.shape[0]} bias values for {channels} channels")
         self.params = mi_fmac(&self.packed[0], &self.bias[0], filter_w, taps, depth, channels, pixel_step,
                               row_step, col_step, act_min, act_max)
-        self.kernel = mi_select_fmac(depthwise, portable)
+        self.kernel = mi_select_fmac(kind, portable)
 
 
 def _tap_range(Py_ssize_t out, int stride, int pad, int dilation, Py_ssize_t taps, Py_ssize_t size):
@@ -1319,7 +1323,8 @@ cdef class FloatConvStep(Step):
         runs = [(ox, end - ox, *columns[ox]) for ox, end in zip(starts, starts[1:] + [out_w])]
         self.runs = np.array(runs, np.int64).reshape(-1, 4)
         self.row = np.zeros(out_w * out_c if self.buffered else 1, np.float32)
-        self.mac = _FloatMac(weights, bias, depthwise, filter_w, stride_w * in_c, dilation_h * in_w * in_c,
+        self.mac = _FloatMac(weights, bias, MI_FMAC_DEPTHWISE if depthwise else MI_FMAC_CONV, filter_w,
+                             stride_w * in_c, dilation_h * in_w * in_c,
                              dilation_w * in_c, act_min, act_max, portable)
 
     def buffer_bytes(self) -> int:
@@ -1378,7 +1383,7 @@ cdef class FloatFullyConnectedStep(Step):
         units, depth = filter.shape
         if self.input.shape[1] != depth or self.output.shape[1] != units or self.input.shape[0] != self.output.shape[0]:
             raise ValueError(f"input {tuple(input.shape)}, filter {tuple(filter.shape)}, output {tuple(output.shape)}")
-        self.mac = _FloatMac(np.reshape(filter, (units, 1, depth)), bias, False, 1, depth, 0, 0, act_min, act_max,
+        self.mac = _FloatMac(np.reshape(filter, (units, 1, depth)), bias, MI_FMAC_DENSE, 1, depth, 0, 0, act_min, act_max,
                              portable)
 
     def buffer_bytes(self) -> int:

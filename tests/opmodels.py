@@ -440,8 +440,10 @@ def compare_cases_with_tflm(oracle, cases: Sequence[Case], seeds: Sequence[int] 
     compare_with_tflm(oracle, model, invocations, "", labels, reset_and_repeat, float_rule)
 
 
-def check_ops_on_tflm_intermediates(oracle, path, op_names: set[str], seeds: Sequence[int] = (0, 1, 2)) -> int:
-    """Run each op of the given kinds in a real model on the inputs TFLM computed for it; assert bit-exact.
+def check_ops_on_tflm_intermediates(oracle, path, op_names: set[str], seeds: Sequence[int] = (0, 1, 2),
+                                    float_rule: bool = False) -> int:
+    """Run each op of the given kinds in a real model on the inputs TFLM computed for it; assert bit-exact
+    (float outputs within the float32 rule with float_rule, as compare_with_tflm).
 
     TFLM runs the whole model with every tensor preserved; each selected op is then run alone through
     microinterp's prepare/bind on those inputs, so only that kernel is under test. Returns the op-runs.
@@ -462,6 +464,7 @@ def check_ops_on_tflm_intermediates(oracle, path, op_names: set[str], seeds: Seq
             feeds = {t: values[t] for t in op.inputs if t >= 0 and graph.tensors[t].data is None}
             ours = run_op(model, feeds, op.index)
             for out_index, out in zip(op.outputs, ours):
-                assert_bit_exact(out, values[out_index].reshape(out.shape), f"{path} {op.describe()} seed {seeds[k]}")
+                assert_bit_exact(out, values[out_index].reshape(out.shape), f"{path} {op.describe()} seed {seeds[k]}",
+                                 float_rule)
             runs += 1
     return runs

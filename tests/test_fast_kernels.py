@@ -421,6 +421,18 @@ def _assert_same_bits(got, expected):
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
 
+def _assert_within_fma_rounding(got, expected, magnitude, taps):
+    """The fused multiply-adds of the float conv and depthwise steps against the template's separate
+    roundings (float_mac.h): where the template's output is finite, within 2 (taps + 1) 2^-24 of
+    `magnitude` (the template run on |x|, |w| and |bias| without a clamp, which moves no output apart:
+    it is 1-Lipschitz); infinities and NaNs as the template's."""
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(got[~finite], expected[~finite])
+    bound = 2 * (taps + 1) * 2.0 ** -24 * magnitude[finite].astype(np.float64)
+    error = np.abs(got[finite].astype(np.float64) - expected[finite])
+    assert (error <= bound).all(), f"{int((error > bound).sum())} outputs beyond the rounding bound"
+
+
 FLOAT_CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads)
     ((1, 7, 9, 3), 8, (3, 3), (2, 2), (1, 1), (1, 1)),
     ((2, 6, 5, 17), 33, (1, 1), (1, 1), (1, 1), (0, 0)),
@@ -443,10 +455,13 @@ def test_float_conv_matches_template(case, clamp, portable):
     out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
     expected, got = (np.full((shape[0], out_h, out_w, out_c), 7, np.float32) for _ in range(2))
     lo, hi = FLOAT_CLAMPS[clamp]
-    conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, dh, dw, pt, pl, 0, 0, np.zeros(out_c, np.int32),
-                                  np.zeros(out_c, np.int32), lo, hi)
+    zeros = np.zeros(out_c, np.int32)
+    conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, dh, dw, pt, pl, 0, 0, zeros, zeros, lo, hi)
+    magnitude = np.zeros_like(expected)
+    conv_kernels.conv_2d[FLOAT32](np.abs(x), np.abs(w), np.abs(bias), magnitude, sh, sw, dh, dw, pt, pl, 0, 0, zeros,
+                                  zeros, -np.inf, np.inf)
     steps.FloatConvStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
-    _assert_same_bits(got, expected)
+    _assert_within_fma_rounding(got, expected, magnitude, kh * kw * shape[3])
 
 
 FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
@@ -479,8 +494,33 @@ def test_float_depthwise_matches_template(case, clamp, portable):
     zeros = np.zeros(channels, np.int32)
     conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(channels, np.float32), 1, sh, sw, dh, dw,
                                             pt, pl, 0, 0, zeros, zeros, lo, hi)
+    magnitude = np.zeros_like(expected)
+    conv_kernels.depthwise_conv_2d[FLOAT32](np.abs(x), np.abs(w), np.abs(bias), magnitude,
+                                            np.zeros(channels, np.float32), 1, sh, sw, dh, dw, pt, pl, 0, 0, zeros,
+                                            zeros, -np.inf, np.inf)
     steps.FloatDepthwiseStep(x, w, bias, got, sh, sw, dh, dw, pt, pl, lo, hi, portable=portable)()
-    _assert_same_bits(got, expected)
+    _assert_within_fma_rounding(got, expected, magnitude, kh * kw)
+
+
+@pytest.mark.parametrize("kind,case", [("conv", k) for k in range(len(FLOAT_CONV_CASES))]
+                         + [("depthwise", k) for k in range(len(FLOAT_DEPTHWISE_CASES))])
+def test_float_simd_steps_give_the_portable_bits(kind, case):
+    """The AVX2 kernels fuse each product where the portable ones call fmaf, in the same order: same bits."""
+    rng = np.random.default_rng(case)
+    if kind == "conv":
+        shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_CONV_CASES[case]
+        w = _float(rng, (out_c, kh, kw, shape[3]))
+    else:
+        shape, (kh, kw), (sh, sw), (dh, dw), (pt, pl) = FLOAT_DEPTHWISE_CASES[case]
+        out_c = shape[3]
+        w = _float(rng, (1, kh, kw, out_c))
+    x, bias = _float(rng, shape), _float(rng, out_c)
+    out_h, out_w = (shape[1] + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    simd, portable = (np.zeros((shape[0], out_h, out_w, out_c), np.float32) for _ in range(2))
+    step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
+    for out, flag in ((simd, False), (portable, True)):
+        step(x, w, bias, out, sh, sw, dh, dw, pt, pl, -np.inf, np.inf, portable=flag)()
+    _assert_same_bits(simd, portable)
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
@@ -501,21 +541,28 @@ def test_float_fully_connected_matches_template(batches, depth, units, clamp, po
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
 def test_float_steps_propagate_infinities_and_nans_as_the_template(portable):
     """inf * 0 and NaN inputs give NaNs, which the clamp lets through; a NaN's sign and payload may depend
-    on the order the compiler gives commutative operands, so NaNs are compared as NaNs."""
+    on the order the compiler gives commutative operands, so NaNs are compared as NaNs. The finite outputs
+    within the fused multiply-adds' rounding of the template's."""
     rng = np.random.default_rng(3)
     x, w, bias = _float(rng, (1, 9, 11, 13), True), _float(rng, (17, 3, 3, 13), True), _float(rng, 17, True)
     dw_w = _float(rng, (1, 3, 3, 13), True)
     zeros = np.zeros(17, np.int32)
     for lo, hi in FLOAT_CLAMPS:
         expected, got = (np.zeros((1, 9, 11, 17), np.float32) for _ in range(2))
+        magnitude = np.zeros_like(expected)
         conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, 1, 1, 1, 1, 1, 1, 0, 0, zeros, zeros, lo, hi)
+        conv_kernels.conv_2d[FLOAT32](np.abs(x), np.abs(w), np.abs(bias), magnitude, 1, 1, 1, 1, 1, 1, 0, 0, zeros,
+                                      zeros, -np.inf, np.inf)
         steps.FloatConvStep(x, w, bias, got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
-        np.testing.assert_array_equal(got, expected)
-        expected, got = (np.zeros((1, 9, 11, 13), np.float32) for _ in range(2))
+        _assert_within_fma_rounding(got, expected, magnitude, 3 * 3 * 13)
+        expected, got, magnitude = (np.zeros((1, 9, 11, 13), np.float32) for _ in range(3))
         conv_kernels.depthwise_conv_2d[FLOAT32](x, dw_w, bias[:13], expected, np.zeros(13, np.float32), 1, 1, 1, 1,
                                                 1, 1, 1, 0, 0, zeros[:13], zeros[:13], lo, hi)
+        conv_kernels.depthwise_conv_2d[FLOAT32](np.abs(x), np.abs(dw_w), np.abs(bias[:13]), magnitude,
+                                                np.zeros(13, np.float32), 1, 1, 1, 1, 1, 1, 1, 0, 0, zeros[:13],
+                                                zeros[:13], -np.inf, np.inf)
         steps.FloatDepthwiseStep(x, dw_w, bias[:13], got, 1, 1, 1, 1, 1, 1, lo, hi, portable=portable)()
-        np.testing.assert_array_equal(got, expected)
+        _assert_within_fma_rounding(got, expected, magnitude, 3 * 3)
 
 
 def test_float_steps_reject_what_they_do_not_handle():
@@ -539,8 +586,8 @@ def test_float_steps_reject_what_they_do_not_handle():
 ])
 def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, kernel, stride, pad, portable):
     """With the output placed as far into its dying input as the planner's access pattern allows, the
-    steps still give the template's bits: they never write an output before the reference does
-    relative to the input it still reads."""
+    steps give the bits they give into a separate output: they never write an output before the
+    reference does relative to the input it still reads."""
     rng = np.random.default_rng(len(kind) + in_shape[3])
     batches, in_h, in_w, in_c = in_shape
     (kh, kw), (sh, sw), (pt, pl) = kernel, stride, pad
@@ -553,18 +600,14 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
     bias = _float(rng, out_c)
     zeros = np.zeros(out_c, np.int32)
     expected = np.zeros(out_shape, np.float32)
-    if kind == "conv":
-        conv_kernels.conv_2d[FLOAT32](x, w, bias, expected, sh, sw, 1, 1, pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
-    else:
-        conv_kernels.depthwise_conv_2d[FLOAT32](x, w, bias, expected, np.zeros(out_c, np.float32), 1, sh, sw, 1, 1,
-                                                pt, pl, 0, 0, zeros, zeros, -6.0, 6.0)
+    step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
+    step(x, w, bias, expected, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
     in_start = max(0, -shift) // 4
     arena = np.zeros(in_start + max(x.size, shift // 4 + expected.size) + 16, np.float32)
     arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
     arena_out = arena[in_start + shift // 4:in_start + shift // 4 + expected.size].reshape(out_shape)
     assert np.shares_memory(arena_in, arena_out)
     arena_in[...] = x
-    step = steps.FloatConvStep if kind == "conv" else steps.FloatDepthwiseStep
     step(arena_in, w, bias, arena_out, sh, sw, 1, 1, pt, pl, -6.0, 6.0, portable=portable)()
     _assert_same_bits(arena_out, expected)
 

@@ -64,8 +64,9 @@ CASES = [
 ]
 
 
-def test_depthwise_conv_matches_tflm_bit_for_bit_across_options(oracle):
-    compare_cases_with_tflm(oracle, CASES, seeds=(0, 1, 2))
+def test_depthwise_conv_matches_tflm_across_options(oracle):
+    """int8 and int16 bit for bit; float32 within the float rule (the float kernel fuses its multiply-adds)."""
+    compare_cases_with_tflm(oracle, CASES, seeds=(0, 1, 2), float_rule=True)
 
 
 def test_bias_index_minus_one_computes_like_no_bias_input():
@@ -82,7 +83,7 @@ def test_bias_index_minus_one_computes_like_no_bias_input():
 @pytest.mark.parametrize("name", REAL_MODELS)
 def test_every_depthwise_conv_of_real_models_matches_tflm_on_tflm_inputs(shared_models, oracle, name):
     path = shared_models / f"{name}.tflite"
-    assert check_ops_on_tflm_intermediates(oracle, path, {"DEPTHWISE_CONV_2D"}, seeds=(0,)) > 0
+    assert check_ops_on_tflm_intermediates(oracle, path, {"DEPTHWISE_CONV_2D"}, seeds=(0,), float_rule=True) > 0
 
 
 def _allocate(case: Case) -> None:
@@ -149,4 +150,4 @@ def test_a_filter_with_more_than_one_slice_along_dim_0_reads_the_first_as_tflm_d
             {"padding": 0, "stride_w": 1, "stride_h": 1, "depth_multiplier": 1, "fused_activation_function": 0,
              "dilation_w_factor": 1, "dilation_h_factor": 1})
     model = single_op_model(op, [T("FLOAT32", (1, 5, 5, 4)), filt, bias], [T("FLOAT32", (1, 5, 5, 4))])
-    compare_with_tflm(oracle, model, [[rng.standard_normal((1, 5, 5, 4)).astype(np.float32)]], "2-slice filter")
+    compare_with_tflm(oracle, model, [[rng.standard_normal((1, 5, 5, 4)).astype(np.float32)]], "2-slice filter", float_rule=True)
