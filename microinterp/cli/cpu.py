@@ -9,9 +9,11 @@ from pathlib import Path
 
 #: The flags that decide the kernels' paths (as /proc/cpuinfo spells them).
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16")
-#: int8 MACs of one dot-product instruction of each path: vpdpbusd on 512 bits (64) or 256 bits (32),
-#: vpmaddwd on 256 bits (16), one scalar multiply for the portable ones. The peak assumes one per cycle.
-MACS_PER_INSTRUCTION = {"avx512_vnni": 64, "avx_vnni": 32, "avx2": 16, "vnni_emulated": 1, "portable": 1}
+#: int8 MACs per cycle of each path's dot-product instruction at its throughput: one 512-bit vpdpbusd (64;
+#: measured on Zen 4, which shares that one pipe with vpmuldq and FMA), two 256-bit vpdpbusd (Alder Lake:
+#: 2 x 32) or two 256-bit vpmaddwd (Skylake and Zen 2-4: 2 x 16; until 2026-12-06 counted as one, which
+#: put AVX2 layers above 100%), one scalar multiply for the portable ones.
+MACS_PER_CYCLE = {"avx512_vnni": 64, "avx_vnni": 64, "avx2": 32, "vnni_emulated": 1, "portable": 1}
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -40,7 +42,7 @@ def cpu_flags() -> list[str]:
 
 @dataclass(frozen=True)
 class Int8Peak:
-    """One core's int8 peak on the kernels' path: MACs per instruction times the clock."""
+    """One core's int8 peak on the kernels' path: MACs per cycle times the clock."""
     path: str
     macs_per_cycle: int
     hz: float
@@ -59,4 +61,4 @@ def int8_peak() -> Int8Peak | None:
     if not mhz:
         return None
     path = os.environ.get(steps.INT8_PATH_VARIABLE) or steps.int8_paths()[0]
-    return Int8Peak(path, MACS_PER_INSTRUCTION.get(path, 1), float(mhz) * 1e6)
+    return Int8Peak(path, MACS_PER_CYCLE.get(path, 1), float(mhz) * 1e6)
