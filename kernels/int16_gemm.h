@@ -18,8 +18,11 @@
  * bit for bit. Weights stay int8 in memory (half the bytes to stream) and are widened in registers.
  *
  * Packed layout (mi_pack_weights, group g = 2 here): each run padded to a multiple of g, rows to a
- * multiple of the path's row block; element (r, k) sits at [(k / g) * rows_padded * g + r * g + k % g],
- * so (g = 2, row block MI_ROW_BLOCK) one 128-bit load holds the
+ * multiple of the path's row block, and the rows cut into panels of P (panel_rows) rows, each panel
+ * stored whole before the next: element (r, k) of a depth of d elements sits at
+ * [(r / P) * d * P + (k / g) * P * g + (r % P) * g + k % g]. The pair paths take one panel (P =
+ * rows_padded); the quad paths (vnni_gemm.h) panels as wide as their main tile, so that a tile reads one
+ * sequential stream (see there). With g = 2 and row block MI_ROW_BLOCK, one 128-bit load holds the
  * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 (once widened) multiplies with a
  * broadcast input pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
  * keeps layers with few output channels from being bound by loads.
@@ -42,22 +45,31 @@
 
 static inline int64_t mi_round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
 
-/* w: rows x depth int8 (row-major, depth a multiple of group) -> packed (see above); packed holds
- * depth * rows_padded zero-initialised int8. */
-static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
+/* The offset in a packed matrix of depth `depth` (elements) of row r's first group, in panels of P rows. */
+static inline int64_t mi_packed_row(int64_t r, int64_t depth, int64_t P, int64_t group)
+{
+    return (r / P) * depth * P + (r % P) * group;
+}
+
+/* w: rows x depth int8 (row-major, depth a multiple of group) -> packed (see above) in panels of
+ * panel_rows rows (a divisor of rows_padded); packed holds depth * rows_padded zero-initialised int8. */
+static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_t group, int64_t panel_rows,
                             int8_t *packed)
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t k = 0; k < depth; k++)
-            packed[(k / group) * rows_padded * group + r * group + k % group] = w[r * depth + k];
+            packed[mi_packed_row(r, depth, panel_rows, group) + (k / group) * panel_rows * group + k % group] =
+                w[r * depth + k];
 }
 
-/* The shape of the input rows (see above); init: rows_padded start values. pairs (AVX-512 VNNI only,
- * vnni_gemm.h): the packed rows are the channels twice over, two input rows per vector. */
+/* The shape of the input rows (see above); init: rows_padded start values; panel_rows: the packing's
+ * panels (rows_padded on the pair paths). pairs (AVX-512 VNNI only, vnni_gemm.h): the packed rows are the
+ * channels twice over, two input rows per vector. */
 typedef struct {
     const int64_t *seg_offsets;
     const int32_t *init;
-    int64_t segments, seg_groups, rows_padded, channels;
+    int64_t segments, seg_groups, rows_padded, channels, panel_rows;
+    int panel_shift; /* log2(panel_rows) where there are several panels (16 x a power of two rows each) */
     int pairs;
 } mi_gemm_shape;
 
@@ -73,13 +85,14 @@ typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const void *const *x, int64_
 static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x, int64_t n,
                                      const mi_gemm_shape *shape, int32_t *out, int group)
 {
-    const int64_t rows_padded = shape->rows_padded;
+    const int64_t rows_padded = shape->rows_padded, P = shape->panel_rows;
+    const int64_t depth = shape->segments * shape->seg_groups * group;
     for (int64_t i = 0; i < n; i++, out += rows_padded)
         for (int64_t r = 0; r < rows_padded; r++) {
             int32_t acc = shape->init[r];
-            const int8_t *w = packed + r * group;
+            const int8_t *w = packed + mi_packed_row(r, depth, P, group);
             for (int64_t s = 0; s < shape->segments; s++)
-                for (int64_t g = 0; g < shape->seg_groups; g++, w += rows_padded * group) {
+                for (int64_t g = 0; g < shape->seg_groups; g++, w += P * group) {
                     if (group == 4) {
                         acc = mi_dpbusd_lane(acc, (const uint8_t *)x[i] + shape->seg_offsets[s] + 4 * g, w);
                     } else {

@@ -60,12 +60,13 @@ cdef extern from "vnni_gemm.h" nogil:
     ctypedef struct mi_gemm_shape:
         const int64_t* seg_offsets
         const int32_t* init
-        int64_t segments, seg_groups, rows_padded, channels
-        int pairs
+        int64_t segments, seg_groups, rows_padded, channels, panel_rows
+        int panel_shift, pairs
     ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
     enum: MI_GEMM_ROWS
-    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t rows_padded,
+    enum: MI_VNNI_ROW_BLOCK
+    void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t panel_rows,
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
     ctypedef void (*mi_strip_fn)(const int8_t*, const uint8_t*, int64_t, const mi_gemm_shape*, const mi_requant*,
@@ -394,6 +395,24 @@ def _add_wrapping(int32_t[::1] start, values):
     np.asarray(start)[:n] = (total & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
+def _panel_rows(Py_ssize_t rows_padded, Py_ssize_t depth, Py_ssize_t main_rows) -> int:
+    """The quad paths' weight panels (vnni_gemm.h): as many blocks of MI_VNNI_ROW_BLOCK rows as the AVX-512
+    tile for main_rows input rows spans (mi_vnni512_rows: 8 blocks for 1-2 rows, 4 for 3-4, 2 for more),
+    or the largest power of two below that divides the blocks. Weights of at most PANELS_FROM bytes, which
+    the caches keep, stay one panel (vnni_gemm.h: the tiles of the first panel find their weights faster)."""
+    blocks = rows_padded // MI_VNNI_ROW_BLOCK
+    if rows_padded * depth <= PANELS_FROM:
+        return rows_padded
+    wide = 8 if main_rows <= 2 else 4 if main_rows <= 4 else 2
+    while blocks % wide:
+        wide //= 2
+    return wide * MI_VNNI_ROW_BLOCK
+
+
+#: Packed int8 weights above this many bytes are cut into panels (_panel_rows).
+PANELS_FROM = 64 * 1024
+
+
 cdef class _Int8Gemm:
     """Weights repacked for the int8 path's GEMM, the shape of its input rows, the per-channel start values
     (the quad paths' zero-point correction); the int32 sums of MI_GEMM_ROWS rows (sums_bytes) are the
@@ -417,7 +436,9 @@ cdef class _Int8Gemm:
     cdef readonly uint8_t pad_byte
     cdef int16_t input_zp
 
-    def __init__(self, runs, seg_offsets, mi_int8_path path, int32_t input_zp):
+    def __init__(self, runs, seg_offsets, mi_int8_path path, int32_t input_zp, Py_ssize_t main_rows=MI_GEMM_ROWS):
+        """main_rows: the input rows of most calls (a conv's MI_GEMM_ROWS pixels, an FC's batches), whose
+        tile width the quad paths' weight panels take."""
         runs = np.asarray(runs, np.int8)
         rows, segments, run = runs.shape
         self.quads = mi_path_uses_quads(path)
@@ -438,8 +459,13 @@ cdef class _Int8Gemm:
         block = mi_gemm_row_block(path)
         self.shape.rows_padded = (rows + block - 1) // block * block
         self.shape.channels = rows
+        self.shape.panel_rows = (_panel_rows(self.shape.rows_padded, self.depth, main_rows) if self.quads
+                                 else self.shape.rows_padded)
+        # log2 of the panel rows where there are several panels (each 16 x a power of two rows)
+        self.shape.panel_shift = (self.shape.panel_rows.bit_length() - 1
+                                  if self.shape.panel_rows < self.shape.rows_padded else 0)
         self.packed = _zeros_aligned(self.depth * self.shape.rows_padded, np.int8)
-        mi_pack_weights(&w[0, 0], rows, self.depth, self.group, self.shape.rows_padded, &self.packed[0])
+        mi_pack_weights(&w[0, 0], rows, self.depth, self.group, self.shape.panel_rows, &self.packed[0])
         # the quad paths read x + 128: each sum starts at -(128 + zp) * its weights' sum (wrapping int32)
         init = np.zeros(self.shape.rows_padded, np.int64)
         if self.quads:
@@ -451,6 +477,11 @@ cdef class _Int8Gemm:
 
     def nbytes(self) -> int:
         return _nbytes(self.packed, self.seg_offsets, self.init)
+
+    @property
+    def panel_rows(self) -> int:
+        """The rows of each panel of the packed weights (rows_padded: one panel)."""
+        return self.shape.panel_rows
 
     def start_with(self, values):
         """Adds values (one per channel) to the start values of the sums, wrapping as the sums do."""
@@ -640,7 +671,7 @@ cdef class Int8ConvStep(Step):
     cdef int8_t[:, :, :, ::1] output
     cdef Py_ssize_t image_w, row_bytes, image_bytes, stride_h, stride_w, pad_top, pad_left
     cdef Py_ssize_t band_rows, band_span  # output rows per band; image rows per band, less stride_h
-    cdef _Int8Gemm gemm
+    cdef readonly _Int8Gemm gemm
     cdef _Requantize requantize
     # with dead channels skipped: the GEMM's compact rows (live channels) in the workspace from
     # compact_at, compact_stride bytes apart, then expanded into the output pixels
@@ -842,7 +873,7 @@ cdef class Int8FullyConnectedStep(Step):
     cdef const int8_t[:, ::1] input
     cdef int8_t[:, ::1] output
     cdef Py_ssize_t row_bytes
-    cdef _Int8Gemm gemm
+    cdef readonly _Int8Gemm gemm
     cdef _Requantize requantize
 
     def __init__(self, input, filter, bias, output, int32_t input_zp, int32_t filter_zp, int32_t output_zp,
@@ -859,7 +890,7 @@ cdef class Int8FullyConnectedStep(Step):
         centered = centered_weights(filter, filter_zp)
         if centered is None:
             raise ValueError(f"filter values minus the zero point {filter_zp} leave int8")
-        self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp)
+        self.gemm = _Int8Gemm(centered.reshape(units, 1, depth), [0], int8_path, input_zp, min(batches, MI_GEMM_ROWS))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       units, ~centered.any(axis=1))
         _start_with_bias(self.gemm, self.requantize)

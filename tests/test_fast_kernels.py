@@ -58,6 +58,8 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((2, 9, 17, 16), 32, (3, 3), (2, 2), (1, 1), (1, 1), 4),
     ((1, 5, 6, 32), 48, (1, 1), (2, 2), (1, 1), (0, 0), -3),
     ((1, 4, 20, 32), 20, (3, 3), (1, 1), (1, 1), (1, 1), 0),
+    # weights in panels of 32 rows (quad paths), tail tiles of 8 blocks reading across three panels
+    ((1, 5, 11, 12), 96, (3, 3), (1, 1), (1, 1), (1, 1), 3),
 ]
 
 #: CONV_CASES whose windows are a strip GEMM's step apart, with that step (on AVX-512 VNNI)
@@ -117,7 +119,9 @@ def test_conv_skipping_dead_channels_matches_template(out_c, dead, skipped, path
 
 @pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("batches,depth,units,filter_zp", [(1, 1, 1, 0), (3, 33, 19, 0), (2, 256, 64, 0), (9, 40, 16, 3),
-                                                          (11, 70, 45, 0)])
+                                                          (11, 70, 45, 0),
+                                                          # panels of 128 and 32 rows (a tail across 4)
+                                                          (1, 64, 640, 0), (9, 48, 160, 0)])
 def test_fully_connected_matches_template(batches, depth, units, filter_zp, path):
     rng = np.random.default_rng(depth)
     x, w = _int8(rng, (batches, depth)), _int8(rng, (units, depth))
@@ -128,6 +132,23 @@ def test_fully_connected_matches_template(batches, depth, units, filter_zp, path
     fc_kernels.fully_connected[INT8](x, w, bias, expected, -128, filter_zp, 4, multiplier, shift, -128, 127)
     steps.Int8FullyConnectedStep(x, w, bias, got, -128, filter_zp, 4, multiplier, shift, -128, 127, path=path)()
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+def test_int8_weights_cut_into_panels_match_template(monkeypatch, path):
+    """Weights above steps.PANELS_FROM bytes are packed in panels as wide as the main tile (vnni_gemm.h);
+    with the threshold at 0 every GEMM of several blocks takes them: convs and FCs of 2-10 panels, tail
+    tiles across panels, channel tails."""
+    monkeypatch.setattr(steps, "PANELS_FROM", 0)
+    for case in (1, 3, 6, 10, 17):
+        test_conv_matches_template(case, path)
+    for args in ((1, 64, 640, 0), (9, 48, 160, 0), (3, 33, 70, 0), (11, 70, 45, 0)):
+        test_fully_connected_matches_template(*args, path)
+    x, w = np.zeros((9, 48), np.int8), np.zeros((160, 48), np.int8)
+    ones = np.ones(160, np.int32)
+    step = steps.Int8FullyConnectedStep(x, w, ones, np.zeros((9, 160), np.int8), 0, 0, 0, ones << 30, -ones, -128,
+                                        127, path=path)
+    assert step.gemm.panel_rows == (32 if path in ("avx512_vnni", "avx_vnni", "vnni_emulated") else 160)
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
