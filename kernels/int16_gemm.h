@@ -20,9 +20,9 @@
  * Packed layout (mi_pack_weights, group g = 2 here): each run padded to a multiple of g, rows to a
  * multiple of the path's row block, and the rows cut into panels of P (panel_rows) rows, each panel
  * stored whole before the next: element (r, k) of a depth of d elements sits at
- * [(r / P) * d * P + (k / g) * P * g + (r % P) * g + k % g]. The pair paths take one panel (P =
- * rows_padded); the quad paths (vnni_gemm.h) panels as wide as their main tile, so that a tile reads one
- * sequential stream (see there). With g = 2 and row block MI_ROW_BLOCK, one 128-bit load holds the
+ * [(r / P) * d * P + (k / g) * P * g + (r % P) * g + k % g]: weights above 64 KB in panels as wide as
+ * the path's main tile, so that a tile reads one sequential stream (see vnni_gemm.h), smaller ones in one
+ * panel (P = rows_padded). With g = 2 and row block MI_ROW_BLOCK, one 128-bit load holds the
  * pairs (k, k + 1) of 8 consecutive rows, which _mm256_madd_epi16 (once widened) multiplies with a
  * broadcast input pair and sums into 8 int32 lanes. Several input rows share each weight load: that reuse is what
  * keeps layers with few output channels from being bound by loads.
@@ -140,17 +140,19 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const void *const *x,
                                      const mi_gemm_shape *shape, const mi_requant *q, int8_t *const *out_rows,
                                      int32_t *out, int64_t r, int vectors)
 {
-    const int64_t rows_padded = shape->rows_padded;
     __m256i acc[MI_AVX2_ROWS][4];
     for (int i = 0; i < n; i++)
         for (int v = 0; v < vectors; v++)
             acc[i][v] = _mm256_setzero_si256();
-    const int8_t *w = packed + r * 2;
+    const int64_t P = shape->panel_rows, depth = shape->segments * shape->seg_groups * 2;
+    /* the tile's rows lie in one panel (mi_gemm_avx2_rows); past the first, mi_packed_row by shifts */
+    const int8_t *w = packed + (r < P ? r * 2 : (((r >> shape->panel_shift) * depth) << shape->panel_shift)
+                                                + (r & (P - 1)) * 2);
     for (int64_t s = 0; s < shape->segments; s++) {
         const int16_t *xs[MI_AVX2_ROWS];
         for (int i = 0; i < n; i++)
             xs[i] = (const int16_t *)x[i] + shape->seg_offsets[s];
-        for (int64_t p = 0; p < shape->seg_groups; p++, w += rows_padded * 2) {
+        for (int64_t p = 0; p < shape->seg_groups; p++, w += P * 2) {
             __m256i wv[4];
             for (int v = 0; v < vectors; v++)
                 wv[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * v)));
@@ -176,7 +178,7 @@ static inline void mi_gemm_avx2_rows(const int8_t *packed, const void *const *x,
 {
     const int wide = n >= 3 ? 2 : 4;
     int64_t r = 0;
-    for (; r + 8 * wide <= shape->rows_padded; r += 8 * wide)
+    for (; r + 8 * wide <= shape->rows_padded && 8 * wide <= shape->panel_rows; r += 8 * wide)
         mi_gemm_avx2_tile(packed, x, n, shape, q, out_rows, out, r, wide);
     for (; r < shape->rows_padded; r += 8)
         mi_gemm_avx2_tile(packed, x, n, shape, q, out_rows, out, r, 1);

@@ -65,6 +65,7 @@ cdef extern from "vnni_gemm.h" nogil:
     ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
     enum: MI_GEMM_ROWS
+    enum: MI_ROW_BLOCK
     enum: MI_VNNI_ROW_BLOCK
     void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t panel_rows,
                          int8_t* packed)
@@ -395,18 +396,20 @@ def _add_wrapping(int32_t[::1] start, values):
     np.asarray(start)[:n] = (total & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
-def _panel_rows(Py_ssize_t rows_padded, Py_ssize_t depth, Py_ssize_t main_rows) -> int:
-    """The quad paths' weight panels (vnni_gemm.h): as many blocks of MI_VNNI_ROW_BLOCK rows as the AVX-512
-    tile for main_rows input rows spans (mi_vnni512_rows: 8 blocks for 1-2 rows, 4 for 3-4, 2 for more),
-    or the largest power of two below that divides the blocks. Weights of at most PANELS_FROM bytes, which
-    the caches keep, stay one panel (vnni_gemm.h: the tiles of the first panel find their weights faster)."""
-    blocks = rows_padded // MI_VNNI_ROW_BLOCK
+def _panel_rows(Py_ssize_t rows_padded, Py_ssize_t depth, Py_ssize_t main_rows, bint quads) -> int:
+    """The weight panels (int16_gemm.h): as many row blocks as the main tile for main_rows input rows spans
+    (quads, mi_vnni512_rows: 8 blocks of 16 rows for 1-2 rows, 4 for 3-4, 2 for more; pairs,
+    mi_gemm_avx2_rows: 4 blocks of 8 for 1-2 rows, else 2), or the largest power of two below that which
+    divides the blocks. Weights of at most PANELS_FROM bytes, which the caches keep, stay one panel (the
+    tiles of the first panel find their weights faster)."""
     if rows_padded * depth <= PANELS_FROM:
         return rows_padded
-    wide = 8 if main_rows <= 2 else 4 if main_rows <= 4 else 2
+    block = MI_VNNI_ROW_BLOCK if quads else MI_ROW_BLOCK
+    blocks = rows_padded // block
+    wide = (8 if main_rows <= 2 else 4 if main_rows <= 4 else 2) if quads else (4 if main_rows <= 2 else 2)
     while blocks % wide:
         wide //= 2
-    return wide * MI_VNNI_ROW_BLOCK
+    return wide * block
 
 
 #: Packed int8 weights above this many bytes are cut into panels (_panel_rows).
@@ -459,8 +462,7 @@ cdef class _Int8Gemm:
         block = mi_gemm_row_block(path)
         self.shape.rows_padded = (rows + block - 1) // block * block
         self.shape.channels = rows
-        self.shape.panel_rows = (_panel_rows(self.shape.rows_padded, self.depth, main_rows) if self.quads
-                                 else self.shape.rows_padded)
+        self.shape.panel_rows = _panel_rows(self.shape.rows_padded, self.depth, main_rows, self.quads)
         # log2 of the panel rows where there are several panels (each 16 x a power of two rows)
         self.shape.panel_shift = (self.shape.panel_rows.bit_length() - 1
                                   if self.shape.panel_rows < self.shape.rows_padded else 0)
