@@ -207,8 +207,8 @@ MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channel
  * is stride_w * depth bytes): rows i at x + i * STEP, outputs at out + i * out_step, every channel
  * requantized (q fused). With the step a constant, each tile reads its rows' quads at fixed displacements
  * from one pointer; from row pointers or a step in a register, GCC's tiles took 5-10% longer (a 16-channel
- * 3x3 conv at 32x32, 13.2 -> 12.4 us in a C harness). Tiles of MI_GEMM_ROWS; the last n % MI_GEMM_ROWS
- * rows through the row-pointer GEMM. */
+ * 3x3 conv at 32x32, 13.2 -> 12.4 us in a C harness; RGB first convs, steps 3 and 6, 8-19%). Tiles of
+ * MI_GEMM_ROWS; the last n % MI_GEMM_ROWS rows through the row-pointer GEMM. */
 #define MI_VNNI512_STRIP(NAME, STEP)                                                                          \
     __attribute__((target(MI_AVX512_VNNI)))                                                                   \
     static void NAME(const int8_t *packed, const uint8_t *x, int64_t n, const mi_gemm_shape *shape,           \
@@ -229,6 +229,8 @@ MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channel
         }                                                                                                     \
     }
 
+MI_VNNI512_STRIP(mi_strip_avx512_vnni_3, 3)
+MI_VNNI512_STRIP(mi_strip_avx512_vnni_6, 6)
 MI_VNNI512_STRIP(mi_strip_avx512_vnni_16, 16)
 MI_VNNI512_STRIP(mi_strip_avx512_vnni_24, 24)
 MI_VNNI512_STRIP(mi_strip_avx512_vnni_32, 32)
@@ -270,6 +272,8 @@ static mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
 #ifdef MI_X86
     if (path == MI_INT8_AVX512_VNNI)
         switch (step) {
+        case 3: return mi_strip_avx512_vnni_3;
+        case 6: return mi_strip_avx512_vnni_6;
         case 16: return mi_strip_avx512_vnni_16;
         case 24: return mi_strip_avx512_vnni_24;
         case 32: return mi_strip_avx512_vnni_32;

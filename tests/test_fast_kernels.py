@@ -53,17 +53,18 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     ((1, 24, 41, 96), 16, (5, 3), (2, 3), (2, 1), (3, 1), 9),  # one band's rows beyond the band bytes
     ((1, 31, 31, 160), 8, (1, 1), (2, 2), (1, 1), (0, 0), 3),  # a band skips the rows between strides
     # windows 16, 32 or 64 bytes apart (AVX-512: a strip GEMM per output row of at least 8 pixels), rows
-    # of 8 and tails
+    # of 8 and tails (and 6 apart: an RGB image at stride 2)
     ((1, 6, 13, 16), 16, (3, 3), (1, 1), (1, 1), (1, 1), -128),
     ((2, 9, 17, 16), 32, (3, 3), (2, 2), (1, 1), (1, 1), 4),
     ((1, 5, 6, 32), 48, (1, 1), (2, 2), (1, 1), (0, 0), -3),
     ((1, 4, 20, 32), 20, (3, 3), (1, 1), (1, 1), (1, 1), 0),
     # weights in panels of 32 rows (quad paths), tail tiles of 8 blocks reading across three panels
     ((1, 5, 11, 12), 96, (3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((1, 21, 19, 3), 32, (3, 3), (2, 2), (1, 1), (1, 1), -128),
 ]
 
 #: CONV_CASES whose windows are a strip GEMM's step apart, with that step (on AVX-512 VNNI)
-STRIP_CASES = {10: 64, 13: 16, 14: 32, 16: 32}
+STRIP_CASES = {4: 3, 6: 6, 10: 64, 13: 16, 14: 32, 16: 32, 18: 6}
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
