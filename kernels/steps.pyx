@@ -6,7 +6,9 @@ Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one g
 FULLY_CONNECTED: the weights are repacked once, the input is copied into the layout of the int8 path
 (below; for a conv into a padded image whose border adds nothing, which is TFLM's skipping out-of-image
 taps), and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM that also
-requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest).
+requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest); on
+AVX-512 VNNI a conv whose windows are one of a few steps apart passes a whole output row to a strip GEMM
+compiled for that step. Weights above PANELS_FROM bytes are packed in panels that each tile streams.
 Integer sums are exact, so the bits equal TFLM's.
 
 The int8 path (int8_paths(); MICROINTERP_INT8_PATH or a step's `path` argument forces one) decides the
