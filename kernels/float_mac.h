@@ -25,7 +25,6 @@
 #define MI_FLOAT_MAC_H
 
 #include <math.h>
-#include <math.h>
 #include <stdint.h>
 
 #include "simd.h"

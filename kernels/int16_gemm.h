@@ -73,6 +73,18 @@ typedef struct {
     int pairs;
 } mi_gemm_shape;
 
+/* The packed weights of a tile whose rows from r lie in one panel (group: 2 or 4 elements): as
+ * mi_packed_row, by shifts past the first panel (the only one of weights the caches keep, whose small
+ * tiles the longer sum slowed by 2%). */
+static inline const int8_t *mi_tile_weights(const int8_t *packed, int64_t r, const mi_gemm_shape *shape,
+                                            int64_t group)
+{
+    const int64_t P = shape->panel_rows, depth = shape->segments * shape->seg_groups * group;
+    if (r < P)
+        return packed + r * group;
+    return packed + (((r >> shape->panel_shift) * depth) << shape->panel_shift) + (r & (P - 1)) * group;
+}
+
 /* x: n <= MI_GEMM_ROWS row pointers (int16 or uint8 elements, as the path reads); sums: n rows of
  * rows_padded int32. With q (its shifts in the vector range), the output rows `out` receive the
  * requantized channels [0, returned count); the sums of the others are in `sums`. Without q, every sum
@@ -144,10 +156,8 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const void *const *x,
     for (int i = 0; i < n; i++)
         for (int v = 0; v < vectors; v++)
             acc[i][v] = _mm256_setzero_si256();
-    const int64_t P = shape->panel_rows, depth = shape->segments * shape->seg_groups * 2;
-    /* the tile's rows lie in one panel (mi_gemm_avx2_rows); past the first, mi_packed_row by shifts */
-    const int8_t *w = packed + (r < P ? r * 2 : (((r >> shape->panel_shift) * depth) << shape->panel_shift)
-                                                + (r & (P - 1)) * 2);
+    const int64_t P = shape->panel_rows;
+    const int8_t *w = mi_tile_weights(packed, r, shape, 2);  /* one panel: mi_gemm_avx2_rows */
     for (int64_t s = 0; s < shape->segments; s++) {
         const int16_t *xs[MI_AVX2_ROWS];
         for (int i = 0; i < n; i++)

@@ -829,10 +829,9 @@ cdef class Int8ConvStep(Step):
                 for oy in range(band, min(band + self.band_rows, out_h)):
                     window = image + (oy - band) * self.stride_h * self.row_bytes
                     out = &self.output[b, oy, 0, 0] if out_w else NULL
-                    if self.strip != NULL:
-                        if out_w:
-                            self.strip(&self.gemm.packed[0], window, out_w, &self.gemm.shape,
-                                       self.requantize.fused, out, out_step)
+                    if self.strip != NULL:  # bound only for rows of at least MI_GEMM_ROWS pixels
+                        self.strip(&self.gemm.packed[0], window, out_w, &self.gemm.shape, self.requantize.fused,
+                                   out, out_step)
                         continue
                     for ox in range(out_w):
                         rows[n], pixels[n] = window, out
@@ -1187,7 +1186,7 @@ cdef class Int8AddStep(Step):
         self.vector = mi_select_add(subtract, int8_path if in_range else MI_INT8_PORTABLE)
         # int8_add.h's byte planes of each input's rescale, computed by the scalar step's own arithmetic; on
         # 64-byte boundaries: every block of 64 elements loads all 32 vectors of them, and from numpy's
-        # 16-byte alignment each load spanned two cache lines (ResNet large's first ADD 10.0 -> 7.0 us)
+        # 16-byte alignment each load spanned two cache lines (ResNet large's first ADD 10.0 -> 6.8 us)
         cdef bint lookup = in_range and int8_path == MI_INT8_AVX512_VNNI
         self.planes = _zeros_aligned(2 * 4 * 256 if lookup else 0, np.int8)
         cdef int32_t rescale1, rescale2

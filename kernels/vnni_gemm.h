@@ -15,8 +15,9 @@
  * picks panel_rows): a tile then reads its weights as one sequential stream. In one panel of all rows, a
  * tile of 32 of 1280 rows read 128 bytes every 5 KB: across pages, which the hardware prefetchers do not
  * follow, so a layer whose weights were not in cache waited on memory (a 1x1 conv 320 -> 1280 at 7x7 with
- * its weights evicted, 134-144 us; in panels of 32 rows, 104 us; 97 us with its weights in cache). Each run of an input row is padded to a multiple of 4 with zero
- * weights (its reader needs up to 3 readable bytes past the run).
+ * its weights evicted, 134-144 us; in panels of 32 rows, 104 us; 97 us with its weights in cache). Each
+ * run of an input row is padded to a multiple of 4 with zero weights (its reader needs up to 3 readable
+ * bytes past the run).
  *
  * Paths: AVX-512 VNNI (16 channels per vector; channel tails by masked loads and stores, so it also
  * requantizes every channel itself), AVX-VNNI (8 per vector, whole blocks of 8 requantized as the AVX2
@@ -44,7 +45,7 @@ MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
     static inline void NAME(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,    \
                             const mi_requant *q, int8_t *const *out_rows, int32_t *out, int64_t r, int vectors) \
     {                                                                                                         \
-        const int64_t P = shape->panel_rows, depth = shape->segments * shape->seg_groups * 4;                 \
+        const int64_t P = shape->panel_rows;                                                                  \
         VEC acc[MI_GEMM_ROWS][WIDEST];                                                                        \
         _Pragma("GCC unroll 16")                                                                              \
         for (int v = 0; v < vectors; v++) {                                                                   \
@@ -53,11 +54,7 @@ MI_SCALAR_GEMM(mi_gemm_vnni_emulated, 4)
             for (int i = 0; i < n; i++)                                                                       \
                 acc[i][v] = init;                                                                             \
         }                                                                                                     \
-        /* the tile's rows lie in one panel (MI_VNNI_ROWS): mi_packed_row, by shifts past the first panel (the \
-         * only one of weights the caches keep, whose small tiles the longer sum slowed by 2%) */             \
-        const int8_t *w = packed + (r < P ? r * 4                                                             \
-                                          : (((r >> shape->panel_shift) * depth) << shape->panel_shift)       \
-                                            + (r & (P - 1)) * 4);                                             \
+        const int8_t *w = mi_tile_weights(packed, r, shape, 4);  /* one panel: MI_VNNI_ROWS */                \
         for (int64_t s = 0; s < shape->segments; s++) {                                                       \
             const uint8_t *xs[MI_GEMM_ROWS];                                                                  \
             for (int i = 0; i < n; i++)                                                                       \
@@ -229,18 +226,11 @@ MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channel
         }                                                                                                     \
     }
 
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_3, 3)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_6, 6)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_16, 16)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_24, 24)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_32, 32)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_40, 40)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_48, 48)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_64, 64)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_80, 80)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_96, 96)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_128, 128)
-MI_VNNI512_STRIP(mi_strip_avx512_vnni_160, 160)
+/* The steps with a strip GEMM: RGB images at stride 1 and 2, and the depths (times strides) of the
+ * benchmark models' convs. */
+#define MI_STRIP_STEPS(X) X(3) X(6) X(16) X(24) X(32) X(40) X(48) X(64) X(80) X(96) X(128) X(160)
+#define MI_STRIP_DEFINE(STEP) MI_VNNI512_STRIP(mi_strip_avx512_vnni_##STEP, STEP)
+MI_STRIP_STEPS(MI_STRIP_DEFINE)
 
 MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, 4, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
              mi_store8_avx2)
@@ -266,26 +256,17 @@ static mi_gemm_fn mi_select_gemm(mi_int8_path path)
 typedef void (*mi_strip_fn)(const int8_t *packed, const uint8_t *x, int64_t n, const mi_gemm_shape *shape,
                             const mi_requant *q, int8_t *out, int64_t out_step);
 
-/* The strip GEMM of a step, where the path has one (AVX-512 VNNI, steps 16, 32 and 64), else NULL. */
+/* The strip GEMM of a step, where the path has one (AVX-512 VNNI, MI_STRIP_STEPS), else NULL. */
 static mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
 {
 #ifdef MI_X86
+#define MI_STRIP_CASE(STEP) case STEP: return mi_strip_avx512_vnni_##STEP;
     if (path == MI_INT8_AVX512_VNNI)
         switch (step) {
-        case 3: return mi_strip_avx512_vnni_3;
-        case 6: return mi_strip_avx512_vnni_6;
-        case 16: return mi_strip_avx512_vnni_16;
-        case 24: return mi_strip_avx512_vnni_24;
-        case 32: return mi_strip_avx512_vnni_32;
-        case 40: return mi_strip_avx512_vnni_40;
-        case 48: return mi_strip_avx512_vnni_48;
-        case 64: return mi_strip_avx512_vnni_64;
-        case 80: return mi_strip_avx512_vnni_80;
-        case 96: return mi_strip_avx512_vnni_96;
-        case 128: return mi_strip_avx512_vnni_128;
-        case 160: return mi_strip_avx512_vnni_160;
+        MI_STRIP_STEPS(MI_STRIP_CASE)
         default: break;
         }
+#undef MI_STRIP_CASE
 #endif
     (void)path; (void)step;
     return NULL;
