@@ -17,8 +17,8 @@
  * floor(floor(a / 2^31) / 2^e) = floor(a / 2^(31+e)), that is
  *   floor((p + 2^30 + 2^(30+e) - 2^31 [p < 0]) / 2^(31+e)),
  * where testing p < 0 instead of y < 0 (p < -2^30) changes nothing: for -2^30 <= p < 0 both forms give 0.
- * With e = 0 it is floor((p + 2^30) / 2^31). The offsets and the shift 31 + e are per channel (computed at
- * bind time, mi_requant.rounding), and |p| <= 2^62 - 2^31 keeps every sum inside int64.
+ * With e = 0 it is floor((p + 2^30) / 2^31). The offsets and the shift 31 + e are per channel
+ * (mi_requant.rounding), and |p| <= 2^62 - 2^31 keeps every sum inside int64.
  */
 #ifndef MI_REQUANTIZE_H
 #define MI_REQUANTIZE_H
@@ -28,16 +28,21 @@
 
 /* Per-channel requantization of int32 sums to int8. AVX2 reads bias, left, right and right_mask[c] =
  * 2^right[c] - 1. AVX-512 reads no bias (the caller's sums start with it: the wrapping int32 sum is the
- * same in any order) and no output_zp, but left (NULL when every left shift is 0) and, per block of 16
- * channels, rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + output_zp 2^(31+e) of the even
- * channels (the zero point passes through the floor of the shift unchanged; the caller keeps e <= 23 so
- * that no sum overflows), of the odd ones, then their shifts 31 + e likewise, and round_down[2 b],
- * [2 b + 1]: the even and odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative
- * products take -2^31. clamp_low / clamp_high: whether act_min / act_max lie inside int8 (else the
- * saturating narrowing applies them). */
+ * same in any order), but left (NULL when every left shift is 0), round_down[2 b], [2 b + 1]: the even and
+ * odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31,
+ * and rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + v 2^(31+e) of the block's even
+ * channels, of its odd ones, then their shifts 31 + e likewise. v is the output zero point, which passes
+ * through the floor of the shift unchanged, or a constant channel's output with e = 0; the caller keeps
+ * e <= 23 so that no sum overflows. rounding takes 16 bytes per channel: mi_requant_expand writes it from
+ * two, shifts[16 b ..] (30 + e) and outputs[16 b ..] (v; NULL when v is output_zp everywhere), each the
+ * block's even channels then its odd ones, which is what a step keeps, expanding them into its workspace
+ * (shared by all steps) at the start of each run. clamp_low / clamp_high: whether act_min / act_max lie
+ * inside int8 (else the saturating narrowing applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left, *right, *right_mask;
     const int64_t *rounding;
+    const uint8_t *shifts;
+    const int8_t *outputs;
     const uint8_t *round_down;
     int32_t output_zp, act_min, act_max;
     int clamp_low, clamp_high;
@@ -154,6 +159,22 @@ typedef struct {
     int shift_left, clamp_low, clamp_high;
 } mi_requant16;
 
+/* The rounding offsets and shifts of 8 lanes (the even or the odd channels of a block) from their bytes
+ * (see mi_requant): shifts 30 + e, outputs v (NULL: output_zp) and the round-down mask. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_rescale_half_bytes(const uint8_t *shifts, const int8_t *outputs, int32_t output_zp,
+                                         __mmask8 down, __m512i *offset, __m512i *shift)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i s = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)shifts));
+    __m512i v = outputs ? _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)outputs))
+                        : _mm512_set1_epi64(output_zp);
+    v = _mm512_add_epi64(v, v);
+    *offset = _mm512_add_epi64(_mm512_sllv_epi64(_mm512_mask_add_epi64(v, down, v, one), s),
+                               _mm512_set1_epi64((int64_t)1 << 30));
+    *shift = _mm512_add_epi64(s, one);
+}
+
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n)
 {
@@ -227,6 +248,29 @@ static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q
         mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c);
     }
     return n;
+}
+#endif
+
+#ifdef MI_X86
+/* rounding[32 b ..] of the blocks of 16 of `channels` channels from their bytes (see mi_requant);
+ * q->rounding then points there. */
+__attribute__((target(MI_AVX512_VNNI)))
+static void mi_requant_expand(mi_requant *q, int64_t *rounding, int64_t channels)
+{
+    for (int64_t c = 0; c < channels; c += 16)
+        for (int half = 0; half < 2; half++) {  /* the block's even channels, then its odd ones */
+            __m512i offset, shift;
+            mi_rescale_half_bytes(q->shifts + c + 8 * half, q->outputs ? q->outputs + c + 8 * half : NULL,
+                                  q->output_zp, q->round_down[c / 8 + half], &offset, &shift);
+            _mm512_storeu_si512((void *)(rounding + 2 * c + 8 * half), offset);
+            _mm512_storeu_si512((void *)(rounding + 2 * c + 16 + 8 * half), shift);
+        }
+    q->rounding = rounding;
+}
+#else
+static void mi_requant_expand(mi_requant *q, int64_t *rounding, int64_t channels)
+{
+    (void)q; (void)rounding; (void)channels;  /* only the AVX-512 step has these arrays */
 }
 #endif
 

@@ -98,11 +98,14 @@ cdef extern from "requantize.h" nogil:
         const int32_t* right
         const int32_t* right_mask
         const int64_t* rounding
+        const uint8_t* shifts
+        const int8_t* outputs
         const uint8_t* round_down
         int32_t output_zp, act_min, act_max
         int clamp_low, clamp_high
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
+    void mi_requant_expand(mi_requant* q, int64_t* rounding, int64_t channels)
 
 
 cdef extern from "int8_depthwise.h" nogil:
@@ -239,13 +242,18 @@ cdef class Step:
     cdef readonly Py_ssize_t workspace_need
     cdef readonly int64_t macs
     cdef uint8_t* _workspace  # the running thread's workspace, set before each run
+    cdef Py_ssize_t expanded_at  # where a requantization's parameters are expanded in it, or -1
 
     def __cinit__(self):
         self.macs = -1
+        self.expanded_at = -1
 
-    cdef void reserve(self, Py_ssize_t nbytes) except *:
-        self.workspace_need = nbytes
-        _workspace_for(nbytes)  # out of memory shows at bind time, not at the first invoke
+    cdef void reserve(self, Py_ssize_t nbytes, Py_ssize_t expanded=0) except *:
+        """nbytes of the workspace, then, if `expanded`, that many more from expanded_at (64-byte aligned)
+        for a requantization's expanded parameters (_Requantize.expand)."""
+        self.expanded_at = _aligned(nbytes) if expanded else -1
+        self.workspace_need = self.expanded_at + expanded if expanded else nbytes
+        _workspace_for(self.workspace_need)  # out of memory shows at bind time, not at the first invoke
 
     cdef void count_macs(self, macs) except *:
         self.macs = macs
@@ -532,6 +540,12 @@ def _check_window_step(str op, input, output, Py_ssize_t in_channels, Py_ssize_t
         raise ValueError(f"{op}: strides and dilations must be positive, padding non-negative")
 
 
+def _even_then_odd(values, Py_ssize_t blocks):
+    """Per-channel values (blocks * 16 of them) ordered per block of 16: the even channels, then the odd."""
+    lanes = np.asarray(values).reshape(blocks, 16)
+    return np.ascontiguousarray(np.concatenate([lanes[:, 0::2], lanes[:, 1::2]], axis=1).ravel())
+
+
 cdef class _Requantize:
     """The output step of a pixel or row: bias, per-channel requantization, zero point, clamp.
 
@@ -550,6 +564,7 @@ cdef class _Requantize:
     cdef const mi_requant* fused
     cdef mi_requantize_fn vector
     cdef bint avx512  # the AVX-512 step applies every channel
+    cdef Py_ssize_t expanded_channels  # whose rounding offsets and shifts expand() writes (AVX-512's)
 
     def __init__(self, bias, multiplier, shift, int32_t output_zp, int32_t act_min, int32_t act_max,
                  int path, Py_ssize_t channels, constant=None):
@@ -561,8 +576,9 @@ cdef class _Requantize:
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
         self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, right=NULL, right_mask=NULL, rounding=NULL,
-                                 round_down=NULL, output_zp=output_zp, act_min=act_min, act_max=act_max,
-                                 clamp_low=act_min > -128, clamp_high=act_max < 127)
+                                 shifts=NULL, outputs=NULL, round_down=NULL, output_zp=output_zp,
+                                 act_min=act_min, act_max=act_max, clamp_low=act_min > -128,
+                                 clamp_high=act_max < 127)
         self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
@@ -593,14 +609,15 @@ cdef class _Requantize:
         self.params.left, self.params.right, self.params.right_mask = &lefts[0], &rights[0], &masks[0]
 
     def _bind_avx512(self, left, right, constant):
-        # per block of 16 channels (the last completed with e = 0 lanes): offsets and shifts of the even
-        # channels, then the odd ones (requantize.h)
+        # per block of 16 channels (the last completed with e = 0 lanes), the bytes from which the step
+        # builds its rounding offsets and shifts (requantize.h)
+        self.expanded_channels = right.size
         blocks = (right.size + 15) // 16
         e = np.zeros(blocks * 16, np.int64)
         e[:right.size] = np.where(constant, 0, right)
         # the zero point's share: |product| < 2^62, and with e <= 23 and |zp| <= 128 the offsets stay below
         # 2^54 and |zp| 2^(31+e) <= 2^61, so no sum reaches 2^63
-        offsets = (np.int64(1) << 30) + np.where(e > 0, np.int64(1) << (30 + e), 0) + (np.int64(self.output_zp) << (31 + e))
+        outputs = np.full(blocks * 16, self.output_zp, np.int64)
         # a constant channel: multiplier 0, and its output (the scalar step's, of its bias) in the offset
         cdef int32_t[::1] multipliers
         if constant.any():
@@ -609,17 +626,22 @@ cdef class _Requantize:
             self.params.multiplier = &multipliers[0]
             left = np.where(constant, 0, left).astype(np.int32)
             dead = np.flatnonzero(constant)
-            values = _bias_outputs(dead, self.bias, self.multiplier, self.shift, self.output_zp, self.act_min,
-                                   self.act_max)
-            offsets[dead] = (values.astype(np.int64) << 31) + (1 << 30)
-        lanes = [a.reshape(blocks, 16)[:, half::2] for a in (offsets, 31 + e) for half in (0, 1)]
-        cdef int64_t[::1] rounding = np.ascontiguousarray(np.concatenate(lanes, axis=1).ravel())
+            outputs[dead] = _bias_outputs(dead, self.bias, self.multiplier, self.shift, self.output_zp,
+                                          self.act_min, self.act_max)
+        cdef const uint8_t[::1] shift_bytes = _even_then_odd(30 + e, blocks).astype(np.uint8)
+        cdef const int8_t[::1] output_bytes
+        self.arrays["shifts"] = shift_bytes.base
+        self.params.shifts = &shift_bytes[0]
+        if (outputs != self.output_zp).any():
+            output_bytes = _even_then_odd(outputs, blocks).astype(np.int8)
+            self.arrays["outputs"] = output_bytes.base
+            self.params.outputs = &output_bytes[0]
         down = (e > 0).reshape(blocks, 16)
         cdef int32_t[::1] lefts
         cdef uint8_t[::1] round_down = np.ascontiguousarray(np.stack(
             [np.packbits(down[:, half::2], axis=1, bitorder="little")[:, 0] for half in (0, 1)], axis=1).ravel())
-        self.arrays |= {"rounding": rounding.base, "round_down": round_down.base}
-        self.params.rounding, self.params.round_down = &rounding[0], &round_down[0]
+        self.arrays["round_down"] = round_down.base
+        self.params.round_down = &round_down[0]
         if left.any():
             lefts = left
             self.arrays["left"] = left
@@ -628,6 +650,30 @@ cdef class _Requantize:
     def nbytes(self) -> int:
         """Its own arrays; the per-channel ones it was given belong to the caller."""
         return _nbytes(*self.arrays.values())
+
+    @property
+    def expanded_bytes(self) -> int:
+        """The workspace bytes that expand() writes (0 unless the step is AVX-512's)."""
+        return (self.expanded_channels + 15) // 16 * 32 * sizeof(int64_t)
+
+    def keep_expanded(self):
+        """Expands the parameters once into an array of its own (16 bytes per channel instead of 2), for
+        a caller that loads each block of them only once per run."""
+        if not self.expanded_channels:
+            return
+        cdef int64_t[::1] rounding = _zeros_aligned(self.expanded_bytes // sizeof(int64_t), np.int64)
+        mi_requant_expand(&self.params, &rounding[0], self.expanded_channels)
+        self.params.shifts, self.params.outputs = NULL, NULL
+        self.arrays = {k: v for k, v in self.arrays.items() if k not in ("shifts", "outputs")}
+        self.arrays["rounding"] = np.asarray(rounding)
+        self.expanded_channels = 0
+
+    cdef inline void expand(self, uint8_t* workspace) noexcept nogil:
+        """The AVX-512 step's rounding offsets and shifts, built from their bytes (requantize.h), into
+        expanded_bytes of the workspace, where the step reads them until the next expand: its caller
+        expands at the start of each run, as the workspace is shared by all steps."""
+        if self.expanded_channels:
+            mi_requant_expand(&self.params, <int64_t*>workspace, self.expanded_channels)
 
     def take_bias(self):
         """The bias (int64) that the caller must put into the start values of its sums when the step is
@@ -741,7 +787,7 @@ cdef class Int8ConvStep(Step):
             self.strip_step = stride_w * depth if self.strip != NULL else 0
         self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)
         self.compact_stride = _aligned(out_c) if self.expand_fn != NULL else 0
-        self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride)
+        self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride, self.requantize.expanded_bytes)
         # the model's MACs (a skipped dead channel's too), as for the other steps and the reference
         self.count_macs(int(np.prod(output.shape)) * filter_h * filter_w * depth)
 
@@ -818,6 +864,8 @@ cdef class Int8ConvStep(Step):
         cdef int8_t* out
         cdef int8_t* compact = <int8_t*>(self._workspace + self.compact_at)
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
+        if self.expanded_at >= 0:
+            self.requantize.expand(self._workspace + self.expanded_at)
         for b in range(batches):
             band = 0
             while band < out_h:
@@ -899,6 +947,9 @@ cdef class Int8FullyConnectedStep(Step):
         _start_with_bias(self.gemm, self.requantize)
         # the input rows (whose padding to the group meets weights 0) and the sums, in the workspace
         self.row_bytes = _aligned(self.gemm.depth * self.gemm.itemsize)
+        # each block of parameters is loaded once per run of a batch: expanding them at each run would
+        # only add work
+        self.requantize.keep_expanded()
         self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
         self.count_macs(batches * units * depth)
 
@@ -1005,7 +1056,6 @@ cdef class Int8DepthwiseStep(Step):
         self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
-        self.reserve(out_w * channels * sizeof(int32_t))
         self.count_macs(int(np.prod(output.shape)) * w.shape[0])
         # long enough for a run of out_w pixels whose taps all move by one stride
         self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
@@ -1022,9 +1072,12 @@ cdef class Int8DepthwiseStep(Step):
         self.pixels = mi_select_depthwise(int8_path)
         # per-channel arrays repeated for the pixels of a chunk of about 64 values, requantized in one call
         self.chunk = min(out_w, max(1, 64 // channels))
-        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) for a in (bias, multiplier, shift))
+        bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) if self.chunk > 1
+                                   else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       self.chunk * channels, np.tile(~w.any(axis=0), self.chunk))
+        # a row's sums, then the requantization's parameters expanded for the run (loaded for every pixel)
+        self.reserve(out_w * channels * sizeof(int32_t), self.requantize.expanded_bytes)
         taken = self.requantize.take_bias()
         if taken is not None:
             self.narrow.start_with(taken[:channels])
@@ -1035,10 +1088,11 @@ cdef class Int8DepthwiseStep(Step):
             np.asarray(input), np.asarray(output)) else NULL
 
     def buffer_bytes(self) -> int:
-        # the requantization's tiled bias, multiplier and shift are this step's too
+        # the requantization's bias, multiplier and shift are this step's too when tiled for a chunk
         cdef _Requantize q = self.requantize
-        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes()
-                + _nbytes(q.bias, q.multiplier, q.shift, self.zero_points, self.taps_owner))
+        tiled = _nbytes(q.bias, q.multiplier, q.shift) if self.chunk > 1 else 0
+        return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes() + tiled
+                + _nbytes(self.zero_points, self.taps_owner))
 
     cdef inline void sum_pixels(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count) noexcept nogil:
@@ -1089,6 +1143,8 @@ cdef class Int8DepthwiseStep(Step):
         cdef const int8_t* image
         cdef int8_t* out
         self.accumulators = <int32_t*>self._workspace
+        if self.expanded_at >= 0:
+            self.requantize.expand(self._workspace + self.expanded_at)
         for b in range(batches):
             image = &self.input[b, 0, 0, 0]
             for oy in range(out_h):
@@ -1244,7 +1300,7 @@ cdef class Int8AveragePoolStep(Step):
                             self.output.shape[3], stride_h, stride_w, filter_h, filter_w, pad_h, pad_w)
         self.stride_h, self.stride_w, self.filter_h, self.filter_w = stride_h, stride_w, filter_h, filter_w
         self.pad_h, self.pad_w, self.act_min, self.act_max = pad_h, pad_w, act_min, act_max
-        self.sums = np.zeros(max(1, self.output.shape[3]), np.int32)
+        self.sums = _zeros_aligned(max(1, self.output.shape[3]), np.int32)
         self.window_sums = mi_select_pool_sum(portable)
 
     def buffer_bytes(self) -> int:

@@ -317,6 +317,32 @@ def test_depthwise_matches_template(case, values, path):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("path", INT8_PATHS)
+def test_steps_sharing_the_workspace_requantize_with_their_own_parameters(path):
+    """Convs and depthwise convs keep their requantization parameters as bytes and expand them into the
+    shared workspace at each run (AVX-512): a step run after another must not read the other's."""
+    rng = np.random.default_rng(5)
+    runs = []
+    for k, (depth, out_c, output_zp, shifts) in enumerate([(16, 48, -3, (-14, -8)), (48, 48, 20, (-9, -2))]):
+        x, w = _int8(rng, (1, 6, 9, depth)), _int8(rng, (out_c, 3, 3, depth))
+        bias = rng.integers(-5000, 5000, out_c, dtype=np.int32)
+        multiplier = rng.integers(1 << 30, (1 << 31) - 1, out_c, dtype=np.int32)
+        shift = rng.integers(*shifts, out_c).astype(np.int32)
+        args = (1, 1, 1, 1, 1, 1, 3 * k, output_zp, multiplier, shift, -128, 127)
+        expected, got = (np.zeros((1, 6, 9, out_c), np.int8) for _ in range(2))
+        conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+        runs.append((steps.Int8ConvStep(x, w, bias, got, *args, path=path), got, expected))
+        dw = np.ascontiguousarray(w[:, :, :, 0].transpose(1, 2, 0)[None]) if depth == out_c else None
+        if dw is not None:
+            expected, got = (np.zeros((1, 6, 9, out_c), np.int8) for _ in range(2))
+            conv_kernels.depthwise_conv_2d[INT8](x, dw, bias, expected, np.zeros(out_c, np.int32), 1, *args)
+            runs.append((steps.Int8DepthwiseStep(x, dw, bias, got, *args, path=path), got, expected))
+    for step, got, expected in runs + runs[::-1] + runs:
+        got[...] = 0
+        step()
+        np.testing.assert_array_equal(got, expected)
+
+
 def _add_params(rng, zero_points, activation_range, left_shift=20):
     """ADD/SUB parameters as arithmetic.py derives them from random scales (shifts from 0 to about -25)."""
     s1, s2, s_out = 2.0 ** rng.uniform(-12, 2, 3)
@@ -662,7 +688,8 @@ def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
     np.testing.assert_array_equal(arena_out, expected)
 
 
-@pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite"])
+@pytest.mark.parametrize("model", ["mlperf_tiny/pretrainedResnet_quant.tflite", "mlperf_tiny/kws_ref_model.tflite",
+                                   "bench/pretrainedResnet_large_int8.tflite"])
 def test_kernel_buffers_stay_below_weights_and_two_activations(model, shared_models):
     # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
     path = shared_models / model
