@@ -7,10 +7,12 @@ alike and the ratios stay meaningful where the absolute times do not. The header
 its SIMD flags and the int8 path the kernels take; the table adds microinterp's GMAC/s and their share of
 one core's int8 peak on that path.
 
-    PYTHONPATH=. python benchmarks/run.py [--budget SECONDS] [MODEL ...]
+    PYTHONPATH=. python benchmarks/run.py [--budget SECONDS] [--isa avx2] [MODEL ...]
 
 Without MODEL: the models of issue 13's table (MLPerf Tiny, vww_96_float, and the larger ones in
-../shared/models/bench/); any other .tflite can be passed.
+../shared/models/bench/); any other .tflite can be passed. `--isa avx2` runs both sides as a CPU with
+AVX2 but without AVX-512 or AVX-VNNI would: microinterp's int8 steps on their AVX2 path, and LiteRT with
+cpuinfo's AVX-512 and AVX-VNNI flags cleared (xnnpack_avx2.py), a proxy for an AVX2-only machine.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from microinterp._kernels.steps import INT8_PATH_VARIABLE  # noqa: E402
+from microinterp._oracle_worker import PRELOAD_VARIABLE  # noqa: E402
 from microinterp.oracles import OracleCrash, OracleError, OracleWorker  # noqa: E402
 from microinterp.cli.cpu import SIMD_FLAGS, cpu_flags, cpu_name, int8_peak  # noqa: E402
 from microinterp.cli.inspection import op_macs  # noqa: E402
@@ -127,7 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unpinned", action="store_true",
                         help="let the scheduler move both processes between CPUs (on a shared machine one vCPU "
                              "can be slower than the other for minutes, and the two interpreters may land apart)")
+    parser.add_argument("--isa", choices=["avx2"],
+                        help="run both sides with the instructions of an AVX2-only CPU (module docstring)")
     args = parser.parse_args(argv)
+    if args.isa == "avx2":  # before any step is bound and before the worker starts (it inherits these)
+        os.environ[INT8_PATH_VARIABLE] = "avx2"
+        os.environ[PRELOAD_VARIABLE] = "xnnpack_avx2"
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "benchmarks"),
+                                                                 os.environ.get("PYTHONPATH")]))
     # Every interpreter runs on one thread and they take turns, so one CPU serves them all: each is timed
     # on the same core, whatever the other cores' load.
     cpu = None if args.unpinned else min(os.sched_getaffinity(0)) if args.cpu is None else args.cpu
@@ -148,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     path = (f"{peak.path}, int8 peak {peak.macs_per_second / 1e9:.0f} GMAC/s ({peak.macs_per_cycle} MAC/cycle "
             f"at {peak.hz / 1e9:.2f} GHz)" if peak else "clock unknown")
     pinning = "unpinned" if cpu is None else f"every interpreter on logical CPU {cpu}"
-    print(f"CPU flags: {flags}; int8 path {path}; {pinning}\n")
+    limited = "; LiteRT limited to AVX2 (--isa avx2)" if args.isa else ""
+    print(f"CPU flags: {flags}; int8 path {path}; {pinning}{limited}\n")
     print(markdown(results, peak.macs_per_second if peak else None))
 
 

@@ -32,6 +32,9 @@ ARENA_SIZE = 64 << 20
 TFLM_RUNTIME = "tflite_micro.python.tflite_micro.runtime"
 TFLM_SCHEMA = "tflite_micro.tensorflow.lite.micro.python.schema_py_generated"
 LITERT_INTERPRETER = "ai_edge_litert.interpreter"
+#: The environment variable naming a module the worker imports before serving, found on PYTHONPATH
+#: (benchmarks/run.py --isa avx2 imports benchmarks/xnnpack_avx2.py this way).
+PRELOAD_VARIABLE = "MICROINTERP_WORKER_PRELOAD"
 
 LITERT_RESOLVERS = {
     "litert_ref": "BUILTIN_REF",
@@ -268,6 +271,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def main(argv: Sequence[str]) -> None:
     """Serve requests from ``argv[1]`` and reply on ``argv[2]`` until the parent closes the request pipe."""
     read_fd, write_fd = int(argv[1]), int(argv[2])
+    if preload := os.environ.get(PRELOAD_VARIABLE):
+        importlib.import_module(preload)
     while (header := _read_exact(read_fd, HEADER.size)) is not None:
         body = _read_exact(read_fd, HEADER.unpack(header)[0])
         if body is None:

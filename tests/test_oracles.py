@@ -202,3 +202,17 @@ def test_missing_backend_package_gives_oracle_unavailable_with_the_pip_hint(monk
         _reply_value(reply, backend, "a model")
     assert str(raised.value).endswith(PIP_HINT)
     assert _oracle_worker.PACKAGES[module] in str(raised.value)
+
+
+@needs_oracles
+def test_worker_imports_the_preload_module_before_serving(tmp_path, monkeypatch):
+    (tmp_path / "preload_marker.py").write_text(
+        "import os, pathlib\npathlib.Path(os.environ['PRELOAD_MARKER']).write_text('imported')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv(_oracle_worker.PRELOAD_VARIABLE, "preload_marker")
+    monkeypatch.setenv("PRELOAD_MARKER", str(tmp_path / "marker"))
+    with OracleWorker() as worker:
+        worker.time_invoke(shared_model("tflm_examples/hello_world_int8.tflite"), [np.array([[3]], dtype=np.int8)],
+                           repeats=1)
+
+    assert (tmp_path / "marker").read_text() == "imported"
