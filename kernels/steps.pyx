@@ -499,11 +499,12 @@ cdef class _Int8Gemm:
         """Adds values (one per channel) to the start values of the sums, wrapping as the sums do."""
         _add_wrapping(self.init, values)
 
-    cdef Py_ssize_t sums_bytes(self, _Requantize requantize):
-        """The caller's sums: none where the GEMM requantizes every channel itself (AVX-512 VNNI)."""
+    cdef Py_ssize_t sums_bytes(self, _Requantize requantize, Py_ssize_t rows=MI_GEMM_ROWS):
+        """The caller's sums of up to `rows` input rows per call: none where the GEMM requantizes every
+        channel itself (AVX-512 VNNI)."""
         if requantize.fused != NULL and self.path == MI_INT8_AVX512_VNNI:
             return 0
-        return MI_GEMM_ROWS * self.shape.rows_padded * sizeof(int32_t)
+        return rows * self.shape.rows_padded * sizeof(int32_t)
 
     cdef inline void load(self, uint8_t* dst, const int8_t* src, Py_ssize_t n) noexcept nogil:
         """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
@@ -950,7 +951,8 @@ cdef class Int8FullyConnectedStep(Step):
         # each block of parameters is loaded once per run of a batch: expanding them at each run would
         # only add work
         self.requantize.keep_expanded()
-        self.reserve(min(batches, MI_GEMM_ROWS) * self.row_bytes + self.gemm.sums_bytes(self.requantize))
+        rows = min(batches, MI_GEMM_ROWS)
+        self.reserve(rows * self.row_bytes + self.gemm.sums_bytes(self.requantize, rows))
         self.count_macs(batches * units * depth)
 
     def buffer_bytes(self) -> int:
