@@ -554,7 +554,9 @@ cdef class _Requantize:
     when every shift and multiplier is in its domain (`fused` is then the parameters a GEMM may apply
     itself, else NULL); the rest through the reference template's store_output (same bits). Only the
     per-channel arrays of the path's vector step are built. Every user takes the bias into its sums
-    (take_bias), which the AVX-512 step does not add.
+    (take_bias), which the AVX-512 step does not add. The AVX-512 step's rounding offsets and shifts are
+    kept as 2 bytes per channel: its user expands them into the workspace at the start of each run
+    (expand, with expanded_bytes reserved), or once into an array of its own (keep_expanded).
     """
     cdef const int32_t[::1] bias
     cdef const int32_t[::1] multiplier
