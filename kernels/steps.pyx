@@ -718,7 +718,9 @@ cdef class Int8ConvStep(Step):
     in place, one run per filter row (per tap under a width dilation). The image is written one band of
     output rows at a time (IMAGE_BAND_BYTES; the filter's overlap rows twice), each band's image ending
     with slack for the last run's padding to the path's group. The band and the GEMM's sums live in the
-    shared workspace.
+    shared workspace. A 1x1 conv at stride 1 without padding on a quad path whose input is one band
+    reads the input itself (reads_input_in_place): x + 128 is x with its sign bit flipped, done in place
+    before the run and undone after it.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
@@ -736,6 +738,9 @@ cdef class Int8ConvStep(Step):
     # GEMM (vnni_gemm.h): one call per output row, else NULL
     cdef mi_strip_fn strip
     cdef readonly Py_ssize_t strip_step  # the windows' step in bytes where strip is set, else 0
+    # whether the GEMM reads the input, its sign bits flipped for the run, instead of an image (the
+    # workspace then holds none): two passes over the input instead of one copy, for the memory
+    cdef readonly bint reads_input_in_place
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
@@ -776,6 +781,16 @@ cdef class Int8ConvStep(Step):
                              if self.row_bytes else out_h)
         self.image_bytes = ((self.band_rows * stride_h + self.band_span) * self.row_bytes
                             + self.gemm.group * self.gemm.itemsize)
+        # the image would be the whole input, unpadded, its runs whole groups: flipped in place instead,
+        # where the input is writable, contiguous and apart from the output
+        arrays = np.asarray(input), np.asarray(output)
+        self.reads_input_in_place = (self.gemm.quads and filter_h == filter_w == stride_h == stride_w == 1
+                                     and pad_top == pad_left == 0 and depth % self.gemm.group == 0
+                                     and self.band_rows >= out_h and arrays[0].size > 0
+                                     and arrays[0].flags.writeable and arrays[0].flags.c_contiguous
+                                     and not np.may_share_memory(*arrays))
+        if self.reads_input_in_place:
+            self.image_bytes = 0
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c, constant)
         if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
@@ -867,16 +882,23 @@ cdef class Int8ConvStep(Step):
         cdef int8_t* out
         cdef int8_t* compact = <int8_t*>(self._workspace + self.compact_at)
         cdef int32_t* sums = <int32_t*>(self._workspace + _aligned(self.image_bytes))
+        cdef uint8_t* flipped = <uint8_t*>&self.input[0, 0, 0, 0] if self.reads_input_in_place else NULL
+        cdef Py_ssize_t plane = self.input.shape[1] * self.input.shape[2] * self.input.shape[3]
         if self.expanded_at >= 0:
             self.requantize.expand(self._workspace + self.expanded_at)
+        if flipped != NULL:
+            self.gemm.quad_bytes(flipped, <const int8_t*>flipped, batches * plane)
         for b in range(batches):
             band = 0
             while band < out_h:
                 if n:  # the pending pixels read the band about to be overwritten
                     self.compute(rows, n, outputs, pixels, sums)
                     n = 0
-                self.fill_band(image, b, band * self.stride_h,
-                               min(self.band_rows, out_h - band) * self.stride_h + self.band_span)
+                if flipped != NULL:
+                    image = flipped + b * plane
+                else:
+                    self.fill_band(image, b, band * self.stride_h,
+                                   min(self.band_rows, out_h - band) * self.stride_h + self.band_span)
                 for oy in range(band, min(band + self.band_rows, out_h)):
                     window = image + (oy - band) * self.stride_h * self.row_bytes
                     out = &self.output[b, oy, 0, 0] if out_w else NULL
@@ -896,6 +918,8 @@ cdef class Int8ConvStep(Step):
                 band += self.band_rows
         if n:
             self.compute(rows, n, outputs, pixels, sums)
+        if flipped != NULL:  # the input as it was
+            self.gemm.quad_bytes(flipped, <const int8_t*>flipped, batches * plane)
 
     cdef inline void compute(self, const void** rows, Py_ssize_t n, int8_t** outputs, int8_t** pixels,
                              int32_t* sums) noexcept nogil:

@@ -92,6 +92,49 @@ def test_conv_matches_template(case, path):
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("shape,out_c", [((2, 5, 7, 32), 24), ((1, 3, 11, 64), 70), ((1, 24, 1, 128), 128)])
+def test_pointwise_conv_reading_its_input_in_place_matches_template_and_restores_the_input(shape, out_c, path):
+    """A 1x1 conv at stride 1 flips its input's sign bits in place on the quad paths (no image)."""
+    rng = np.random.default_rng(out_c)
+    x, w = _int8(rng, shape), _int8(rng, (out_c, 1, 1, shape[3]))
+    bias = rng.integers(-5000, 5000, out_c, dtype=np.int32)
+    multiplier, shift = _requant(rng, out_c)
+    args = (1, 1, 1, 1, 0, 0, -7, 5, multiplier, shift, -128, 127)
+    expected, got = (np.zeros(shape[:3] + (out_c,), np.int8) for _ in range(2))
+    conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+    given = x.copy()
+    step = steps.Int8ConvStep(x, w, bias, got, *args, path=path)
+    step()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(x, given)
+    assert step.reads_input_in_place == step.gemm.quads
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+def test_pointwise_conv_copies_an_input_it_may_not_flip(path):
+    """Read-only, or sharing memory with the output: the input goes into an image as for any conv."""
+    rng = np.random.default_rng(3)
+    x, w = _int8(rng, (1, 4, 6, 16)), _int8(rng, (16, 1, 1, 16))
+    bias = rng.integers(-5000, 5000, 16, dtype=np.int32)
+    multiplier, shift = _requant(rng, 16)
+    args = (1, 1, 1, 1, 0, 0, 3, -2, multiplier, shift, -128, 127)
+    expected = np.zeros((1, 4, 6, 16), np.int8)
+    conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    got = np.zeros_like(expected)
+    step = steps.Int8ConvStep(readonly, w, bias, got, *args, path=path)
+    step()
+    assert not step.reads_input_in_place
+    np.testing.assert_array_equal(got, expected)
+    shared = x.copy()  # the output written over the input, as an in-place plan places it
+    step = steps.Int8ConvStep(shared, w, bias, shared, *args, path=path)
+    step()
+    assert not step.reads_input_in_place
+    np.testing.assert_array_equal(shared, expected)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
 @pytest.mark.parametrize("out_c,dead,skipped", [
     (70, range(10, 60), 50),  # dead channels across two blocks of 64, a live tail
     (24, list(range(16)) + [20, 22], 18),  # 6 live channels left: two pixels per vector on AVX-512
@@ -695,6 +738,7 @@ def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
     ("bench/pretrainedResnet_large_int8.tflite", None),
     # AVX-512 only: the AVX2 path's 16-bit image alone is twice kws's largest activation
     ("mlperf_tiny/kws_ref_model.tflite", {"avx512_vnni"}),
+    ("bench/str_ww_ref_model.tflite", {"avx512_vnni"}),
 ])
 def test_kernel_buffers_stay_below_weights_and_two_activations(model, paths, shared_models):
     # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
