@@ -35,9 +35,10 @@
  * through the floor of the shift unchanged, or a constant channel's output with e = 0; the caller keeps
  * e <= 23 so that no sum overflows. rounding takes 16 bytes per channel: mi_requant_expand writes it from
  * two, shifts[16 b ..] (30 + e) and outputs[16 b ..] (v; NULL when v is output_zp everywhere), each the
- * block's even channels then its odd ones, which is what a step keeps, expanding them into its workspace
- * (shared by all steps) at the start of each run. clamp_low / clamp_high: whether act_min / act_max lie
- * inside int8 (else the saturating narrowing applies them). */
+ * block's even channels then its odd ones, which is what a step keeps: a conv or depthwise step expands
+ * them into its workspace (shared by all steps) at the start of each run, an FC step once at bind.
+ * clamp_low / clamp_high: whether act_min / act_max lie inside int8 (else the saturating narrowing
+ * applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left, *right, *right_mask;
     const int64_t *rounding;

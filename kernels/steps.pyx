@@ -639,10 +639,10 @@ cdef class _Requantize:
             output_bytes = _even_then_odd(outputs, blocks).astype(np.int8)
             self.arrays["outputs"] = output_bytes.base
             self.params.outputs = &output_bytes[0]
-        down = (e > 0).reshape(blocks, 16)
         cdef int32_t[::1] lefts
-        cdef uint8_t[::1] round_down = np.ascontiguousarray(np.stack(
-            [np.packbits(down[:, half::2], axis=1, bitorder="little")[:, 0] for half in (0, 1)], axis=1).ravel())
+        # a byte per 8 lanes in the same order: bit j of byte 2 b the even channel 2 j of block b
+        cdef uint8_t[::1] round_down = np.packbits(_even_then_odd(e > 0, blocks).reshape(-1, 8), axis=1,
+                                                   bitorder="little").ravel()
         self.arrays["round_down"] = round_down.base
         self.params.round_down = &round_down[0]
         if left.any():
