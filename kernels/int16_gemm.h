@@ -6,7 +6,7 @@
  * An input row is not stored whole: it is `segments` runs of group * seg_groups elements each, run s starting
  * seg_offsets[s] elements after the row's own pointer. For a convolution the pointer is the window's
  * corner in a zero-padded int16 copy of the image and a run is one filter row (or one tap), so the
- * receptive field is read in place, never gathered.
+ * receptive field is read in place, never gathered (a 1x1 conv's pixels may instead be copied per call).
  *
  * Given a requantization, the AVX2 path also writes the output: each block of 8 channels is
  * requantized (requantize.h) straight from the registers holding its sums and stored as int8; only
@@ -62,7 +62,8 @@ static void mi_pack_weights(const int8_t *w, int64_t rows, int64_t depth, int64_
                 w[r * depth + k];
 }
 
-/* The shape of the input rows (see above); init: rows_padded start values; panel_rows: the packing's
+/* The shape of the input rows (see above); init: rows_padded start values (NULL on the pair paths, whose
+ * sums start at 0); panel_rows: the packing's
  * panels (rows_padded on the pair paths). pairs (AVX-512 VNNI only, vnni_gemm.h): the packed rows are the
  * channels twice over, two input rows per vector. */
 typedef struct {
@@ -93,7 +94,7 @@ typedef int64_t (*mi_gemm_fn)(const int8_t *packed, const void *const *x, int64_
                               const mi_requant *q, int8_t *const *out, int32_t *sums);
 
 /* Both scalar paths: int16 pairs (group 2, the portable one) or vpdpbusd's unsigned-byte quads in plain
- * C (group 4, vnni_gemm.h's emulation), every sum from its start value (init: 0 for pairs). */
+ * C (group 4, vnni_gemm.h's emulation), every sum from its start value (init, or 0). */
 static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x, int64_t n,
                                      const mi_gemm_shape *shape, int32_t *out, int group)
 {
@@ -101,7 +102,7 @@ static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x,
     const int64_t depth = shape->segments * shape->seg_groups * group;
     for (int64_t i = 0; i < n; i++, out += rows_padded)
         for (int64_t r = 0; r < rows_padded; r++) {
-            int32_t acc = shape->init[r];
+            int32_t acc = shape->init ? shape->init[r] : 0;
             const int8_t *w = packed + mi_packed_row(r, depth, P, group);
             for (int64_t s = 0; s < shape->segments; s++)
                 for (int64_t g = 0; g < shape->seg_groups; g++, w += P * group) {

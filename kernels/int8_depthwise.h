@@ -14,7 +14,8 @@
  * Packed weights (mi_depthwise_pack, group g = 2 or 4): taps in groups (g p .. g p + g - 1), a count
  * that is no multiple of g completed by taps of weight 0 (whose tap pointers must still be readable, e.g.
  * the zero-point run); element (p, c, j) = w of tap g p + j, channel c, at
- * w[(p * channels + slot(c)) * g + j], int8 (the pair paths widen it to int16 once). Interleaving the
+ * w[(p * channels + slot(c)) * g + j], int8; the pair paths read it widened to int16 (mi_depthwise_widen, into
+ * the workspace at the start of each run: a step keeps its weights as bytes). Interleaving the
  * bytes of a pair's two taps and widening them to int16 puts (x_2p[c], x_2p+1[c]) next to each other, so
  * one _mm256_madd_epi16 gives 8 channels' w_2p * x_2p + w_2p+1 * x_2p+1 in int32 (exact: at most
  * 2 * 128^2). Blocks of 32 channels do that within 128-bit lanes (unpack with the sign bytes rather
@@ -65,6 +66,13 @@ static void mi_depthwise_pack(const int8_t *w, int64_t taps, int64_t channels, i
             int64_t slot = group == 4 ? mi_depthwise_quad_slot(c, channels) : mi_depthwise_slot(c, channels);
             packed[((t / group) * channels + slot) * group + t % group] = t < taps ? w[t * channels + c] : 0;
         }
+}
+
+/* n packed int8 weights as the pair paths read them. */
+static void mi_depthwise_widen(const int8_t *packed, int16_t *wide, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        wide[i] = packed[i];
 }
 
 /* Channels [first, last) of pixel offset `offset` one at a time, summed in uint32 so that a wrap is

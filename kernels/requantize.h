@@ -26,8 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Per-channel requantization of int32 sums to int8. AVX2 reads bias, left, right and right_mask[c] =
- * 2^right[c] - 1. AVX-512 reads no bias (the caller's sums start with it: the wrapping int32 sum is the
+/* Per-channel requantization of int32 sums to int8. AVX2 reads bias, multiplier and the shifts as bytes,
+ * left8 and right8 (2 bytes per channel of its own; the mask 2^right - 1 is built in registers). AVX-512 reads no bias (the caller's sums start with it: the wrapping int32 sum is the
  * same in any order), but left (NULL when every left shift is 0), round_down[2 b], [2 b + 1]: the even and
  * odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31,
  * and rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + v 2^(31+e) of the block's even
@@ -40,7 +40,8 @@
  * clamp_low / clamp_high: whether act_min / act_max lie inside int8 (else the saturating narrowing
  * applies them). */
 typedef struct {
-    const int32_t *bias, *multiplier, *left, *right, *right_mask;
+    const int32_t *bias, *multiplier, *left;
+    const uint8_t *left8, *right8;
     const int64_t *rounding;
     const uint8_t *shifts;
     const int8_t *outputs;
@@ -84,9 +85,10 @@ static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
     mi_requant8 k;
     k.bias = _mm256_loadu_si256((const __m256i *)(q->bias + c));
     k.multiplier = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
-    k.left = _mm256_loadu_si256((const __m256i *)(q->left + c));
-    k.right = _mm256_loadu_si256((const __m256i *)(q->right + c));
-    k.right_mask = _mm256_loadu_si256((const __m256i *)(q->right_mask + c));
+    k.left = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->left8 + c)));
+    k.right = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->right8 + c)));
+    const __m256i one = _mm256_set1_epi32(1);
+    k.right_mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, k.right), one);
     k.output_zp = _mm256_set1_epi32(q->output_zp);
     k.act_min = _mm256_set1_epi32(q->act_min);
     k.act_max = _mm256_set1_epi32(q->act_max);

@@ -95,8 +95,8 @@ cdef extern from "requantize.h" nogil:
         const int32_t* bias
         const int32_t* multiplier
         const int32_t* left
-        const int32_t* right
-        const int32_t* right_mask
+        const uint8_t* left8
+        const uint8_t* right8
         const int64_t* rounding
         const uint8_t* shifts
         const int8_t* outputs
@@ -112,6 +112,7 @@ cdef extern from "int8_depthwise.h" nogil:
     ctypedef void (*mi_depthwise_fn)(int32_t*, const int8_t* const*, int64_t, int64_t, const void*,
                                      const int32_t*, int64_t, int64_t, const mi_requant*, int8_t*)
     void mi_depthwise_pack(const int8_t* w, int64_t taps, int64_t channels, int64_t group, int8_t* packed)
+    void mi_depthwise_widen(const int8_t* packed, int16_t* wide, int64_t n)
     mi_depthwise_fn mi_select_depthwise(mi_int8_path path)
     int64_t mi_depthwise_group(mi_int8_path path)
 
@@ -225,6 +226,12 @@ cdef enum:
 # image of 16-bit elements is twice the input).
 cdef enum:
     IMAGE_BAND_BYTES = 16384
+
+
+# A 1x1 conv on a pair path loads each GEMM call's pixels (Int8ConvStep.loads_pixels) when they have at
+# least this many channels: for fewer, a load per 8 pixels cost 4-8% of the step against a band's loads.
+cdef enum:
+    PIXEL_LOADS_FROM = 32
 
 
 # Runs of steps of at most this many MACs in all (about a microsecond) keep the GIL: releasing and
@@ -478,12 +485,13 @@ cdef class _Int8Gemm:
                                   if self.shape.panel_rows < self.shape.rows_padded else 0)
         self.packed = _zeros_aligned(self.depth * self.shape.rows_padded, np.int8)
         mi_pack_weights(&w[0, 0], rows, self.depth, self.group, self.shape.panel_rows, &self.packed[0])
-        # the quad paths read x + 128: each sum starts at -(128 + zp) * its weights' sum (wrapping int32)
-        init = np.zeros(self.shape.rows_padded, np.int64)
+        # the quad paths read x + 128: each sum starts at -(128 + zp) * its weights' sum (wrapping int32);
+        # the pair paths' sums start at 0 (no array)
+        init = np.zeros(self.shape.rows_padded if self.quads else 0, np.int64)
         if self.quads:
             init[:rows] = -(128 + input_zp) * padded.reshape(rows, -1).astype(np.int64).sum(axis=1)
         self.init = (init & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
-        self.shape.init = &self.init[0]
+        self.shape.init = &self.init[0] if self.quads else NULL
         self.gemm = mi_select_gemm(path)
         self.quad_bytes = mi_select_quad_bytes(path)
 
@@ -496,13 +504,16 @@ cdef class _Int8Gemm:
         return self.shape.panel_rows
 
     def start_with(self, values):
-        """Adds values (one per channel) to the start values of the sums, wrapping as the sums do."""
+        """Adds values (one per channel) to the start values of the sums, wrapping as the sums do (the quad
+        paths only: the pair paths' sums start at 0)."""
+        if not self.quads:
+            raise ValueError("the pair paths' GEMM sums start at 0")
         _add_wrapping(self.init, values)
 
     cdef Py_ssize_t sums_bytes(self, _Requantize requantize, Py_ssize_t rows=MI_GEMM_ROWS):
         """The caller's sums of up to `rows` input rows per call: none where the GEMM requantizes every
-        channel itself (AVX-512 VNNI)."""
-        if requantize.fused != NULL and self.path == MI_INT8_AVX512_VNNI:
+        channel itself (AVX-512 VNNI; the other vector paths when the channels are whole blocks of 8)."""
+        if requantize.fused != NULL and (self.path == MI_INT8_AVX512_VNNI or self.shape.channels % 8 == 0):
             return 0
         return rows * self.shape.rows_padded * sizeof(int32_t)
 
@@ -510,11 +521,12 @@ cdef class _Int8Gemm:
         """n input values into the path's elements at dst: x - zp as int16, or x + 128 as a byte."""
         cdef Py_ssize_t i
         cdef int16_t* wide = <int16_t*>dst
+        cdef int16_t zp = self.input_zp  # a local: a store through wide could alias the field
         if self.quads:
             self.quad_bytes(dst, src, n)
         else:
             for i in range(n):
-                wide[i] = src[i] - self.input_zp
+                wide[i] = src[i] - zp
 
     cdef inline void compute(self, const void* const* rows, Py_ssize_t n, _Requantize requantize,
                              int8_t* const* outputs, int32_t* sums) noexcept nogil:
@@ -578,7 +590,7 @@ cdef class _Requantize:
         constant = np.zeros(channels, bool) if constant is None else np.asarray(constant, bool)
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
-        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, right=NULL, right_mask=NULL, rounding=NULL,
+        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, left8=NULL, right8=NULL, rounding=NULL,
                                  shifts=NULL, outputs=NULL, round_down=NULL, output_zp=output_zp,
                                  act_min=act_min, act_max=act_max, clamp_low=act_min > -128,
                                  clamp_high=act_max < 127)
@@ -606,10 +618,11 @@ cdef class _Requantize:
             self._bind_avx2(left, right)
 
     def _bind_avx2(self, left, right):
-        cdef int32_t[::1] lefts = left, rights = right
-        cdef int32_t[::1] masks = ((np.int64(1) << right) - 1).astype(np.int32)
-        self.arrays = {"left": left, "right": right, "right_mask": masks.base}
-        self.params.left, self.params.right, self.params.right_mask = &lefts[0], &rights[0], &masks[0]
+        # a byte per shift (0..31); the step reads whole blocks of 8 channels only
+        cdef const uint8_t[::1] lefts = np.ascontiguousarray(left, np.uint8)
+        cdef const uint8_t[::1] rights = np.ascontiguousarray(right, np.uint8)
+        self.arrays = {"left8": lefts.base, "right8": rights.base}
+        self.params.left8, self.params.right8 = &lefts[0], &rights[0]
 
     def _bind_avx512(self, left, right, constant):
         # per block of 16 channels (the last completed with e = 0 lanes), the bytes from which the step
@@ -720,7 +733,8 @@ cdef class Int8ConvStep(Step):
     with slack for the last run's padding to the path's group. The band and the GEMM's sums live in the
     shared workspace. A 1x1 conv at stride 1 without padding on a quad path whose input is one band
     reads the input itself (reads_input_in_place): x + 128 is x with its sign bit flipped, done in place
-    before the run and undone after it.
+    before the run and undone after it. A 1x1 conv without padding on a pair path loads only the pixels of
+    each GEMM call (loads_pixels): its 16-bit image would be twice the input.
     """
     cdef const int8_t[:, :, :, ::1] input
     cdef int8_t[:, :, :, ::1] output
@@ -741,6 +755,11 @@ cdef class Int8ConvStep(Step):
     # whether the GEMM reads the input, its sign bits flipped for the run, instead of an image (the
     # workspace then holds none): two passes over the input instead of one copy, for the memory
     cdef readonly bint reads_input_in_place
+    # whether each GEMM call's pixels are loaded into consecutive slots of pixel_bytes instead of an image
+    # band being filled (a 1x1 conv without padding on a pair path: the same loads, a workspace of
+    # MI_GEMM_ROWS pixels)
+    cdef readonly bint loads_pixels
+    cdef Py_ssize_t pixel_bytes
 
     def __init__(self, input, filter, bias, output, int stride_h, int stride_w, int dilation_h,
                  int dilation_w, int pad_top, int pad_left, int32_t input_zp, int32_t output_zp,
@@ -791,6 +810,12 @@ cdef class Int8ConvStep(Step):
                                      and not np.may_share_memory(*arrays))
         if self.reads_input_in_place:
             self.image_bytes = 0
+        self.loads_pixels = (not self.gemm.quads and filter_h == filter_w == 1 and pad_top == pad_left == 0
+                             and depth >= PIXEL_LOADS_FROM)
+        if self.loads_pixels:  # the slots end with slack for the last run's padding to the group
+            self.pixel_bytes = depth * self.gemm.itemsize
+            self.band_rows = out_h
+            self.image_bytes = MI_GEMM_ROWS * self.pixel_bytes + self.gemm.group * self.gemm.itemsize
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       out_c, constant)
         if int8_path == MI_INT8_AVX512_VNNI and out_c <= 8 and self.requantize.fused != NULL:
@@ -872,7 +897,8 @@ cdef class Int8ConvStep(Step):
         cdef Py_ssize_t b, band, oy, ox, n = 0
         # per pixel, pointers that move by constant steps: the loop runs once per output pixel, and
         # recomputing both addresses from the indices cost about as much as a small conv's GEMM
-        cdef Py_ssize_t image_step = self.stride_w * self.input.shape[3] * self.gemm.itemsize
+        cdef Py_ssize_t depth = self.input.shape[3]
+        cdef Py_ssize_t image_step = self.stride_w * depth * (1 if self.loads_pixels else self.gemm.itemsize)
         cdef Py_ssize_t out_step = self.output.strides[2]
         cdef const void* rows[MI_GEMM_ROWS]
         cdef int8_t* outputs[MI_GEMM_ROWS]
@@ -896,18 +922,21 @@ cdef class Int8ConvStep(Step):
                     n = 0
                 if flipped != NULL:
                     image = flipped + b * plane
-                else:
+                elif not self.loads_pixels:
                     self.fill_band(image, b, band * self.stride_h,
                                    min(self.band_rows, out_h - band) * self.stride_h + self.band_span)
                 for oy in range(band, min(band + self.band_rows, out_h)):
-                    window = image + (oy - band) * self.stride_h * self.row_bytes
+                    if self.loads_pixels:  # the input pixels themselves, which compute() loads
+                        window = <const uint8_t*>&self.input[b, oy * self.stride_h, 0, 0] if out_w else NULL
+                    else:
+                        window = image + (oy - band) * self.stride_h * self.row_bytes
                     out = &self.output[b, oy, 0, 0] if out_w else NULL
                     if self.strip != NULL:  # bound only for rows of at least MI_GEMM_ROWS pixels
                         self.strip(&self.gemm.packed[0], window, out_w, &self.gemm.shape, self.requantize.fused,
                                    out, out_step)
                         continue
                     for ox in range(out_w):
-                        rows[n], pixels[n] = window, out
+                        rows[n], pixels[n] = window, out  # with loads_pixels, compute() loads the pixel
                         outputs[n] = compact + n * self.compact_stride if self.expand_fn != NULL else out
                         window += image_step
                         out += out_step
@@ -921,10 +950,26 @@ cdef class Int8ConvStep(Step):
         if flipped != NULL:  # the input as it was
             self.gemm.quad_bytes(flipped, <const int8_t*>flipped, batches * plane)
 
+    cdef inline void load_pixels(self, const void** rows, Py_ssize_t n) noexcept nogil:
+        """The n input pixels at rows into the workspace's slots, rows then pointing there: each run of
+        pixels adjacent in the input (stride 1) in one load."""
+        cdef Py_ssize_t depth = self.input.shape[3], first = 0, end, i
+        cdef uint8_t* slots = self._workspace
+        while first < n:
+            end = first + 1
+            while end < n and <const int8_t*>rows[end] == <const int8_t*>rows[end - 1] + depth:
+                end += 1
+            self.gemm.load(slots + first * self.pixel_bytes, <const int8_t*>rows[first], (end - first) * depth)
+            for i in range(first, end):
+                rows[i] = slots + i * self.pixel_bytes
+            first = end
+
     cdef inline void compute(self, const void** rows, Py_ssize_t n, int8_t** outputs, int8_t** pixels,
                              int32_t* sums) noexcept nogil:
         """n pixels through the GEMM, then, with dead channels skipped, their compact rows expanded."""
         cdef Py_ssize_t i
+        if self.loads_pixels:
+            self.load_pixels(rows, n)
         self.gemm.compute(rows, n, self.requantize, outputs, sums)
         if self.expand_fn != NULL:
             for i in range(n):
@@ -1003,27 +1048,33 @@ cdef class Int8FullyConnectedStep(Step):
 
 cdef class _DepthwiseWeights:
     """Depthwise weights packed for an int8 path (int8_depthwise.h) with the start value of each channel:
-    the zero-point term, and on the quad paths the correction of their x + 128."""
-    cdef object owner
-    cdef const void* packed
+    the zero-point term, and on the quad paths the correction of their x + 128. The pair paths read them
+    as int16: widened (wide_bytes) into the workspace by use() at the start of each run."""
+    cdef int8_t[::1] packed
     cdef int32_t[::1] init
     cdef Py_ssize_t channels
+    cdef readonly Py_ssize_t wide_bytes
 
     def __init__(self, w, Py_ssize_t group, Py_ssize_t groups, int32_t input_zp):
         """w: [taps, channels] int8."""
         cdef const int8_t[:, ::1] wv = np.ascontiguousarray(w, dtype=np.int8)
         self.channels = wv.shape[1]
         # 64 bytes of slack: the quad path's last channels read whole vectors of weights
-        cdef int8_t[::1] packed = _zeros_aligned(groups * group * self.channels + 64, np.int8)
-        mi_depthwise_pack(&wv[0, 0], wv.shape[0], self.channels, group, &packed[0])
-        self.owner = np.asarray(packed) if group == 4 else np.asarray(packed).astype(np.int16)
-        cdef const uint8_t[::1] weight_bytes = self.owner.view(np.uint8)
-        self.packed = &weight_bytes[0]
+        self.packed = _zeros_aligned(groups * group * self.channels + 64, np.int8)
+        mi_depthwise_pack(&wv[0, 0], wv.shape[0], self.channels, group, &self.packed[0])
+        self.wide_bytes = self.packed.shape[0] * sizeof(int16_t) if group == 2 else 0
         correction = -(input_zp + 128 * (group == 4)) * np.asarray(w, np.int64).sum(axis=0)
         self.init = (correction & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
     def nbytes(self) -> int:
-        return _nbytes(self.owner, self.init)
+        return _nbytes(self.packed, self.init)
+
+    cdef inline const void* use(self, uint8_t* workspace) noexcept nogil:
+        """The weights as the path reads them: on the pair paths widened into wide_bytes of the workspace."""
+        if self.wide_bytes:
+            mi_depthwise_widen(&self.packed[0], <int16_t*>workspace, self.packed.shape[0])
+            return workspace
+        return &self.packed[0]
 
     def start_with(self, values):
         """Adds values (one per channel) to the start values of the sums, wrapping as the sums do."""
@@ -1054,6 +1105,10 @@ cdef class Int8DepthwiseStep(Step):
     cdef _DepthwiseWeights narrow
     cdef _DepthwiseWeights wide
     cdef int32_t* accumulators  # a row's, in the workspace during a run
+    # the weights as the kernel reads them during a run, and where the pair paths widen them
+    cdef const void* narrow_weights
+    cdef const void* wide_weights
+    cdef Py_ssize_t narrow_at, wide_at
     cdef int8_t[::1] zero_points
     cdef object taps_owner
     cdef const int8_t** taps
@@ -1104,8 +1159,12 @@ cdef class Int8DepthwiseStep(Step):
                                    else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       self.chunk * channels, np.tile(~w.any(axis=0), self.chunk))
-        # a row's sums, then the requantization's parameters expanded for the run (loaded for every pixel)
-        self.reserve(out_w * channels * sizeof(int32_t), self.requantize.expanded_bytes)
+        # a row's sums, the weights widened for the pair paths, then the requantization's parameters
+        # expanded for the run (loaded for every pixel)
+        self.narrow_at = _aligned(out_w * channels * sizeof(int32_t))
+        self.wide_at = self.narrow_at + _aligned(self.narrow.wide_bytes)
+        self.reserve(self.wide_at + (self.wide.wide_bytes if self.wide is not None else 0),
+                     self.requantize.expanded_bytes)
         taken = self.requantize.take_bias()
         if taken is not None:
             self.narrow.start_with(taken[:channels])
@@ -1138,14 +1197,14 @@ cdef class Int8DepthwiseStep(Step):
             return
         self.set_taps(image, y0, ox)
         self.pixels(self.accumulators + ox * channels, self.taps, self.stride_w * channels, count,
-                    self.narrow.packed, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
+                    self.narrow_weights, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
 
     cdef inline void sum_wide(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                               Py_ssize_t count) noexcept nogil:
         """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox."""
         cdef Py_ssize_t channels = self.output.shape[3]
         self.set_taps(image, y0, ox)
-        self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN, count, self.wide.packed,
+        self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN, count, self.wide_weights,
                     &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
@@ -1171,6 +1230,9 @@ cdef class Int8DepthwiseStep(Step):
         cdef const int8_t* image
         cdef int8_t* out
         self.accumulators = <int32_t*>self._workspace
+        self.narrow_weights = self.narrow.use(self._workspace + self.narrow_at)
+        if self.wide is not None:
+            self.wide_weights = self.wide.use(self._workspace + self.wide_at)
         if self.expanded_at >= 0:
             self.requantize.expand(self._workspace + self.expanded_at)
         for b in range(batches):
