@@ -64,45 +64,66 @@ ctypedef fused pool_kind_t:
     MaxTag
 
 
+# Channels pooled at a time: each tap adds a contiguous run of them, which the compiler vectorises; every
+# channel still takes its taps in (fy, fx) order, so the bits are those of one channel at a time.
+cdef enum:
+    POOL_CHANNELS = 64
+
+
 @cython.cdivision(True)
-cdef inline pool_t _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, Py_ssize_t b, Py_ssize_t y0,
-                           Py_ssize_t x0, Py_ssize_t c, Py_ssize_t fy0, Py_ssize_t fy1, Py_ssize_t fx0,
-                           Py_ssize_t fx1, int32_t lo, int32_t hi, float lo_f, float hi_f) noexcept nogil:
-    # One output: the window's in-image taps fy0..fy1-1, fx0..fx1-1 from (y0, x0) in image b, channel c,
-    # reduced, then clamped to the fused activation.
-    cdef Py_ssize_t fy, fx
-    cdef int32_t acc
-    cdef float total
-    cdef pool_t m, v
+cdef inline void _pooled(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_t* out, Py_ssize_t b,
+                         Py_ssize_t y0, Py_ssize_t x0, Py_ssize_t c0, Py_ssize_t n, Py_ssize_t fy0, Py_ssize_t fy1,
+                         Py_ssize_t fx0, Py_ssize_t fx1, int32_t lo, int32_t hi, float lo_f,
+                         float hi_f) noexcept nogil:
+    # Channels c0..c0+n-1 (n <= POOL_CHANNELS) of one output into out[0..n-1]: the window's in-image taps
+    # fy0..fy1-1, fx0..fx1-1 from (y0, x0) in image b, reduced, then clamped to the fused activation.
+    cdef Py_ssize_t fy, fx, c
+    cdef int32_t count = <int32_t>((fy1 - fy0) * (fx1 - fx0))
+    cdef float total[POOL_CHANNELS]
+    cdef int32_t acc[POOL_CHANNELS]
+    cdef pool_t m[POOL_CHANNELS]
+    cdef const pool_t* tap
+    cdef pool_t v
     if pool_kind_t is AverageTag and pool_t is float:
-        total = 0.0
+        for c in range(n):
+            total[c] = 0.0
         for fy in range(fy0, fy1):
             for fx in range(fx0, fx1):
-                total = total + x[b, y0 + fy, x0 + fx, c]
-        return _activation_float(total / <float>((fy1 - fy0) * (fx1 - fx0)), lo_f, hi_f)
+                tap = &x[b, y0 + fy, x0 + fx, c0]
+                for c in range(n):
+                    total[c] = total[c] + tap[c]
+        for c in range(n):
+            out[c] = _activation_float(total[c] / <float>count, lo_f, hi_f)
     elif pool_kind_t is AverageTag:
-        acc = 0
+        for c in range(n):
+            acc[c] = 0
         for fy in range(fy0, fy1):
             for fx in range(fx0, fx1):
-                acc = acc + x[b, y0 + fy, x0 + fx, c]
-        return <pool_t>clamp32(rounded_mean(acc, <int32_t>((fy1 - fy0) * (fx1 - fx0))), lo, hi)
+                tap = &x[b, y0 + fy, x0 + fx, c0]
+                for c in range(n):
+                    acc[c] = acc[c] + tap[c]
+        for c in range(n):
+            out[c] = <pool_t>clamp32(rounded_mean(acc[c], count), lo, hi)
     else:
-        if pool_t is float:
-            m = -FLT_MAX
-        elif pool_t is int8_t:
-            m = -128
-        else:
-            m = -32768
+        for c in range(n):
+            if pool_t is float:
+                m[c] = -FLT_MAX
+            elif pool_t is int8_t:
+                m[c] = -128
+            else:
+                m[c] = -32768
         for fy in range(fy0, fy1):
             for fx in range(fx0, fx1):
-                # std::max(m, v) keeps m unless m < v.
-                v = x[b, y0 + fy, x0 + fx, c]
-                if m < v:
-                    m = v
-        if pool_t is float:
-            return _activation_float(m, lo_f, hi_f)
-        else:
-            return <pool_t>clamp32(m, lo, hi)
+                tap = &x[b, y0 + fy, x0 + fx, c0]
+                for c in range(n):
+                    # std::max(m, v) keeps m unless m < v.
+                    v = tap[c]
+                    m[c] = v if m[c] < v else m[c]
+        for c in range(n):
+            if pool_t is float:
+                out[c] = _activation_float(m[c], lo_f, hi_f)
+            else:
+                out[c] = <pool_t>clamp32(m[c], lo, hi)
 
 cdef inline void pool_all(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, int stride_h,
                           int stride_w, int filter_h, int filter_w, int pad_h, int pad_w, double act_min,
@@ -119,5 +140,8 @@ cdef inline void pool_all(pool_kind_t* kind, const pool_t[:, :, :, ::1] x, pool_
             pool_window(oy, stride_h, pad_h, filter_h, in_h, &y0, &fy0, &fy1)
             for ox in range(out_w):
                 pool_window(ox, stride_w, pad_w, filter_w, in_w, &x0, &fx0, &fx1)
-                for c in range(depth):
-                    out[b, oy, ox, c] = _pooled(kind, x, b, y0, x0, c, fy0, fy1, fx0, fx1, lo, hi, lo_f, hi_f)
+                c = 0
+                while c < depth:
+                    _pooled(kind, x, &out[b, oy, ox, c], b, y0, x0, c, min(<Py_ssize_t>POOL_CHANNELS, depth - c),
+                            fy0, fy1, fx0, fx1, lo, hi, lo_f, hi_f)
+                    c += POOL_CHANNELS
