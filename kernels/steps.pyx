@@ -512,8 +512,10 @@ cdef class _Int8Gemm:
 
     cdef Py_ssize_t sums_bytes(self, _Requantize requantize, Py_ssize_t rows=MI_GEMM_ROWS):
         """The caller's sums of up to `rows` input rows per call: none where the GEMM requantizes every
-        channel itself (AVX-512 VNNI; the other vector paths when the channels are whole blocks of 8)."""
-        if requantize.fused != NULL and (self.path == MI_INT8_AVX512_VNNI or self.shape.channels % 8 == 0):
+        channel itself (AVX-512 VNNI; the other vector paths, which store the sums of a block of 8 that is
+        not whole, when no row is padding)."""
+        if requantize.fused != NULL and (self.path == MI_INT8_AVX512_VNNI
+                                         or self.shape.rows_padded == self.shape.channels):
             return 0
         return rows * self.shape.rows_padded * sizeof(int32_t)
 
