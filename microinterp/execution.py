@@ -70,9 +70,22 @@ class _StagedStep:
             np.copyto(t, a)
 
 
+def _aligned_zeros(tensor: Tensor) -> np.ndarray:
+    """A zeroed array for the tensor on a 64-byte boundary, as the arena's (numpy's own is 16)."""
+    raw = np.zeros(tensor.nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + tensor.nbytes].view(tensor.storage_dtype).reshape(tensor.shape)
+
+
 class ExecutionPlan:
     """Kernel steps bound to arena views once; run() is the whole invoke. A step is a compiled
     _kernels.steps.Step (run without Python work) or any other callable (a kernel partial).
+
+    inputs_read_in_place: graph inputs whose steps read them from an array of their own (set_tensor
+    writes there) instead of their arena bytes, so that a run copies nothing in: those read only by
+    steps that neither alias them (a left-out RESHAPE-like) nor pass them on to a subgraph, and that are
+    not graph outputs, in a graph no op of which may end an invoke early (whose later outputs would show
+    the arena bytes the input copy left, as in TFLM). The arena keeps their planned bytes, unused.
 
     max_subgraph_visits: how many subgraph runs (by IF, WHILE, CALL_ONCE) one invoke may make before
     ResourceLimitError, so that a WHILE whose condition never turns false cannot hang the caller.
@@ -88,6 +101,8 @@ class ExecutionPlan:
         self.subgraph_views = {g: tensor_views(model, plan, arena, g) for g in subgraphs}
         self.views = self.subgraph_views[0]
         by_op = {(p.op.subgraph, p.op.index): p for p in prepared}
+        self.inputs_read_in_place = {i: _aligned_zeros(model.main.tensors[i])
+                                     for i in self._inputs_readable_in_place(model, by_op, plan)}
         runs = {g: self._subgraph_run(model, g) for g in subgraphs if g}
         table = resource_table(model)
         resources = ResourceBuffers(table, [None if o is None else arena[o:o + v.nbytes]
@@ -97,7 +112,7 @@ class ExecutionPlan:
         self._programs: dict[int, StepProgram] = {}
         for g in subgraphs:
             order = self.step_ops if g == 0 else range(len(model.subgraphs[g].operators))
-            views = self.subgraph_views[g]
+            views = {**self.views, **self.inputs_read_in_place} if g == 0 else self.subgraph_views[g]
             steps = []
             for k in order:
                 p = by_op[(g, k)]
@@ -116,6 +131,21 @@ class ExecutionPlan:
         #: subgraph, compiled steps only), the program itself: a Python call less per invoke.
         self.run_main = (self._programs[0] if len(self._programs) == 1 and all(isinstance(s, Step) for s in self.steps)
                          else self.run)
+
+    def _inputs_readable_in_place(self, model: Model, by_op: dict, plan: MemoryPlan) -> list[int]:
+        main = model.main
+        if any(p.aborts for p in by_op.values()):
+            return []
+        readers: dict[int, list] = {}
+        for p in by_op.values():
+            if p.op.subgraph == 0:
+                for t in p.op.inputs:
+                    readers.setdefault(t, []).append(p)
+        return [i for i in dict.fromkeys(main.inputs)
+                if i in self.views and main.tensors[i].data is None and not main.tensors[i].is_variable
+                and main.tensors[i].storage_dtype == main.tensors[i].dtype
+                and i not in main.outputs and main.tensors[i].nbytes > 0
+                and all(p.op.index not in plan.skipped_ops and not p.bind_extras for p in readers.get(i, []))]
 
     def _subgraph_run(self, model: Model, g: int) -> SubgraphRun:
         sg, views = model.subgraphs[g], self.subgraph_views[g]

@@ -220,12 +220,15 @@ class Interpreter:
         self._exec = ExecutionPlan(self.model, prepared, plan, arena, self.max_subgraph_visits)
         self._busy.run_main = self._exec.run_main
         main = self.model.main
-        self._inputs = {i: np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
+        # most inputs are read by the steps where set_tensor writes them; the others are staged and
+        # copied into the arena at each run
+        read_in_place = self._exec.inputs_read_in_place
+        self._inputs = {i: read_in_place[i] if i in read_in_place else np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
         # flat byte views: a memoryview slice assignment costs a fraction of np.copyto on small inputs;
         # a plain run() makes these copies itself, in compiled code
         self._input_copies = tuple((memoryview(self._exec.views[i]).cast("B"), memoryview(self._inputs[i]).cast("B"))
-                                   for i in self._inputs if self._inputs[i].size)
+                                   for i in self._inputs if self._inputs[i].size and i not in read_in_place)
         self._exec.copy_first(self._input_copies)
         self._variable_fills = _variable_fills(self.model, plan)
         self.reset_all_variables()  # TFLM's AllocateTensors ends with ResetVariableTensors
@@ -300,8 +303,8 @@ class Interpreter:
         try:
             if self._busy.run_main is None:
                 self._require_allocated("invoke()")
-            # TFLM reuses input bytes for later activations, so inputs are kept aside and copied in (by
-            # the program itself, when the steps do not run one by one).
+            # TFLM reuses input bytes for later activations, so the inputs that steps do not read in place
+            # are kept aside and copied in (by the program itself, when the steps do not run one by one).
             if op_times is None:
                 self._busy.run_main()
                 return

@@ -29,6 +29,8 @@ class PreparedOp:
     #: Arrays the op keeps across invokes, with their reset values (OpContext.persistent).
     state: tuple[tuple[np.ndarray, int], ...] = ()
     bind_extras: tuple[tuple[str, int], ...] = ()
+    #: Whether its step may end the invoke early (OpContext.declare_abort).
+    aborts: bool = False
 
 
 def is_opaque(op: Operator) -> bool:
@@ -132,7 +134,7 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
                 # decoded values are already in the tensor here, so the kernel never reads it.
                 ctx.request_scratch(model.subgraphs[op.subgraph].tensors[t].nbytes, like_tflm=True)
         prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.state),
-                                   tuple(ctx.bind_extras)))
+                                   tuple(ctx.bind_extras), ctx.aborts))
     return prepared, problems
 
 

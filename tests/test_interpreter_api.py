@@ -78,22 +78,36 @@ def test_inputs_are_copied_not_aliased(interp):
     assert interp.get_tensor(2).tolist() == [[1, 2], [3, 4]]
 
 
-def test_each_invoke_copies_the_staged_inputs_into_arena_bytes_that_activations_reused():
-    """The arena reuses an input's bytes for later activations (as TFLM does): x dies after the first ADD
-    and the third ADD's output takes its place. Every invoke, profiled or not, copies the input set with
-    set_tensor() back in first, so repeated invokes agree."""
-    x, a, b, c = (T("INT8", (1, 64), 0.5, 0, name=n) for n in "xabc")
+@pytest.mark.parametrize("reshaped_first,strategy,read_in_place", [
+    (False, "tflm", True),  # the first ADD reads x where set_tensor wrote it
+    (True, "tflm", True),  # a RESHAPE that copies x reads it there too
+    (True, "inplace", False),  # a RESHAPE left out (its output aliases x's bytes): x is copied in per run
+])
+def test_every_invoke_sees_the_input_set_once_although_activations_reuse_its_arena_bytes(reshaped_first, strategy,
+                                                                                          read_in_place):
+    """The arena reuses an input's bytes for later activations (as TFLM does): x dies early and a later
+    ADD's output takes its place. The steps read x where set_tensor() wrote it, or, where x's arena bytes
+    are what the steps read (an aliasing RESHAPE), every invoke, profiled or not, copies it back in
+    first; either way repeated invokes agree."""
+    x, r, a, b, c = (T("INT8", (1, 64), 0.5, 0, name=n) for n in "xrabc")
     add = Op("ADD", "AddOptions", {})
-    it = Interpreter(model_content=graph_model([(add, [x, x], [a]), (add, [a, a], [b]), (add, [b, b], [c])],
-                                               inputs=[x], outputs=[c]))
+    nodes = [(add, [r, r], [a]), (add, [a, a], [b]), (add, [b, b], [c])]
+    if reshaped_first:
+        shape = T("INT32", (2,), data=np.array([1, 64], np.int32), name="shape")
+        nodes.insert(0, (Op("RESHAPE", "ReshapeOptions", {"new_shape": [1, 64]}), [x, shape], [r]))
+    else:
+        nodes[0] = (add, [x, x], [a])
+    it = Interpreter(model_content=graph_model(nodes, inputs=[x], outputs=[c]), memory_strategy=strategy)
     it.allocate_tensors()
+    assert (0 in it._exec.inputs_read_in_place) == read_in_place
     staged = np.arange(-32, 32, dtype=np.int8).reshape(1, 64) // 8
     it.set_tensor(0, staged)
+    output = it.get_output_details()[0]["index"]
     start = it.memory_plan.tensor_allocation(0, 0).offset
     outputs = []
     for op_times in (None, None, [], None):
         it.invoke(op_times=op_times)
-        outputs.append(it.get_tensor(3))
+        outputs.append(it.get_tensor(output))
         assert not np.array_equal(it.arena[start:start + 64].view(np.int8), staged[0])  # now an activation
     assert all(np.array_equal(o, staged * 8) for o in outputs)
 

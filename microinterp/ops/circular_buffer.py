@@ -35,6 +35,7 @@ def prepare_circular_buffer(ctx: OpContext) -> BindFn:
     if cycles_max <= 0:
         cycles_max = 1 if output.shape[1] in _ONE_CYCLE_SLOTS else 2
     slots, depth = output.shape[1], output.shape[2] * output.shape[3]
+    ctx.declare_abort()
 
     def bind(inputs, outputs, scratch):
         source, buffer = inputs[0].reshape(-1)[:depth], outputs[0].reshape(-1)[:slots * depth]

@@ -88,6 +88,8 @@ class OpContext:
     #: What bind receives after the scratch list: ("subgraph", index) per ctx.call, ("resources", 0) for
     #: ctx.use_resources(), in request order.
     bind_extras: list[tuple[str, int]] = field(default_factory=list)
+    #: Whether the op's step may end the invoke early (declare_abort).
+    aborts: bool = False
     #: The model's resource variables (computed on first use when not given).
     resource_table: ResourceTable | None = None
     #: Tensors the op sees in place of the model's, by tensor index (see replace_tensor).
@@ -223,6 +225,11 @@ class OpContext:
         array = np.full(shape, reset, dtype)
         self.state.append((array, reset))
         return array
+
+    def declare_abort(self) -> None:
+        """Declare that the op's step may end the invoke early (GraphAborted, TFLM's kTfLiteAbort): the
+        later ops' outputs then show what their arena bytes held, the graph inputs' copies among them."""
+        self.aborts = True
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
