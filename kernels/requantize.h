@@ -221,34 +221,42 @@ static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int
     _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), mi_requantize16(acc, k));
 }
 
+/* Each block of 8 channels for all the pixels: its parameters loaded once per call, not per pixel. */
 __attribute__((target("avx2")))
-static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
+static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n,
+                                       int64_t pixels)
 {
     int64_t c = 0;
     for (; c + 8 <= n; c += 8) {
         mi_requant8 k = mi_requant8_load(q, c);
-        mi_store8_int8_avx2(out + c, mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + c)), &k));
+        for (int64_t p = 0; p < pixels; p++)
+            mi_store8_int8_avx2(out + p * n + c,
+                                mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c)), &k));
     }
     return c;
 }
 #endif
 
-/* Requantizes a prefix of the n channels; returns how many (the caller does the rest). */
-typedef int64_t (*mi_requantize_fn)(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n);
+/* Requantizes a prefix of the n channels of each of `pixels` pixels (acc and out hold pixels x n values);
+ * returns how many channels per pixel (the caller does the rest). */
+typedef int64_t (*mi_requantize_fn)(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n, int64_t pixels);
 
-static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
+static int64_t mi_requantize_none(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n, int64_t pixels)
 {
-    (void)acc; (void)q; (void)out; (void)n;
+    (void)acc; (void)q; (void)out; (void)n; (void)pixels;
     return 0;
 }
 
 #ifdef MI_X86
 __attribute__((target(MI_AVX512_VNNI)))
-static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n)
+static int64_t mi_requantize_int8_avx512(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n,
+                                         int64_t pixels)
 {
     for (int64_t c = 0; c < n; c += 16) {
         mi_requant16 k = mi_requant16_load(q, c, n - c);
-        mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + c), &k, out + c, n - c);
+        for (int64_t p = 0; p < pixels; p++)
+            mi_requantize16_store(_mm512_maskz_loadu_epi32(MI_LANE_MASK16(n - c), acc + p * n + c), &k,
+                                  out + p * n + c, n - c);
     }
     return n;
 }

@@ -103,7 +103,7 @@ cdef extern from "requantize.h" nogil:
         const uint8_t* round_down
         int32_t output_zp, act_min, act_max
         int clamp_low, clamp_high
-    ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t)
+    ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
     void mi_requant_expand(mi_requant* q, int64_t* rounding, int64_t channels)
 
@@ -710,8 +710,13 @@ cdef class _Requantize:
             store_output(&out[c], acc[c], self.bias[c], self.multiplier[c], self.shift[c], self.output_zp,
                          self.act_min, self.act_max)
 
-    cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels) noexcept nogil:
-        self.finish(acc, out, self.vector(acc, &self.params, out, channels), channels)
+    cdef inline void write(self, const int32_t* acc, int8_t* out, Py_ssize_t channels,
+                           Py_ssize_t pixels) noexcept nogil:
+        """pixels x channels sums (the vector step loads each block's parameters once for all the pixels)."""
+        cdef Py_ssize_t done = self.vector(acc, &self.params, out, channels, pixels), p
+        if done < channels:
+            for p in range(pixels):
+                self.finish(acc + p * channels, out + p * channels, done, channels)
 
 
 def conv_image_shape(input_shape, output_shape, filter_h, filter_w, stride_h, stride_w, dilation_h,
@@ -1093,7 +1098,8 @@ cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
     Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    chunks of about 64 values (the per-channel parameters repeat for the pixels of a chunk); on AVX-512
+    one call (each block's parameters loaded once for the row; where the channels are no whole blocks of 8,
+    in chunks of about 64 values whose per-channel parameters repeat for their pixels); on AVX-512
     VNNI, when the output does not overlap the input, the kernel requantizes its sums itself and writes
     the output directly (`fused`). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
@@ -1155,8 +1161,9 @@ cdef class Int8DepthwiseStep(Step):
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
         self.pixels = mi_select_depthwise(int8_path)
-        # per-channel arrays repeated for the pixels of a chunk of about 64 values, requantized in one call
-        self.chunk = min(out_w, max(1, 64 // channels))
+        # a row's pixels requantized in one call; where the channels are no whole blocks of 8, the per-channel
+        # arrays repeated for the pixels of a chunk of about 64 values, so that the vector step covers them
+        self.chunk = 1 if channels % 8 == 0 else min(out_w, max(1, 64 // channels))
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) if self.chunk > 1
                                    else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
@@ -1251,10 +1258,13 @@ cdef class Int8DepthwiseStep(Step):
                 if self.fused != NULL:
                     continue
                 # the whole row was read above, before any of its pixels is written
+                if self.chunk == 1:
+                    self.requantize.write(self.accumulators, out, channels, out_w)
+                    continue
                 ox = 0
                 while ox < out_w:
                     self.requantize.write(self.accumulators + ox * channels, out + ox * channels,
-                                          min(self.chunk, out_w - ox) * channels)
+                                          min(self.chunk, out_w - ox) * channels, 1)
                     ox += self.chunk
 
 
