@@ -6,8 +6,10 @@ import pytest
 
 from microinterp import (ArenaTooSmallError, InconsistentModelError, Interpreter, InvocationError,
                          TensorAccessError, UnsupportedOperatorError, load_model)
+from microinterp._kernels import steps
 
 from opmodels import Op, T, graph_model, single_op_model
+from test_op_conv import conv_case
 
 TF_LITE_DETAIL_KEYS = {"name", "index", "shape", "shape_signature", "dtype", "quantization",
                        "quantization_parameters", "sparsity_parameters"}
@@ -110,6 +112,32 @@ def test_every_invoke_sees_the_input_set_once_although_activations_reuse_its_are
         outputs.append(it.get_tensor(output))
         assert not np.array_equal(it.arena[start:start + 64].view(np.int8), staged[0])  # now an activation
     assert all(np.array_equal(o, staged * 8) for o in outputs)
+
+
+@pytest.mark.parametrize("path", steps.int8_paths())
+def test_a_pointwise_conv_reading_the_graph_input_in_place_leaves_the_value_set(path, monkeypatch):
+    """A 1x1 conv first in the graph reads the input where set_tensor() wrote it; on the quad paths it
+    flips the input's sign bits there for its run and back: get_tensor() still gives the value set, and
+    every path gives the same output."""
+    monkeypatch.setenv(steps.INT8_PATH_VARIABLE, path)
+    case = conv_case("1x1", 4, input_shape=(1, 5, 7, 32), out_channels=24, kernel=(1, 1))
+    it = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    it.allocate_tensors()
+    index = it.get_input_details()[0]["index"]
+    assert index in it._exec.inputs_read_in_place
+    conv = next(s for s in it._exec.steps if isinstance(s, steps.Int8ConvStep))
+    assert conv.reads_input_in_place == conv.gemm.quads
+    x = np.random.default_rng(4).integers(-128, 128, (1, 5, 7, 32)).astype(np.int8)
+    it.set_tensor(index, x)
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(index), x)
+    monkeypatch.setenv(steps.INT8_PATH_VARIABLE, "portable")
+    reference = Interpreter(model_content=single_op_model(case.op, case.inputs, case.outputs))
+    reference.allocate_tensors()
+    reference.set_tensor(index, x)
+    reference.invoke()
+    output = it.get_output_details()[0]["index"]
+    np.testing.assert_array_equal(it.get_tensor(output), reference.get_tensor(output))
 
 
 def test_get_tensor_returns_a_copy_and_tensor_a_live_view(interp):
