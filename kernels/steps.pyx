@@ -1066,8 +1066,8 @@ cdef class _DepthwiseWeights:
         """w: [taps, channels] int8."""
         cdef const int8_t[:, ::1] wv = np.ascontiguousarray(w, dtype=np.int8)
         self.channels = wv.shape[1]
-        # 64 bytes of slack: the quad path's last channels read whole vectors of weights
-        self.packed = _zeros_aligned(groups * group * self.channels + 64, np.int8)
+        # 64 bytes of slack on the quad paths, whose last channels read whole vectors of weights
+        self.packed = _zeros_aligned(groups * group * self.channels + (64 if group == 4 else 0), np.int8)
         mi_depthwise_pack(&wv[0, 0], wv.shape[0], self.channels, group, &self.packed[0])
         self.wide_bytes = self.packed.shape[0] * sizeof(int16_t) if group == 2 else 0
         correction = -(input_zp + 128 * (group == 4)) * np.asarray(w, np.int64).sum(axis=0)
