@@ -1163,7 +1163,7 @@ cdef class Int8DepthwiseStep(Step):
         self.pixels = mi_select_depthwise(int8_path)
         # a row's pixels requantized in one call; where the channels are no whole blocks of 8, the per-channel
         # arrays repeated for the pixels of a chunk of about 64 values, so that the vector step covers them
-        self.chunk = 1 if channels % 8 == 0 else min(out_w, max(1, 64 // channels))
+        self.chunk = 1 if channels % 8 == 0 else max(1, min(out_w, 64 // channels))
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) if self.chunk > 1
                                    else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
@@ -1257,15 +1257,13 @@ cdef class Int8DepthwiseStep(Step):
                     self.sum_pixels(image, out, y0, ox, 1)
                 if self.fused != NULL:
                     continue
-                # the whole row was read above, before any of its pixels is written
-                if self.chunk == 1:
-                    self.requantize.write(self.accumulators, out, channels, out_w)
-                    continue
-                ox = 0
-                while ox < out_w:
+                # the whole row was read above, before any of its pixels is written: its whole chunks in
+                # one call (each chunk a pixel of chunk * channels values), then the rest
+                self.requantize.write(self.accumulators, out, self.chunk * channels, out_w // self.chunk)
+                ox = out_w - out_w % self.chunk
+                if ox < out_w:
                     self.requantize.write(self.accumulators + ox * channels, out + ox * channels,
-                                          min(self.chunk, out_w - ox) * channels, 1)
-                    ox += self.chunk
+                                          (out_w - ox) * channels, 1)
 
 
 cdef tuple _separable_add_tables(const Params* p, bint subtract):

@@ -218,7 +218,8 @@ class Interpreter:
         # most inputs are read by the steps where set_tensor writes them; the others are staged and
         # copied into the arena at each run
         read_in_place = self._exec.inputs_read_in_place
-        self._inputs = {i: read_in_place[i] if i in read_in_place else np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
+        self._inputs = {i: read_in_place[i] if i in read_in_place
+                        else np.zeros(main.tensors[i].shape, main.tensors[i].dtype)
                         for i in main.inputs if i in self._exec.views and main.tensors[i].data is None}
         # flat byte views: a memoryview slice assignment costs a fraction of np.copyto on small inputs;
         # a plain run() makes these copies itself, in compiled code
