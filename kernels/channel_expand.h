@@ -30,7 +30,7 @@ static void mi_expand_portable(int8_t *out, const int8_t *compact, const mi_expa
 #ifdef MI_X86
 /* Reads exactly the live values of each block of 64 (a load masked to their count), so the compact row
  * needs no slack. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt")))
+__attribute__((target(MI_AVX512_VBMI2)))
 static void mi_expand_vbmi2(int8_t *out, const int8_t *compact, const mi_expand *e)
 {
     for (int64_t c = 0, j = 0; c < e->channels; c += 64, j++) {
@@ -50,7 +50,7 @@ static void mi_expand_vbmi2(int8_t *out, const int8_t *compact, const mi_expand 
 static mi_expand_fn mi_select_expand(mi_int8_path path)
 {
 #ifdef MI_X86
-    if (path == MI_INT8_AVX512_VNNI && __builtin_cpu_supports("avx512vbmi2"))
+    if (path == MI_INT8_AVX512_VNNI && MI_CPU_SUPPORTS("avx512vbmi2"))
         return mi_expand_vbmi2;
 #endif
     (void)path;

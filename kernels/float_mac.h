@@ -364,7 +364,7 @@ typedef enum { MI_FMAC_CONV, MI_FMAC_DEPTHWISE, MI_FMAC_DENSE } mi_fmac_kind;
 static mi_fmac_fn mi_select_fmac(mi_fmac_kind kind, int force_portable)
 {
 #ifdef MI_X86
-    force_portable = force_portable || !__builtin_cpu_supports("fma");
+    force_portable = force_portable || !MI_CPU_SUPPORTS("fma");
 #endif
     switch (kind) {
     case MI_FMAC_DEPTHWISE: return MI_PICK(force_portable, mi_fmac_depthwise_avx2, mi_fmac_depthwise_portable);

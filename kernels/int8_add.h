@@ -169,8 +169,6 @@ static inline int64_t mi_add_sub_avx512(const int8_t *x1, const int8_t *x2, int8
     return n;
 }
 
-#define MI_AVX512_VBMI MI_AVX512_VNNI ",avx512vbmi"
-
 /* One input's rescales of the 64 int8 values x, looked up in its four planes (vpermi2b indexes 128 bytes,
  * the sign bit picks the half), as int32 lanes in the unpacks' order: d[j] lane l = elements
  * 16 l + 4 j .. + 3. */
@@ -280,7 +278,7 @@ static mi_add_fn mi_select_add(int subtract, mi_int8_path path)
     switch (path) {
 #ifdef MI_X86
     case MI_INT8_AVX512_VNNI:
-        if (__builtin_cpu_supports("avx512vbmi"))
+        if (MI_CPU_SUPPORTS("avx512vbmi"))
             return subtract ? mi_sub_int8_vbmi : mi_add_int8_vbmi;
         return subtract ? mi_sub_int8_avx512 : mi_add_int8_avx512;
     case MI_INT8_AVX2:

@@ -19,7 +19,7 @@ typedef int64_t (*mi_interleave_fn)(uint8_t *out, const uint8_t *src, int64_t pl
 
 #ifdef MI_X86
 /* 2 <= inner <= MI_INTERLEAVE_MAX planes, 64 elements at a time. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+__attribute__((target(MI_AVX512_VBMI_ONLY)))
 static int64_t mi_interleave_vbmi(uint8_t *out, const uint8_t *src, int64_t plane_step, int64_t inner, int64_t count)
 {
     /* output vector k, byte j: element g = 64 k + j is pixel g / inner of plane g % inner */
@@ -56,7 +56,7 @@ static int64_t mi_interleave_vbmi(uint8_t *out, const uint8_t *src, int64_t plan
 static mi_interleave_fn mi_select_interleave(int64_t inner)
 {
 #ifdef MI_X86
-    if (inner >= 2 && inner <= MI_INTERLEAVE_MAX && __builtin_cpu_supports("avx512vbmi"))
+    if (inner >= 2 && inner <= MI_INTERLEAVE_MAX && MI_CPU_SUPPORTS("avx512vbmi"))
         return mi_interleave_vbmi;
 #endif
     (void)inner;

@@ -12,17 +12,37 @@
 #define MI_SIMD_H
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
 #define MI_X86 1
-#define MI_PICK(force_portable, avx2, portable) \
-    ((!(force_portable) && __builtin_cpu_supports("avx2")) ? (avx2) : (portable))
+#ifdef MI_EMULATE_ISA
+/* Every path in portable C through SIMDe (isa_emulation.h), as if this CPU had every extension: the
+ * functions' targets are only what the emulation's code itself may use. */
+#include "isa_emulation.h"
+#define MI_CPU_SUPPORTS(feature) ((void)(feature), 1)
+#define MI_ISA_EMULATED 1
+#define MI_AVX512_VNNI "avx2,fma"
+#define MI_AVX_VNNI "avx2,fma"
+#define MI_AVX512_VBMI "avx2,fma"
+#define MI_AVX512_VBMI_ONLY "avx2,fma"
+#define MI_AVX512_VBMI2 "avx2,fma,popcnt"
+#else
+#include <immintrin.h>
+#define MI_CPU_SUPPORTS(feature) __builtin_cpu_supports(feature)
 /* The target of the AVX-512 VNNI functions (the 256-bit VL forms are used for channel tails). */
 #define MI_AVX512_VNNI "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define MI_AVX_VNNI "avx2,avxvnni"
+#define MI_AVX512_VBMI MI_AVX512_VNNI ",avx512vbmi"
+#define MI_AVX512_VBMI_ONLY "avx512f,avx512bw,avx512vbmi"
+#define MI_AVX512_VBMI2 "avx512f,avx512bw,avx512vbmi2,popcnt"
+#endif
+#define MI_PICK(force_portable, avx2, portable) \
+    ((!(force_portable) && MI_CPU_SUPPORTS("avx2")) ? (avx2) : (portable))
 /* The AVX-512 mask of the first n lanes of 16 (all of them from 16 on). */
 #define MI_LANE_MASK16(n) ((__mmask16)((n) >= 16 ? 0xFFFF : (1u << (n)) - 1))
 #else
 #define MI_PICK(force_portable, avx2, portable) ((void)(force_portable), (portable))
+#endif
+#ifndef MI_ISA_EMULATED
+#define MI_ISA_EMULATED 0
 #endif
 
 typedef enum {
@@ -38,12 +58,12 @@ static inline int mi_cpu_runs(mi_int8_path path)
         return 1;
 #ifdef MI_X86
     case MI_INT8_AVX2:
-        return __builtin_cpu_supports("avx2");
+        return MI_CPU_SUPPORTS("avx2");
     case MI_INT8_AVX_VNNI:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+        return MI_CPU_SUPPORTS("avx2") && MI_CPU_SUPPORTS("avxvnni");
     case MI_INT8_AVX512_VNNI:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        return MI_CPU_SUPPORTS("avx512f") && MI_CPU_SUPPORTS("avx512bw") &&
+               MI_CPU_SUPPORTS("avx512vl") && MI_CPU_SUPPORTS("avx512vnni");
 #endif
     default:
         return 0;

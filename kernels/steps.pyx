@@ -56,6 +56,7 @@ cdef extern from "simd.h" nogil:
         MI_INT8_PORTABLE, MI_INT8_AVX2, MI_INT8_VNNI_EMULATED, MI_INT8_AVX_VNNI, MI_INT8_AVX512_VNNI
     int mi_cpu_runs(mi_int8_path path)
     int mi_path_uses_quads(mi_int8_path path)
+    int MI_ISA_EMULATED
 
 
 cdef extern from "vnni_gemm.h" nogil:
@@ -151,6 +152,8 @@ cdef extern from "float_mac.h" nogil:
 #: The int8 dot-product paths by name, fastest first.
 _INT8_PATHS = {"avx512_vnni": MI_INT8_AVX512_VNNI, "avx_vnni": MI_INT8_AVX_VNNI, "avx2": MI_INT8_AVX2,
                "vnni_emulated": MI_INT8_VNNI_EMULATED, "portable": MI_INT8_PORTABLE}
+#: Whether this build runs every path's instructions in emulation (isa_emulation.h), not on the CPU.
+ISA_EMULATED = bool(MI_ISA_EMULATED)
 #: The environment variable that forces an int8 path on every step bound afterwards (tests, comparisons).
 INT8_PATH_VARIABLE = "MICROINTERP_INT8_PATH"
 
