@@ -1164,9 +1164,15 @@ cdef class Int8DepthwiseStep(Step):
         end = min(last // stride_w + 1, out_w) if last >= 0 else 0
         self.interior_begin, self.interior_end = begin, max(begin, end)
         self.pixels = mi_select_depthwise(int8_path)
+        # writing a pixel's output while later pixels of its row still read the input needs them apart
+        fuse = int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(np.asarray(input), np.asarray(output))
         # a row's pixels requantized in one call; where the channels are no whole blocks of 8, the per-channel
-        # arrays repeated for the pixels of a chunk of about 64 values, so that the vector step covers them
-        self.chunk = 1 if channels % 8 == 0 else max(1, min(out_w, 64 // channels))
+        # arrays repeated for the pixels of a chunk of about 64 values, so that the vector step covers them.
+        # The fused kernel indexes them by the channel within its pixel: a wide pixel's span all of them.
+        if fuse:
+            self.chunk = DEPTHWISE_WIDE_RUN // channels if self.wide is not None else 1
+        else:
+            self.chunk = 1 if channels % 8 == 0 else max(1, min(out_w, 64 // channels))
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) if self.chunk > 1
                                    else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
@@ -1182,9 +1188,7 @@ cdef class Int8DepthwiseStep(Step):
             self.narrow.start_with(taken[:channels])
             if self.wide is not None:
                 self.wide.start_with(np.tile(taken[:channels], DEPTHWISE_WIDE_RUN // channels))
-        # writing a pixel's output while later pixels of its row still read the input needs them apart
-        self.fused = self.requantize.fused if int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(
-            np.asarray(input), np.asarray(output)) else NULL
+        self.fused = self.requantize.fused if fuse else NULL
 
     def buffer_bytes(self) -> int:
         # the requantization's bias, multiplier and shift are this step's too when tiled for a chunk
