@@ -160,9 +160,9 @@ static inline int64_t mi_add_sub_avx512(const int8_t *x1, const int8_t *x2, int8
     k.act_min = _mm512_set1_epi32(p->act_min);
     k.act_max = _mm512_set1_epi32(p->act_max);
     k.left_shift = _mm_cvtsi32_si128(p->left_shift);
-    k.input1 = mi_rescale16_uniform(p->input1_multiplier, p->input1_exponent);
-    k.input2 = mi_rescale16_uniform(p->input2_multiplier, p->input2_exponent);
-    k.output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent);
+    k.input1 = mi_rescale16_uniform(p->input1_multiplier, p->input1_exponent, 0);
+    k.input2 = mi_rescale16_uniform(p->input2_multiplier, p->input2_exponent, 0);
+    k.output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent, 0);
     for (int64_t i = 0; i < n; i += 16)
         _mm512_mask_cvtsepi32_storeu_epi8(out + i, MI_LANE_MASK16(n - i),
                                           mi_add16_avx512(x1 + i, x2 + i, n - i, &k, subtract));
@@ -224,7 +224,7 @@ static inline int64_t mi_add_sub_vbmi(const int8_t *x1, const int8_t *x2, int8_t
         int64_t i = mi_add_separable_vbmi(x1, x2, out, n, p);
         return i + mi_add_sub_avx512(x1 + i, x2 + i, out + i, n - i, p, subtract);
     }
-    const mi_rescale16 output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent);
+    const mi_rescale16 output = mi_rescale16_uniform(p->output_multiplier, p->output_exponent, 0);
     const __m512i output_offset = _mm512_set1_epi32(p->output_offset);
     const __m512i act_min = _mm512_set1_epi32(p->act_min), act_max = _mm512_set1_epi32(p->act_max);
     int64_t i = 0;

@@ -37,6 +37,9 @@
  * two, shifts[16 b ..] (30 + e) and outputs[16 b ..] (v; NULL when v is output_zp everywhere), each the
  * block's even channels then its odd ones, which is what a step keeps: a conv or depthwise step expands
  * them into its workspace (shared by all steps) at the start of each run, an FC step once at bind.
+ * uniform: every channel has the same multiplier and shifts (per-tensor quantization, most
+ * FULLY_CONNECTED layers) and none is constant: the vector steps then broadcast uniform_multiplier,
+ * uniform_left and uniform_e (the right shift) and read none of their own arrays (AVX2 still its bias).
  * clamp_low / clamp_high: whether act_min / act_max lie inside int8 (else the saturating narrowing
  * applies them). */
 typedef struct {
@@ -48,6 +51,8 @@ typedef struct {
     const uint8_t *round_down;
     int32_t output_zp, act_min, act_max;
     int clamp_low, clamp_high;
+    int uniform;
+    int32_t uniform_multiplier, uniform_left, uniform_e;
 } mi_requant;
 
 #include "simd.h"
@@ -84,9 +89,16 @@ static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
 {
     mi_requant8 k;
     k.bias = _mm256_loadu_si256((const __m256i *)(q->bias + c));
-    k.multiplier = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
-    k.left = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->left8 + c)));
-    k.right = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->right8 + c)));
+    if (q->uniform) {
+        k.multiplier = _mm256_set1_epi32(q->uniform_multiplier);
+        k.left = _mm256_set1_epi32(q->uniform_left);
+        k.right = _mm256_set1_epi32(q->uniform_e);
+    }
+    else {
+        k.multiplier = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
+        k.left = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->left8 + c)));
+        k.right = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->right8 + c)));
+    }
     const __m256i one = _mm256_set1_epi32(1);
     k.right_mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, k.right), one);
     k.output_zp = _mm256_set1_epi32(q->output_zp);
@@ -120,13 +132,14 @@ typedef struct {
     __mmask8 down_even, down_odd;
 } mi_rescale16;
 
-/* The same multiplier and right shift e in every lane. */
+/* The same multiplier, right shift e and output v (added through the offsets, see the top) in every lane. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
-static inline mi_rescale16 mi_rescale16_uniform(int32_t multiplier, int32_t e)
+static inline mi_rescale16 mi_rescale16_uniform(int32_t multiplier, int32_t e, int32_t v)
 {
     mi_rescale16 r;
     r.multiplier_even = r.multiplier_odd = _mm512_set1_epi32(multiplier);
-    r.offset_even = r.offset_odd = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0));
+    r.offset_even = r.offset_odd = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0) +
+                                                     (int64_t)v * ((int64_t)1 << (31 + e)));
     r.shift_even = r.shift_odd = _mm512_set1_epi64(31 + e);
     r.down_even = r.down_odd = e > 0 ? 0xFF : 0;
     return r;
@@ -181,19 +194,26 @@ static inline void mi_rescale_half_bytes(const uint8_t *shifts, const int8_t *ou
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline mi_requant16 mi_requant16_load(const mi_requant *q, int64_t c, int64_t n)
 {
-    __mmask16 m = MI_LANE_MASK16(n);
-    const int64_t *rounding = q->rounding + c * 2;
     mi_requant16 k;
-    k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
-    k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
-    k.shift_left = q->left != NULL;
-    k.left = k.shift_left ? _mm512_maskz_loadu_epi32(m, q->left + c) : _mm512_setzero_si512();
-    k.scale.offset_even = _mm512_loadu_si512((const void *)rounding);
-    k.scale.offset_odd = _mm512_loadu_si512((const void *)(rounding + 8));
-    k.scale.shift_even = _mm512_loadu_si512((const void *)(rounding + 16));
-    k.scale.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
-    k.scale.down_even = q->round_down[c / 8];
-    k.scale.down_odd = q->round_down[c / 8 + 1];
+    if (q->uniform) {
+        k.scale = mi_rescale16_uniform(q->uniform_multiplier, q->uniform_e, q->output_zp);
+        k.shift_left = q->uniform_left != 0;
+        k.left = _mm512_set1_epi32(q->uniform_left);
+    }
+    else {
+        __mmask16 m = MI_LANE_MASK16(n);
+        const int64_t *rounding = q->rounding + c * 2;
+        k.scale.multiplier_even = _mm512_maskz_loadu_epi32(m, q->multiplier + c);
+        k.scale.multiplier_odd = _mm512_srli_epi64(k.scale.multiplier_even, 32);
+        k.shift_left = q->left != NULL;
+        k.left = k.shift_left ? _mm512_maskz_loadu_epi32(m, q->left + c) : _mm512_setzero_si512();
+        k.scale.offset_even = _mm512_loadu_si512((const void *)rounding);
+        k.scale.offset_odd = _mm512_loadu_si512((const void *)(rounding + 8));
+        k.scale.shift_even = _mm512_loadu_si512((const void *)(rounding + 16));
+        k.scale.shift_odd = _mm512_loadu_si512((const void *)(rounding + 24));
+        k.scale.down_even = q->round_down[c / 8];
+        k.scale.down_odd = q->round_down[c / 8 + 1];
+    }
     k.act_min = _mm512_set1_epi32(q->act_min);
     k.act_max = _mm512_set1_epi32(q->act_max);
     k.clamp_low = q->clamp_low;

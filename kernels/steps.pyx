@@ -76,7 +76,7 @@ cdef extern from "vnni_gemm.h" nogil:
     ctypedef void (*mi_strip_fn)(const int8_t*, const uint8_t*, int64_t, const mi_gemm_shape*, const mi_requant*,
                                  int8_t*, int64_t)
     mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
-    int64_t mi_gemm_row_block(mi_int8_path path)
+    int64_t mi_gemm_row_block(mi_int8_path path, int64_t channels)
     ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
     mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
 
@@ -104,6 +104,8 @@ cdef extern from "requantize.h" nogil:
         const uint8_t* round_down
         int32_t output_zp, act_min, act_max
         int clamp_low, clamp_high
+        int uniform
+        int32_t uniform_multiplier, uniform_left, uniform_e
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
     void mi_requant_expand(mi_requant* q, int64_t* rounding, int64_t channels)
@@ -422,9 +424,9 @@ def _panel_rows(Py_ssize_t rows_padded, Py_ssize_t depth, Py_ssize_t main_rows, 
     mi_gemm_avx2_rows: 4 blocks of 8 for 1-2 rows, else 2), or the largest power of two below that which
     divides the blocks. Weights of at most PANELS_FROM bytes, which the caches keep, stay one panel (the
     tiles of the first panel find their weights faster)."""
-    if rows_padded * depth <= PANELS_FROM:
-        return rows_padded
     block = MI_VNNI_ROW_BLOCK if quads else MI_ROW_BLOCK
+    if rows_padded * depth <= PANELS_FROM or rows_padded <= block:
+        return rows_padded
     blocks = rows_padded // block
     wide = (8 if main_rows <= 2 else 4 if main_rows <= 4 else 2) if quads else (4 if main_rows <= 2 else 2)
     while blocks % wide:
@@ -479,7 +481,7 @@ cdef class _Int8Gemm:
         self.shape.seg_offsets = &self.seg_offsets[0]
         self.shape.segments = segments
         self.shape.seg_groups = padded.shape[2] // self.group
-        block = mi_gemm_row_block(path)
+        block = mi_gemm_row_block(path, rows)
         self.shape.rows_padded = (rows + block - 1) // block * block
         self.shape.channels = rows
         self.shape.panel_rows = _panel_rows(self.shape.rows_padded, self.depth, main_rows, self.quads)
@@ -598,7 +600,8 @@ cdef class _Requantize:
         self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, left8=NULL, right8=NULL, rounding=NULL,
                                  shifts=NULL, outputs=NULL, round_down=NULL, output_zp=output_zp,
                                  act_min=act_min, act_max=act_max, clamp_low=act_min > -128,
-                                 clamp_high=act_max < 127)
+                                 clamp_high=act_max < 127, uniform=0, uniform_multiplier=0, uniform_left=0,
+                                 uniform_e=0)
         self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
@@ -617,7 +620,13 @@ cdef class _Requantize:
         self.params.bias, self.params.multiplier = &self.bias[0], &self.multiplier[0]
         left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
         self.avx512 = path == MI_INT8_AVX512_VNNI
-        if self.avx512:
+        m = np.asarray(multiplier, np.int32)
+        if not constant.any() and (m == m[0]).all() and (shifts == shifts[0]).all():
+            # per-tensor quantization (most FULLY_CONNECTED layers): scalars the vector step broadcasts, no
+            # per-channel array of its own
+            self.params.uniform = 1
+            self.params.uniform_multiplier, self.params.uniform_left, self.params.uniform_e = m[0], left[0], right[0]
+        elif self.avx512:
             self._bind_avx512(left, right, constant)
         else:
             self._bind_avx2(left, right)
@@ -835,7 +844,8 @@ cdef class Int8ConvStep(Step):
         # (an output row shorter than a tile would give only partial tiles: rows are then grouped across
         # output rows)
         if (int8_path == MI_INT8_AVX512_VNNI and self.requantize.fused != NULL and self.expand_fn == NULL
-                and not self.gemm.shape.pairs and output.shape[2] >= MI_GEMM_ROWS):
+                and not self.gemm.shape.pairs and self.gemm.shape.rows_padded >= MI_VNNI_ROW_BLOCK
+                and output.shape[2] >= MI_GEMM_ROWS):
             self.strip = mi_select_strip(int8_path, stride_w * depth)
             self.strip_step = stride_w * depth if self.strip != NULL else 0
         self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)

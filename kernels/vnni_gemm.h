@@ -146,6 +146,28 @@ MI_VNNI_TILE(mi_vnni512_tile, MI_AVX512_VNNI, __m512i, 16, 8, MI_LOAD512, _mm512
  * hide vpdpbusd's latency, which 4 chains of a long depth wait on */
 MI_VNNI_ROWS(mi_vnni512_rows, MI_AVX512_VNNI, mi_vnni512_tile, 16, n <= 2 ? 8 : n > 4 ? 2 : 4)
 
+/* At most 8 output channels in rows padded to 8, not 16 (an FC's narrow layer: autoencoders' bottlenecks,
+ * classifier heads; mi_gemm_row_block): 8 sums per 256-bit vector (vpdpbusd's VL form), requantized in the
+ * low half of a 512-bit one. */
+__attribute__((target(MI_AVX512_VNNI), always_inline))
+static inline void mi_vnni512_narrow_store(__m256i acc[][1], int n, int v, const mi_requant *q, int64_t c,
+                                           const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
+{
+    (void)v; (void)c;  /* the one block: v = c = 0 */
+    if (q) {
+        mi_requant16 k = mi_requant16_load(q, 0, shape->channels);
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < n; i++)
+            mi_requantize16_store(_mm512_castsi256_si512(acc[i][0]), &k, out_rows[i], shape->channels);
+    }
+    else
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < n; i++)
+            _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded), acc[i][0]);
+}
+MI_VNNI_TILE(mi_vnni512_narrow_tile, MI_AVX512_VNNI, __m256i, 8, 1, MI_LOAD256, _mm256_set1_epi32,
+             _mm256_dpbusd_epi32, mi_vnni512_narrow_store)
+
 /* At most 8 output channels (the first conv of a small CNN, whose requantization cost about twice its
  * multiply-accumulates): the bound step packs the channels, their start values and requantization
  * parameters twice (16 rows), and input rows 2j and 2j + 1 share vector j, their quads broadcast into
@@ -188,13 +210,16 @@ static inline void mi_vnni512_pairs(const int8_t *packed, const void *const *x, 
     }
 }
 
-/* The pair layout where the step bound it (q is then never NULL), else the tiles. */
+/* The pair layout where the step bound it (q is then never NULL), the 8-row tile where the rows are
+ * padded to 8, else the tiles of 16. */
 __attribute__((target(MI_AVX512_VNNI), always_inline))
 static inline void mi_vnni512_any(const int8_t *packed, const void *const *x, int n, const mi_gemm_shape *shape,
                                   const mi_requant *q, int8_t *const *out_rows, int32_t *out)
 {
     if (shape->pairs)
         mi_vnni512_pairs(packed, x, n, shape, q, out_rows);
+    else if (shape->rows_padded < MI_VNNI_ROW_BLOCK)
+        mi_vnni512_narrow_tile(packed, x, n, shape, q, out_rows, out, 0, 1);
     else
         mi_vnni512_rows(packed, x, n, shape, q, out_rows, out);
 }
@@ -306,9 +331,12 @@ static mi_quad_bytes_fn mi_select_quad_bytes(mi_int8_path path)
     return mi_quad_bytes_portable;
 }
 
-/* Output channels per vector of the path's sums: the padding of the packed rows. */
-static inline int64_t mi_gemm_row_block(mi_int8_path path)
+/* Output channels per vector of the path's sums for `channels` channels: the padding of the packed rows
+ * (the VNNI paths pad at most 8 channels to 8: mi_vnni512_narrow_store, and AVX-VNNI's vectors hold 8). */
+static inline int64_t mi_gemm_row_block(mi_int8_path path, int64_t channels)
 {
+    if ((path == MI_INT8_AVX512_VNNI || path == MI_INT8_AVX_VNNI) && channels <= 8)
+        return 8;
     return mi_path_uses_quads(path) ? MI_VNNI_ROW_BLOCK : MI_ROW_BLOCK;
 }
 

@@ -224,6 +224,28 @@ def test_int8_weights_cut_into_panels_match_template(monkeypatch, path):
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("units,batches", [(8, 1), (5, 3), (3, 9), (40, 9), (16, 2)])
+@pytest.mark.parametrize("multiplier,shift", [(1 << 30, 0), (1518500250, -23), (INT32_MAX, 3), (1 << 30, -31),
+                                              (1234567890, -7)])
+@pytest.mark.parametrize("output_zp,act_min,act_max", [(0, -128, 127), (-128, -128, 127), (17, -100, 90)])
+def test_per_tensor_requantization_matches_template(units, batches, multiplier, shift, output_zp, act_min, act_max,
+                                                    path):
+    """One multiplier and shift for every channel (per-tensor quantization, most FC layers), which the
+    AVX-512 step broadcasts instead of reading per-channel arrays; at most 8 units take its 8-row tile.
+    A right shift of 31 is outside its domain: the tile then stores the sums for the scalar step."""
+    rng = np.random.default_rng(units * batches - shift)
+    x, w = _int8(rng, (batches, 24)), _int8(rng, (units, 24))
+    bias = rng.integers(-(1 << 20), 1 << 20, units, dtype=np.int32)
+    bias[0] = INT32_MIN  # a sum past the negative end, saturating
+    multipliers, shifts = np.full(units, multiplier, np.int32), np.full(units, shift, np.int32)
+    args = (3, 0, output_zp, multipliers, shifts, act_min, act_max)
+    expected, got = (np.zeros((batches, units), np.int8) for _ in range(2))
+    fc_kernels.fully_connected[INT8](x, w, bias, expected, *args)
+    steps.Int8FullyConnectedStep(x, w, bias, got, *args, path=path)()
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
 def test_requantization_saturating_multiplier_matches_template(path):
     # SRDHM(INT32_MIN, INT32_MIN) is its one saturating case: such a multiplier keeps the scalar step
     units = 16
@@ -762,22 +784,27 @@ def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
     np.testing.assert_array_equal(arena_out, expected)
 
 
-@pytest.mark.parametrize("model,paths", [
-    ("mlperf_tiny/pretrainedResnet_quant.tflite", None),
-    ("bench/pretrainedResnet_large_int8.tflite", None),
-    ("mlperf_tiny/kws_ref_model.tflite", None),
-    ("bench/str_ww_ref_model.tflite", None),
-    # the pair paths only: AVX-512's row blocks of 16 pad the 8-unit layer, whose bound leaves 1,280 bytes
-    ("mlperf_tiny/ad01_int8.tflite", {"avx2", "portable"}),
-])
-def test_kernel_buffers_stay_below_weights_and_two_activations(model, paths, shared_models):
+MEMORY_MODELS = ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite",
+                 "mlperf_tiny/kws_ref_model.tflite", "bench/str_ww_ref_model.tflite",
+                 # nearly all weights: its bound leaves 1,280 bytes beyond them (8-row tiles for its 8-unit
+                 # layer on the VNNI paths, per-tensor parameters as scalars)
+                 "mlperf_tiny/ad01_int8.tflite"]
+# where the bound is not met (kernels / bound): AVX-VNNI's sums start from per-channel values and its
+# depthwise widens weights into the workspace as AVX2's does (1.006); the plain-C VNNI layout stores all
+# sums (1.009)
+MEMORY_EXCEEDED = {("bench/str_ww_ref_model.tflite", "avx_vnni"), ("mlperf_tiny/ad01_int8.tflite", "vnni_emulated")}
+
+
+@pytest.mark.parametrize("model,int8_path", [
+    pytest.param(model, path, marks=[pytest.mark.xfail(strict=True, reason="bound exceeded")]
+                 if (model, path) in MEMORY_EXCEEDED else [])
+    for model in MEMORY_MODELS for path in INT8_PATHS])
+def test_kernel_buffers_stay_below_weights_and_two_activations(model, int8_path, shared_models, monkeypatch):
     # the compiled kernels' memory outside the arena: their own buffers plus the largest workspace need
     path = shared_models / model
     if not path.is_file():
         pytest.skip(f"{path} not present")
-    int8_path = os.environ.get(steps.INT8_PATH_VARIABLE) or INT8_PATHS[0]
-    if paths is not None and int8_path not in paths:
-        pytest.skip(f"the bound holds for {model} on {sorted(paths)}, the int8 path is {int8_path}")
+    monkeypatch.setenv(steps.INT8_PATH_VARIABLE, int8_path)
     interp, _ = ready_interpreter(path)
     bound = [s for s in interp._exec.steps if isinstance(s, steps.Step)]
     assert any(isinstance(s, (steps.Int8ConvStep, steps.Int8FullyConnectedStep)) for s in bound)
