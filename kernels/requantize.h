@@ -27,7 +27,8 @@
 #include <string.h>
 
 /* Per-channel requantization of int32 sums to int8. AVX2 reads bias, multiplier and the shifts as bytes,
- * left8 and right8 (2 bytes per channel of its own; the mask 2^right - 1 is built in registers). AVX-512
+ * shift8, TFLM's shift of each channel as one signed byte (its own array: left = max(shift, 0) and
+ * right = left - shift, and the mask 2^right - 1, are built in registers). AVX-512
  * reads no bias (the caller's sums start with it: the wrapping int32 sum is the same in any order), but left (NULL when every left shift is 0), round_down[2 b], [2 b + 1]: the even and
  * odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31,
  * and rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + v 2^(31+e) of the block's even
@@ -44,7 +45,7 @@
  * applies them). */
 typedef struct {
     const int32_t *bias, *multiplier, *left;
-    const uint8_t *left8, *right8;
+    const int8_t *shift8;
     const int64_t *rounding;
     const uint8_t *shifts;
     const int8_t *outputs;
@@ -96,8 +97,9 @@ static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
     }
     else {
         k.multiplier = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
-        k.left = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->left8 + c)));
-        k.right = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->right8 + c)));
+        __m256i shift = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q->shift8 + c)));
+        k.left = _mm256_max_epi32(shift, _mm256_setzero_si256());
+        k.right = _mm256_sub_epi32(k.left, shift);
     }
     const __m256i one = _mm256_set1_epi32(1);
     k.right_mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, k.right), one);

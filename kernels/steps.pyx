@@ -96,8 +96,7 @@ cdef extern from "requantize.h" nogil:
         const int32_t* bias
         const int32_t* multiplier
         const int32_t* left
-        const uint8_t* left8
-        const uint8_t* right8
+        const int8_t* shift8
         const int64_t* rounding
         const uint8_t* shifts
         const int8_t* outputs
@@ -597,7 +596,7 @@ cdef class _Requantize:
         constant = np.zeros(channels, bool) if constant is None else np.asarray(constant, bool)
         self.bias, self.multiplier, self.shift = bias, multiplier, shift
         self.output_zp, self.act_min, self.act_max = output_zp, act_min, act_max
-        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, left8=NULL, right8=NULL, rounding=NULL,
+        self.params = mi_requant(bias=NULL, multiplier=NULL, left=NULL, shift8=NULL, rounding=NULL,
                                  shifts=NULL, outputs=NULL, round_down=NULL, output_zp=output_zp,
                                  act_min=act_min, act_max=act_max, clamp_low=act_min > -128,
                                  clamp_high=act_max < 127, uniform=0, uniform_multiplier=0, uniform_left=0,
@@ -629,14 +628,13 @@ cdef class _Requantize:
         elif self.avx512:
             self._bind_avx512(left, right, constant)
         else:
-            self._bind_avx2(left, right)
+            self._bind_avx2(shifts)
 
-    def _bind_avx2(self, left, right):
-        # a byte per shift (0..31); the step reads whole blocks of 8 channels only
-        cdef const uint8_t[::1] lefts = np.ascontiguousarray(left, np.uint8)
-        cdef const uint8_t[::1] rights = np.ascontiguousarray(right, np.uint8)
-        self.arrays = {"left8": lefts.base, "right8": rights.base}
-        self.params.left8, self.params.right8 = &lefts[0], &rights[0]
+    def _bind_avx2(self, shifts):
+        # a signed byte per shift (-31..31); the step reads whole blocks of 8 channels only
+        cdef const int8_t[::1] shift8 = np.ascontiguousarray(shifts, np.int8)
+        self.arrays = {"shift8": shift8.base}
+        self.params.shift8 = &shift8[0]
 
     def _bind_avx512(self, left, right, constant):
         # per block of 16 channels (the last completed with e = 0 lanes), the bytes from which the step
