@@ -422,7 +422,8 @@ def _panel_rows(Py_ssize_t rows_padded, Py_ssize_t depth, Py_ssize_t main_rows, 
     (quads, mi_vnni512_rows: 8 blocks of 16 rows for 1-2 rows, 4 for 3-4, 2 for more; pairs,
     mi_gemm_avx2_rows: 4 blocks of 8 for 1-2 rows, else 2), or the largest power of two below that which
     divides the blocks. Weights of at most PANELS_FROM bytes, which the caches keep, stay one panel (the
-    tiles of the first panel find their weights faster)."""
+    tiles of the first panel find their weights faster), as do rows of one block or less (the VNNI paths'
+    8-row GEMMs of at most 8 channels)."""
     block = MI_VNNI_ROW_BLOCK if quads else MI_ROW_BLOCK
     if rows_padded * depth <= PANELS_FROM or rows_padded <= block:
         return rows_padded
