@@ -246,6 +246,25 @@ def test_per_tensor_requantization_matches_template(units, batches, multiplier, 
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("out_c", [1, 5, 8])
+def test_narrow_conv_outside_the_vector_requantization_matches_template(out_c, path):
+    """At most 8 output channels with a right shift past 23 (outside the AVX-512 step's domain): no pair
+    layout there, the 8-row tile stores its sums for the scalar step."""
+    rng = np.random.default_rng(out_c)
+    x, w = _int8(rng, (2, 6, 9, 12)), _int8(rng, (out_c, 3, 3, 12))
+    bias = rng.integers(-(1 << 29), 1 << 29, out_c, dtype=np.int32)
+    multiplier, shift = _requant(rng, out_c)
+    shift[0] = -27
+    expected, got = (np.zeros((2, 6, 9, out_c), np.int8) for _ in range(2))
+    args = (1, 1, 1, 1, 1, 1, 5, -7, multiplier, shift, -128, 127)
+    conv_kernels.conv_2d[INT8](x, w, bias, expected, *args)
+    step = steps.Int8ConvStep(x, w, bias, got, *args, path=path)
+    step()
+    np.testing.assert_array_equal(got, expected)
+    assert step.gemm.panel_rows == (16 if path == "vnni_emulated" else 8)  # one block of rows
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
 def test_requantization_saturating_multiplier_matches_template(path):
     # SRDHM(INT32_MIN, INT32_MIN) is its one saturating case: such a multiplier keeps the scalar step
     units = 16
