@@ -26,12 +26,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Per-channel requantization of int32 sums to int8. AVX2 reads bias, multiplier and the shifts as bytes,
- * shift8, TFLM's shift of each channel as one signed byte (its own array: left = max(shift, 0) and
- * right = left - shift, and the mask 2^right - 1, are built in registers). AVX-512
- * reads no bias (the caller's sums start with it: the wrapping int32 sum is the same in any order), but left (NULL when every left shift is 0), round_down[2 b], [2 b + 1]: the even and
- * odd channels with e > 0 (bit j for channel 16 b + 2 j, + 2 j + 1), whose negative products take -2^31,
- * and rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + v 2^(31+e) of the block's even
+/* Per-channel requantization of int32 sums to int8. AVX2 reads bias, multiplier and shift8, TFLM's shift
+ * of each channel as one signed byte (its own array: left = max(shift, 0), right = left - shift and the
+ * mask 2^right - 1 are built in registers). AVX-512 reads no bias (the caller's sums start with it: the
+ * wrapping int32 sum is the same in any order), but left (NULL when every left shift is 0),
+ * round_down[2 b], [2 b + 1]: the even and odd channels with e > 0 (bit j for channel 16 b + 2 j,
+ * + 2 j + 1), whose negative products take -2^31, and rounding[32 b ..]: the 64-bit offsets 2^30 + 2^(30+e) [e > 0] + v 2^(31+e) of the block's even
  * channels, of its odd ones, then their shifts 31 + e likewise. v is the output zero point, which passes
  * through the floor of the shift unchanged, or a constant channel's output with e = 0; the caller keeps
  * e <= 23 so that no sum overflows. rounding takes 16 bytes per channel: mi_requant_expand writes it from
