@@ -29,7 +29,7 @@ and clamps like the reference template (pooling_common.pxd).
 
 Write order: a conv, depthwise or pooling step reads a pixel's whole receptive field before it writes
 any channel of that pixel, and writes pixels in (batch, row, column) order; a conv gathers the next few
-pixels' fields (a depthwise step those of a whole output row) before writing the first of them, which
+pixels' fields (a depthwise step those of a span of an output row) before writing the first of them, which
 only reads earlier (a conv even copies its whole input before writing). So it reads its input no later
 than the reference loop does and writes no earlier; an output the `inplace` planner overlaps with its
 dying input stays valid.
@@ -1104,18 +1104,24 @@ cdef class _DepthwiseWeights:
 # this many channels (fewer channels tiled to fill them), so narrow layers fill whole vectors.
 cdef enum:
     DEPTHWISE_WIDE_RUN = 64
+    # The sums a depthwise step keeps before requantizing them (a span of a row's pixels, at least one
+    # chunk): at most this many (2 KB), or an eighth of the output's values (half its bytes) if more.
+    # Whole rows took 12 KB in a streaming model's layer of 24 pixels (3 KB of output); spans of 512 sums
+    # in every layer made vww_96_int8 and mobilenet_v2 5-8% slower (more calls).
+    DEPTHWISE_SPAN_VALUES = 512
 
 
 cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
-    Each output row is summed first (int8_depthwise.h) into a row of accumulators, then requantized in
-    one call (each block's parameters loaded once for the row; where the channels are no whole blocks of 8,
-    in chunks of about 64 values whose per-channel parameters repeat for their pixels); on AVX-512
+    Each span of an output row (the whole row unless its sums would pass DEPTHWISE_SPAN_VALUES) is summed
+    first (int8_depthwise.h) into accumulators, then requantized in one call (each block's parameters
+    loaded once for the span; where the channels are no whole blocks of 8, in chunks of about 64 values
+    whose per-channel parameters repeat for their pixels); on AVX-512
     VNNI, when the output does not overlap the input, the kernel requantizes its sums itself and writes
     the output directly (`fused`). Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
-    columns of a row, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
+    columns of a span, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
     with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
     contiguous across pixels: it is summed as pixels of DEPTHWISE_WIDE_RUN channels with the weights
     tiled to match, which fills the vectors that a few channels would leave mostly empty.
@@ -1133,7 +1139,7 @@ cdef class Int8DepthwiseStep(Step):
     cdef object taps_owner
     cdef const int8_t** taps
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
-    cdef Py_ssize_t groups, interior_begin, interior_end, chunk
+    cdef Py_ssize_t groups, all_taps, interior_begin, interior_end, chunk, span
     cdef _Requantize requantize
     cdef const mi_requant* fused
     cdef mi_depthwise_fn pixels
@@ -1156,23 +1162,11 @@ cdef class Int8DepthwiseStep(Step):
         w = np.ascontiguousarray(filter[0], dtype=np.int8).reshape(-1, channels)
         group = mi_depthwise_group(int8_path)
         self.groups = (w.shape[0] + group - 1) // group
+        self.all_taps = self.groups * group
         self.narrow = _DepthwiseWeights(w, group, self.groups, input_zp)
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
         self.count_macs(int(np.prod(output.shape)) * w.shape[0])
-        # long enough for a run of out_w pixels whose taps all move by one stride
-        self.zero_points = np.full(((out_w - 1) * stride_w + 1) * channels, input_zp, np.int8)
-        self.taps_owner = np.zeros(self.groups * group, np.uintp)
-        cdef size_t[::1] taps = self.taps_owner
-        self.taps = <const int8_t**>&taps[0]
-        for t in range(w.shape[0], self.groups * group):  # the zero-weight taps completing the last group
-            self.taps[t] = &self.zero_points[0]
-        # the columns whose taps all lie inside the image: pad_left <= ox * stride_w <= last
-        last = in_w - 1 - (self.filter_w - 1) * dilation_w + pad_left
-        begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
-        end = min(last // stride_w + 1, out_w) if last >= 0 else 0
-        self.interior_begin, self.interior_end = begin, max(begin, end)
-        self.pixels = mi_select_depthwise(int8_path)
         # writing a pixel's output while later pixels of its row still read the input needs them apart
         fuse = int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(np.asarray(input), np.asarray(output))
         # a row's pixels requantized in one call; where the channels are no whole blocks of 8, the per-channel
@@ -1182,13 +1176,32 @@ cdef class Int8DepthwiseStep(Step):
             self.chunk = DEPTHWISE_WIDE_RUN // channels if self.wide is not None else 1
         else:
             self.chunk = 1 if channels % 8 == 0 else max(1, min(out_w, 64 // channels))
+        # whole chunks of pixels, as many as the span's sums hold; the fused kernel keeps no sums
+        span_values = max(DEPTHWISE_SPAN_VALUES, int(np.prod(output.shape)) // 8)
+        self.span = out_w if fuse else min(out_w, max(1, span_values // (self.chunk * channels)) * self.chunk)
+        # Runs of several pixels (the interior of a row) read it only through the taps of filter rows above
+        # or below the image, all moving by one stride per pixel: then long enough for a span of them;
+        # else (the border pixels, one at a time) one pixel's channels.
+        bottom = (output.shape[1] - 1) * stride_h - pad_top + (self.filter_h - 1) * dilation_h
+        rows_outside = pad_top > 0 or bottom >= input.shape[1]
+        self.zero_points = np.full(((self.span - 1) * stride_w + 1 if rows_outside else 1) * channels, input_zp,
+                                   np.int8)
+        self.taps_owner = np.zeros(self.all_taps, np.uintp)
+        cdef size_t[::1] taps = self.taps_owner
+        self.taps = <const int8_t**>&taps[0]
+        # the columns whose taps all lie inside the image: pad_left <= ox * stride_w <= last
+        last = in_w - 1 - (self.filter_w - 1) * dilation_w + pad_left
+        begin = min((pad_left + stride_w - 1) // stride_w, out_w)  # C division: operands >= 0
+        end = min(last // stride_w + 1, out_w) if last >= 0 else 0
+        self.interior_begin, self.interior_end = begin, max(begin, end)
+        self.pixels = mi_select_depthwise(int8_path)
         bias, multiplier, shift = (np.tile(np.asarray(a, np.int32), self.chunk) if self.chunk > 1
                                    else np.asarray(a, np.int32) for a in (bias, multiplier, shift))
         self.requantize = _Requantize(bias, multiplier, shift, output_zp, act_min, act_max, int8_path,
                                       self.chunk * channels, np.tile(~w.any(axis=0), self.chunk))
-        # a row's sums, the weights widened for the pair paths, then the requantization's parameters
+        # a span's sums, the weights widened for the pair paths, then the requantization's parameters
         # expanded for the run (loaded for every pixel)
-        self.narrow_at = _aligned(out_w * channels * sizeof(int32_t))
+        self.narrow_at = 0 if fuse else _aligned(self.span * channels * sizeof(int32_t))
         self.wide_at = self.narrow_at + _aligned(self.narrow.wide_bytes)
         self.reserve(self.wide_at + (self.wide.wide_bytes if self.wide is not None else 0),
                      self.requantize.expanded_bytes)
@@ -1207,30 +1220,42 @@ cdef class Int8DepthwiseStep(Step):
                 + _nbytes(self.zero_points, self.taps_owner))
 
     cdef inline void sum_pixels(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
-                                Py_ssize_t count) noexcept nogil:
-        """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox;
-        more than one only in the interior."""
+                                Py_ssize_t count, Py_ssize_t first) noexcept nogil:
+        """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox, in
+        the span from column `first`; more than one only in the interior."""
         cdef Py_ssize_t channels = self.output.shape[3], wide_pixels
         if self.wide is not None and count * channels >= DEPTHWISE_WIDE_RUN:
             wide_pixels = DEPTHWISE_WIDE_RUN // channels
-            self.sum_wide(image, out, y0, ox, count // wide_pixels)
+            self.sum_wide(image, out, y0, ox, count // wide_pixels, first)
             # the rest as one more wide pixel ending at the last one: it recomputes a few pixels, which
             # gives the same values (the input is not written meanwhile: accumulators, or fused output
             # apart from it), at the cost of one vector block instead of a narrow pass per pixel
             if count % wide_pixels:
-                self.sum_wide(image, out, y0, ox + count - wide_pixels, 1)
+                self.sum_wide(image, out, y0, ox + count - wide_pixels, 1, first)
             return
         self.set_taps(image, y0, ox)
-        self.pixels(self.accumulators + ox * channels, self.taps, self.stride_w * channels, count,
+        self.pixels(self.accumulators + (ox - first) * channels, self.taps, self.stride_w * channels, count,
                     self.narrow_weights, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
 
     cdef inline void sum_wide(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
-                              Py_ssize_t count) noexcept nogil:
-        """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox."""
+                              Py_ssize_t count, Py_ssize_t first) noexcept nogil:
+        """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox, in the span from `first`."""
         cdef Py_ssize_t channels = self.output.shape[3]
         self.set_taps(image, y0, ox)
-        self.pixels(self.accumulators + ox * channels, self.taps, DEPTHWISE_WIDE_RUN, count, self.wide_weights,
-                    &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused, out + ox * channels)
+        self.pixels(self.accumulators + (ox - first) * channels, self.taps, DEPTHWISE_WIDE_RUN, count,
+                    self.wide_weights, &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused,
+                    out + ox * channels)
+
+    cdef inline void sum_span(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t first,
+                              Py_ssize_t last) noexcept nogil:
+        """The pixels of columns [first, last) of a row: the borders one at a time, the interior in one call."""
+        cdef Py_ssize_t ox, begin = max(first, self.interior_begin), end = min(last, self.interior_end)
+        for ox in range(first, min(begin, last)):
+            self.sum_pixels(image, out, y0, ox, 1, first)
+        if end > begin:
+            self.sum_pixels(image, out, y0, begin, end - begin, first)
+        for ox in range(max(end, first), last):
+            self.sum_pixels(image, out, y0, ox, 1, first)
 
     cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
         """The taps of the pixel at column ox: in the image, or the zero-point run."""
@@ -1246,12 +1271,15 @@ cdef class Int8DepthwiseStep(Step):
                 inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
                 self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
                 t += 1
+        # the zero-weight taps completing the last group read the first tap's bytes, which move with the run
+        while t < self.all_taps:
+            self.taps[t] = self.taps[0]
+            t += 1
 
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
-        cdef Py_ssize_t b, oy, ox, y0
-        cdef Py_ssize_t begin = self.interior_begin, end = self.interior_end
+        cdef Py_ssize_t b, oy, ox, y0, first, last, count
         cdef const int8_t* image
         cdef int8_t* out
         self.accumulators = <int32_t*>self._workspace
@@ -1265,21 +1293,21 @@ cdef class Int8DepthwiseStep(Step):
             for oy in range(out_h):
                 y0 = oy * self.stride_h - self.pad_top
                 out = &self.output[b, oy, 0, 0]
-                for ox in range(begin):
-                    self.sum_pixels(image, out, y0, ox, 1)
-                if end > begin:
-                    self.sum_pixels(image, out, y0, begin, end - begin)
-                for ox in range(end, out_w):
-                    self.sum_pixels(image, out, y0, ox, 1)
-                if self.fused != NULL:
-                    continue
-                # the whole row was read above, before any of its pixels is written: its whole chunks in
-                # one call (each chunk a pixel of chunk * channels values), then the rest
-                self.requantize.write(self.accumulators, out, self.chunk * channels, out_w // self.chunk)
-                ox = out_w - out_w % self.chunk
-                if ox < out_w:
-                    self.requantize.write(self.accumulators + ox * channels, out + ox * channels,
-                                          (out_w - ox) * channels, 1)
+                last = 0
+                while last < out_w:
+                    first, last = last, min(last + self.span, out_w)
+                    self.sum_span(image, out, y0, first, last)
+                    if self.fused != NULL:
+                        continue
+                    # the whole span was read above, before any of its pixels is written: its whole chunks
+                    # in one call (each chunk a pixel of chunk * channels values), then the rest
+                    count = last - first
+                    self.requantize.write(self.accumulators, out + first * channels, self.chunk * channels,
+                                          count // self.chunk)
+                    if count % self.chunk:
+                        ox = count - count % self.chunk
+                        self.requantize.write(self.accumulators + ox * channels, out + (first + ox) * channels,
+                                              (count - ox) * channels, 1)
 
 
 cdef tuple _separable_add_tables(const Params* p, bint subtract):

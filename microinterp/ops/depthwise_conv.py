@@ -19,8 +19,8 @@ import numpy as np
 
 from .._kernels import conv as conv_kernels
 from .._kernels import steps
-from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, data_path, has_fixed_weights,
-                   padded_image_fits, requantization, window)
+from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, column_as_row, data_path,
+                   has_fixed_weights, padded_image_fits, requantization, window)
 from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
@@ -66,15 +66,15 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         # TFLM's kernels read the filter's first slice along dim 0 only (a valid model has just that one).
         filter_slice = inputs[1][:1]
-        if fast:
-            return steps.Int8DepthwiseStep(inputs[0], filter_slice, bias_values, outputs[0], *geometry.args(),
-                                           *requant.args())
+        if fast or fast_float:
+            image, weights, out, rows = column_as_row(inputs[0], filter_slice, outputs[0], geometry)
+            if fast:
+                return steps.Int8DepthwiseStep(image, weights, bias_values, out, *rows.args(), *requant.args())
+            return steps.FloatDepthwiseStep(image, weights, bias_values, out, *rows.args(), requant.act_min,
+                                            requant.act_max)
         if as_conv:  # [1, KH, KW, OC] -> [OC, KH, KW, 1]
             return steps.Int8ConvStep(inputs[0], np.ascontiguousarray(filter_slice.transpose(3, 1, 2, 0)),
                                       bias_values, outputs[0], *geometry.args(), *requant.args())
-        if fast_float:
-            return steps.FloatDepthwiseStep(inputs[0], filter_slice, bias_values, outputs[0], *geometry.args(),
-                                            requant.act_min, requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())
