@@ -150,9 +150,10 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
 #pragma GCC unroll 12
             for (int p = 0; p < P; p++) {
                 const float *xp = xt + p * pixel_step;
+                const __m256 broadcast = _mm256_broadcast_ss(xp + i);  /* conv: one per pixel for every block */
 #pragma GCC unroll 6
                 for (int b = 0; b < NB; b++) {
-                    __m256 xv = !depthwise ? _mm256_broadcast_ss(xp + i)
+                    __m256 xv = !depthwise ? broadcast
                               : masked ? _mm256_maskload_ps(xp + first, mask)
                               : _mm256_loadu_ps(xp + first + b * MI_FMAC_LANES);
                     acc[p][b] = fused ? _mm256_fmadd_ps(xv, w[b], acc[p][b])
@@ -161,10 +162,14 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
             }
         }
     }
+    /* unrolled whole, as every loop over acc: one that is not keeps acc in memory, and GCC then stored
+     * every accumulator to the stack at each step of the depth loop (12 stores per 12 multiply-adds) */
     const __m256 lo = _mm256_set1_ps(m->act_min), hi = _mm256_set1_ps(m->act_max);
+#pragma GCC unroll 6
     for (int b = 0; b < NB; b++) {
         const float *bias = m->bias + first + b * MI_FMAC_LANES;
         __m256 bv = masked ? _mm256_maskload_ps(bias, mask) : _mm256_loadu_ps(bias);
+#pragma GCC unroll 12
         for (int p = 0; p < P; p++) {
             /* max(lo, v) is (lo > v ? lo : v) and min(hi, v) is (hi < v ? hi : v): the template's clamp */
             __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc[p][b], bv)));
