@@ -128,21 +128,26 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
             acc[p][b] = _mm256_setzero_ps();
     /* One loop over the taps in (ky, kx) order, the pointers stepping from tap to tap: a tap of a conv with
      * few input channels (3 in a first layer) is only a few instructions, and a nested kx loop of 3 paid
-     * its setup every third tap (depthwise measured no change). */
-    const int64_t run_w = kx1 - kx0, taps = (ky1 - ky0) * run_w;
+     * its setup every third tap (depthwise measured no change). When a conv's filter columns are adjacent
+     * input pixels (col_step == depth: no width dilation), a filter row's taps are one contiguous run of
+     * inputs and of weights, taken as one "tap" of run_w * depth values in the same order: a first layer's
+     * 3 x 3 filter on 3 channels is 3 runs of 9 instead of 9 taps of 3 (2-8% faster on first layers). */
+    const int64_t run_w = kx1 - kx0;
+    const int rows = !depthwise && col_step == depth;
+    const int64_t tap_w = rows ? 1 : run_w, taps = (ky1 - ky0) * tap_w, values = rows ? run_w * depth : depth;
     const float *xt = x, *wt = weights + block * block_size + (ky0 * filter_w + kx0) * depth * MI_FMAC_LANES;
     for (int64_t t = 0, kx = 0; t < taps; t++) {
         if (t) {
-            if (++kx < run_w) {
+            if (++kx < tap_w) {
                 xt += col_step;
                 wt += depth * MI_FMAC_LANES;
             } else {
                 kx = 0;
-                xt += row_step - (run_w - 1) * col_step;
-                wt += (filter_w - run_w + 1) * depth * MI_FMAC_LANES;
+                xt += row_step - (tap_w - 1) * col_step;
+                wt += (filter_w - tap_w + 1) * depth * MI_FMAC_LANES;
             }
         }
-        for (int64_t i = 0; i < depth; i++) {
+        for (int64_t i = 0; i < values; i++) {
             __m256 w[MI_FMAC_TILE_BLOCKS];
 #pragma GCC unroll 6
             for (int b = 0; b < NB; b++)
