@@ -1105,9 +1105,10 @@ cdef class _DepthwiseWeights:
 cdef enum:
     DEPTHWISE_WIDE_RUN = 64
     # The sums a depthwise step keeps before requantizing them (a span of a row's pixels, at least one
-    # chunk): at most this many (2 KB), or an eighth of the output's values (half its bytes) if more.
-    # Whole rows took 12 KB in a streaming model's layer of 24 pixels (3 KB of output); spans of 512 sums
-    # in every layer made vww_96_int8 and mobilenet_v2 5-8% slower (more calls).
+    # chunk): at most this many (2 KB), or as many bytes as the layer's output if more. Whole rows took
+    # 12 KB in a streaming model's layer of 24 pixels (3 KB of output); spans of 512 sums in every layer
+    # made vww_96_int8 7-9% and mobilenet_v2 5% slower (more calls). Of the benchmark models' other layers
+    # only vww_96_int8's last (3 x 3 x 256) is split.
     DEPTHWISE_SPAN_VALUES = 512
 
 
@@ -1177,7 +1178,7 @@ cdef class Int8DepthwiseStep(Step):
         else:
             self.chunk = 1 if channels % 8 == 0 else max(1, min(out_w, 64 // channels))
         # whole chunks of pixels, as many as the span's sums hold; the fused kernel keeps no sums
-        span_values = max(DEPTHWISE_SPAN_VALUES, int(np.prod(output.shape)) // 8)
+        span_values = max(DEPTHWISE_SPAN_VALUES, int(np.prod(output.shape)) // sizeof(int32_t))
         self.span = out_w if fuse else min(out_w, max(1, span_values // (self.chunk * channels)) * self.chunk)
         # Runs of several pixels (the interior of a row) read it only through the taps of filter rows above
         # or below the image, all moving by one stride per pixel: then long enough for a span of them;

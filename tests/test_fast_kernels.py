@@ -407,11 +407,12 @@ DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads, input zp)
     ((1, 5, 23, 8), (3, 3), (1, 1), (1, 1), (1, 1), -128),  # wide runs of 8 pixels: four of them at a time
     ((1, 9, 15, 96), (3, 3), (2, 2), (1, 1), (1, 1), 12),  # a block of 64, the last 32 channels four pixels at a time
     ((1, 5, 10, 144), (3, 3), (1, 1), (1, 1), (0, 1), -60),  # two blocks of 64 and 16 by groups of four, 2 left
-    # rows longer than a span (DEPTHWISE_SPAN_VALUES sums): summed and requantized span by span
+    # rows longer than a span (DEPTHWISE_SPAN_VALUES sums, the output being smaller): summed and
+    # requantized span by span
     ((1, 3, 50, 12), (3, 3), (1, 1), (1, 1), (1, 1), 7),  # chunks of 5 pixels, spans of 40
     ((1, 1, 9, 128), (1, 3), (1, 1), (1, 1), (0, 0), -128),  # spans of 4 pixels (a streaming column, transposed)
-    ((2, 4, 30, 40), (5, 3), (2, 1), (1, 2), (2, 2), 3),  # spans of 12, the interior crossing them
-    ((1, 3, 70, 16), (3, 3), (1, 1), (1, 1), (1, 1), -9),  # wide runs inside spans of 32
+    ((1, 1, 30, 40), (5, 3), (2, 1), (1, 2), (2, 2), 3),  # spans of 12, the interior crossing them
+    ((1, 1, 70, 16), (3, 3), (1, 1), (1, 1), (1, 1), -9),  # wide runs inside spans of 32
     ((1, 2, 150, 4), (3, 3), (1, 1), (1, 1), (1, 1), 60),  # chunks of 16, spans of 128
 ]
 
