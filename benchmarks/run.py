@@ -45,32 +45,46 @@ OTHER_MODELS = [SHARED / "mlperf_tiny" / "vww_96_float.tflite", *sorted((SHARED 
 BACKENDS = {"tflm": "TFLM", "litert": "LiteRT (XNNPACK)", "litert_builtin": "LiteRT BUILTIN"}
 
 
-def repeats_for(seconds_per_invoke: float, budget: float) -> int:
-    """Enough invokes to fill `budget` seconds, at least 20 and at most 5000."""
-    return max(20, min(5000, int(budget / max(seconds_per_invoke, 1e-7))))
+#: Seconds per interpreter per round, at most (one invoke of a slower interpreter is a round of its own).
+#: The budget is spent in full, in short rounds, so that every interpreter samples the same load: the
+#: load on this shared machine changes within a second. Before (five rounds, at most 5,000 invokes in
+#: all), a fast model's 2 s budget was 40 ms of invokes per interpreter, five windows of 8-10 ms 0.4 s
+#: apart, and ad01's ratio to XNNPACK read 1.10 to 1.69 in four runs within minutes (now 1.13 to 1.19).
+ROUND_SECONDS = 0.1
+#: Rounds per model, at least (a model whose budget is under five rounds of ROUND_SECONDS still alternates).
+MIN_ROUNDS = 5
+#: Invokes per interpreter and model, at least, however slow (TFLM on the larger models).
+MIN_INVOKES = 20
 
 
-#: Rounds per model: each times every interpreter in turn, so a change of load on a shared machine
-#: falls on all of them alike rather than on whichever ran during it.
-ROUNDS = 5
+def rounds_for(budget: float) -> int:
+    """Rounds of at most ROUND_SECONDS per interpreter that together fill `budget` seconds."""
+    return max(MIN_ROUNDS, math.ceil(budget / ROUND_SECONDS))
+
+
+def repeats_for(seconds_per_invoke: float, budget: float, rounds: int) -> int:
+    """Invokes per round that fill `budget` seconds over `rounds` rounds, and at least MIN_INVOKES in all."""
+    total = max(MIN_INVOKES, int(budget / max(seconds_per_invoke, 1e-7)))
+    return max(1, math.ceil(total / rounds))
 
 
 def bench_model(path: Path, worker: OracleWorker, budget: float) -> dict[str, float | None]:
-    """Median invoke seconds per interpreter over ROUNDS alternating rounds (None where an official
-    interpreter cannot run the model), and the model's MACs under "macs". Each interpreter's repeat
-    count comes from its own probe invoke, so that each spends about `budget` seconds (TFLM, hundreds of
-    times slower on the large models, would otherwise take hours)."""
+    """Median invoke seconds per interpreter over alternating rounds (None where an official interpreter
+    cannot run the model), and the model's MACs under "macs". Each interpreter's repeat count comes from
+    its own probe invoke, so that each spends about `budget` seconds (TFLM, hundreds of times slower on
+    the larger models, at least MIN_INVOKES invokes)."""
     interp, inputs = ready_interpreter(path)
     main = interp.model.main
-    repeats = {"microinterp": max(4, repeats_for(min(time_invokes(interp, 5, warmup=1)), budget) // ROUNDS)}
+    rounds = rounds_for(budget)
+    repeats = {"microinterp": repeats_for(min(time_invokes(interp, 5, warmup=1)), budget, rounds)}
     samples: dict[str, list[float] | None] = {"microinterp": [], **{b: [] for b in BACKENDS}}
     for backend in BACKENDS:
         try:
             probe = min(worker.time_invoke(str(path), inputs, backend, 2).times)
-            repeats[backend] = max(4, repeats_for(probe, budget) // ROUNDS)
+            repeats[backend] = repeats_for(probe, budget, rounds)
         except (OracleError, OracleCrash):
             samples[backend] = None
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         samples["microinterp"] += time_invokes(interp, repeats["microinterp"])
         for backend in BACKENDS:
             if samples[backend] is None:
