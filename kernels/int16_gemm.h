@@ -130,20 +130,43 @@ static inline int64_t mi_gemm_scalar(const int8_t *packed, const void *const *x,
 MI_SCALAR_GEMM(mi_gemm_portable, 2)
 
 #ifdef MI_X86
-/* Block v (outputs c .. c + 7) of n rows' sums in registers: requantized with q if the block is whole,
- * else stored to the rows of `out` (rows_padded int32 each). The AVX-VNNI path shares it. */
+/* The tile's `vectors` (1, 2 or 4) blocks of 8 outputs from output c, of n rows, from the sums in
+ * registers: requantized with q where the blocks are whole, each row's 8, 16 or 32 outputs narrowed and
+ * stored together; else (no q, or the tile reaches past the last channel) each block's sums stored to the
+ * rows of `out` (rows_padded int32 each), the whole blocks among them requantized. The AVX-VNNI path
+ * shares it. */
 __attribute__((target("avx2"), always_inline))
-static inline void mi_store8_avx2(__m256i acc[][4], int n, int v, const mi_requant *q, int64_t c,
-                                  const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
+static inline void mi_store_tile_avx2(__m256i acc[][4], int n, int vectors, const mi_requant *q, int64_t c,
+                                      const mi_gemm_shape *shape, int8_t *const *out_rows, int32_t *out)
 {
-    if (q && c + 8 <= shape->channels) {
-        mi_requant8 k = mi_requant8_load(q, c);
+    if (q && c + 8 * vectors <= shape->channels) {
+        /* one block's parameters in registers at a time, its sums rescaled in place */
+        for (int v = 0; v < vectors; v++) {
+            mi_requant8 k = mi_requant8_load(q, c + 8 * v);
+            for (int i = 0; i < n; i++)
+                acc[i][v] = mi_rescale8_avx2(acc[i][v], &k);
+        }
+        const mi_narrow_avx2 narrow = mi_narrow_load(q);
         for (int i = 0; i < n; i++)
-            mi_store8_int8_avx2(out_rows[i] + c, mi_requantize8_avx2(acc[i][v], &k));
+            if (vectors == 4)
+                _mm256_storeu_si256((__m256i *)(out_rows[i] + c), mi_narrow32_avx2(acc[i], &narrow));
+            else if (vectors == 2)
+                _mm_storeu_si128((__m128i *)(out_rows[i] + c), mi_narrow16_avx2(acc[i][0], acc[i][1], &narrow));
+            else
+                _mm_storel_epi64((__m128i *)(out_rows[i] + c), mi_narrow8_avx2(acc[i][0], &narrow));
+        return;
     }
-    else
-        for (int i = 0; i < n; i++)
-            _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded + c), acc[i][v]);
+    for (int v = 0; v < vectors; v++, c += 8) {
+        if (q && c + 8 <= shape->channels) {
+            const mi_narrow_avx2 narrow = mi_narrow_load(q);
+            mi_requant8 k = mi_requant8_load(q, c);
+            for (int i = 0; i < n; i++)
+                _mm_storel_epi64((__m128i *)(out_rows[i] + c), mi_narrow8_avx2(mi_rescale8_avx2(acc[i][v], &k), &narrow));
+        }
+        else
+            for (int i = 0; i < n; i++)
+                _mm256_storeu_si256((__m256i *)(out + i * shape->rows_padded + c), acc[i][v]);
+    }
 }
 
 /* `vectors` blocks of 8 outputs from output r, for `n` input rows (both constants after inlining):
@@ -176,8 +199,7 @@ static inline void mi_gemm_avx2_tile(const int8_t *packed, const void *const *x,
             }
         }
     }
-    for (int v = 0; v < vectors; v++)
-        mi_store8_avx2(acc, n, v, q, r + 8 * v, shape, out_rows, out);
+    mi_store_tile_avx2(acc, n, vectors, q, r, shape, out_rows, out);
 }
 
 /* All output blocks for n (a constant after inlining) input rows: wide tiles of 16 outputs for four

@@ -70,7 +70,8 @@ static inline __m256i mi_add_rescale_avx2(const int8_t *x, __m256i offset, __m12
 {
     __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)x));
     v = _mm256_sll_epi32(_mm256_add_epi32(v, offset), left_shift);
-    return mi_rdbpot_avx2(mi_srdhm_avx2(v, multiplier), exponent, mask);
+    /* a broadcast multiplier is its own odd lanes moved down */
+    return mi_rdbpot_avx2(mi_srdhm_avx2(v, multiplier, multiplier), exponent, mask, _mm256_srai_epi32(mask, 1));
 }
 
 /* 8 elements' clamped results as int32 lanes; subtract is a constant after inlining. */
@@ -80,7 +81,8 @@ static inline __m256i mi_add8_avx2(const int8_t *x1, const int8_t *x2, const mi_
     __m256i a = mi_add_rescale_avx2(x1, k->offset1, k->left_shift, k->multiplier1, k->exponent1, k->mask1);
     __m256i b = mi_add_rescale_avx2(x2, k->offset2, k->left_shift, k->multiplier2, k->exponent2, k->mask2);
     __m256i s = subtract ? _mm256_sub_epi32(a, b) : _mm256_add_epi32(a, b);
-    s = mi_rdbpot_avx2(mi_srdhm_avx2(s, k->output_multiplier), k->output_exponent, k->output_mask);
+    s = mi_rdbpot_avx2(mi_srdhm_avx2(s, k->output_multiplier, k->output_multiplier), k->output_exponent,
+                       k->output_mask, _mm256_srai_epi32(k->output_mask, 1));
     s = _mm256_add_epi32(s, k->output_offset);
     return _mm256_min_epi32(_mm256_max_epi32(s, k->act_min), k->act_max);
 }

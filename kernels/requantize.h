@@ -60,29 +60,31 @@ typedef struct {
 
 #ifdef MI_X86
 /* SaturatingRoundingDoublingHighMul of 8 lanes whose multipliers b are not INT32_MIN (the callers
- * check at bind time; TFLM's multipliers are never negative), so the one saturating case cannot occur. */
+ * check at bind time; TFLM's multipliers are never negative), so the one saturating case cannot occur;
+ * b_odd: b's odd lanes moved down (_mm256_srli_epi64(b, 32)). */
 __attribute__((target("avx2"), always_inline))
-static inline __m256i mi_srdhm_avx2(__m256i a, __m256i b)
+static inline __m256i mi_srdhm_avx2(__m256i a, __m256i b, __m256i b_odd)
 {
     const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
     /* 64-bit products of the even lanes, then of the odd lanes moved down */
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), half);
-    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), half);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), b_odd), half);
     return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
 }
 
-/* RoundingDivideByPOT of 8 lanes by 2^e (e in 0..31, mask = 2^e - 1): shift right, ties away from zero. */
+/* RoundingDivideByPOT of 8 lanes by 2^e (e in 0..31, mask = 2^e - 1, half = mask >> 1): shift right,
+ * ties away from zero. */
 __attribute__((target("avx2"), always_inline))
-static inline __m256i mi_rdbpot_avx2(__m256i x, __m256i e, __m256i mask)
+static inline __m256i mi_rdbpot_avx2(__m256i x, __m256i e, __m256i mask, __m256i half)
 {
     __m256i remainder = _mm256_and_si256(x, mask);
-    __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+    __m256i threshold = _mm256_sub_epi32(half, _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
     return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(remainder, threshold));
 }
 
 /* The parameters of channels c..c+7 in registers, loaded once for all the rows that share them. */
 typedef struct {
-    __m256i bias, multiplier, left, right, right_mask, output_zp, act_min, act_max;
+    __m256i bias, multiplier, multiplier_odd, left, right, right_mask, right_half;
 } mi_requant8;
 
 __attribute__((target("avx2"), always_inline))
@@ -102,21 +104,71 @@ static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
         k.right = _mm256_sub_epi32(k.left, shift);
     }
     const __m256i one = _mm256_set1_epi32(1);
+    k.multiplier_odd = _mm256_srli_epi64(k.multiplier, 32);
     k.right_mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, k.right), one);
-    k.output_zp = _mm256_set1_epi32(q->output_zp);
-    k.act_min = _mm256_set1_epi32(q->act_min);
-    k.act_max = _mm256_set1_epi32(q->act_max);
+    k.right_half = _mm256_srai_epi32(k.right_mask, 1);
     return k;
 }
 
-/* 8 channels' sums requantized and clamped (still int32 lanes). */
+/* 8 channels' sums rescaled: bias, left shift, SRDHM, RDBPOT; the zero point and the clamp come with the
+ * narrowing (mi_narrow_avx2). */
 __attribute__((target("avx2"), always_inline))
-static inline __m256i mi_requantize8_avx2(__m256i acc, const mi_requant8 *k)
+static inline __m256i mi_rescale8_avx2(__m256i acc, const mi_requant8 *k)
 {
     __m256i x = _mm256_sllv_epi32(_mm256_add_epi32(acc, k->bias), k->left);
-    x = mi_rdbpot_avx2(mi_srdhm_avx2(x, k->multiplier), k->right, k->right_mask);
-    x = _mm256_add_epi32(x, k->output_zp);
-    return _mm256_min_epi32(_mm256_max_epi32(x, k->act_min), k->act_max);
+    return mi_rdbpot_avx2(mi_srdhm_avx2(x, k->multiplier, k->multiplier_odd), k->right, k->right_mask,
+                          k->right_half);
+}
+
+static inline int8_t mi_saturate8(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
+
+/* The output zero point and the activation bounds saturated to int8 (byte lanes). The zero point is
+ * added in int32 (wrapping, as TFLM's int32 sum), the sums narrowed with saturation to int8 and clamped
+ * there: saturation commutes with the clamp, which thus does the work of 8 channels once per 16 or 32. */
+typedef struct {
+    __m256i output_zp, act_min, act_max;
+} mi_narrow_avx2;
+
+__attribute__((target("avx2"), always_inline))
+static inline mi_narrow_avx2 mi_narrow_load(const mi_requant *q)
+{
+    mi_narrow_avx2 k;
+    k.output_zp = _mm256_set1_epi32(q->output_zp);
+    k.act_min = _mm256_set1_epi8(mi_saturate8(q->act_min));
+    k.act_max = _mm256_set1_epi8(mi_saturate8(q->act_max));
+    return k;
+}
+
+/* 32 channels' rescaled values (r[v]: channels 8 v ..) as 32 int8 outputs in channel order. The in-lane
+ * packs leave 4-byte groups in the order 0, 2, 4, 6, 1, 3, 5, 7; one permute restores it. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mi_narrow32_avx2(const __m256i r[4], const mi_narrow_avx2 *k)
+{
+    __m256i a = _mm256_packs_epi32(_mm256_add_epi32(r[0], k->output_zp), _mm256_add_epi32(r[1], k->output_zp));
+    __m256i b = _mm256_packs_epi32(_mm256_add_epi32(r[2], k->output_zp), _mm256_add_epi32(r[3], k->output_zp));
+    __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    return _mm256_min_epi8(_mm256_max_epi8(bytes, k->act_min), k->act_max);
+}
+
+/* 16 channels' (r0: 0..7, r1: 8..15) as 16 int8 outputs. */
+__attribute__((target("avx2"), always_inline))
+static inline __m128i mi_narrow16_avx2(__m256i r0, __m256i r1, const mi_narrow_avx2 *k)
+{
+    /* words of channels 0-3, 8-11 | 4-7, 12-15 */
+    __m256i a = _mm256_packs_epi32(_mm256_add_epi32(r0, k->output_zp), _mm256_add_epi32(r1, k->output_zp));
+    __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));
+    return _mm_min_epi8(_mm_max_epi8(bytes, _mm256_castsi256_si128(k->act_min)), _mm256_castsi256_si128(k->act_max));
+}
+
+/* 8 channels' as 8 int8 outputs (the low half). */
+__attribute__((target("avx2"), always_inline))
+static inline __m128i mi_narrow8_avx2(__m256i r, const mi_narrow_avx2 *k)
+{
+    r = _mm256_add_epi32(r, k->output_zp);
+    __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    __m128i bytes = _mm_packs_epi16(words, words);
+    return _mm_min_epi8(_mm_max_epi8(bytes, _mm256_castsi256_si128(k->act_min)), _mm256_castsi256_si128(k->act_max));
 }
 
 /* 8 int32 lanes already inside int8's range stored as 8 bytes (the saturating packs only narrow). */
@@ -243,17 +295,30 @@ static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int
     _mm512_mask_cvtsepi32_storeu_epi8(out, MI_LANE_MASK16(n), mi_requantize16(acc, k));
 }
 
-/* Each block of 8 channels for all the pixels: its parameters loaded once per call, not per pixel. */
+/* Each block of 32 channels, then of 8, for all the pixels: its parameters loaded once per call, not per
+ * pixel. */
 __attribute__((target("avx2")))
 static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n,
                                        int64_t pixels)
 {
+    const mi_narrow_avx2 narrow = mi_narrow_load(q);
     int64_t c = 0;
+    for (; c + 32 <= n; c += 32) {
+        mi_requant8 k[4];
+        for (int v = 0; v < 4; v++)
+            k[v] = mi_requant8_load(q, c + 8 * v);
+        for (int64_t p = 0; p < pixels; p++) {
+            __m256i r[4];
+            for (int v = 0; v < 4; v++)
+                r[v] = mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c + 8 * v)), &k[v]);
+            _mm256_storeu_si256((__m256i *)(out + p * n + c), mi_narrow32_avx2(r, &narrow));
+        }
+    }
     for (; c + 8 <= n; c += 8) {
         mi_requant8 k = mi_requant8_load(q, c);
         for (int64_t p = 0; p < pixels; p++)
-            mi_store8_int8_avx2(out + p * n + c,
-                                mi_requantize8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c)), &k));
+            _mm_storel_epi64((__m128i *)(out + p * n + c), mi_narrow8_avx2(
+                mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c)), &k), &narrow));
     }
     return c;
 }
