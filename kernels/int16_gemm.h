@@ -143,8 +143,12 @@ static inline void mi_store_tile_avx2(__m256i acc[][4], int n, int vectors, cons
         /* one block's parameters in registers at a time, its sums rescaled in place */
         for (int v = 0; v < vectors; v++) {
             mi_requant8 k = mi_requant8_load(q, c + 8 * v);
-            for (int i = 0; i < n; i++)
-                acc[i][v] = mi_rescale8_avx2(acc[i][v], &k);
+            if (q->any_left)
+                for (int i = 0; i < n; i++)
+                    acc[i][v] = mi_rescale8_avx2(acc[i][v], &k, 1);
+            else
+                for (int i = 0; i < n; i++)
+                    acc[i][v] = mi_rescale8_avx2(acc[i][v], &k, 0);
         }
         const mi_narrow_avx2 narrow = mi_narrow_load(q);
         for (int i = 0; i < n; i++)
@@ -161,7 +165,8 @@ static inline void mi_store_tile_avx2(__m256i acc[][4], int n, int vectors, cons
             const mi_narrow_avx2 narrow = mi_narrow_load(q);
             mi_requant8 k = mi_requant8_load(q, c);
             for (int i = 0; i < n; i++)
-                _mm_storel_epi64((__m128i *)(out_rows[i] + c), mi_narrow8_avx2(mi_rescale8_avx2(acc[i][v], &k), &narrow));
+                _mm_storel_epi64((__m128i *)(out_rows[i] + c),
+                                 mi_narrow8_avx2(mi_rescale8_avx2(acc[i][v], &k, 1), &narrow));
         }
         else
             for (int i = 0; i < n; i++)

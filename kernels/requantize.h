@@ -54,6 +54,7 @@ typedef struct {
     int clamp_low, clamp_high;
     int uniform;
     int32_t uniform_multiplier, uniform_left, uniform_e;
+    int any_left;  /* whether some channel shifts left (else AVX2 skips the shift) */
 } mi_requant;
 
 #include "simd.h"
@@ -110,12 +111,14 @@ static inline mi_requant8 mi_requant8_load(const mi_requant *q, int64_t c)
     return k;
 }
 
-/* 8 channels' sums rescaled: bias, left shift, SRDHM, RDBPOT; the zero point and the clamp come with the
- * narrowing (mi_narrow_avx2). */
+/* 8 channels' sums rescaled: bias, left shift (where shift_left, a constant after inlining), SRDHM,
+ * RDBPOT; the zero point and the clamp come with the narrowing (mi_narrow_avx2). */
 __attribute__((target("avx2"), always_inline))
-static inline __m256i mi_rescale8_avx2(__m256i acc, const mi_requant8 *k)
+static inline __m256i mi_rescale8_avx2(__m256i acc, const mi_requant8 *k, int shift_left)
 {
-    __m256i x = _mm256_sllv_epi32(_mm256_add_epi32(acc, k->bias), k->left);
+    __m256i x = _mm256_add_epi32(acc, k->bias);
+    if (shift_left)
+        x = _mm256_sllv_epi32(x, k->left);
     return mi_rdbpot_avx2(mi_srdhm_avx2(x, k->multiplier, k->multiplier_odd), k->right, k->right_mask,
                           k->right_half);
 }
@@ -297,9 +300,9 @@ static inline void mi_requantize16_store(__m512i acc, const mi_requant16 *k, int
 
 /* Each block of 32 channels, then of 8, for all the pixels: its parameters loaded once per call, not per
  * pixel. */
-__attribute__((target("avx2")))
-static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n,
-                                       int64_t pixels)
+__attribute__((target("avx2"), always_inline))
+static inline int64_t mi_requantize_int8_avx2_shifting(const int32_t *acc, const mi_requant *q, int8_t *out,
+                                                       int64_t n, int64_t pixels, int shift_left)
 {
     const mi_narrow_avx2 narrow = mi_narrow_load(q);
     int64_t c = 0;
@@ -310,7 +313,8 @@ static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, 
         for (int64_t p = 0; p < pixels; p++) {
             __m256i r[4];
             for (int v = 0; v < 4; v++)
-                r[v] = mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c + 8 * v)), &k[v]);
+                r[v] = mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c + 8 * v)), &k[v],
+                                        shift_left);
             _mm256_storeu_si256((__m256i *)(out + p * n + c), mi_narrow32_avx2(r, &narrow));
         }
     }
@@ -318,9 +322,17 @@ static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, 
         mi_requant8 k = mi_requant8_load(q, c);
         for (int64_t p = 0; p < pixels; p++)
             _mm_storel_epi64((__m128i *)(out + p * n + c), mi_narrow8_avx2(
-                mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c)), &k), &narrow));
+                mi_rescale8_avx2(_mm256_loadu_si256((const __m256i *)(acc + p * n + c)), &k, shift_left), &narrow));
     }
     return c;
+}
+
+__attribute__((target("avx2")))
+static int64_t mi_requantize_int8_avx2(const int32_t *acc, const mi_requant *q, int8_t *out, int64_t n,
+                                       int64_t pixels)
+{
+    return q->any_left ? mi_requantize_int8_avx2_shifting(acc, q, out, n, pixels, 1)
+                       : mi_requantize_int8_avx2_shifting(acc, q, out, n, pixels, 0);
 }
 #endif
 

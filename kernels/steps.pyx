@@ -105,6 +105,7 @@ cdef extern from "requantize.h" nogil:
         int clamp_low, clamp_high
         int uniform
         int32_t uniform_multiplier, uniform_left, uniform_e
+        int any_left
     ctypedef int64_t (*mi_requantize_fn)(const int32_t*, const mi_requant*, int8_t*, int64_t, int64_t)
     mi_requantize_fn mi_select_requantize(mi_int8_path path)
     void mi_requant_expand(mi_requant* q, int64_t* rounding, int64_t channels)
@@ -601,7 +602,7 @@ cdef class _Requantize:
                                  shifts=NULL, outputs=NULL, round_down=NULL, output_zp=output_zp,
                                  act_min=act_min, act_max=act_max, clamp_low=act_min > -128,
                                  clamp_high=act_max < 127, uniform=0, uniform_multiplier=0, uniform_left=0,
-                                 uniform_e=0)
+                                 uniform_e=0, any_left=0)
         self.arrays = {}
         shifts = np.asarray(shift, np.int32)
         # the vector step's domain: shifts it can apply, multipliers for which SRDHM never saturates
@@ -619,6 +620,7 @@ cdef class _Requantize:
             return
         self.params.bias, self.params.multiplier = &self.bias[0], &self.multiplier[0]
         left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        self.params.any_left = bool(left.any())
         self.avx512 = path == MI_INT8_AVX512_VNNI
         m = np.asarray(multiplier, np.int32)
         if not constant.any() and (m == m[0]).all() and (shifts == shifts[0]).all():
