@@ -213,34 +213,41 @@ static inline void mi_fmac_blocks_avx2(const mi_fmac *m, const int depthwise, co
 }
 
 /* Depthwise with a filter run 3 columns wide and stride S (1 or 2) between pixels that are adjacent
- * columns (no width dilation): P pixels x 8 channels from block `block`. Neighbouring pixels share input
- * columns, so each filter row's (P - 1) * S + 3 columns are loaded once and multiplied into every pixel
- * they reach (1.25 loads per pixel and row instead of 3 at stride 1). A pixel still takes its products
- * in (ky, kx) order, column by column, so its sum has the tap loop's bits. */
+ * columns (no width dilation). Neighbouring pixels share input columns, so each filter row's
+ * (P - 1) * S + 3 columns are loaded once and multiplied into every pixel they reach (1.25 loads per
+ * pixel and row instead of 3 at stride 1). A pixel still takes its products in (ky, kx) order, column by
+ * column, so its sum has the tap loop's bits. */
+typedef struct {
+    const float *w;   /* the block's weights of the first in-image tap (ky0, kx0) */
+    int64_t rows;     /* in-image filter rows */
+    int64_t row_step, col_step, w_row_step, pixel_step, channels;
+    __m256i mask;     /* the block's channels (a partial last block) */
+    __m256 bias, lo, hi;
+} mi_fmac_slide;
+
+/* P pixels x 8 channels: x points at the first pixel's first in-image tap in the block's channels, out at
+ * its outputs. Everything a tile shares with the others of its run is in sl, computed once per run: a
+ * tile is its sums and stores only (computed per tile, the pointers and strides were half of the
+ * instructions of a layer with 8 channels). */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void mi_fmac_slide_avx2(const mi_fmac *m, const int P, const int S, const int masked,
-                                      const float *x, int64_t block, int64_t ky0, int64_t ky1, int64_t kx0,
-                                      float *out)
+static inline void mi_fmac_slide_avx2(const mi_fmac_slide *sl, const int P, const int S, const int masked,
+                                      const float *x, float *out)
 {
     enum { W = 3 };
-    const int64_t channels = m->channels, row_step = m->row_step, col_step = m->col_step;
-    const int64_t first = block * MI_FMAC_LANES;
-    const __m256i mask = mi_fmac_mask(masked ? channels - first : MI_FMAC_LANES);
-    const float *wt = m->weights + block * m->taps * MI_FMAC_LANES + (ky0 * m->filter_w + kx0) * MI_FMAC_LANES;
-    const float *xr = x + first;
     __m256 acc[MI_FMAC_TILE_PIXELS];
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++)
         acc[p] = _mm256_setzero_ps();
-    for (int64_t ky = ky0; ky < ky1; ky++, xr += row_step, wt += m->filter_w * MI_FMAC_LANES) {
+    const float *xr = x, *wt = sl->w;
+    for (int64_t ky = 0; ky < sl->rows; ky++, xr += sl->row_step, wt += sl->w_row_step) {
         __m256 w[W];
         for (int kx = 0; kx < W; kx++)
             w[kx] = _mm256_loadu_ps(wt + kx * MI_FMAC_LANES);
         /* unrolled whole, or GCC keeps the accumulators in memory from row to row */
 #pragma GCC unroll 32
         for (int i = 0; i < (P - 1) * S + W; i++) {
-            const float *xi = xr + i * col_step;
-            __m256 xv = masked ? _mm256_maskload_ps(xi, mask) : _mm256_loadu_ps(xi);
+            const float *xi = xr + i * sl->col_step;
+            __m256 xv = masked ? _mm256_maskload_ps(xi, sl->mask) : _mm256_loadu_ps(xi);
 #pragma GCC unroll 3
             for (int kx = 0; kx < W; kx++) {
                 const int d = i - kx;
@@ -249,13 +256,12 @@ static inline void mi_fmac_slide_avx2(const mi_fmac *m, const int P, const int S
             }
         }
     }
-    const __m256 lo = _mm256_set1_ps(m->act_min), hi = _mm256_set1_ps(m->act_max);
-    __m256 bv = masked ? _mm256_maskload_ps(m->bias + first, mask) : _mm256_loadu_ps(m->bias + first);
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++) {
-        __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc[p], bv)));
-        float *o = out + p * channels + first;
+        __m256 v = _mm256_min_ps(sl->hi, _mm256_max_ps(sl->lo, _mm256_add_ps(acc[p], sl->bias)));
+        float *o = out + p * sl->channels;
         if (masked)
-            _mm256_maskstore_ps(o, mask, v);
+            _mm256_maskstore_ps(o, sl->mask, v);
         else
             _mm256_storeu_ps(o, v);
     }
@@ -268,12 +274,27 @@ static inline void mi_fmac_slide_block_avx2(const mi_fmac *m, const int S, const
                                             int64_t pixels, int64_t block, int64_t ky0, int64_t ky1, int64_t kx0,
                                             float *out)
 {
+    const int64_t first = block * MI_FMAC_LANES;
+    mi_fmac_slide sl;
+    sl.w = m->weights + block * m->taps * MI_FMAC_LANES + (ky0 * m->filter_w + kx0) * MI_FMAC_LANES;
+    sl.rows = ky1 - ky0;
+    sl.row_step = m->row_step;
+    sl.col_step = m->col_step;
+    sl.w_row_step = m->filter_w * MI_FMAC_LANES;
+    sl.pixel_step = m->pixel_step;
+    sl.channels = m->channels;
+    sl.mask = mi_fmac_mask(masked ? m->channels - first : MI_FMAC_LANES);
+    sl.bias = masked ? _mm256_maskload_ps(m->bias + first, sl.mask) : _mm256_loadu_ps(m->bias + first);
+    sl.lo = _mm256_set1_ps(m->act_min);
+    sl.hi = _mm256_set1_ps(m->act_max);
+    x += first;
+    out += first;
     int64_t p = 0;
     for (; p + 8 <= pixels; p += 8)
-        mi_fmac_slide_avx2(m, 8, S, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, out + p * m->channels);
+        mi_fmac_slide_avx2(&sl, 8, S, masked, x + p * sl.pixel_step, out + p * sl.channels);
 #define MI_FMAC_SLIDE_RUN(n)                                                                                  \
     if (pixels - p >= n) {                                                                                    \
-        mi_fmac_slide_avx2(m, n, S, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, out + p * m->channels); \
+        mi_fmac_slide_avx2(&sl, n, S, masked, x + p * sl.pixel_step, out + p * sl.channels);                  \
         p += n;                                                                                               \
     }
     MI_FMAC_SLIDE_RUN(4)
@@ -358,13 +379,14 @@ __attribute__((target("avx2,fma")))
 static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                    int64_t kx0, int64_t kx1, float *out)
 {
-    const int slides = pixels > 1 && kx1 - kx0 == 3 && m->col_step == m->channels;
-    if (slides && m->pixel_step == m->channels)
-        mi_fmac_slide_kind_avx2(m, 1, x, pixels, ky0, ky1, kx0, out);
-    else if (slides && m->pixel_step == 2 * m->channels)
-        mi_fmac_slide_kind_avx2(m, 2, x, pixels, ky0, ky1, kx0, out);
+    const mi_fmac local = *m;
+    const int slides = pixels > 1 && kx1 - kx0 == 3 && local.col_step == local.channels;
+    if (slides && local.pixel_step == local.channels)
+        mi_fmac_slide_kind_avx2(&local, 1, x, pixels, ky0, ky1, kx0, out);
+    else if (slides && local.pixel_step == 2 * local.channels)
+        mi_fmac_slide_kind_avx2(&local, 2, x, pixels, ky0, ky1, kx0, out);
     else
-        mi_fmac_avx2_kind(m, 1, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+        mi_fmac_avx2_kind(&local, 1, 1, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 #endif
 

@@ -23,8 +23,9 @@ def test_transpose_matches_tflm_for_every_rank(oracle):
 
 
 def test_nchw_images_of_two_to_five_channels_transpose_to_nhwc_like_tflm(oracle):
-    # 2-4 int8 planes of 150 pixels: two 64-pixel blocks of interleave.h's byte permutes (where the CPU has
-    # AVX-512 VBMI) and a tail of 22; 5 planes take the byte loop; int16 never takes the byte permutes.
+    # 2-4 int8 planes of 150 pixels: two 64-pixel blocks of interleave.h's byte permutes and a tail of 22
+    # where the CPU has AVX-512 VBMI, nine 16-pixel blocks of its AVX2 shuffles and a tail of 6 where it
+    # has AVX2; 5 planes take the byte loop; int16 never takes the SIMD loops.
     cases = [transpose_case("INT8", (1, c, 10, 15), [0, 2, 3, 1]) for c in (2, 3, 4, 5)]
     cases += [transpose_case("INT8", (2, 3, 8, 8), [0, 2, 3, 1]), transpose_case("INT16", (1, 3, 10, 15), [0, 2, 3, 1])]
     compare_cases_with_tflm(oracle, cases, values=values)
