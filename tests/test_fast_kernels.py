@@ -647,6 +647,9 @@ FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
     # 3-column runs sliding along the row (27 interior pixels: 8 x 3 + 2 + 1), at stride 1 and 2
     ((1, 6, 29, 24), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 7, 40, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
+    # border pixels: 2 in-image filter columns slide too (here every pixel), 1 takes the tap loop
+    ((2, 4, 2, 16), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 3, 1, 12), (3, 3), (1, 1), (1, 1), (1, 1)),
 ]
 
 
