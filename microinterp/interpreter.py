@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
-from ._kernels.guard import CallGuard
+from ._kernels.guard import CallGuard, InvokeMethod
 from .errors import (ArenaTooSmallError, InvocationError, ResizeError, ResourceLimitError, TensorAccessError,
                      UnsupportedCallError)
 from .execution import ExecutionPlan, aligned_bytes, plan_prepared
@@ -283,6 +283,7 @@ class Interpreter:
             raise InvocationError(f"{what}: call allocate_tensors() first")
 
     # -- running ---------------------------------------------------------------------------------
+    @InvokeMethod
     def invoke(self, *, op_times: list[float] | None = None) -> None:
         """Run the graph once on the inputs set with set_tensor().
 

@@ -1,6 +1,9 @@
 """The Interpreter follows tf.lite.Interpreter's API and refuses wrong calls with clear errors."""
 from __future__ import annotations
 
+import inspect
+import weakref
+
 import numpy as np
 import pytest
 
@@ -202,3 +205,30 @@ def test_signature_runner_runs_the_model_by_input_and_output_names():
         runner(wrong=x)
     with pytest.raises(ValueError, match="no signature 'nope'"):
         it.get_signature_runner("nope")
+
+
+def test_invoke_is_a_method_a_subclass_overrides_and_holds_no_reference_cycle():
+    """invoke() is a compiled call on an instance (guard.pyx InvokeMethod), yet reads as the method it
+    stands for: signature and docstring, an override in a subclass, and no cycle keeping the arena."""
+    assert list(inspect.signature(Interpreter.invoke).parameters) == ["self", "op_times"]
+    assert Interpreter.invoke.__doc__.startswith("Run the graph once")
+
+    class Counting(Interpreter):
+        calls = 0
+
+        def invoke(self, **kwargs):
+            self.calls += 1
+            super().invoke(**kwargs)
+
+    counting = Counting(model_content=reshape_model())
+    counting.allocate_tensors()
+    counting.set_tensor(0, np.array([[1, 2, 3, 4]], np.int8))
+    counting.invoke()
+    assert counting.calls == 1 and counting.get_tensor(2).tolist() == [[1, 2], [3, 4]]
+    interp = Interpreter(model_content=reshape_model())
+    interp.allocate_tensors()
+    interp.invoke()
+    gone = weakref.ref(interp)
+    del interp
+    assert gone() is None
+
