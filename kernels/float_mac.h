@@ -381,7 +381,7 @@ __attribute__((target("avx2,fma")))
 static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                    int64_t kx0, int64_t kx1, float *out)
 {
-    const mi_fmac local = *m;
+    const mi_fmac local = *m;  /* a local: the output's float stores could alias *m's clamp bounds */
     const int64_t width = kx1 - kx0;
     const int columns = local.col_step == local.channels, single = pixels == 1;
     if (columns && width == 3 && (single || local.pixel_step == local.channels))

@@ -45,7 +45,7 @@ cdef class CallGuard:
             raise RuntimeError("release of a CallGuard this thread does not hold")
         self.depth -= 1
 
-    def invoke(self) -> bool:
+    cdef bint run(self) except -1:
         """run_main() holding the guard: True when it ran, False (nothing run) when no program is set or
         another thread holds the guard (the caller then raises the matching error)."""
         if self.run_main is None or not self.take():
@@ -55,6 +55,10 @@ cdef class CallGuard:
         finally:
             self.depth -= 1
         return True
+
+    def invoke(self) -> bool:
+        """run() from Python."""
+        return self.run()
 
 
 @cython.freelist(4)
@@ -67,12 +71,7 @@ cdef class BoundInvoke:
     cdef object instance
 
     def __call__(self, *, op_times=None):
-        cdef CallGuard guard = self.guard
-        if op_times is None and guard.run_main is not None and guard.take():
-            try:
-                guard.run_main()
-            finally:
-                guard.depth -= 1
+        if op_times is None and self.guard.run():
             return None
         return self.function(self.instance, op_times=op_times)
 

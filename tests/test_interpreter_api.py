@@ -231,4 +231,3 @@ def test_invoke_is_a_method_a_subclass_overrides_and_holds_no_reference_cycle():
     gone = weakref.ref(interp)
     del interp
     assert gone() is None
-
