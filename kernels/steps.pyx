@@ -1114,6 +1114,52 @@ cdef enum:
     DEPTHWISE_SPAN_VALUES = 512
 
 
+# Input rows a depthwise step keeps aside at once where its output overwrites its input: 2 for an output
+# over its own stride-1 input (the row being overwritten and the one above it), none for stride 2 (the
+# output falls behind the rows still to be read).
+DEPTHWISE_SAVED_ROWS = 4
+
+
+def depthwise_row_saves(input, output, Py_ssize_t filter_h, int stride_h, int dilation_h, int pad_top):
+    """The input rows a depthwise step must copy aside before it writes each output row over them, where the
+    output views overlap the input's bytes (an output placed over a PAD's input when the PAD is left out,
+    execution.py): (output row, input row, slot) triples in output row order, rows counted across batches,
+    the rows a later output row still reads; [] when the views do not overlap, None when the saved rows
+    would need more than DEPTHWISE_SAVED_ROWS slots at once. Output row o is written after its saves and
+    after all its reads (which take saved rows from their slots), so a row is saved at the first output row
+    whose bytes reach it, and its slot is free again once the last output row reading it is done."""
+    source, target = np.asarray(input), np.asarray(output)
+    if not np.shares_memory(source, target):
+        return []
+    if not (source.flags.c_contiguous and target.flags.c_contiguous):
+        return None
+    batches, in_h, in_w, channels = source.shape
+    out_h = target.shape[1]
+    in_row, out_row = in_w * channels, target.shape[2] * target.shape[3]
+    in_base, out_base = source.ctypes.data, target.ctypes.data
+    rows = batches * in_h
+    last_use = [-1] * rows
+    for o in range(batches * out_h):
+        b, oy = divmod(o, out_h)
+        for ky in range(filter_h):
+            iy = oy * stride_h - pad_top + ky * dilation_h
+            if 0 <= iy < in_h:
+                last_use[b * in_h + iy] = o
+    saves, free, release, saved = [], list(range(DEPTHWISE_SAVED_ROWS)), {}, set()
+    for o in range(batches * out_h):
+        start = out_base + o * out_row
+        for g in range(max(0, (start - in_base) // in_row), min(rows, (start + out_row - 1 - in_base) // in_row + 1)):
+            if g not in saved and last_use[g] >= o:
+                if not free:
+                    return None
+                slot = free.pop()
+                saved.add(g)
+                saves.append((o, g, slot))
+                release.setdefault(last_use[g], []).append(slot)
+        free.extend(release.pop(o, ()))
+    return saves
+
+
 cdef class Int8DepthwiseStep(Step):
     """DEPTHWISE_CONV_2D, int8 activations and weights, int32 bias, depth multiplier 1.
 
@@ -1121,8 +1167,10 @@ cdef class Int8DepthwiseStep(Step):
     first (int8_depthwise.h) into accumulators, then requantized in one call (each block's parameters
     loaded once for the span; where the channels are no whole blocks of 8, in chunks of about 64 values
     whose per-channel parameters repeat for their pixels); on AVX-512
-    VNNI, when the output does not overlap the input, the kernel requantizes its sums itself and writes
-    the output directly (`fused`). Out-of-image taps read a run of
+    VNNI the kernel requantizes its sums itself and writes the output directly (`fused`). Where the
+    output overlaps the input (an in-place plan, or a PAD's input read through), the input rows an output
+    row reaches that it or a later row still reads are copied into the workspace before the row starts
+    (depthwise_row_saves), and read from there. Out-of-image taps read a run of
     input-zero-point bytes, so border pixels take the same kernel as interior ones; the interior
     columns of a span, whose taps all move by one stride per pixel, take one kernel call. Under stride 1
     with fewer channels than DEPTHWISE_WIDE_RUN (and dividing it), the interior's channels are
@@ -1141,6 +1189,15 @@ cdef class Int8DepthwiseStep(Step):
     cdef int8_t[::1] zero_points
     cdef object taps_owner
     cdef const int8_t** taps
+    # where each input row is read from during a run (all batches' rows): its bytes in the input, or, once
+    # an output row is about to overwrite them, a slot of the workspace (depthwise_row_saves)
+    cdef object rows_owner
+    cdef const int8_t** rows
+    cdef Py_ssize_t[::1] save_at  # output row o's saves: save_rows / save_slots [save_at[o], save_at[o + 1])
+    cdef Py_ssize_t[::1] save_rows
+    cdef Py_ssize_t[::1] save_slots
+    cdef Py_ssize_t slots_at, slot_bytes
+    cdef bint saving
     cdef int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, filter_h, filter_w
     cdef Py_ssize_t groups, all_taps, interior_begin, interior_end, chunk, span
     cdef _Requantize requantize
@@ -1170,8 +1227,22 @@ cdef class Int8DepthwiseStep(Step):
         if stride_w == 1 and channels < DEPTHWISE_WIDE_RUN and DEPTHWISE_WIDE_RUN % channels == 0:
             self.wide = _DepthwiseWeights(np.tile(w, DEPTHWISE_WIDE_RUN // channels), group, self.groups, input_zp)
         self.count_macs(int(np.prod(output.shape)) * w.shape[0])
-        # writing a pixel's output while later pixels of its row still read the input needs them apart
-        fuse = int8_path == MI_INT8_AVX512_VNNI and not np.shares_memory(np.asarray(input), np.asarray(output))
+        saves = depthwise_row_saves(input, output, self.filter_h, stride_h, dilation_h, pad_top)
+        if saves is None:
+            raise ValueError(f"int8 depthwise step: the output overwrites more than {DEPTHWISE_SAVED_ROWS} "
+                             f"input rows that later output rows still read")
+        self.rows_owner = np.zeros(input.shape[0] * input.shape[1], np.uintp)
+        cdef size_t[::1] rows = self.rows_owner
+        self.rows = <const int8_t**>&rows[0]
+        self.saving = bool(saves)
+        if saves:
+            self.save_at = np.searchsorted([o for o, _, _ in saves], np.arange(output.shape[0] * output.shape[1] + 1))
+            self.save_rows = np.array([g for _, g, _ in saves], np.intp)
+            self.save_slots = np.array([slot for _, _, slot in saves], np.intp)
+        self.slot_bytes = _aligned(in_w * channels)
+        # writing each pixel's output as it is summed: safe over the input too, whose rows that a row's
+        # output reaches and that it or a later row reads are saved before the row starts
+        fuse = int8_path == MI_INT8_AVX512_VNNI
         # a row's pixels requantized in one call; where the channels are no whole blocks of 8, the per-channel
         # arrays repeated for the pixels of a chunk of about 64 values, so that the vector step covers them.
         # The fused kernel indexes them by the channel within its pixel: a wide pixel's span all of them.
@@ -1206,7 +1277,8 @@ cdef class Int8DepthwiseStep(Step):
         # expanded for the run (loaded for every pixel)
         self.narrow_at = 0 if fuse else _aligned(self.span * channels * sizeof(int32_t))
         self.wide_at = self.narrow_at + _aligned(self.narrow.wide_bytes)
-        self.reserve(self.wide_at + (self.wide.wide_bytes if self.wide is not None else 0),
+        self.slots_at = self.wide_at + _aligned(self.wide.wide_bytes if self.wide is not None else 0)
+        self.reserve(self.slots_at + (1 + max(slot for _, _, slot in saves) if saves else 0) * self.slot_bytes,
                      self.requantize.expanded_bytes)
         taken = self.requantize.take_bias()
         if taken is not None:
@@ -1220,9 +1292,11 @@ cdef class Int8DepthwiseStep(Step):
         cdef _Requantize q = self.requantize
         tiled = _nbytes(q.bias, q.multiplier, q.shift) if self.chunk > 1 else 0
         return (self.narrow.nbytes() + (self.wide.nbytes() if self.wide is not None else 0) + q.nbytes() + tiled
-                + _nbytes(self.zero_points, self.taps_owner))
+                + _nbytes(self.zero_points, self.taps_owner, self.rows_owner)
+                # (unset typed memoryviews are not None to Python: read only when set)
+                + (_nbytes(self.save_at, self.save_rows, self.save_slots) if self.saving else 0))
 
-    cdef inline void sum_pixels(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
+    cdef inline void sum_pixels(self, const int8_t** image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                                 Py_ssize_t count, Py_ssize_t first) noexcept nogil:
         """Accumulators (or, fused, the outputs in the row `out`) of count pixels of a row from column ox, in
         the span from column `first`; more than one only in the interior."""
@@ -1231,8 +1305,9 @@ cdef class Int8DepthwiseStep(Step):
             wide_pixels = DEPTHWISE_WIDE_RUN // channels
             self.sum_wide(image, out, y0, ox, count // wide_pixels, first)
             # the rest as one more wide pixel ending at the last one: it recomputes a few pixels, which
-            # gives the same values (the input is not written meanwhile: accumulators, or fused output
-            # apart from it), at the cost of one vector block instead of a narrow pass per pixel
+            # gives the same values (the rows it reads are not written meanwhile: the sums go to the
+            # accumulators, a fused output only over input rows saved aside), at the cost of one vector
+            # block instead of a narrow pass per pixel
             if count % wide_pixels:
                 self.sum_wide(image, out, y0, ox + count - wide_pixels, 1, first)
             return
@@ -1240,7 +1315,7 @@ cdef class Int8DepthwiseStep(Step):
         self.pixels(self.accumulators + (ox - first) * channels, self.taps, self.stride_w * channels, count,
                     self.narrow_weights, &self.narrow.init[0], self.groups, channels, self.fused, out + ox * channels)
 
-    cdef inline void sum_wide(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
+    cdef inline void sum_wide(self, const int8_t** image, int8_t* out, Py_ssize_t y0, Py_ssize_t ox,
                               Py_ssize_t count, Py_ssize_t first) noexcept nogil:
         """count wide pixels (DEPTHWISE_WIDE_RUN channels, stride 1) from column ox, in the span from `first`."""
         cdef Py_ssize_t channels = self.output.shape[3]
@@ -1249,7 +1324,7 @@ cdef class Int8DepthwiseStep(Step):
                     self.wide_weights, &self.wide.init[0], self.groups, DEPTHWISE_WIDE_RUN, self.fused,
                     out + ox * channels)
 
-    cdef inline void sum_span(self, const int8_t* image, int8_t* out, Py_ssize_t y0, Py_ssize_t first,
+    cdef inline void sum_span(self, const int8_t** image, int8_t* out, Py_ssize_t y0, Py_ssize_t first,
                               Py_ssize_t last) noexcept nogil:
         """The pixels of columns [first, last) of a row: the borders one at a time, the interior in one call."""
         cdef Py_ssize_t ox, begin = max(first, self.interior_begin), end = min(last, self.interior_end)
@@ -1260,8 +1335,8 @@ cdef class Int8DepthwiseStep(Step):
         for ox in range(max(end, first), last):
             self.sum_pixels(image, out, y0, ox, 1, first)
 
-    cdef inline void set_taps(self, const int8_t* image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
-        """The taps of the pixel at column ox: in the image, or the zero-point run."""
+    cdef inline void set_taps(self, const int8_t** image, Py_ssize_t y0, Py_ssize_t ox) noexcept nogil:
+        """The taps of the pixel at column ox: in the image (its rows image[0 ..]), or the zero-point run."""
         cdef Py_ssize_t in_h = self.input.shape[1], in_w = self.input.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t x0 = ox * self.stride_w - self.pad_left, ky, kx, iy, ix, t = 0
         cdef const int8_t* zero_points = &self.zero_points[0]
@@ -1272,7 +1347,8 @@ cdef class Int8DepthwiseStep(Step):
                 ix = x0 + kx * self.dilation_w
                 # one unsigned comparison per bound and no branch: the pattern changes from pixel to pixel
                 inside = (<size_t>iy < <size_t>in_h) & (<size_t>ix < <size_t>in_w)
-                self.taps[t] = image + (iy * in_w + ix) * channels if inside else zero_points
+                # the row index is 0 outside the image, so both choices can be formed without a branch
+                self.taps[t] = image[iy * inside] + ix * channels if inside else zero_points
                 t += 1
         # the zero-weight taps completing the last group read the first tap's bytes, which move with the run
         while t < self.all_taps:
@@ -1282,9 +1358,11 @@ cdef class Int8DepthwiseStep(Step):
     cdef void run(self) noexcept nogil:
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
-        cdef Py_ssize_t b, oy, ox, y0, first, last, count
-        cdef const int8_t* image
+        cdef Py_ssize_t in_h = self.input.shape[1], row_bytes = self.input.shape[2] * self.input.shape[3]
+        cdef Py_ssize_t b, oy, ox, y0, first, last, count, r, i
+        cdef const int8_t** image
         cdef int8_t* out
+        cdef uint8_t* slot
         self.accumulators = <int32_t*>self._workspace
         self.narrow_weights = self.narrow.use(self._workspace + self.narrow_at)
         if self.wide is not None:
@@ -1292,8 +1370,16 @@ cdef class Int8DepthwiseStep(Step):
         if self.expanded_at >= 0:
             self.requantize.expand(self._workspace + self.expanded_at)
         for b in range(batches):
-            image = &self.input[b, 0, 0, 0]
+            for r in range(in_h):
+                self.rows[b * in_h + r] = &self.input[b, r, 0, 0]
+        for b in range(batches):
+            image = self.rows + b * in_h
             for oy in range(out_h):
+                if self.saving:
+                    for i in range(self.save_at[b * out_h + oy], self.save_at[b * out_h + oy + 1]):
+                        slot = self._workspace + self.slots_at + self.save_slots[i] * self.slot_bytes
+                        memcpy(slot, self.rows[self.save_rows[i]], row_bytes)
+                        self.rows[self.save_rows[i]] = <const int8_t*>slot
                 y0 = oy * self.stride_h - self.pad_top
                 out = &self.output[b, oy, 0, 0]
                 last = 0

@@ -789,8 +789,7 @@ def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, ker
 @pytest.mark.parametrize("in_shape,stride", [((1, 8, 7, 64), (1, 1)), ((2, 9, 9, 8), (2, 2)), ((1, 6, 9, 19), (1, 1)),
                                              ((1, 7, 11, 96), (2, 2))])
 def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
-    """Output placed as far into the dying input as the planner allows: the step keeps its sums apart
-    from the output (no requantization fused into the kernel) and gives the template's bits."""
+    """Output placed as far into the dying input as the planner allows: the step gives the template's bits."""
     rng = np.random.default_rng(in_shape[3])
     channels, (sh, sw) = in_shape[3], stride
     out_shape = (in_shape[0], (in_shape[1] + 2 - 3) // sh + 1, (in_shape[2] + 2 - 3) // sw + 1, channels)
@@ -811,6 +810,47 @@ def test_int8_depthwise_allows_the_inplace_overlap(in_shape, stride, path):
     arena_in[...] = x
     steps.Int8DepthwiseStep(arena_in, w, bias, arena_out, *args, path=path)()
     np.testing.assert_array_equal(arena_out, expected)
+
+
+@pytest.mark.parametrize("path", INT8_PATHS)
+@pytest.mark.parametrize("in_shape,stride,pad", [((1, 6, 5, 16), 1, 1), ((1, 7, 7, 8), 2, 0), ((2, 5, 4, 24), 1, 1),
+                                                 ((1, 9, 6, 32), 2, 1)])
+def test_int8_depthwise_gives_the_template_bits_wherever_its_output_overlaps_its_input(in_shape, stride, pad, path):
+    """Any placement of the output over the input (a PAD's input read through by its depthwise consumer
+    whose output the plan puts there): rows an output row overwrites while later rows still read them are
+    saved first, so every placement, from wholly before the input to wholly after it, gives the template's
+    bits, or, where that needs more saved rows than the step keeps (an output several rows ahead of the
+    input), is refused at bind time."""
+    rng = np.random.default_rng(in_shape[3] + stride)
+    channels = in_shape[3]
+    out_shape = (in_shape[0], (in_shape[1] + 2 * pad - 3) // stride + 1, (in_shape[2] + 2 * pad - 3) // stride + 1,
+                 channels)
+    x, w = _int8(rng, in_shape), _int8(rng, (1, 3, 3, channels))
+    bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
+    multiplier, shifts = _requant(rng, channels)
+    args = (stride, stride, 1, 1, pad, pad, -3, 6, multiplier, shifts, -128, 100)
+    expected = np.zeros(out_shape, np.int8)
+    conv_kernels.depthwise_conv_2d[INT8](x, w, bias, expected, np.zeros(channels, np.int32), 1, *args)
+    row = in_shape[2] * channels
+    refused = set()
+    for shift in sorted({0, *range(-expected.size, x.size + 1, max(1, row // 3))}):
+        in_start = max(0, -shift)
+        arena = np.zeros(in_start + max(x.size, shift + expected.size) + 16, np.int8)
+        arena_in = arena[in_start:in_start + x.size].reshape(in_shape)
+        arena_out = arena[in_start + shift:in_start + shift + expected.size].reshape(out_shape)
+        arena_in[...] = x
+        if steps.depthwise_row_saves(arena_in, arena_out, 3, stride, 1, pad) is None:
+            refused.add(shift)
+            with pytest.raises(ValueError, match="input rows that later output rows still read"):
+                steps.Int8DepthwiseStep(arena_in, w, bias, arena_out, *args, path=path)
+            continue
+        step = steps.Int8DepthwiseStep(arena_in, w, bias, arena_out, *args, path=path)
+        step()
+        np.testing.assert_array_equal(arena_out, expected, err_msg=f"output {shift} bytes after the input")
+        assert step.buffer_bytes() >= x.shape[1] * np.dtype(np.uintp).itemsize  # its row table counted
+    # an output over the input's own bytes (what TFLM's plan does with a PAD's input) is never refused; only
+    # one far enough ahead of the rows still to be read is
+    assert 0 not in refused and all(shift > 2 * row for shift in refused)
 
 
 MEMORY_MODELS = ["mlperf_tiny/pretrainedResnet_quant.tflite", "bench/pretrainedResnet_large_int8.tflite",
