@@ -274,7 +274,8 @@ class Interpreter:
     @property
     def executed_ops(self) -> tuple[int, ...]:
         """Op indices of the main subgraph in the order invoke() runs them: the plan's op order (which
-        the reorder and inplace strategies may change) without the ops whose output aliases their input."""
+        the reorder and inplace strategies may change) without the ops whose output aliases their input
+        and the PADs whose window op reads the unpadded image itself (execution.py)."""
         self._require_allocated("executed_ops")
         return self._exec.step_ops
 

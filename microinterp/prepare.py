@@ -7,6 +7,7 @@ microinterp has no kernel for (an NPU's op such as Vela's `ethos-u`, or any unkn
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -31,6 +32,9 @@ class PreparedOp:
     bind_extras: tuple[tuple[str, int], ...] = ()
     #: Whether its step may end the invoke early (OpContext.declare_abort).
     aborts: bool = False
+    #: OpContext.image_pad and OpContext.bind_padded: a PAD its reader may read through.
+    image_pad: tuple[int, int] | None = None
+    bind_padded: Callable | None = None
 
 
 def is_opaque(op: Operator) -> bool:
@@ -134,7 +138,7 @@ def prepare_graph(model: Model) -> tuple[list[PreparedOp], list[str]]:
                 # decoded values are already in the tensor here, so the kernel never reads it.
                 ctx.request_scratch(model.subgraphs[op.subgraph].tensors[t].nbytes, like_tflm=True)
         prepared.append(PreparedOp(op, bind, tuple(ctx.scratch), tuple(ctx.aliases), tuple(ctx.state),
-                                   tuple(ctx.bind_extras), ctx.aborts))
+                                   tuple(ctx.bind_extras), ctx.aborts, ctx.image_pad, ctx.bind_padded))
     return prepared, problems
 
 

@@ -10,7 +10,7 @@ FULLY_CONNECTED and TRANSPOSE_CONV (data paths, window geometry, requantization,
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,6 +96,11 @@ class Window:
 
     def args(self) -> tuple[int, ...]:
         return (self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.pad_top, self.pad_left)
+
+
+def padded(geometry: Window, top: int, left: int) -> Window:
+    """The window over an image with top rows and left columns less in front of it (a PAD's, left out)."""
+    return replace(geometry, pad_top=geometry.pad_top + top, pad_left=geometry.pad_left + left)
 
 
 def column_as_row(input: np.ndarray, filter: np.ndarray, output: np.ndarray,
@@ -279,14 +284,23 @@ def prepare_conv_2d(ctx: OpContext) -> BindFn:
     fast = compiled and path == INT8_PATH and padded_image_fits(input, output, filter_h, filter_w, geometry)
     fast_float = compiled and path == FLOAT32_PATH
 
-    def bind(inputs, outputs, scratch):
+    def bind(inputs, outputs, scratch, padding=(0, 0)):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         if fast or fast_float:
-            image, weights, out, rows = column_as_row(inputs[0], inputs[1], outputs[0], geometry)
+            image, weights, out, rows = column_as_row(inputs[0], inputs[1], outputs[0], padded(geometry, *padding))
             if fast:
                 return steps.Int8ConvStep(image, weights, bias_values, out, *rows.args(), *requant.args())
             return steps.FloatConvStep(image, weights, bias_values, out, *rows.args(), requant.act_min,
                                        requant.act_max)
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  *geometry.args(), *requant.args())
+
+    def bind_padded(inputs, outputs, scratch, top, left):
+        # the conv step reads its image while writing its output: only apart from it
+        if np.shares_memory(inputs[0], outputs[0]):
+            return None
+        return bind(inputs, outputs, scratch, (top, left))
+
+    if fast:
+        ctx.declare_padded_reader(bind_padded)
     return bind

@@ -9,7 +9,8 @@ accumulates in int64 without one), so an int32 bias is unsupported there (TFLM w
 int8 fast paths: depth multiplier 1 runs Int8DepthwiseStep; a single input channel (any multiplier,
 e.g. a grayscale image's first layer) is exactly a CONV_2D with filter [IC * depth_multiplier, KH, KW,
 1] and runs Int8ConvStep (integer sums are exact in any order, so the bits stay TFLM's). float32 with
-depth multiplier 1 runs FloatDepthwiseStep (each channel summed in TFLM's tap order).
+depth multiplier 1 runs FloatDepthwiseStep (each channel summed in TFLM's tap order). The int8 step
+may read its input through a PAD (ops/pad.py), its output then often over the PAD's input.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 from .._kernels import conv as conv_kernels
 from .._kernels import steps
 from .conv import (FLOAT32_PATH, INT8_PATH, bias_view, check_bias, column_as_row, data_path,
-                   has_fixed_weights, padded_image_fits, requantization, window)
+                   has_fixed_weights, padded, padded_image_fits, requantization, window)
 from .int4 import accepts_int4_filter
 from .registry import BindFn, OpContext, register
 
@@ -62,12 +63,12 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     accumulators = (None if fast or fast_float or as_conv
                     else ctx.request_scratch(out_channels * path.accumulator_dtype.itemsize))
 
-    def bind(inputs, outputs, scratch):
+    def bind(inputs, outputs, scratch, padding=(0, 0)):
         bias_values = bias_view(path, inputs[2] if len(inputs) > 2 else None, out_channels)
         # TFLM's kernels read the filter's first slice along dim 0 only (a valid model has just that one).
         filter_slice = inputs[1][:1]
         if fast or fast_float:
-            image, weights, out, rows = column_as_row(inputs[0], filter_slice, outputs[0], geometry)
+            image, weights, out, rows = column_as_row(inputs[0], filter_slice, outputs[0], padded(geometry, *padding))
             if fast:
                 return steps.Int8DepthwiseStep(image, weights, bias_values, out, *rows.args(), *requant.args())
             return steps.FloatDepthwiseStep(image, weights, bias_values, out, *rows.args(), requant.act_min,
@@ -78,4 +79,15 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
         return functools.partial(kernel, inputs[0], inputs[1], bias_values, outputs[0],
                                  scratch[accumulators].view(path.accumulator_dtype), multiplier,
                                  *geometry.args(), *requant.args())
+
+    def bind_padded(inputs, outputs, scratch, top, left):
+        # the output may lie over the unpadded image (TFLM's plan puts it over the PAD's input): the step
+        # saves the rows it overwrites while later rows read them, unless that takes too many
+        image, _, out, rows = column_as_row(inputs[0], inputs[1][:1], outputs[0], padded(geometry, top, left))
+        if steps.depthwise_row_saves(image, out, filter_h, rows.stride_h, rows.dilation_h, rows.pad_top) is None:
+            return None
+        return bind(inputs, outputs, scratch, (top, left))
+
+    if fast:
+        ctx.declare_padded_reader(bind_padded)
     return bind

@@ -6,6 +6,10 @@ PAD/PADV2: int8, int16, int32 and float32, up to 5-D. The paddings (int32, const
   value; TFLM requires int8 constant_values to share the output's scale and zero point;
 * without it: the output zero point for int8, and 0 for int16 (TFLM ignores an int16 zero point
   here), int32 and float32.
+An int8 PAD of an NHWC image's height and width with the zero point (mobilenet_v2's, before each
+strided or VALID depthwise conv) declares so: the execution plan may then leave it out and have its one
+reader, an int8 CONV_2D or DEPTHWISE_CONV_2D, read the unpadded image with the padding added to its own
+(out-of-image taps read the zero point, the same bits), which saves a copy of the image.
 MIRROR_PAD: int8 and float32, any rank, constant int32 or int64 paddings (TFLM would also read runtime
 ones on every invoke; those are unsupported here), at most dim - 1 per side for REFLECT (mirrors around
 the edge element) and dim for SYMMETRIC (repeats it), beyond which TFLM reads outside the input. Each
@@ -68,6 +72,9 @@ def prepare_pad(ctx: OpContext) -> BindFn:
             ctx.fail(f"output zero point {default_value} is outside the int8 range")
     else:
         default_value = 0
+    if src.type_name == "INT8" and constant_values is None and len(pairs) == 4 and pairs[0] == pairs[3] == (0, 0):
+        ctx.declare_image_pad(pairs[1][0], pairs[2][0])
+
     def bind(inputs, outputs, scratch):
         value = np.asarray([default_value], outputs[0].dtype) if constant_values is None else inputs[2]
         return steps.PadStep(inputs[0], outputs[0], value, pairs)

@@ -94,6 +94,12 @@ class OpContext:
     resource_table: ResourceTable | None = None
     #: Tensors the op sees in place of the model's, by tensor index (see replace_tensor).
     replaced: dict[int, Tensor] = field(default_factory=dict)
+    #: (top, left): the op pads an NHWC image's height and width with its input zero point only
+    #: (declare_image_pad), so a reader that pads may read its input instead.
+    image_pad: tuple[int, int] | None = None
+    #: bind_padded(inputs, outputs, scratch, top, left): the op's step reading input 0 from the unpadded
+    #: image a PAD made it from (declare_padded_reader), or None where it cannot.
+    bind_padded: Callable | None = None
 
     @property
     def subgraph(self) -> Subgraph:
@@ -230,6 +236,18 @@ class OpContext:
         """Declare that the op's step may end the invoke early (GraphAborted, TFLM's kTfLiteAbort): the
         later ops' outputs then show what their arena bytes held, the graph inputs' copies among them."""
         self.aborts = True
+
+    def declare_image_pad(self, top: int, left: int) -> None:
+        """Declare that the op (a PAD) only adds rows and columns of its output zero point around an NHWC
+        image, top rows above and left columns before it: the plan may leave it out and let its reader
+        take the image with that padding (declare_padded_reader)."""
+        self.image_pad = (top, left)
+
+    def declare_padded_reader(self, bind_padded: Callable) -> None:
+        """Declare that the op can read its input 0, when a PAD made it (declare_image_pad), from the PAD's
+        input: bind_padded(inputs, outputs, scratch, top, left) binds the step with inputs[0] that image and
+        the PAD's leading padding added to the op's own, or returns None where it cannot (then the PAD runs)."""
+        self.bind_padded = bind_padded
 
     def declare_alias(self, output: int = 0, input: int = 0) -> None:
         """Declare that output `output` is a byte-for-byte copy of input `input` (same size), so a memory
