@@ -87,6 +87,9 @@ cdef extern from "channel_expand.h" nogil:
         const uint64_t* live
         const int64_t* first
         const int8_t* constants
+        const uint8_t* shuffles
+        const int8_t* fills
+        const int64_t* shuffle_first
     ctypedef void (*mi_expand_fn)(int8_t* out, const int8_t* compact, const mi_expand* e)
     mi_expand_fn mi_select_expand(mi_int8_path path)
 
@@ -868,8 +871,21 @@ cdef class Int8ConvStep(Step):
         cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
         counts = blocks.reshape(-1, 64).sum(axis=1)
         cdef const int64_t[::1] first = (np.cumsum(counts) - counts).astype(np.int64)
-        self.expand_arrays = [constants.base, bits.base, first.base]
-        self.expand = mi_expand(channels=channels, live=&bits[0], first=&first[0], constants=&constants[0])
+        # whole blocks of 16 for the AVX2 expansion: where each block's live values start in the compact
+        # row, the place of each live channel among them (0x80 at dead ones), the constants elsewhere
+        whole = channels // 16
+        before = np.concatenate([[0], np.cumsum(live)]).astype(np.int64)
+        cdef const int64_t[::1] shuffle_first = np.ascontiguousarray(before[np.arange(whole + 1) * 16])
+        block_live = live[:whole * 16].reshape(whole, 16)
+        ranks = np.cumsum(block_live, axis=1) - 1
+        cdef const uint8_t[::1] shuffles = np.where(block_live, ranks, 0x80).astype(np.uint8).ravel()
+        cdef const int8_t[::1] fills = np.where(block_live, 0, np.asarray(constants)[:whole * 16].reshape(whole, 16)
+                                                ).astype(np.int8).ravel()
+        if whole == 0:  # nothing to point at otherwise
+            shuffles, fills = np.zeros(1, np.uint8), np.zeros(1, np.int8)
+        self.expand_arrays = [constants.base, bits.base, first.base, shuffle_first.base, shuffles.base, fills.base]
+        self.expand = mi_expand(channels=channels, live=&bits[0], first=&first[0], constants=&constants[0],
+                                shuffles=&shuffles[0], fills=&fills[0], shuffle_first=&shuffle_first[0])
         self.expand_fn = mi_select_expand(path)
 
     def _bind_pairs(self, runs, offsets, int32_t input_zp, bias, multiplier, shift, int32_t output_zp,
