@@ -147,6 +147,9 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
                 wt += (filter_w - tap_w + 1) * depth * MI_FMAC_LANES;
             }
         }
+        /* unrolled by 4: a step of 12 multiply-adds also took 5 counter, pointer and branch instructions
+         * (vww_96_float 0.95 of its time, trained_lstm 0.85); each lane still sums in i order */
+#pragma GCC unroll 4
         for (int64_t i = 0; i < values; i++) {
             __m256 w[MI_FMAC_TILE_BLOCKS];
 #pragma GCC unroll 6
