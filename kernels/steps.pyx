@@ -869,12 +869,11 @@ cdef class Int8ConvStep(Step):
         blocks = np.zeros((channels + 63) // 64 * 64, bool)
         blocks[:channels] = live
         cdef const uint64_t[::1] bits = np.packbits(blocks.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
-        counts = blocks.reshape(-1, 64).sum(axis=1)
-        cdef const int64_t[::1] first = (np.cumsum(counts) - counts).astype(np.int64)
+        before = np.concatenate([[0], np.cumsum(blocks)]).astype(np.int64)  # live channels before each one
+        cdef const int64_t[::1] first = np.ascontiguousarray(before[:-1:64])
         # whole blocks of 16 for the AVX2 expansion: where each block's live values start in the compact
         # row, the place of each live channel among them (0x80 at dead ones), the constants elsewhere
         whole = channels // 16
-        before = np.concatenate([[0], np.cumsum(live)]).astype(np.int64)
         cdef const int64_t[::1] shuffle_first = np.ascontiguousarray(before[np.arange(whole + 1) * 16])
         block_live = live[:whole * 16].reshape(whole, 16)
         ranks = np.cumsum(block_live, axis=1) - 1
@@ -1136,6 +1135,10 @@ cdef enum:
 DEPTHWISE_SAVED_ROWS = 4
 
 
+class DepthwiseOverlapError(ValueError):
+    """The output of a depthwise step overwrites more input rows still to be read than it may save."""
+
+
 def depthwise_row_saves(input, output, Py_ssize_t filter_h, int stride_h, int dilation_h, int pad_top):
     """The input rows a depthwise step must copy aside before it writes each output row over them, where the
     output views overlap the input's bytes (an output placed over a PAD's input when the PAD is left out,
@@ -1206,7 +1209,8 @@ cdef class Int8DepthwiseStep(Step):
     cdef object taps_owner
     cdef const int8_t** taps
     # where each input row is read from during a run (all batches' rows): its bytes in the input, or, once
-    # an output row is about to overwrite them, a slot of the workspace (depthwise_row_saves)
+    # an output row is about to overwrite them, a slot of the workspace (depthwise_row_saves); rows_owner
+    # holds the table and, where rows are saved, its initial state after it, restored at each run
     cdef object rows_owner
     cdef const int8_t** rows
     cdef Py_ssize_t[::1] save_at  # output row o's saves: save_rows / save_slots [save_at[o], save_at[o + 1])
@@ -1245,12 +1249,17 @@ cdef class Int8DepthwiseStep(Step):
         self.count_macs(int(np.prod(output.shape)) * w.shape[0])
         saves = depthwise_row_saves(input, output, self.filter_h, stride_h, dilation_h, pad_top)
         if saves is None:
-            raise ValueError(f"int8 depthwise step: the output overwrites more than {DEPTHWISE_SAVED_ROWS} "
-                             f"input rows that later output rows still read")
-        self.rows_owner = np.zeros(input.shape[0] * input.shape[1], np.uintp)
+            raise DepthwiseOverlapError(f"int8 depthwise step: the output overwrites more than "
+                                        f"{DEPTHWISE_SAVED_ROWS} input rows that later output rows still read")
+        self.saving = bool(saves)
+        cdef Py_ssize_t in_h = input.shape[1], all_rows = input.shape[0] * in_h, g
+        self.rows_owner = np.zeros(max(1, (2 if self.saving else 1) * all_rows), np.uintp)  # 1: an empty image
         cdef size_t[::1] rows = self.rows_owner
         self.rows = <const int8_t**>&rows[0]
-        self.saving = bool(saves)
+        for g in range(all_rows):
+            self.rows[g] = &self.input[g // in_h, g % in_h, 0, 0]
+        if self.saving:
+            memcpy(self.rows + all_rows, self.rows, all_rows * sizeof(self.rows[0]))
         if saves:
             self.save_at = np.searchsorted([o for o, _, _ in saves], np.arange(output.shape[0] * output.shape[1] + 1))
             self.save_rows = np.array([g for _, g, _ in saves], np.intp)
@@ -1375,7 +1384,7 @@ cdef class Int8DepthwiseStep(Step):
         cdef Py_ssize_t batches = self.output.shape[0], out_h = self.output.shape[1]
         cdef Py_ssize_t out_w = self.output.shape[2], channels = self.output.shape[3]
         cdef Py_ssize_t in_h = self.input.shape[1], row_bytes = self.input.shape[2] * self.input.shape[3]
-        cdef Py_ssize_t b, oy, ox, y0, first, last, count, r, i
+        cdef Py_ssize_t b, oy, ox, y0, first, last, count, i
         cdef const int8_t** image
         cdef int8_t* out
         cdef uint8_t* slot
@@ -1385,9 +1394,8 @@ cdef class Int8DepthwiseStep(Step):
             self.wide_weights = self.wide.use(self._workspace + self.wide_at)
         if self.expanded_at >= 0:
             self.requantize.expand(self._workspace + self.expanded_at)
-        for b in range(batches):
-            for r in range(in_h):
-                self.rows[b * in_h + r] = &self.input[b, r, 0, 0]
+        if self.saving:  # the table as bound: the last run pointed the saved rows at their slots
+            memcpy(self.rows, self.rows + batches * in_h, batches * in_h * sizeof(self.rows[0]))
         for b in range(batches):
             image = self.rows + b * in_h
             for oy in range(out_h):

@@ -126,6 +126,9 @@ class ExecutionPlan:
             steps = []
             read_through: dict[int, object] = {}  # a left-out PAD's reader: its step, bound already
             for k in (order if g == 0 else range(len(model.subgraphs[g].operators))):
+                if k in read_through:
+                    steps.append(read_through.pop(k))
+                    continue
                 p = by_op[(g, k)]
                 inputs = [views[t] if t >= 0 else None for t in p.op.inputs]
                 outputs = [views[t] for t in p.op.outputs]
@@ -140,9 +143,7 @@ class ExecutionPlan:
                         read_through[readers[k]] = step
                         left_out.add(k)
                         continue
-                if k in read_through:
-                    steps.append(read_through.pop(k))
-                elif g == 0 and k in plan.staged_ops:
+                if g == 0 and k in plan.staged_ops:
                     aside = [np.empty_like(v) for v in outputs]
                     steps.append(_StagedStep(p.bind(inputs, aside, scratch, *extras), aside, outputs))
                 else:

@@ -83,10 +83,10 @@ def prepare_depthwise_conv_2d(ctx: OpContext) -> BindFn:
     def bind_padded(inputs, outputs, scratch, top, left):
         # the output may lie over the unpadded image (TFLM's plan puts it over the PAD's input): the step
         # saves the rows it overwrites while later rows read them, unless that takes too many
-        image, _, out, rows = column_as_row(inputs[0], inputs[1][:1], outputs[0], padded(geometry, top, left))
-        if steps.depthwise_row_saves(image, out, filter_h, rows.stride_h, rows.dilation_h, rows.pad_top) is None:
+        try:
+            return bind(inputs, outputs, scratch, (top, left))
+        except steps.DepthwiseOverlapError:
             return None
-        return bind(inputs, outputs, scratch, (top, left))
 
     if fast:
         ctx.declare_padded_reader(bind_padded)

@@ -72,7 +72,8 @@ def prepare_pad(ctx: OpContext) -> BindFn:
             ctx.fail(f"output zero point {default_value} is outside the int8 range")
     else:
         default_value = 0
-    if src.type_name == "INT8" and constant_values is None and len(pairs) == 4 and pairs[0] == pairs[3] == (0, 0):
+    if (src.type_name == "INT8" and constant_values is None and len(pairs) == 4 and pairs[0] == pairs[3] == (0, 0)
+            and src.num_elements > 0):
         ctx.declare_image_pad(pairs[1][0], pairs[2][0])
 
     def bind(inputs, outputs, scratch):
