@@ -1606,9 +1606,10 @@ cdef class _FloatMac:
         blocks = (channels + MI_FMAC_LANES - 1) // MI_FMAC_LANES
         padded = np.zeros((blocks * MI_FMAC_LANES, taps, depth), np.float32)
         padded[:channels] = w
-        # [block][tap][depth][lane]: a block's 8 channels' weights for one input value are one vector
-        self.packed = np.ascontiguousarray(
-            padded.reshape(blocks, MI_FMAC_LANES, taps, depth).transpose(0, 2, 3, 1)).reshape(-1)
+        # [block][tap][depth][lane]: a block's 8 channels' weights for one input value are one vector, on
+        # 64-byte boundaries (numpy's 16 made every other 256-bit weight load span two cache lines)
+        self.packed = _zeros_aligned(padded.size, np.float32)
+        np.asarray(self.packed)[:] = padded.reshape(blocks, MI_FMAC_LANES, taps, depth).transpose(0, 2, 3, 1).reshape(-1)
         self.bias = bias
         if self.bias.shape[0] != channels:
             raise ValueError(f"{self.bias.shape[0]} bias values for {channels} channels")

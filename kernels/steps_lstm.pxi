@@ -179,9 +179,10 @@ cdef class Int8LstmStep(_LstmStep):
 
 
 cdef class FloatLstmStep(_LstmStep):
-    """UNIDIRECTIONAL_SEQUENCE_LSTM, float32: the gate FCs through float_mac.h (TFLM's summation order, so
-    the same bits as the reference template), bounds +-FLT_MAX; the gate activations and cell update through
-    float_lstm_cells.h (vectorised, within the float32 rule of TFLM)."""
+    """UNIDIRECTIONAL_SEQUENCE_LSTM, float32: the gate FCs through float_mac.h's conv kind (TFLM's summation
+    order with a fused multiply-add per product, as CONV_2D: within the float32 rule, not TFLM's bits),
+    bounds +-FLT_MAX; the gate activations and cell update through float_lstm_cells.h (vectorised, within
+    the float32 rule of TFLM)."""
     cdef const float[:, ::1] input
     cdef float[:, ::1] hidden
     cdef float[:, ::1] cell
@@ -203,11 +204,12 @@ cdef class FloatLstmStep(_LstmStep):
             raise ValueError(f"cell state {tuple(cell.shape)} for hidden state {tuple(hidden.shape)}")
         bound = float(np.finfo(np.float32).max)
         bias = _gate_rows([np.reshape(b, (n, 1)) for b in biases], n, 1, np.float32).reshape(-1)
-        self.input_mac = _FloatMac(_gate_rows(input_weights, n, in_size, np.float32)[:, None, :], bias, False, 1,
-                                   in_size, 0, 0, -bound, bound, portable)
+        self.input_mac = _FloatMac(_gate_rows(input_weights, n, in_size, np.float32)[:, None, :], bias, MI_FMAC_CONV,
+                                   1, in_size, 0, 0, -bound, bound, portable)
         # The recurrent FC has no bias: TFLM adds 0, which a zero bias does alike.
         self.recurrent_mac = _FloatMac(_gate_rows(recurrent_weights, n, n, np.float32)[:, None, :],
-                                       np.zeros(4 * n, np.float32), False, 1, n, 0, 0, -bound, bound, portable)
+                                       np.zeros(4 * n, np.float32), MI_FMAC_CONV, 1, n, 0, 0, -bound, bound,
+                                       portable)
         self.x_fc = np.empty((input.shape[0], 4 * n), np.float32)
         self.h_fc = np.empty((self.batches, 4 * n), np.float32)
         self.cells = mi_select_lstm_cells(portable)
