@@ -190,16 +190,36 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
     }
 }
 
-/* All the pixels for NB blocks from `block`: P at a time, the rest in runs of 8, 4, 2, 1 (P <= 15). */
+/* Whether the last `rest` of a run of `pixels` (rest < P) go as one more tile of P ending at the last pixel
+ * rather than in runs of 8, 4, 2, 1: where that is two runs or more and there is room. The tile computes
+ * again a few outputs already written, with the same bits, and its P chains of dependent multiply-adds
+ * keep the adders busy where runs of 2 or 1 had too few (a first layer's 3 x 3 x 3 filter is a chain of
+ * 27; its rows of 47 pixels took 12 + 12 + 12 + 8 + 2 + 1: 0.91 of its time; a 3 x 3 depthwise's rows of
+ * 46, 8 x 5 + 4 + 2: 0.90; but a single run of 4 was faster than a tile of 8). Only where the output does
+ * not lie over the input: conv and depthwise steps buffer such rows, the LSTM's gate FCs (conv kind) write
+ * arrays of their own, but the rows of a dense layer may be placed over its input. */
+static inline int mi_fmac_rewrites(int64_t rest, int64_t pixels, int P)
+{
+    return (rest & (rest - 1)) != 0 && pixels > P;
+}
+
+/* All the pixels for NB blocks from `block`: P at a time, the rest in runs of 8, 4, 2, 1 (P <= 15) or, if
+ * `rewrite` allows, mi_fmac_rewrites. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void mi_fmac_blocks_avx2(const mi_fmac *m, const int depthwise, const int fused, const int NB,
-                                       const int P, const int masked, const float *x, int64_t pixels, int64_t block,
-                                       int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+static inline void mi_fmac_blocks_avx2(const mi_fmac *m, const int depthwise, const int fused, const int rewrite,
+                                       const int NB, const int P, const int masked, const float *x, int64_t pixels,
+                                       int64_t block, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
 {
     int64_t p = 0;
     for (; p + P <= pixels; p += P)
         mi_fmac_tile_avx2(m, depthwise, fused, NB, P, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, kx1,
                           out + p * m->channels);
+    if (rewrite && mi_fmac_rewrites(pixels - p, pixels, P)) {
+        p = pixels - P;
+        mi_fmac_tile_avx2(m, depthwise, fused, NB, P, masked, x + p * m->pixel_step, block, ky0, ky1, kx0, kx1,
+                          out + p * m->channels);
+        return;
+    }
     int64_t rest = pixels - p;
 #define MI_FMAC_RUN(n)                                                                                        \
     if (n < P && (rest & n)) {                                                                                \
@@ -228,6 +248,17 @@ typedef struct {
     __m256 bias, lo, hi;
 } mi_fmac_slide;
 
+/* Pointers base[k] = p + 4 k step, each hidden from the optimiser, so that element i of a strided run is
+ * base[i / 4] + (i % 4) step: one addressing mode (step and 3 step in registers). Left to itself, GCC
+ * folded every i step into one offset, which it kept on the stack and reloaded for each access (a
+ * depthwise tile: 8 of its 53 instructions per filter row, and 8 of 50 in its stores). */
+#define MI_FMAC_STRIDED_BASES(base, count, p, step)                                                          \
+    _Pragma("GCC unroll 8") for (int k_ = 0; k_ < ((count) + 3) / 4; k_++) {                                 \
+        (base)[k_] = (p) + 4 * k_ * (step);                                                                  \
+        __asm__("" : "+r"((base)[k_]));                                                                      \
+    }
+#define MI_FMAC_STRIDED(base, i, step) ((base)[(i) / 4] + ((i) % 4) * (step))
+
 /* P pixels x 8 channels: x points at the first pixel's first in-image tap in the block's channels, out at
  * its outputs. Everything a tile shares with the others of its run is in sl, computed once per run: a
  * tile is its sums and stores only (computed per tile, the pointers and strides were half of the
@@ -240,15 +271,19 @@ static inline void mi_fmac_slide_avx2(const mi_fmac_slide *sl, const int P, cons
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++)
         acc[p] = _mm256_setzero_ps();
-    const float *xr = x, *wt = sl->w;
-    for (int64_t ky = 0; ky < sl->rows; ky++, xr += sl->row_step, wt += sl->w_row_step) {
+    const int N = (P - 1) * S + W;  /* the input columns a filter row reaches */
+    const int64_t col_step = sl->col_step, row_step = sl->row_step, w_row_step = sl->w_row_step;
+    const float *column[((MI_FMAC_TILE_PIXELS - 1) * 2 + 3 + 3) / 4];  /* N at stride 2, W = 3 */
+    MI_FMAC_STRIDED_BASES(column, N, x, col_step)
+    const float *wt = sl->w;
+    for (int64_t ky = 0; ky < sl->rows; ky++, wt += w_row_step) {
         __m256 w[3];
         for (int kx = 0; kx < W; kx++)
             w[kx] = _mm256_loadu_ps(wt + kx * MI_FMAC_LANES);
         /* unrolled whole, or GCC keeps the accumulators in memory from row to row */
 #pragma GCC unroll 32
-        for (int i = 0; i < (P - 1) * S + W; i++) {
-            const float *xi = xr + i * sl->col_step;
+        for (int i = 0; i < N; i++) {
+            const float *xi = MI_FMAC_STRIDED(column, i, col_step);
             __m256 xv = masked ? _mm256_maskload_ps(xi, sl->mask) : _mm256_loadu_ps(xi);
 #pragma GCC unroll 3
             for (int kx = 0; kx < W; kx++) {
@@ -257,11 +292,17 @@ static inline void mi_fmac_slide_avx2(const mi_fmac_slide *sl, const int P, cons
                     acc[d / S] = _mm256_fmadd_ps(xv, w[kx], acc[d / S]);
             }
         }
+#pragma GCC unroll 8
+        for (int k = 0; k < (N + 3) / 4; k++)
+            column[k] += row_step;
     }
+    const int64_t channels = sl->channels;
+    float *pixel[(MI_FMAC_TILE_PIXELS + 3) / 4];
+    MI_FMAC_STRIDED_BASES(pixel, P, out, channels)
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++) {
         __m256 v = _mm256_min_ps(sl->hi, _mm256_max_ps(sl->lo, _mm256_add_ps(acc[p], sl->bias)));
-        float *o = out + p * sl->channels;
+        float *o = MI_FMAC_STRIDED(pixel, p, channels);
         if (masked)
             _mm256_maskstore_ps(o, sl->mask, v);
         else
@@ -295,6 +336,11 @@ static inline void mi_fmac_slide_block_avx2(const mi_fmac *m, const int S, const
     int64_t p = 0;
     for (; p + 8 <= pixels; p += 8)
         mi_fmac_slide_avx2(&sl, 8, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);
+    if (mi_fmac_rewrites(pixels - p, pixels, 8)) {
+        p = pixels - 8;
+        mi_fmac_slide_avx2(&sl, 8, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);
+        return;
+    }
 #define MI_FMAC_SLIDE_RUN(n)                                                                                  \
     if (pixels - p >= n) {                                                                                    \
         mi_fmac_slide_avx2(&sl, n, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);               \
@@ -338,15 +384,15 @@ static inline void mi_fmac_tail_avx2(const mi_fmac *m, const int fused, const in
 /* Pairs of full blocks (6 pixels x 16 channels: 12 accumulators; a conv's last pixels in wider tiles,
  * mi_fmac_tail_avx2), then a full block and a partial one (12 pixels x 8 channels). */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, const int fused, const float *x,
-                                     int64_t pixels,
-                                     int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, const int fused, const int rewrite,
+                                     const float *x, int64_t pixels, int64_t ky0, int64_t ky1, int64_t kx0,
+                                     int64_t kx1, float *out)
 {
     const int64_t full = m->channels / MI_FMAC_LANES, paired = full / 2 * 2;
     const int64_t tail = depthwise || paired == 0 ? 0 : pixels % 6, head = pixels - tail;
     int64_t block = 0;
     for (; block < paired; block += 2)
-        mi_fmac_blocks_avx2(m, depthwise, fused, 2, 6, 0, x, head, block, ky0, ky1, kx0, kx1, out);
+        mi_fmac_blocks_avx2(m, depthwise, fused, rewrite, 2, 6, 0, x, head, block, ky0, ky1, kx0, kx1, out);
     const float *xt = x + head * m->pixel_step;
     float *ot = out + head * m->channels;
     switch (tail) {  /* P x NB <= 12 accumulators, NB weights and two temporaries in 16 registers */
@@ -357,23 +403,25 @@ static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, cons
     case 5: mi_fmac_tail_avx2(m, fused, 5, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
     }
     if (block < full)
-        mi_fmac_blocks_avx2(m, depthwise, fused, 1, 12, 0, x, pixels, block++, ky0, ky1, kx0, kx1, out);
+        mi_fmac_blocks_avx2(m, depthwise, fused, rewrite, 1, 12, 0, x, pixels, block++, ky0, ky1, kx0, kx1, out);
     if (block * MI_FMAC_LANES < m->channels)
-        mi_fmac_blocks_avx2(m, depthwise, fused, 1, 12, 1, x, pixels, block, ky0, ky1, kx0, kx1, out);
+        mi_fmac_blocks_avx2(m, depthwise, fused, rewrite, 1, 12, 1, x, pixels, block, ky0, ky1, kx0, kx1, out);
 }
 
 __attribute__((target("avx2,fma")))
 static void mi_fmac_conv_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                               int64_t kx0, int64_t kx1, float *out)
 {
-    mi_fmac_avx2_kind(m, 0, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+    const mi_fmac local = *m;  /* see mi_fmac_depthwise_avx2 */
+    mi_fmac_avx2_kind(&local, 0, 1, 1, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 
 __attribute__((target("avx2,fma")))
 static void mi_fmac_dense_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                int64_t kx0, int64_t kx1, float *out)
 {
-    mi_fmac_avx2_kind(m, 0, 0, x, pixels, ky0, ky1, kx0, kx1, out);
+    const mi_fmac local = *m;  /* see mi_fmac_depthwise_avx2 */
+    mi_fmac_avx2_kind(&local, 0, 0, 0, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 
 /* Without width dilation, runs whose in-image filter columns are 3 adjacent ones (at stride 1 or 2, or a
@@ -384,7 +432,9 @@ __attribute__((target("avx2,fma")))
 static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                    int64_t kx0, int64_t kx1, float *out)
 {
-    const mi_fmac local = *m;  /* a local: the output's float stores could alias *m's clamp bounds */
+    /* a local: the output's vector stores may alias anything, *m included, so that every tile reloaded
+     * and recomputed its fields (conv: 50 of the 168 instructions around a tile's sums) */
+    const mi_fmac local = *m;
     const int64_t width = kx1 - kx0;
     const int columns = local.col_step == local.channels, single = pixels == 1;
     if (columns && width == 3 && (single || local.pixel_step == local.channels))
@@ -394,7 +444,7 @@ static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pix
     else if (columns && width == 2 && (single || local.pixel_step == local.channels))
         mi_fmac_slide_kind_avx2(&local, 1, 2, x, pixels, ky0, ky1, kx0, out);
     else
-        mi_fmac_avx2_kind(&local, 1, 1, x, pixels, ky0, ky1, kx0, kx1, out);
+        mi_fmac_avx2_kind(&local, 1, 1, 1, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 #endif
 

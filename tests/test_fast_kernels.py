@@ -610,7 +610,8 @@ FLOAT_CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, p
     ((1, 4, 4, 9), 40, (2, 2), (1, 1), (1, 1), (1, 1)),
     ((1, 9, 9, 3), 16, (3, 3), (1, 1), (1, 2), (1, 2)),
     ((3, 5, 6, 7), 24, (3, 3), (1, 1), (1, 1), (1, 1)),
-    ((1, 13, 29, 5), 9, (3, 3), (1, 1), (1, 1), (1, 1)),  # runs of 27 interior columns: 12 + 12 + 2 + 1
+    # runs of 27 interior columns: 12 + 12, then the last 12 again (rewriting 9 outputs, masked in the partial block)
+    ((1, 13, 29, 5), 9, (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 3, 4, 2), 1, (5, 5), (3, 3), (1, 1), (4, 4)),  # some pixels have no in-image tap at all
 ]
 
@@ -644,9 +645,11 @@ FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
     ((1, 5, 30, 24), (2, 2), (1, 1), (1, 1), (0, 0)),
     ((1, 4, 3, 9), (5, 5), (1, 1), (2, 1), (4, 3)),  # pads wider than the image
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3)),  # some pixels have no in-image tap at all
-    # 3-column runs sliding along the row (27 interior pixels: 8 x 3 + 2 + 1), at stride 1 and 2
+    # 3-column runs sliding along the row, at stride 1 and 2: 27 interior pixels are 8 x 3 and the last 8 again,
+    # 19 are 8 x 2 + 2 + 1, 23 are 8 x 2 and the last 8 again
     ((1, 6, 29, 24), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 7, 40, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((1, 5, 48, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
     # border pixels: 2 in-image filter columns slide too (here every pixel), 1 takes the tap loop
     ((2, 4, 2, 16), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 3, 1, 12), (3, 3), (1, 1), (1, 1), (1, 1)),
