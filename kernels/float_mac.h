@@ -194,10 +194,10 @@ static inline void mi_fmac_tile_avx2(const mi_fmac *m, const int depthwise, cons
  * rather than in runs of 8, 4, 2, 1: where that is two runs or more and there is room. The tile computes
  * again a few outputs already written, with the same bits, and its P chains of dependent multiply-adds
  * keep the adders busy where runs of 2 or 1 had too few (a first layer's 3 x 3 x 3 filter is a chain of
- * 27; its rows of 47 pixels took 12 + 12 + 12 + 8 + 2 + 1: 0.91 of its time; a 3 x 3 depthwise's rows of
- * 46, 8 x 5 + 4 + 2: 0.90; but a single run of 4 was faster than a tile of 8). Only where the output does
- * not lie over the input: conv and depthwise steps buffer such rows, the LSTM's gate FCs (conv kind) write
- * arrays of their own, but the rows of a dense layer may be placed over its input. */
+ * 27; its rows of 47 pixels took 12 + 12 + 12 + 8 + 2 + 1: 0.91 of its time; a single run of 4 is faster
+ * than a tile of 8). Only where the output does not lie over the input: conv and depthwise steps buffer
+ * such rows, the LSTM's gate FCs (conv kind) write arrays of their own, but the rows of a dense layer may
+ * be placed over its input. */
 static inline int mi_fmac_rewrites(int64_t rest, int64_t pixels, int P)
 {
     return (rest & (rest - 1)) != 0 && pixels > P;
@@ -311,7 +311,7 @@ static inline void mi_fmac_slide_avx2(const mi_fmac_slide *sl, const int P, cons
 }
 
 /* All the pixels of block `block` through mi_fmac_slide_avx2: 8 at a time (8 accumulators, 3 weights),
- * then 4, 2, 1. */
+ * then the rest as one tile. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void mi_fmac_slide_block_avx2(const mi_fmac *m, const int S, const int W, const int masked,
                                             const float *x,
@@ -336,20 +336,21 @@ static inline void mi_fmac_slide_block_avx2(const mi_fmac *m, const int S, const
     int64_t p = 0;
     for (; p + 8 <= pixels; p += 8)
         mi_fmac_slide_avx2(&sl, 8, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);
-    if (mi_fmac_rewrites(pixels - p, pixels, 8)) {
-        p = pixels - 8;
-        mi_fmac_slide_avx2(&sl, 8, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);
-        return;
+    /* the rest in one tile of its own size: a tile's P chains of 9 dependent multiply-adds take the same
+     * time for any P up to 8, so runs of 4 + 2 took two such times where one tile of 6 takes one (6 x 6
+     * images 0.63-0.67 of their time, 12 x 12 0.72, 48 x 48 0.93) */
+    const float *xr = x + p * sl.pixel_step;
+    float *o = out + p * sl.channels;
+    switch (pixels - p) {
+    case 7: mi_fmac_slide_avx2(&sl, 7, S, W, masked, xr, o); break;
+    case 6: mi_fmac_slide_avx2(&sl, 6, S, W, masked, xr, o); break;
+    case 5: mi_fmac_slide_avx2(&sl, 5, S, W, masked, xr, o); break;
+    case 4: mi_fmac_slide_avx2(&sl, 4, S, W, masked, xr, o); break;
+    case 3: mi_fmac_slide_avx2(&sl, 3, S, W, masked, xr, o); break;
+    case 2: mi_fmac_slide_avx2(&sl, 2, S, W, masked, xr, o); break;
+    case 1: mi_fmac_slide_avx2(&sl, 1, S, W, masked, xr, o); break;
+    default: break;
     }
-#define MI_FMAC_SLIDE_RUN(n)                                                                                  \
-    if (pixels - p >= n) {                                                                                    \
-        mi_fmac_slide_avx2(&sl, n, S, W, masked, x + p * sl.pixel_step, out + p * sl.channels);               \
-        p += n;                                                                                               \
-    }
-    MI_FMAC_SLIDE_RUN(4)
-    MI_FMAC_SLIDE_RUN(2)
-    MI_FMAC_SLIDE_RUN(1)
-#undef MI_FMAC_SLIDE_RUN
 }
 
 /* Every block through mi_fmac_slide_block_avx2 at stride S. */
@@ -424,10 +425,34 @@ static void mi_fmac_dense_avx2(const mi_fmac *m, const float *x, int64_t pixels,
     mi_fmac_avx2_kind(&local, 0, 0, 0, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 
-/* Without width dilation, runs whose in-image filter columns are 3 adjacent ones (at stride 1 or 2, or a
- * single pixel) or 2 (a 3-wide filter's border pixels) slide along the row; the others (other filters,
- * width dilation) take the tap loop. The border pixels through the slide: vww_96_float's depthwise
- * layers 0.966-0.976 of their time through the tap loop. */
+/* Depthwise runs of one or two pixels (border pixels, tiny images) over NB = 6 blocks per tile: 6 or 12
+ * chains of dependent multiply-adds where a slide tile had one or two per block. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void mi_fmac_few_avx2(const mi_fmac *m, const int P, const float *x, int64_t ky0, int64_t ky1,
+                                    int64_t kx0, int64_t kx1, float *out)
+{
+    const int64_t full = m->channels / MI_FMAC_LANES;
+    int64_t block = 0;
+    for (; block + 6 <= full; block += 6)
+        mi_fmac_tile_avx2(m, 1, 1, 6, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+    switch (full - block) {
+    case 5: mi_fmac_tile_avx2(m, 1, 1, 5, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
+    case 4: mi_fmac_tile_avx2(m, 1, 1, 4, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
+    case 3: mi_fmac_tile_avx2(m, 1, 1, 3, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
+    case 2: mi_fmac_tile_avx2(m, 1, 1, 2, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
+    case 1: mi_fmac_tile_avx2(m, 1, 1, 1, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
+    default: break;
+    }
+    if (full * MI_FMAC_LANES < m->channels)
+        mi_fmac_tile_avx2(m, 1, 1, 1, P, 1, x, full, ky0, ky1, kx0, kx1, out);
+}
+
+/* Runs of one or two pixels with 16 channels or more take mi_fmac_few_avx2 (vww_96_float's depthwise
+ * layers 0.91 of their time: its images of 24 x 24 down to 3 x 3 have one border pixel on each side of a
+ * row, and each was a single chain of 6 multiply-adds per block). Otherwise, without width dilation, runs
+ * whose in-image filter columns are 3 adjacent ones (at stride 1 or 2, or a single pixel) or 2 (a 3-wide
+ * filter's border pixels) slide along the row (border pixels: 0.966-0.976 of the layers' time through the
+ * tap loop with 2 blocks per tile); the others (other filters, width dilation) take the tap loop. */
 __attribute__((target("avx2,fma")))
 static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pixels, int64_t ky0, int64_t ky1,
                                    int64_t kx0, int64_t kx1, float *out)
@@ -437,7 +462,13 @@ static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pix
     const mi_fmac local = *m;
     const int64_t width = kx1 - kx0;
     const int columns = local.col_step == local.channels, single = pixels == 1;
-    if (columns && width == 3 && (single || local.pixel_step == local.channels))
+    if (pixels <= 2 && local.channels >= 2 * MI_FMAC_LANES) {
+        if (single)
+            mi_fmac_few_avx2(&local, 1, x, ky0, ky1, kx0, kx1, out);
+        else
+            mi_fmac_few_avx2(&local, 2, x, ky0, ky1, kx0, kx1, out);
+    }
+    else if (columns && width == 3 && (single || local.pixel_step == local.channels))
         mi_fmac_slide_kind_avx2(&local, 1, 3, x, pixels, ky0, ky1, kx0, out);
     else if (columns && width == 3 && local.pixel_step == 2 * local.channels)
         mi_fmac_slide_kind_avx2(&local, 2, 3, x, pixels, ky0, ky1, kx0, out);

@@ -645,15 +645,29 @@ FLOAT_DEPTHWISE_CASES = [  # (input shape, kernel, strides, dilation, pads)
     ((1, 5, 30, 24), (2, 2), (1, 1), (1, 1), (0, 0)),
     ((1, 4, 3, 9), (5, 5), (1, 1), (2, 1), (4, 3)),  # pads wider than the image
     ((1, 3, 4, 8), (2, 2), (3, 3), (1, 1), (3, 3)),  # some pixels have no in-image tap at all
-    # 3-column runs sliding along the row, at stride 1 and 2: 27 interior pixels are 8 x 3 and the last 8 again,
-    # 19 are 8 x 2 + 2 + 1, 23 are 8 x 2 and the last 8 again
+    # 3-column runs sliding along the row, at stride 1 and 2 (27 interior pixels: 8 x 3 + 3)
     ((1, 6, 29, 24), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 7, 40, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
-    ((1, 5, 48, 13), (3, 3), (2, 2), (1, 1), (1, 1)),
     # border pixels: 2 in-image filter columns slide too (here every pixel), 1 takes the tap loop
     ((2, 4, 2, 16), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((1, 3, 1, 12), (3, 3), (1, 1), (1, 1), (1, 1)),
 ]
+
+
+@pytest.mark.parametrize("channels", [13, 61])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_float_depthwise_runs_of_every_length_give_the_portable_bits(stride, channels):
+    """Rows of 1 to 19 pixels: 8-pixel slide tiles, then the rest as one tile of its own size (1 to 7); runs of
+    one or two pixels (borders, narrow rows) over 6 blocks of 8 channels at a time where there are 2 or more
+    (61: 6 + 1 blocks and a partial one)."""
+    rng = np.random.default_rng(stride)
+    for width in range(1, 20 * stride):
+        x, w, bias = _float(rng, (1, 3, width, channels)), _float(rng, (1, 3, 3, channels)), _float(rng, channels)
+        out_w = (width - 1) // stride + 1
+        simd, portable = (np.zeros((1, (3 - 1) // stride + 1, out_w, channels), np.float32) for _ in range(2))
+        for out, flag in ((simd, False), (portable, True)):
+            steps.FloatDepthwiseStep(x, w, bias, out, stride, stride, 1, 1, 1, 1, -np.inf, np.inf, portable=flag)()
+        _assert_same_bits(simd, portable)
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
