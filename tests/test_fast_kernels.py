@@ -773,6 +773,10 @@ def test_float_steps_reject_what_they_do_not_handle():
     ("conv", (1, 9, 9, 3), 16, (3, 3), (2, 2), (0, 0)),
     ("depthwise", (1, 8, 7, 19), 19, (3, 3), (1, 1), (1, 1)),
     ("depthwise", (2, 9, 9, 8), 8, (3, 3), (2, 2), (1, 1)),
+    # rows of 27 interior pixels: the conv's last tile rewrites 9 outputs, the depthwise's border pixels
+    # take 4 blocks and a partial one per tile
+    ("conv", (1, 5, 29, 3), 9, (3, 3), (1, 1), (1, 1)),
+    ("depthwise", (1, 5, 29, 37), 37, (3, 3), (1, 1), (1, 1)),
 ])
 def test_float_window_steps_allow_the_inplace_overlap(kind, in_shape, out_c, kernel, stride, pad, portable):
     """With the output placed as far into its dying input as the planner's access pattern allows, the
