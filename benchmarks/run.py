@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{cpu_name()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}\n")
     flags = " ".join(cpu_flags()) or "none of " + " ".join(SIMD_FLAGS)
     path = (f"{peak.path}, int8 peak {peak.macs_per_second / 1e9:.0f} GMAC/s ({peak.macs_per_cycle} MAC/cycle "
-            f"at {peak.hz / 1e9:.2f} GHz)" if peak else "clock unknown")
+            f"at {peak.hz / 1e9:.2f} GHz, {peak.clock})" if peak else "clock unknown")
     pinning = "unpinned" if cpu is None else f"every interpreter on logical CPU {cpu}"
     limited = "; LiteRT limited to AVX2 (--isa avx2)" if args.isa else ""
     print(f"CPU flags: {flags}; int8 path {path}; {pinning}{limited}\n")

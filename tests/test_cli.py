@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -278,6 +279,21 @@ def test_profile_json_shares_sum_to_one_and_macs_match_inspect():
     assert report["macs"] == MANIFEST["kws_ds_cnn_int8.tflite"]["macs"]
     assert sum(op["share"] for op in report["ops"]) == pytest.approx(1.0)
     assert max(op["live_bytes"] for op in report["ops"]) == report["peak_live_bytes"] <= report["arena_head"]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="the add chain is x86-64/AArch64 asm")
+def test_the_int8_peak_is_at_the_measured_core_clock():
+    """One add per cycle: the chain gives a plausible clock, the same from runs twice as long (its time grows
+    with its adds), and the peak that profile and benchmarks/run.py report is at that clock."""
+    from microinterp._kernels import clock
+    from microinterp.cli import cpu
+
+    hz = clock.core_hz()
+    assert 0.3e9 < hz < 8e9
+    assert clock.core_hz(seconds=0.02) == pytest.approx(hz, rel=0.5)
+    peak = cpu.int8_peak()
+    assert peak.clock == "measured" and peak.hz == cpu.core_clock()[0]
+    assert peak.macs_per_second == peak.macs_per_cycle * peak.hz
 
 
 def test_profile_unsupported_model_exits_2(unsupported_path):

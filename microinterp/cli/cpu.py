@@ -2,6 +2,7 @@
 the compiled kernels take on it, and the int8 peak of one core that MAC rates are compared with."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from dataclasses import dataclass
@@ -42,23 +43,40 @@ def cpu_flags() -> list[str]:
 
 @dataclass(frozen=True)
 class Int8Peak:
-    """One core's int8 peak on the kernels' path: MACs per cycle times the clock."""
+    """One core's int8 peak on the kernels' path: MACs per cycle times the clock (`clock`: where its
+    figure comes from, "measured" or "/proc/cpuinfo")."""
     path: str
     macs_per_cycle: int
     hz: float
+    clock: str = "measured"
 
     @property
     def macs_per_second(self) -> float:
         return self.macs_per_cycle * self.hz
 
 
+@functools.cache
+def core_clock() -> tuple[float, str] | None:
+    """This core's clock in Hz and where the figure comes from: measured by a chain of dependent adds
+    (clock.core_hz, 50 ms once per process) where the kernels have one for this CPU, else /proc/cpuinfo's
+    "cpu MHz" (on virtual machines often a nominal figure: 2.45 GHz on a host whose cores ran at 2.8-3.8);
+    None where neither is known."""
+    from .._kernels import clock
+
+    hz = clock.core_hz()
+    if hz:
+        return hz, "measured"
+    mhz = _cpuinfo().get("cpu MHz")
+    return (float(mhz) * 1e6, "/proc/cpuinfo") if mhz else None
+
+
 def int8_peak() -> Int8Peak | None:
-    """The peak of the int8 path the kernels bind now (MICROINTERP_INT8_PATH, else the fastest), at the
-    clock /proc/cpuinfo reports; None where that clock is unknown."""
+    """The peak of the int8 path the kernels bind now (MICROINTERP_INT8_PATH, else the fastest), at
+    core_clock(); None where the clock is unknown."""
     from .._kernels import steps
 
-    mhz = _cpuinfo().get("cpu MHz")
-    if not mhz:
+    found = core_clock()
+    if found is None:
         return None
     path = os.environ.get(steps.INT8_PATH_VARIABLE) or steps.int8_paths()[0]
-    return Int8Peak(path, MACS_PER_CYCLE.get(path, 1), float(mhz) * 1e6)
+    return Int8Peak(path, MACS_PER_CYCLE.get(path, 1), found[0], found[1])
