@@ -365,25 +365,37 @@ static inline void mi_fmac_slide_kind_avx2(const mi_fmac *m, const int S, const 
         mi_fmac_slide_block_avx2(m, S, W, 1, x, pixels, full, ky0, ky1, kx0, out);
 }
 
-/* The last P < 6 pixels of a conv for full blocks [0, blocks): NB blocks per tile, then two, then one.
- * Tiles of 1 or 2 pixels with only the two blocks of the main tile had 2 or 4 accumulators, too few
- * chains of dependent adds to keep the adders busy (a 3x3 image, 9 = 6 + 2 + 1 pixels, ran at 60%). */
+/* P pixels (few: a conv's last P < 6, a depthwise run of one or two) over the full blocks [0, blocks): NB
+ * blocks per tile, the rest (fewer than NB) in one more tile. Tiles of 1 or 2 pixels with only the two
+ * blocks of the main tile had 2 or 4 accumulators, too few chains of dependent multiply-adds to keep the
+ * adders busy (a 3x3 image, 9 = 6 + 2 + 1 pixels, ran at 60%); a depthwise border pixel through the slide
+ * was one chain per block. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void mi_fmac_tail_avx2(const mi_fmac *m, const int fused, const int P, const int NB, const float *x,
-                                     int64_t blocks,
-                                     int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, float *out)
+static inline void mi_fmac_few_avx2(const mi_fmac *m, const int depthwise, const int fused, const int P,
+                                    const int NB, const float *x, int64_t blocks, int64_t ky0, int64_t ky1,
+                                    int64_t kx0, int64_t kx1, float *out)
 {
     int64_t block = 0;
     for (; block + NB <= blocks; block += NB)
-        mi_fmac_tile_avx2(m, 0, fused, NB, P, 0, x, block, ky0, ky1, kx0, kx1, out);
-    for (; NB > 2 && block + 2 <= blocks; block += 2)
-        mi_fmac_tile_avx2(m, 0, fused, 2, P, 0, x, block, ky0, ky1, kx0, kx1, out);
-    for (; block < blocks; block++)
-        mi_fmac_tile_avx2(m, 0, fused, 1, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+        mi_fmac_tile_avx2(m, depthwise, fused, NB, P, 0, x, block, ky0, ky1, kx0, kx1, out);
+#define MI_FMAC_REST(n)                                                                                       \
+    case n:                                                                                                   \
+        if (n < NB)                                                                                           \
+            mi_fmac_tile_avx2(m, depthwise, fused, n, P, 0, x, block, ky0, ky1, kx0, kx1, out);               \
+        break;
+    switch (blocks - block) {
+    MI_FMAC_REST(5)
+    MI_FMAC_REST(4)
+    MI_FMAC_REST(3)
+    MI_FMAC_REST(2)
+    MI_FMAC_REST(1)
+    default: break;
+    }
+#undef MI_FMAC_REST
 }
 
 /* Pairs of full blocks (6 pixels x 16 channels: 12 accumulators; a conv's last pixels in wider tiles,
- * mi_fmac_tail_avx2), then a full block and a partial one (12 pixels x 8 channels). */
+ * mi_fmac_few_avx2), then a full block and a partial one (12 pixels x 8 channels). */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, const int fused, const int rewrite,
                                      const float *x, int64_t pixels, int64_t ky0, int64_t ky1, int64_t kx0,
@@ -397,11 +409,11 @@ static inline void mi_fmac_avx2_kind(const mi_fmac *m, const int depthwise, cons
     const float *xt = x + head * m->pixel_step;
     float *ot = out + head * m->channels;
     switch (tail) {  /* P x NB <= 12 accumulators, NB weights and two temporaries in 16 registers */
-    case 1: mi_fmac_tail_avx2(m, fused, 1, 6, xt, paired, ky0, ky1, kx0, kx1, ot); break;
-    case 2: mi_fmac_tail_avx2(m, fused, 2, 4, xt, paired, ky0, ky1, kx0, kx1, ot); break;
-    case 3: mi_fmac_tail_avx2(m, fused, 3, 3, xt, paired, ky0, ky1, kx0, kx1, ot); break;
-    case 4: mi_fmac_tail_avx2(m, fused, 4, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
-    case 5: mi_fmac_tail_avx2(m, fused, 5, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 1: mi_fmac_few_avx2(m, 0, fused, 1, 6, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 2: mi_fmac_few_avx2(m, 0, fused, 2, 4, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 3: mi_fmac_few_avx2(m, 0, fused, 3, 3, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 4: mi_fmac_few_avx2(m, 0, fused, 4, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
+    case 5: mi_fmac_few_avx2(m, 0, fused, 5, 2, xt, paired, ky0, ky1, kx0, kx1, ot); break;
     }
     if (block < full)
         mi_fmac_blocks_avx2(m, depthwise, fused, rewrite, 1, 12, 0, x, pixels, block++, ky0, ky1, kx0, kx1, out);
@@ -425,29 +437,18 @@ static void mi_fmac_dense_avx2(const mi_fmac *m, const float *x, int64_t pixels,
     mi_fmac_avx2_kind(&local, 0, 0, 0, x, pixels, ky0, ky1, kx0, kx1, out);
 }
 
-/* Depthwise runs of one or two pixels (border pixels, tiny images) over NB = 6 blocks per tile: 6 or 12
- * chains of dependent multiply-adds where a slide tile had one or two per block. */
+/* A depthwise run of one or two pixels: 6 blocks per tile (6 or 12 chains), then the partial block. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void mi_fmac_few_avx2(const mi_fmac *m, const int P, const float *x, int64_t ky0, int64_t ky1,
-                                    int64_t kx0, int64_t kx1, float *out)
+static inline void mi_fmac_depthwise_few_avx2(const mi_fmac *m, const int P, const float *x, int64_t ky0,
+                                              int64_t ky1, int64_t kx0, int64_t kx1, float *out)
 {
     const int64_t full = m->channels / MI_FMAC_LANES;
-    int64_t block = 0;
-    for (; block + 6 <= full; block += 6)
-        mi_fmac_tile_avx2(m, 1, 1, 6, P, 0, x, block, ky0, ky1, kx0, kx1, out);
-    switch (full - block) {
-    case 5: mi_fmac_tile_avx2(m, 1, 1, 5, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
-    case 4: mi_fmac_tile_avx2(m, 1, 1, 4, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
-    case 3: mi_fmac_tile_avx2(m, 1, 1, 3, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
-    case 2: mi_fmac_tile_avx2(m, 1, 1, 2, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
-    case 1: mi_fmac_tile_avx2(m, 1, 1, 1, P, 0, x, block, ky0, ky1, kx0, kx1, out); break;
-    default: break;
-    }
+    mi_fmac_few_avx2(m, 1, 1, P, 6, x, full, ky0, ky1, kx0, kx1, out);
     if (full * MI_FMAC_LANES < m->channels)
         mi_fmac_tile_avx2(m, 1, 1, 1, P, 1, x, full, ky0, ky1, kx0, kx1, out);
 }
 
-/* Runs of one or two pixels with 16 channels or more take mi_fmac_few_avx2 (vww_96_float's depthwise
+/* Runs of one or two pixels with 16 channels or more take mi_fmac_depthwise_few_avx2 (vww_96_float's depthwise
  * layers 0.91 of their time: its images of 24 x 24 down to 3 x 3 have one border pixel on each side of a
  * row, and each was a single chain of 6 multiply-adds per block). Otherwise, without width dilation, runs
  * whose in-image filter columns are 3 adjacent ones (at stride 1 or 2, or a single pixel) or 2 (a 3-wide
@@ -464,9 +465,9 @@ static void mi_fmac_depthwise_avx2(const mi_fmac *m, const float *x, int64_t pix
     const int columns = local.col_step == local.channels, single = pixels == 1;
     if (pixels <= 2 && local.channels >= 2 * MI_FMAC_LANES) {
         if (single)
-            mi_fmac_few_avx2(&local, 1, x, ky0, ky1, kx0, kx1, out);
+            mi_fmac_depthwise_few_avx2(&local, 1, x, ky0, ky1, kx0, kx1, out);
         else
-            mi_fmac_few_avx2(&local, 2, x, ky0, ky1, kx0, kx1, out);
+            mi_fmac_depthwise_few_avx2(&local, 2, x, ky0, ky1, kx0, kx1, out);
     }
     else if (columns && width == 3 && (single || local.pixel_step == local.channels))
         mi_fmac_slide_kind_avx2(&local, 1, 3, x, pixels, ky0, ky1, kx0, out);
