@@ -6,9 +6,9 @@ Int8ConvStep and Int8FullyConnectedStep are the int8 fast path of CONV_2D (one g
 FULLY_CONNECTED: the weights are repacked once, the input is copied into the layout of the int8 path
 (below; for a conv into a padded image whose border adds nothing, which is TFLM's skipping out-of-image
 taps), and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM that also
-requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest); on
-AVX-512 VNNI a conv whose windows are one of a few steps apart passes a whole output row to a strip GEMM
-compiled for that step. Weights above PANELS_FROM bytes are packed in panels that each tile streams.
+requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest); a
+conv whose GEMM writes every channel passes each whole output row of its image to a strip GEMM (on AVX-512
+VNNI compiled for the windows' step, one of a few; on AVX2 for any). Weights above PANELS_FROM bytes are packed in panels that each tile streams.
 Integer sums are exact, so the bits equal TFLM's.
 
 The int8 path (int8_paths(); MICROINTERP_INT8_PATH or a step's `path` argument forces one) decides the
@@ -68,13 +68,14 @@ cdef extern from "vnni_gemm.h" nogil:
     ctypedef int64_t (*mi_gemm_fn)(const int8_t*, const void* const*, int64_t, const mi_gemm_shape*,
                                    const mi_requant*, int8_t* const*, int32_t*)
     enum: MI_GEMM_ROWS
+    enum: MI_AVX2_ROWS
     enum: MI_ROW_BLOCK
     enum: MI_VNNI_ROW_BLOCK
     void mi_pack_weights(const int8_t* w, int64_t rows, int64_t depth, int64_t group, int64_t panel_rows,
                          int8_t* packed)
     mi_gemm_fn mi_select_gemm(mi_int8_path path)
-    ctypedef void (*mi_strip_fn)(const int8_t*, const uint8_t*, int64_t, const mi_gemm_shape*, const mi_requant*,
-                                 int8_t*, int64_t)
+    ctypedef void (*mi_strip_fn)(const int8_t*, const uint8_t*, int64_t, int64_t, const mi_gemm_shape*,
+                                 const mi_requant*, int8_t*, int64_t)
     mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
     int64_t mi_gemm_row_block(mi_int8_path path, int64_t channels)
     ctypedef void (*mi_quad_bytes_fn)(uint8_t* dst, const int8_t* src, int64_t n)
@@ -845,13 +846,17 @@ cdef class Int8ConvStep(Step):
             self._bind_pairs(runs, offsets, input_zp, bias, multiplier, shift, output_zp, act_min, act_max,
                              constant)
         _start_with_bias(self.gemm, self.requantize)
-        # (an output row shorter than a tile would give only partial tiles: rows are then grouped across
-        # output rows)
-        if (int8_path == MI_INT8_AVX512_VNNI and self.requantize.fused != NULL and self.expand_fn == NULL
-                and not self.gemm.shape.pairs and self.gemm.shape.rows_padded >= MI_VNNI_ROW_BLOCK
-                and output.shape[2] >= MI_GEMM_ROWS):
-            self.strip = mi_select_strip(int8_path, stride_w * depth)
-            self.strip_step = stride_w * depth if self.strip != NULL else 0
+        # where the GEMM writes every channel of the image's windows itself (an output row shorter than a
+        # tile would give only partial tiles: rows are then grouped across output rows, as on AVX2 rows
+        # that are no whole number of its 4-pixel tiles; AVX-512's strips take tiles of 16 channels, not
+        # its narrow or pair layouts)
+        if (self.requantize.fused != NULL and self.expand_fn == NULL and not self.loads_pixels
+                and self.gemm.sums_bytes(self.requantize) == 0 and output.shape[2] >= MI_GEMM_ROWS
+                and (int8_path != MI_INT8_AVX512_VNNI
+                     or not self.gemm.shape.pairs and self.gemm.shape.rows_padded >= MI_VNNI_ROW_BLOCK)
+                and (int8_path != MI_INT8_AVX2 or output.shape[2] % MI_AVX2_ROWS == 0)):
+            self.strip = mi_select_strip(int8_path, stride_w * depth * self.gemm.itemsize)
+            self.strip_step = stride_w * depth * self.gemm.itemsize if self.strip != NULL else 0
         self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)
         self.compact_stride = _aligned(out_c) if self.expand_fn != NULL else 0
         self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride, self.requantize.expanded_bytes)
@@ -968,8 +973,8 @@ cdef class Int8ConvStep(Step):
                         window = image + (oy - band) * self.stride_h * self.row_bytes
                     out = &self.output[b, oy, 0, 0] if out_w else NULL
                     if self.strip != NULL:  # bound only for rows of at least MI_GEMM_ROWS pixels
-                        self.strip(&self.gemm.packed[0], window, out_w, &self.gemm.shape, self.requantize.fused,
-                                   out, out_step)
+                        self.strip(&self.gemm.packed[0], window, out_w, self.strip_step, &self.gemm.shape,
+                                   self.requantize.fused, out, out_step)
                         continue
                     for ox in range(out_w):
                         rows[n], pixels[n] = window, out  # with loads_pixels, compute() loads the pixel

@@ -238,14 +238,15 @@ MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channel
  * requantized (q fused). With the step a constant, each tile reads its rows' quads at fixed displacements
  * from one pointer; from row pointers or a step in a register, GCC's tiles took 5-10% longer (a 16-channel
  * 3x3 conv at 32x32, 13.2 -> 12.4 us in a C harness; RGB first convs, steps 3 and 6, 8-19%). Tiles of
- * MI_GEMM_ROWS; the last n % MI_GEMM_ROWS rows through the row-pointer GEMM. */
+ * MI_GEMM_ROWS; the last n % MI_GEMM_ROWS rows through the row-pointer GEMM. (`step` is STEP.) */
 #define MI_VNNI512_STRIP(NAME, STEP)                                                                          \
     __attribute__((target(MI_AVX512_VNNI)))                                                                   \
-    static void NAME(const int8_t *packed, const uint8_t *x, int64_t n, const mi_gemm_shape *shape,           \
+    static void NAME(const int8_t *packed, const uint8_t *x, int64_t n, int64_t step, const mi_gemm_shape *shape, \
                      const mi_requant *q, int8_t *out, int64_t out_step)                                      \
     {                                                                                                         \
         const void *rows[MI_GEMM_ROWS];                                                                       \
         int8_t *out_rows[MI_GEMM_ROWS];                                                                       \
+        (void)step;                                                                                           \
         for (; n > 0; n -= MI_GEMM_ROWS, x += MI_GEMM_ROWS * (STEP), out += MI_GEMM_ROWS * out_step) {        \
             for (int i = 0; i < MI_GEMM_ROWS; i++) {                                                          \
                 rows[i] = x + i * (STEP);                                                                     \
@@ -264,6 +265,26 @@ MI_VNNI_GEMM(mi_gemm_avx512_vnni, MI_AVX512_VNNI, mi_vnni512_any, shape->channel
 #define MI_STRIP_STEPS(X) X(3) X(6) X(16) X(24) X(32) X(40) X(48) X(64) X(80) X(96) X(128) X(160)
 #define MI_STRIP_DEFINE(STEP) MI_VNNI512_STRIP(mi_strip_avx512_vnni_##STEP, STEP)
 MI_STRIP_STEPS(MI_STRIP_DEFINE)
+
+/* AVX2's strip, at any step (in bytes: the int16 image's), where the GEMM requantizes every channel (a
+ * multiple of 8): the row and output pointers of each MI_GEMM_ROWS rows made here, in registers, where
+ * the caller's loop kept them per pixel in its arrays (about 15 instructions a pixel and the call's: a
+ * sixth of a low-depth conv's time, vww_96_int8's 8 -> 16 1x1 conv at 48x48). */
+__attribute__((target("avx2")))
+static void mi_strip_avx2(const int8_t *packed, const uint8_t *x, int64_t n, int64_t step, const mi_gemm_shape *shape,
+                          const mi_requant *q, int8_t *out, int64_t out_step)
+{
+    const void *rows[MI_GEMM_ROWS];
+    int8_t *out_rows[MI_GEMM_ROWS];
+    for (int64_t first = 0; first < n; first += MI_GEMM_ROWS) {
+        const int64_t count = n - first < MI_GEMM_ROWS ? n - first : MI_GEMM_ROWS;
+        for (int64_t i = 0; i < count; i++) {
+            rows[i] = x + (first + i) * step;
+            out_rows[i] = out + (first + i) * out_step;
+        }
+        mi_gemm_avx2(packed, rows, count, shape, q, out_rows, NULL);
+    }
+}
 
 MI_VNNI_TILE(mi_vnni256_tile, MI_AVX_VNNI, __m256i, 8, 4, MI_LOAD256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32,
              mi_store_tile_avx2)
@@ -286,10 +307,10 @@ static mi_gemm_fn mi_select_gemm(mi_int8_path path)
 }
 
 /* Rows x + i * step (bytes), outputs out + i * out_step: n rows, every channel requantized. */
-typedef void (*mi_strip_fn)(const int8_t *packed, const uint8_t *x, int64_t n, const mi_gemm_shape *shape,
-                            const mi_requant *q, int8_t *out, int64_t out_step);
+typedef void (*mi_strip_fn)(const int8_t *packed, const uint8_t *x, int64_t n, int64_t step,
+                            const mi_gemm_shape *shape, const mi_requant *q, int8_t *out, int64_t out_step);
 
-/* The strip GEMM of a step, where the path has one (AVX-512 VNNI, MI_STRIP_STEPS), else NULL. */
+/* The strip GEMM of a step, where the path has one (AVX-512 VNNI: MI_STRIP_STEPS; AVX2: any), else NULL. */
 static mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
 {
 #ifdef MI_X86
@@ -300,6 +321,8 @@ static mi_strip_fn mi_select_strip(mi_int8_path path, int64_t step)
         default: break;
         }
 #undef MI_STRIP_CASE
+    if (path == MI_INT8_AVX2)
+        return mi_strip_avx2;
 #endif
     (void)path; (void)step;
     return NULL;

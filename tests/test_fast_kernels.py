@@ -63,10 +63,30 @@ CONV_CASES = [  # (input shape, out channels, kernel, strides, dilation, pads, i
     # weights in panels of 32 rows (quad paths), tail tiles of 8 blocks reading across three panels
     ((1, 5, 11, 12), 96, (3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((1, 21, 19, 3), 32, (3, 3), (2, 2), (1, 1), (1, 1), -128),
+    # output rows in whole tiles of 4 pixels (AVX2: a strip GEMM per row): 16 pixels, two batches; an RGB
+    # image at stride 2, rows of 8 + 4; 20 pixels in image bands of a few rows, 8 channels
+    ((2, 9, 16, 8), 24, (3, 3), (1, 1), (1, 1), (1, 1), -5),
+    ((1, 11, 24, 3), 16, (3, 3), (2, 2), (1, 1), (1, 1), 9),
+    ((1, 40, 20, 32), 8, (3, 3), (1, 1), (1, 1), (1, 1), 0),
 ]
 
 #: CONV_CASES whose windows are a strip GEMM's step apart, with that step (on AVX-512 VNNI)
-STRIP_CASES = {4: 3, 6: 6, 10: 64, 13: 16, 14: 32, 16: 32, 18: 6}
+STRIP_CASES = {4: 3, 6: 6, 10: 64, 13: 16, 14: 32, 16: 32, 18: 6, 20: 6}
+
+
+def strip_step(case: int, path: str) -> int:
+    """The step (bytes) of the strip GEMM a CONV_CASES case binds on a path, 0 for none: AVX-512 VNNI's
+    STRIP_CASES; on AVX2 every case whose GEMM writes all its channels (a multiple of 8) for output rows of
+    at least 8 pixels in whole tiles of 4, read from the int16 image (a 1x1 conv of depth 32 or more loads
+    pixels instead)."""
+    if path == "avx512_vnni":
+        return STRIP_CASES.get(case, 0)
+    shape, out_c, (kh, kw), (sh, sw), (dh, dw), (pt, pl), _ = CONV_CASES[case]
+    out_w = (shape[2] + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    loads_pixels = kh == kw == 1 and pt == pl == 0 and shape[3] >= 32
+    if path == "avx2" and out_c % 8 == 0 and out_w >= 8 and out_w % 4 == 0 and not loads_pixels:
+        return sw * shape[3] * 2
+    return 0
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
@@ -88,7 +108,7 @@ def test_conv_matches_template(case, path):
     step = steps.Int8ConvStep(x, w, bias, got, *args, path=path)
     step()
     np.testing.assert_array_equal(got, expected)
-    assert step.strip_step == (STRIP_CASES.get(case, 0) if path == "avx512_vnni" else 0)
+    assert step.strip_step == strip_step(case, path)
 
 
 @pytest.mark.parametrize("path", INT8_PATHS)
