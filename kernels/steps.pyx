@@ -8,8 +8,8 @@ FULLY_CONNECTED: the weights are repacked once, the input is copied into the lay
 taps), and up to MI_GEMM_ROWS output pixels (or batches) at a time go through one GEMM that also
 requantizes what its vector step can as the reference template does (accumulate.pxd, for the rest); a
 conv whose GEMM writes every channel passes each whole output row of its image to a strip GEMM (on AVX-512
-VNNI compiled for the windows' step, one of a few; on AVX2 for any). Weights above PANELS_FROM bytes are packed in panels that each tile streams.
-Integer sums are exact, so the bits equal TFLM's.
+VNNI compiled for the windows' step, one of a few; on AVX2 for any). Weights above PANELS_FROM bytes are
+packed in panels that each tile streams. Integer sums are exact, so the bits equal TFLM's.
 
 The int8 path (int8_paths(); MICROINTERP_INT8_PATH or a step's `path` argument forces one) decides the
 layout: the pair paths (int16_gemm.h: portable, avx2) read the input minus its zero point as int16, the
