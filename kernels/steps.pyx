@@ -855,8 +855,9 @@ cdef class Int8ConvStep(Step):
                 and (int8_path != MI_INT8_AVX512_VNNI
                      or not self.gemm.shape.pairs and self.gemm.shape.rows_padded >= MI_VNNI_ROW_BLOCK)
                 and (int8_path != MI_INT8_AVX2 or output.shape[2] % MI_AVX2_ROWS == 0)):
-            self.strip = mi_select_strip(int8_path, stride_w * depth * self.gemm.itemsize)
-            self.strip_step = stride_w * depth * self.gemm.itemsize if self.strip != NULL else 0
+            window_step = stride_w * depth * self.gemm.itemsize
+            self.strip = mi_select_strip(int8_path, window_step)
+            self.strip_step = window_step if self.strip != NULL else 0
         self.compact_at = _aligned(self.image_bytes) + self.gemm.sums_bytes(self.requantize)
         self.compact_stride = _aligned(out_c) if self.expand_fn != NULL else 0
         self.reserve(self.compact_at + MI_GEMM_ROWS * self.compact_stride, self.requantize.expanded_bytes)

@@ -2,9 +2,9 @@
 
 Per op: wall time in microinterp (median over repeated invokes) and its share of the total, MACs,
 MAC/s and their share of one core's int8 peak on the kernels' path (cpu.int8_peak: 64 MACs per cycle
-with AVX-512 VNNI, at the measured clock), and the arena head bytes live while the op runs (the TFLM plan's buffers whose
-lifetime covers the op). Times are microinterp's on this host, not an MCU's; they show where the work
-is.
+with AVX-512 VNNI, at the measured clock), and the arena head bytes live while the op runs (the TFLM
+plan's buffers whose lifetime covers the op). Times are microinterp's on this host, not an MCU's; they
+show where the work is.
 """
 from __future__ import annotations
 
